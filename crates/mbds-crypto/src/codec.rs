@@ -141,10 +141,6 @@ impl<'a> Reader<'a> {
         }
         self.take(field, len)
     }
-    /// All remaining bytes (the last field of an object).
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        core::mem::take(&mut self.rest)
-    }
     /// Fails if bytes are left over.
     pub(crate) fn finish(self) -> Result<()> {
         if self.rest.is_empty() {

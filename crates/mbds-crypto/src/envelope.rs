@@ -25,7 +25,10 @@ use crate::pre::VerifiedCapsuleFragment;
 pub const MAX_RECORD_ID_LEN: usize = 256;
 /// Length of the AEAD nonce (XChaCha20).
 pub const NONCE_LEN: usize = 24;
+/// Largest record body accepted (1 GiB of ciphertext).
+pub const MAX_BODY_LEN: usize = 1 << 30;
 const DATA_KEY_LEN: usize = 32;
+const TAG_LEN: usize = 16;
 const MAX_CAPSULE_LEN: usize = 256;
 const MAX_WRAPPED_KEY_LEN: usize = 128;
 const AAD_DOMAIN: &[u8] = b"MBDS-RECORD-V01";
@@ -80,6 +83,14 @@ impl RecordEnvelope {
                 field: "record_id",
                 len: record_id.len(),
                 max: MAX_RECORD_ID_LEN,
+            });
+        }
+        if plaintext.len() > MAX_BODY_LEN - TAG_LEN {
+            return Err(CryptoError::TooLong {
+                object: "record envelope",
+                field: "plaintext",
+                len: plaintext.len(),
+                max: MAX_BODY_LEN - TAG_LEN,
             });
         }
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
@@ -175,7 +186,7 @@ impl RecordEnvelope {
             .var(&capsule)
             .var(&self.wrapped_key)
             .bytes(&self.nonce)
-            .bytes(&self.body);
+            .var(&self.body);
         w.finish()
     }
 
@@ -192,15 +203,11 @@ impl RecordEnvelope {
             .map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
         let wrapped_key = r.var("wrapped_key", MAX_WRAPPED_KEY_LEN)?.into();
         let nonce = r.array::<NONCE_LEN>("nonce")?;
-        let body = r.rest();
-        if body.len() < 16 {
-            return Err(CryptoError::Truncated {
-                object: "record envelope",
-                field: "body",
-                needed: 16 - body.len(),
-                available: body.len(),
-            });
+        let body = r.var("body", MAX_BODY_LEN)?;
+        if body.len() < TAG_LEN {
+            return Err(r.malformed("body", format!("{} bytes, shorter than the {TAG_LEN}-byte AEAD tag", body.len())));
         }
+        r.finish()?;
         Ok(Self {
             header: RecordHeader { record_id, version, owner },
             capsule,
