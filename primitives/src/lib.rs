@@ -73,7 +73,9 @@ pub enum InstitutionKind {
 /// The role a registered participant plays. A participant has exactly one role.
 #[derive(
     Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
+    Serialize, Deserialize,
 )]
+#[serde(rename_all = "camelCase")]
 pub enum Role<AccountId> {
     /// An institution, of the given kind.
     Institution(InstitutionKind),
@@ -92,7 +94,10 @@ pub trait ParticipantRegistry<AccountId> {
     fn is_active(who: &AccountId) -> bool;
 
     /// True if `who` is an active doctor of `institution`.
-    fn is_active_doctor_of(who: &AccountId, institution: &AccountId) -> bool {
+    fn is_active_doctor_of(who: &AccountId, institution: &AccountId) -> bool
+    where
+        AccountId: PartialEq,
+    {
         Self::is_active(who)
             && matches!(Self::role_of(who), Some(Role::Doctor { institution: ref i }) if i == institution)
     }
@@ -108,3 +113,16 @@ pub trait SuspendParticipant<AccountId> {
     /// Suspend `who` until an authority reinstates them.
     fn suspend(who: &AccountId) -> DispatchResult;
 }
+
+/// Puts a participant straight into the registry, bypassing the KMC origin and its checks.
+///
+/// Only for benchmarks of pallets that need registered doctors and patients (e.g. the slip
+/// ledger): the registry pallet implements it under its `runtime-benchmarks` feature, and the
+/// runtime names that pallet as the other pallet's `BenchmarkHelper`. Never reachable from an
+/// extrinsic.
+pub trait RegistryBenchmarkHelper<AccountId> {
+    /// Register `who` as an active participant with `role` and placeholder keys.
+    fn register_active(who: &AccountId, role: Role<AccountId>);
+}
+
+pub mod consent;
