@@ -1,0 +1,11 @@
+//! `mbds-node`: runs any chain of the MBDS system.
+
+mod chain_spec;
+mod cli;
+mod command;
+mod rpc;
+mod service;
+
+fn main() -> sc_cli::Result<()> {
+    command::run()
+}

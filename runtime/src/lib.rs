@@ -1,0 +1,197 @@
+//! # The MBDS runtime
+//!
+//! One runtime serves every chain of the MBDS system: each hospital's and each
+//! internet-medicine platform's private chain, and the consortium chain. What differs between
+//! them is their genesis (see [`genesis_config_presets`]): the validator set, the chain
+//! identifier and kind kept by `pallet-chain-info`, and on-chain configuration.
+//!
+//! Consensus is Aura block authoring with GRANDPA finality: a private chain of four
+//! validators (the institution's and the health authority's nodes) tolerates one faulty
+//! validator, the paper's PBFT bound `f = (n - 1) / 3`.
+//!
+//! Layout: `configs/` holds each pallet's `Config`, `apis.rs` the runtime APIs,
+//! `genesis_config_presets.rs` the chains.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![recursion_limit = "256"]
+
+#[cfg(feature = "std")]
+include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
+
+extern crate alloc;
+
+pub mod apis;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarks;
+pub mod configs;
+pub mod genesis_config_presets;
+
+use alloc::vec::Vec;
+use sp_runtime::{
+    generic, impl_opaque_keys,
+    traits::{BlakeTwo256, IdentifyAccount, Verify},
+    MultiAddress, MultiSignature,
+};
+#[cfg(feature = "std")]
+use sp_version::NativeVersion;
+use sp_version::{runtime_version, RuntimeVersion};
+
+pub use mbds_primitives::{BlockNumber, ChainId, ChainKind, Moment};
+pub use pallet_balances::Call as BalancesCall;
+pub use pallet_timestamp::Call as TimestampCall;
+pub use frame_system::Call as SystemCall;
+#[cfg(any(feature = "std", test))]
+pub use sp_runtime::BuildStorage;
+
+/// Signature of a transaction: sr25519, ed25519 or ecdsa.
+pub type Signature = MultiSignature;
+/// An account is the public key of its signing scheme: the identity of a participant.
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+/// Balance of an account (institutions pay fees; registered patients and doctors won't have to).
+pub type Balance = u128;
+/// Transaction index of an account.
+pub type Nonce = u32;
+/// Hash type of blocks and state.
+pub type Hash = sp_core::H256;
+
+/// Types the node needs without knowing the runtime's calls.
+pub mod opaque {
+    use super::*;
+    pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+
+    /// Opaque block header type.
+    pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+    /// Opaque block type.
+    pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+    /// Opaque block hash type.
+    pub type Hash = <BlakeTwo256 as sp_runtime::traits::Hash>::Output;
+
+    impl_opaque_keys! {
+        /// The keys a validator registers: Aura for authoring, GRANDPA for finality.
+        pub struct SessionKeys {
+            pub aura: Aura,
+            pub grandpa: Grandpa,
+        }
+    }
+}
+
+#[runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+    spec_name: alloc::borrow::Cow::Borrowed("mbds"),
+    impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
+    authoring_version: 1,
+    // Bump on every change of runtime logic; an upgrade with the same number is refused.
+    spec_version: 100,
+    impl_version: 1,
+    apis: apis::RUNTIME_API_VERSIONS,
+    // Bump when the encoding of calls or transaction extensions changes.
+    transaction_version: 1,
+    system_version: 1,
+};
+
+/// The native version, used by the node to decide whether it can author with its own runtime.
+#[cfg(feature = "std")]
+pub fn native_version() -> NativeVersion {
+    NativeVersion { runtime_version: VERSION, can_author_with: Default::default() }
+}
+
+/// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
+/// enough for four validators on modest hardware to gossip GRANDPA votes between blocks.
+pub const MILLISECS_PER_BLOCK: u64 = 3000;
+/// Aura slot length. Fixed for the life of a chain: changing it stalls block production.
+pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
+pub const MINUTES: BlockNumber = 60_000 / (MILLISECS_PER_BLOCK as BlockNumber);
+pub const HOURS: BlockNumber = MINUTES * 60;
+pub const DAYS: BlockNumber = HOURS * 24;
+
+/// Smallest unit of the token: 12 decimals.
+pub const UNIT: Balance = 1_000_000_000_000;
+pub const MILLI_UNIT: Balance = UNIT / 1_000;
+pub const MICRO_UNIT: Balance = UNIT / 1_000_000;
+/// Below this balance an account is reaped.
+pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
+
+/// Token symbol shown by wallets (polkadot.js reads it from the chain properties).
+pub const TOKEN_SYMBOL: &str = "MBDS";
+/// Decimals of the token.
+pub const TOKEN_DECIMALS: u8 = 12;
+/// SS58 address prefix. 42 is the generic Substrate prefix: every tool accepts it, and local
+/// networks need no registration. A production deployment registers its own prefix.
+pub const SS58_PREFIX: u16 = 42;
+
+/// The address format for describing accounts.
+pub type Address = MultiAddress<AccountId, ()>;
+/// Block header type as expected by this runtime.
+pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+/// Block type as expected by this runtime.
+pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+/// The transaction extensions: checks every signed transaction goes through.
+pub type TxExtension = (
+    frame_system::CheckNonZeroSender<Runtime>,
+    frame_system::CheckSpecVersion<Runtime>,
+    frame_system::CheckTxVersion<Runtime>,
+    frame_system::CheckGenesis<Runtime>,
+    frame_system::CheckEra<Runtime>,
+    frame_system::CheckNonce<Runtime>,
+    frame_system::CheckWeight<Runtime>,
+    pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+);
+/// Unchecked extrinsic type as expected by this runtime.
+pub type UncheckedExtrinsic =
+    generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+/// The payload being signed in transactions.
+pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
+
+/// Storage migrations run on the next runtime upgrade, besides the pallets' own.
+#[allow(unused_parens)]
+type Migrations = ();
+
+/// Executive: dispatches calls to the pallets.
+pub type Executive = frame_executive::Executive<
+    Runtime,
+    Block,
+    frame_system::ChainContext<Runtime>,
+    Runtime,
+    AllPalletsWithSystem,
+    Migrations,
+>;
+
+#[frame_support::runtime]
+mod runtime {
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Runtime;
+
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system;
+    #[runtime::pallet_index(1)]
+    pub type Timestamp = pallet_timestamp;
+    #[runtime::pallet_index(2)]
+    pub type Aura = pallet_aura;
+    #[runtime::pallet_index(3)]
+    pub type Grandpa = pallet_grandpa;
+    #[runtime::pallet_index(4)]
+    pub type Balances = pallet_balances;
+    #[runtime::pallet_index(5)]
+    pub type TransactionPayment = pallet_transaction_payment;
+    #[runtime::pallet_index(6)]
+    pub type Sudo = pallet_sudo;
+
+    // MBDS pallets start at 20.
+    #[runtime::pallet_index(20)]
+    pub type ChainInfo = pallet_chain_info;
+}
+
+#[cfg(test)]
+mod tests;
