@@ -9,13 +9,18 @@ start=$(date +%s)
 echo "[test] building mbds-node (release) ..."
 cargo build --release -p mbds-node
 echo "[test] running the workspace tests (release profile, so the node build is reused) ..."
-cargo test --release --workspace
-# Benchmarks of every MBDS pallet run once as tests (frame-benchmarking's test suite).
+cargo test --release --workspace --exclude mbds-bencher
+# Benchmarks of every MBDS pallet run once as tests (frame-benchmarking's test suite), in
+# one cargo invocation so the runtime-benchmarks build of FRAME is compiled once.
+args=()
 for manifest in pallets/*/Cargo.toml; do
     if [ -f "$(dirname "$manifest")/src/benchmarking.rs" ]; then
         pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
-        echo "[test] benchmark tests of $pkg ..."
-        cargo test --release -p "$pkg" --features runtime-benchmarks
+        args+=(-p "$pkg" --features "$pkg/runtime-benchmarks")
     fi
 done
+if [ ${#args[@]} -gt 0 ]; then
+    echo "[test] benchmark tests of the pallets: ${args[*]}"
+    cargo test --release "${args[@]}" bench
+fi
 echo "[test] all tests passed in $(( $(date +%s) - start )) s"
