@@ -1,0 +1,502 @@
+//! # Key management centre (KMC) registry
+//!
+//! The paper's key management centre ("System initialization"): every participant of an MBDS
+//! chain — institutions, doctors, patients — is registered here, with exactly one active key
+//! set, before it can use any medical call.
+//!
+//! ## Terms
+//! - **Participant**: an account registered by the KMC, with one [`Role`]: an institution of an
+//!   [`InstitutionKind`](mbds_primitives::InstitutionKind), a doctor of an institution, or a
+//!   patient. The account public key *is* the participant's identity on chain.
+//! - **Identity commitment**: the hash of the participant's identity record as encrypted by the
+//!   KMC. The chain stores only this hash, never names or document numbers; the KMC keeps the
+//!   encrypted record and can prove the binding to an auditor by revealing it.
+//! - **Key set**: the account key (the map key) plus the public encryption keys the off-chain
+//!   cryptography needs: a record / re-encryption key and a keyword-search key, each opaque
+//!   bounded bytes with a [`KeyScheme`] tag, so the runtime links no crypto crate.
+//! - **Rotation**: replacing the encryption keys; the replaced set goes to a bounded history
+//!   (oldest entry dropped when full; every rotation is also in the event log).
+//! - **Medical call**: a call the runtime names in [`Config::MedicalCalls`] (slip submission and
+//!   confirmation, consent calls, ...). Only active participants may send them, without fees.
+//!
+//! ## Trust model
+//! The KMC origin (sudo on a dev chain, later the governance council) is trusted to verify real
+//! identities off-chain before registering, and to attest keys that the participant generated on
+//! its own device (the KMC never sees secret keys — better than the paper's central key
+//! generation). The registry refuses a second registration of the same account or the same
+//! identity commitment, so one verified person or institution holds one key set at a time.
+//! Suspension (by the KMC, or by another pallet through [`SuspendParticipant`], e.g. abnormal
+//! access detection) bars a participant at once; only the KMC reinstates.
+//!
+//! ## Fees and spam
+//! Patients and doctors must not need to buy currency. The design splits the job in two:
+//! - The pallets with medical calls mark them `#[pallet::feeless_if(..)]` for active
+//!   participants, and the runtime wraps its payment extension in
+//!   `pallet_skip_feeless_payment::SkipCheckIfFeeless`, so no fee is taken from them.
+//! - This crate's transaction extension [`CheckParticipant`] rejects a medical call from an
+//!   unregistered or suspended account already in the transaction pool, and bounds spam per
+//!   identity: at most [`Config::MaxFeelessTxPerWindow`] medical transactions per
+//!   [`Config::FeelessWindow`] blocks, counted in [`FeelessQuota`].
+//!
+//! Registration gives the account a `sufficients` reference in `frame_system`, so its nonce is
+//! stored without any balance and `CheckNonce` accepts its transactions.
+//!
+//! ## What it does not do
+//! - It does not verify identities or keys cryptographically; that is the KMC's off-chain job.
+//! - It does not rotate the account key itself (the account is the identity that slips and
+//!   consents refer to); a lost account needs a new registration under a new identity
+//!   commitment, outside this version.
+//! - It does not deregister participants.
+//! - The pool checks the quota against the last block's state only, so a burst above the quota
+//!   may enter the pool; the surplus is rejected when the block is built and never executed.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+mod extension;
+pub mod types;
+pub mod weights;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use extension::CheckParticipant;
+pub use types::*;
+pub use weights::WeightInfo;
+
+use frame_support::pallet_prelude::*;
+use mbds_primitives::{ParticipantRegistry, Role, SuspendParticipant};
+use sp_runtime::{traits::Saturating, transaction_validity::InvalidTransaction};
+
+/// Logging target of this pallet.
+pub const LOG_TARGET: &str = "runtime::kmc";
+
+/// `InvalidTransaction::Custom` code: the sender of a medical call is not registered.
+pub const INVALID_UNREGISTERED: u8 = 10;
+/// `InvalidTransaction::Custom` code: the sender of a medical call is suspended.
+pub const INVALID_SUSPENDED: u8 = 11;
+/// `InvalidTransaction::Custom` code: the sender used up its feeless quota for this window.
+pub const INVALID_QUOTA_EXHAUSTED: u8 = 12;
+
+/// The key set type of a runtime.
+pub type KeySetOf<T> = KeySet<<T as Config>::MaxKeyLen>;
+/// The participant record type of a runtime.
+pub type ParticipantOf<T> = ParticipantInfo<
+	<T as frame_system::Config>::AccountId,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+>;
+/// The retired key set type of a runtime.
+pub type RetiredKeySetOf<T> =
+	RetiredKeySet<<T as Config>::MaxKeyLen, frame_system::pallet_prelude::BlockNumberFor<T>>;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_support::traits::Contains;
+	use frame_system::pallet_prelude::*;
+	use sp_core::H256;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// Who registers, attests keys, suspends and reinstates: the key management centre.
+		/// Sudo on a dev chain, the authorities' council in production. Anyone passing this
+		/// origin can create identities, so never set it to a plain signed origin.
+		type KmcOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Largest encoded public key accepted, in bytes. Must hold the biggest key of every
+		/// scheme in use (a BLS12-381 G2 point is 96 bytes); too small and those participants
+		/// cannot be registered.
+		#[pallet::constant]
+		type MaxKeyLen: Get<u32>;
+
+		/// How many replaced key sets are kept per participant. When full, the oldest is
+		/// dropped (the rotation events keep the full record).
+		#[pallet::constant]
+		type MaxKeyHistory: Get<u32>;
+
+		/// Medical transactions an active participant may send without fees per window.
+		/// Too low blocks busy doctors; too high lets one identity fill blocks for free.
+		#[pallet::constant]
+		type MaxFeelessTxPerWindow: Get<u32>;
+
+		/// Length of the quota window, in blocks. Must not be zero.
+		#[pallet::constant]
+		type FeelessWindow: Get<BlockNumberFor<Self>>;
+
+		/// The runtime calls that only active participants may send (and that are feeless for
+		/// them). A call missing here is neither gated nor counted by [`CheckParticipant`].
+		type MedicalCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
+
+		/// Weights of this pallet's calls and of [`CheckParticipant`].
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Registered participants by account.
+	#[pallet::storage]
+	pub type Participants<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ParticipantOf<T>, OptionQuery>;
+
+	/// Which account holds an identity commitment; refuses a second registration of one
+	/// identity.
+	#[pallet::storage]
+	pub type IdentityOwner<T: Config> =
+		StorageMap<_, Identity, H256, T::AccountId, OptionQuery>;
+
+	/// The active key set of each participant.
+	#[pallet::storage]
+	pub type ActiveKeys<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, KeySetOf<T>, OptionQuery>;
+
+	/// Key sets replaced by rotations, oldest first.
+	#[pallet::storage]
+	pub type KeyHistory<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<RetiredKeySetOf<T>, T::MaxKeyHistory>,
+		ValueQuery,
+	>;
+
+	/// Feeless medical transactions used per participant in its current window.
+	#[pallet::storage]
+	pub type FeelessQuota<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, QuotaUsage<BlockNumberFor<T>>, OptionQuery>;
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Participants registered in the genesis block, as if by the KMC.
+		pub participants: alloc::vec::Vec<GenesisParticipant<T::AccountId>>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			for p in &self.participants {
+				let keys = KeySet {
+					record_key: PublicKey {
+						scheme: p.record_scheme,
+						key: p.record_key.clone().try_into().expect("genesis record key too long"),
+					},
+					search_key: PublicKey {
+						scheme: p.search_scheme,
+						key: p.search_key.clone().try_into().expect("genesis search key too long"),
+					},
+				};
+				Pallet::<T>::ensure_can_register(&p.account, &p.role, &p.identity)
+					.expect("invalid genesis participant (duplicate, or doctor before institution)");
+				Pallet::<T>::do_register(p.account.clone(), p.role.clone(), p.identity, keys);
+			}
+		}
+	}
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// The KMC registered a participant.
+		Registered { who: T::AccountId, role: Role<T::AccountId>, identity: H256 },
+		/// The KMC attested a new key set; the old one went to the history.
+		KeysRotated { who: T::AccountId, version: u32 },
+		/// A participant was suspended and can no longer use medical calls.
+		Suspended { who: T::AccountId },
+		/// The KMC reinstated a suspended participant.
+		Reinstated { who: T::AccountId },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// This account is already registered; one account holds one identity.
+		AccountAlreadyRegistered,
+		/// This identity commitment is already bound to another account; one identity holds
+		/// one key set at a time.
+		IdentityAlreadyRegistered,
+		/// The account is not registered; register it first.
+		NotRegistered,
+		/// The doctor's institution is not a registered institution.
+		UnknownInstitution,
+		/// The doctor's institution is suspended; reinstate it first.
+		InstitutionSuspended,
+		/// Doctors belong to hospitals and internet-medicine platforms only.
+		InstitutionCannotEmployDoctors,
+		/// The participant is already suspended.
+		AlreadySuspended,
+		/// The participant is not suspended, so there is nothing to reinstate.
+		NotSuspended,
+		/// The new key set equals the active one; nothing to rotate.
+		SameKeys,
+		/// A public key is empty; every key must carry bytes.
+		EmptyKey,
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Register `who` with `role`, identity commitment `identity` and public encryption
+		/// keys `keys` (generated on the participant's device, attested by the KMC).
+		///
+		/// Origin: [`Config::KmcOrigin`]. Refused if the account or the identity commitment is
+		/// already registered, or if a doctor's institution is not an active hospital or
+		/// platform.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::register())]
+		pub fn register(
+			origin: OriginFor<T>,
+			who: T::AccountId,
+			role: Role<T::AccountId>,
+			identity: H256,
+			keys: KeySetOf<T>,
+		) -> DispatchResult {
+			T::KmcOrigin::ensure_origin(origin)?;
+			Self::ensure_can_register(&who, &role, &identity)?;
+			Self::ensure_keys_non_empty(&keys)?;
+
+			Self::do_register(who, role, identity, keys);
+			Ok(())
+		}
+
+		/// Replace the encryption keys of `who` with `keys`; the old set goes to the history.
+		///
+		/// Origin: [`Config::KmcOrigin`] (it attests the new keys). Allowed while suspended, so
+		/// that a compromised key can be replaced before reinstatement.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::rotate_keys())]
+		pub fn rotate_keys(
+			origin: OriginFor<T>,
+			who: T::AccountId,
+			keys: KeySetOf<T>,
+		) -> DispatchResult {
+			T::KmcOrigin::ensure_origin(origin)?;
+			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			Self::ensure_keys_non_empty(&keys)?;
+			let old = ActiveKeys::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(old != keys, Error::<T>::SameKeys);
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let retired = RetiredKeySet {
+				version: info.key_version,
+				keys: old,
+				active_from: info.keys_since,
+				retired_at: now,
+			};
+			KeyHistory::<T>::mutate(&who, |history| {
+				if history.is_full() && !history.is_empty() {
+					history.remove(0);
+				}
+				// Cannot fail: room was made above (and a zero bound keeps no history).
+				let _ = history.try_push(retired);
+			});
+			info.key_version = info.key_version.saturating_add(1);
+			info.keys_since = now;
+			let version = info.key_version;
+			Participants::<T>::insert(&who, info);
+			ActiveKeys::<T>::insert(&who, keys);
+			Self::deposit_event(Event::KeysRotated { who, version });
+			Ok(())
+		}
+
+		/// Suspend `who`: every medical call from it is refused until reinstatement.
+		///
+		/// Origin: [`Config::KmcOrigin`]. Other pallets suspend through
+		/// [`SuspendParticipant`].
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::suspend())]
+		pub fn suspend(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			T::KmcOrigin::ensure_origin(origin)?;
+			Self::do_suspend(&who)
+		}
+
+		/// Reinstate a suspended participant after the KMC re-verified it.
+		///
+		/// Origin: [`Config::KmcOrigin`].
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::reinstate())]
+		pub fn reinstate(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			T::KmcOrigin::ensure_origin(origin)?;
+			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(info.status == ParticipantStatus::Suspended, Error::<T>::NotSuspended);
+
+			info.status = ParticipantStatus::Active;
+			Participants::<T>::insert(&who, info);
+			Self::deposit_event(Event::Reinstated { who });
+			Ok(())
+		}
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(!T::FeelessWindow::get().is_zero(), "FeelessWindow must not be zero");
+			assert!(T::MaxKeyLen::get() > 0, "MaxKeyLen must not be zero");
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Checks that `who` may be registered with `role` and `identity`. Writes nothing.
+		pub(crate) fn ensure_can_register(
+			who: &T::AccountId,
+			role: &Role<T::AccountId>,
+			identity: &H256,
+		) -> DispatchResult {
+			ensure!(!Participants::<T>::contains_key(who), Error::<T>::AccountAlreadyRegistered);
+			ensure!(
+				!IdentityOwner::<T>::contains_key(identity),
+				Error::<T>::IdentityAlreadyRegistered
+			);
+			if let Role::Doctor { institution } = role {
+				let inst = Participants::<T>::get(institution).ok_or(Error::<T>::UnknownInstitution)?;
+				match inst.role {
+					Role::Institution(kind) => ensure!(
+						matches!(
+							kind,
+							mbds_primitives::InstitutionKind::Hospital |
+								mbds_primitives::InstitutionKind::InternetPlatform
+						),
+						Error::<T>::InstitutionCannotEmployDoctors
+					),
+					_ => return Err(Error::<T>::UnknownInstitution.into()),
+				}
+				ensure!(inst.status == ParticipantStatus::Active, Error::<T>::InstitutionSuspended);
+			}
+			Ok(())
+		}
+
+		fn ensure_keys_non_empty(keys: &KeySetOf<T>) -> DispatchResult {
+			ensure!(
+				!keys.record_key.key.is_empty() && !keys.search_key.key.is_empty(),
+				Error::<T>::EmptyKey
+			);
+			Ok(())
+		}
+
+		/// Writes a registration that [`Self::ensure_can_register`] accepted.
+		pub(crate) fn do_register(
+			who: T::AccountId,
+			role: Role<T::AccountId>,
+			identity: H256,
+			keys: KeySetOf<T>,
+		) {
+			let now = frame_system::Pallet::<T>::block_number();
+			// The account must exist without a balance so `CheckNonce` accepts it.
+			frame_system::Pallet::<T>::inc_sufficients(&who);
+			IdentityOwner::<T>::insert(identity, who.clone());
+			ActiveKeys::<T>::insert(&who, keys);
+			Participants::<T>::insert(
+				&who,
+				ParticipantInfo {
+					role: role.clone(),
+					identity,
+					status: ParticipantStatus::Active,
+					registered_at: now,
+					key_version: 0,
+					keys_since: now,
+				},
+			);
+			Self::deposit_event(Event::Registered { who, role, identity });
+		}
+
+		pub(crate) fn do_suspend(who: &T::AccountId) -> DispatchResult {
+			let mut info = Participants::<T>::get(who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(info.status == ParticipantStatus::Active, Error::<T>::AlreadySuspended);
+
+			info.status = ParticipantStatus::Suspended;
+			Participants::<T>::insert(who, info);
+			Self::deposit_event(Event::Suspended { who: who.clone() });
+			Ok(())
+		}
+
+		/// Whether `who` may send a medical transaction now: registered, active, and with
+		/// quota left in the current window. Reads only.
+		pub fn check_feeless(who: &T::AccountId) -> Result<(), InvalidTransaction> {
+			let info = Participants::<T>::get(who)
+				.ok_or(InvalidTransaction::Custom(INVALID_UNREGISTERED))?;
+			if info.status != ParticipantStatus::Active {
+				return Err(InvalidTransaction::Custom(INVALID_SUSPENDED));
+			}
+			if Self::quota_used(who) >= T::MaxFeelessTxPerWindow::get() {
+				return Err(InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED));
+			}
+			Ok(())
+		}
+
+		/// Medical transactions `who` has sent in the current window.
+		pub fn quota_used(who: &T::AccountId) -> u32 {
+			let now = frame_system::Pallet::<T>::block_number();
+			match FeelessQuota::<T>::get(who) {
+				Some(q) if now < q.window_start.saturating_add(T::FeelessWindow::get()) => q.used,
+				_ => 0,
+			}
+		}
+
+		/// Counts one medical transaction of `who` against its quota, starting a new window
+		/// if the last one ended.
+		pub fn note_feeless(who: &T::AccountId) {
+			let now = frame_system::Pallet::<T>::block_number();
+			FeelessQuota::<T>::mutate(who, |q| {
+				let window = T::FeelessWindow::get();
+				match q {
+					Some(q) if now < q.window_start.saturating_add(window) =>
+						q.used = q.used.saturating_add(1),
+					_ => *q = Some(QuotaUsage { window_start: now, used: 1 }),
+				}
+			});
+		}
+
+		/// The active key set of `who`, if registered.
+		pub fn keys_of(who: &T::AccountId) -> Option<KeySetOf<T>> {
+			ActiveKeys::<T>::get(who)
+		}
+	}
+}
+
+impl<T: Config> ParticipantRegistry<T::AccountId> for Pallet<T> {
+	fn role_of(who: &T::AccountId) -> Option<Role<T::AccountId>> {
+		Participants::<T>::get(who).map(|p| p.role)
+	}
+
+	fn is_active(who: &T::AccountId) -> bool {
+		Participants::<T>::get(who).is_some_and(|p| p.status == ParticipantStatus::Active)
+	}
+}
+
+impl<T: Config> SuspendParticipant<T::AccountId> for Pallet<T> {
+	/// Suspends an active participant. Fails with `NotRegistered` or `AlreadySuspended`
+	/// and then changes nothing.
+	fn suspend(who: &T::AccountId) -> DispatchResult {
+		Self::do_suspend(who)
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> mbds_primitives::RegistryBenchmarkHelper<T::AccountId> for Pallet<T> {
+	fn register_active(who: &T::AccountId, role: Role<T::AccountId>) {
+		let identity = sp_core::H256(sp_io_hashing_free_id(who));
+		let key = |b: u8| PublicKey {
+			scheme: KeyScheme::Other(0),
+			key: alloc::vec![b; 33].try_into().unwrap_or_default(),
+		};
+		if !Participants::<T>::contains_key(who) {
+			Self::do_register(who.clone(), role, identity, KeySet {
+				record_key: key(1),
+				search_key: key(2),
+			});
+		}
+	}
+}
+
+/// A distinct identity commitment per account for benchmark registrations.
+#[cfg(feature = "runtime-benchmarks")]
+fn sp_io_hashing_free_id<A: Encode>(who: &A) -> [u8; 32] {
+	sp_core::hashing::blake2_256(&who.encode())
+}

@@ -1,0 +1,339 @@
+//! User stories of the key management centre registry.
+
+use crate::{mock::*, *};
+use frame_support::{assert_noop, assert_ok, dispatch::GetDispatchInfo, traits::Hooks};
+use mbds_primitives::{InstitutionKind, ParticipantRegistry, Role, SuspendParticipant};
+use sp_runtime::{
+	traits::{DispatchTransaction, TransactionExtension},
+	transaction_validity::{InvalidTransaction, TransactionSource, TransactionValidityError},
+	DispatchError,
+};
+
+fn register(who: u64, role: Role<u64>) -> frame_support::dispatch::DispatchResult {
+	Kmc::register(RuntimeOrigin::root(), who, role, identity(who), keys(who as u8))
+}
+
+fn last_event() -> RuntimeEvent {
+	System::events().pop().expect("an event").event
+}
+
+#[test]
+fn kmc_registers_a_patient_with_keys_and_commitment_only() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(register(NEWCOMER, Role::Patient));
+
+		let info = Participants::<Test>::get(NEWCOMER).unwrap();
+		assert_eq!(info.role, Role::Patient);
+		assert_eq!(info.identity, identity(NEWCOMER));
+		assert_eq!(info.status, ParticipantStatus::Active);
+		assert_eq!(info.key_version, 0);
+		assert_eq!(ActiveKeys::<Test>::get(NEWCOMER), Some(keys(NEWCOMER as u8)));
+		assert_eq!(IdentityOwner::<Test>::get(identity(NEWCOMER)), Some(NEWCOMER));
+		assert!(Kmc::is_active_patient(&NEWCOMER));
+		// The account exists without any balance, so its nonce can be stored.
+		assert_eq!(System::account(NEWCOMER).sufficients, 1);
+		assert_eq!(
+			last_event(),
+			Event::Registered { who: NEWCOMER, role: Role::Patient, identity: identity(NEWCOMER) }
+				.into()
+		);
+	});
+}
+
+#[test]
+fn genesis_participants_are_registered_and_doctor_belongs_to_hospital() {
+	new_test_ext().execute_with(|| {
+		assert!(Kmc::is_active_doctor_of(&DOCTOR, &HOSPITAL));
+		assert!(!Kmc::is_active_doctor_of(&DOCTOR, &INSURER));
+		assert_eq!(Kmc::role_of(&HOSPITAL), Some(Role::Institution(InstitutionKind::Hospital)));
+		assert_eq!(Kmc::role_of(&NEWCOMER), None);
+		assert!(!Kmc::is_active(&NEWCOMER));
+	});
+}
+
+#[test]
+fn second_registration_of_an_account_or_an_identity_is_refused() {
+	new_test_ext().execute_with(|| {
+		// Same account, fresh identity.
+		assert_noop!(
+			Kmc::register(RuntimeOrigin::root(), PATIENT, Role::Patient, identity(99), keys(9)),
+			Error::<Test>::AccountAlreadyRegistered
+		);
+		// Fresh account, identity already bound to the patient.
+		assert_noop!(
+			Kmc::register(RuntimeOrigin::root(), NEWCOMER, Role::Patient, identity(PATIENT), keys(9)),
+			Error::<Test>::IdentityAlreadyRegistered
+		);
+	});
+}
+
+#[test]
+fn doctor_must_belong_to_an_active_hospital_or_platform() {
+	new_test_ext().execute_with(|| {
+		assert_noop!(
+			register(NEWCOMER, Role::Doctor { institution: 77 }),
+			Error::<Test>::UnknownInstitution
+		);
+		assert_noop!(
+			register(NEWCOMER, Role::Doctor { institution: PATIENT }),
+			Error::<Test>::UnknownInstitution
+		);
+		assert_noop!(
+			register(NEWCOMER, Role::Doctor { institution: INSURER }),
+			Error::<Test>::InstitutionCannotEmployDoctors
+		);
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), HOSPITAL));
+		assert_noop!(
+			register(NEWCOMER, Role::Doctor { institution: HOSPITAL }),
+			Error::<Test>::InstitutionSuspended
+		);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), HOSPITAL));
+		assert_ok!(register(NEWCOMER, Role::Doctor { institution: HOSPITAL }));
+		assert!(Kmc::is_active_doctor_of(&NEWCOMER, &HOSPITAL));
+	});
+}
+
+#[test]
+fn empty_keys_are_refused() {
+	new_test_ext().execute_with(|| {
+		let mut k = keys(5);
+		k.search_key.key = Default::default();
+		assert_noop!(
+			Kmc::register(RuntimeOrigin::root(), NEWCOMER, Role::Patient, identity(NEWCOMER), k),
+			Error::<Test>::EmptyKey
+		);
+	});
+}
+
+#[test]
+fn non_kmc_origin_is_refused_everywhere() {
+	new_test_ext().execute_with(|| {
+		let o = || RuntimeOrigin::signed(HOSPITAL);
+		assert_noop!(
+			Kmc::register(o(), NEWCOMER, Role::Patient, identity(NEWCOMER), keys(1)),
+			DispatchError::BadOrigin
+		);
+		assert_noop!(Kmc::rotate_keys(o(), PATIENT, keys(50)), DispatchError::BadOrigin);
+		assert_noop!(Kmc::suspend(o(), PATIENT), DispatchError::BadOrigin);
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), PATIENT));
+		assert_noop!(Kmc::reinstate(RuntimeOrigin::signed(PATIENT), PATIENT), DispatchError::BadOrigin);
+	});
+}
+
+#[test]
+fn rotation_keeps_a_bounded_history() {
+	new_test_ext().execute_with(|| {
+		let original = ActiveKeys::<Test>::get(PATIENT).unwrap();
+		System::set_block_number(5);
+		assert_ok!(Kmc::rotate_keys(RuntimeOrigin::root(), PATIENT, keys(50)));
+		assert_eq!(last_event(), Event::KeysRotated { who: PATIENT, version: 1 }.into());
+		assert_eq!(ActiveKeys::<Test>::get(PATIENT), Some(keys(50)));
+		let history = KeyHistory::<Test>::get(PATIENT);
+		assert_eq!(history.len(), 1);
+		assert_eq!(history[0].version, 0);
+		assert_eq!(history[0].keys, original);
+		assert_eq!(history[0].active_from, 0);
+		assert_eq!(history[0].retired_at, 5);
+		let info = Participants::<Test>::get(PATIENT).unwrap();
+		assert_eq!((info.key_version, info.keys_since), (1, 5));
+
+		// Rotating to the same keys is pointless and refused.
+		assert_noop!(
+			Kmc::rotate_keys(RuntimeOrigin::root(), PATIENT, keys(50)),
+			Error::<Test>::SameKeys
+		);
+		// Unknown account.
+		assert_noop!(
+			Kmc::rotate_keys(RuntimeOrigin::root(), NEWCOMER, keys(50)),
+			Error::<Test>::NotRegistered
+		);
+
+		// MaxKeyHistory = 3: after four more rotations the oldest entries are gone.
+		for seed in 51..55 {
+			assert_ok!(Kmc::rotate_keys(RuntimeOrigin::root(), PATIENT, keys(seed)));
+		}
+		let versions: Vec<u32> =
+			KeyHistory::<Test>::get(PATIENT).iter().map(|r| r.version).collect();
+		assert_eq!(versions, vec![2, 3, 4]);
+		assert_eq!(Participants::<Test>::get(PATIENT).unwrap().key_version, 5);
+		assert_eq!(ActiveKeys::<Test>::get(PATIENT), Some(keys(54)));
+	});
+}
+
+#[test]
+fn suspended_participant_is_inactive_until_kmc_reinstates() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), DOCTOR));
+		assert_eq!(last_event(), Event::Suspended { who: DOCTOR }.into());
+		assert!(!Kmc::is_active(&DOCTOR));
+		assert!(!Kmc::is_active_doctor_of(&DOCTOR, &HOSPITAL));
+		// The role is still known.
+		assert_eq!(Kmc::role_of(&DOCTOR), Some(Role::Doctor { institution: HOSPITAL }));
+		assert_noop!(Kmc::suspend(RuntimeOrigin::root(), DOCTOR), Error::<Test>::AlreadySuspended);
+
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), DOCTOR));
+		assert_eq!(last_event(), Event::Reinstated { who: DOCTOR }.into());
+		assert!(Kmc::is_active_doctor_of(&DOCTOR, &HOSPITAL));
+		assert_noop!(Kmc::reinstate(RuntimeOrigin::root(), DOCTOR), Error::<Test>::NotSuspended);
+		assert_noop!(Kmc::suspend(RuntimeOrigin::root(), NEWCOMER), Error::<Test>::NotRegistered);
+		assert_noop!(Kmc::reinstate(RuntimeOrigin::root(), NEWCOMER), Error::<Test>::NotRegistered);
+	});
+}
+
+#[test]
+fn another_pallet_suspends_through_the_trait_and_only_kmc_reinstates() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT));
+		assert!(!Kmc::is_active_patient(&PATIENT));
+		assert_eq!(last_event(), Event::Suspended { who: PATIENT }.into());
+		frame_support::assert_storage_noop!(
+			assert!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT).is_err())
+		);
+		frame_support::assert_storage_noop!(
+			assert!(<Kmc as SuspendParticipant<u64>>::suspend(&NEWCOMER).is_err())
+		);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), PATIENT));
+		assert!(Kmc::is_active_patient(&PATIENT));
+	});
+}
+
+fn medical_call() -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark { remark: vec![1, 2, 3] })
+}
+
+fn other_call() -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark_with_event { remark: vec![1] })
+}
+
+/// Runs `CheckParticipant` as the block builder does (validate, then prepare).
+fn apply(who: Option<u64>, call: &RuntimeCall) -> Result<(), TransactionValidityError> {
+	let origin = RuntimeOrigin::signed(who.expect("signed"));
+	CheckParticipant::<Test>::new()
+		.validate_and_prepare(origin, call, &call.get_dispatch_info(), 0, 0)
+		.map(|_| ())
+}
+
+/// Runs only the pool's check.
+fn pool_check(who: u64, call: &RuntimeCall) -> Result<(), TransactionValidityError> {
+	CheckParticipant::<Test>::new()
+		.validate_only(
+			RuntimeOrigin::signed(who),
+			call,
+			&call.get_dispatch_info(),
+			0,
+			TransactionSource::External,
+			0,
+		)
+		.map(|_| ())
+}
+
+#[test]
+fn unregistered_account_cannot_send_medical_calls_even_to_the_pool() {
+	new_test_ext().execute_with(|| {
+		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
+		assert_eq!(pool_check(NEWCOMER, &medical_call()), Err(err));
+		frame_support::assert_storage_noop!(assert_eq!(apply(Some(NEWCOMER), &medical_call()), Err(err)));
+		// Other calls are not its business.
+		assert_ok!(apply(Some(NEWCOMER), &other_call()));
+		assert_eq!(FeelessQuota::<Test>::get(NEWCOMER), None);
+		// Unsigned medical calls are left to the pallet's origin check.
+		let call = medical_call();
+		assert!(CheckParticipant::<Test>::new()
+			.validate(
+				RuntimeOrigin::none(),
+				&call,
+				&call.get_dispatch_info(),
+				0,
+				(),
+				&sp_runtime::traits::TxBaseImplication(()),
+				TransactionSource::External,
+			)
+			.is_ok());
+	});
+}
+
+#[test]
+fn suspended_participant_is_refused_by_the_extension() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), DOCTOR));
+		let err = InvalidTransaction::Custom(INVALID_SUSPENDED).into();
+		assert_eq!(pool_check(DOCTOR, &medical_call()), Err(err));
+		assert_eq!(apply(Some(DOCTOR), &medical_call()), Err(err));
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), DOCTOR));
+		assert_ok!(apply(Some(DOCTOR), &medical_call()));
+	});
+}
+
+#[test]
+fn feeless_transactions_are_bounded_per_identity_and_window() {
+	new_test_ext().execute_with(|| {
+		// MaxFeelessTxPerWindow = 3, FeelessWindow = 10 blocks, starting at block 1.
+		for _ in 0..3 {
+			assert_ok!(apply(Some(PATIENT), &medical_call()));
+		}
+		assert_eq!(Kmc::quota_used(&PATIENT), 3);
+		let err = InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED).into();
+		assert_eq!(pool_check(PATIENT, &medical_call()), Err(err));
+		frame_support::assert_storage_noop!(assert_eq!(apply(Some(PATIENT), &medical_call()), Err(err)));
+		// Another identity has its own quota.
+		assert_ok!(apply(Some(DOCTOR), &medical_call()));
+		// Non-medical calls are not counted.
+		assert_ok!(apply(Some(PATIENT), &other_call()));
+
+		// Still inside the window at block 10.
+		System::set_block_number(10);
+		assert_eq!(apply(Some(PATIENT), &medical_call()), Err(err));
+		// The window of block 1 ends before block 11.
+		System::set_block_number(11);
+		assert_eq!(Kmc::quota_used(&PATIENT), 0);
+		assert_ok!(apply(Some(PATIENT), &medical_call()));
+		assert_eq!(
+			FeelessQuota::<Test>::get(PATIENT),
+			Some(QuotaUsage { window_start: 11, used: 1 })
+		);
+	});
+}
+
+#[test]
+fn extension_weight_is_charged_only_for_medical_calls() {
+	new_test_ext().execute_with(|| {
+		let ext = CheckParticipant::<Test>::new();
+		assert_eq!(ext.weight(&other_call()), frame_support::weights::Weight::zero());
+		assert_eq!(ext.weight(&medical_call()), <() as WeightInfo>::check_participant());
+		// It adds nothing to the transaction bytes.
+		assert!(codec::Encode::encode(&ext).is_empty());
+	});
+}
+
+#[test]
+fn registered_account_without_balance_passes_check_nonce() {
+	new_test_ext().execute_with(|| {
+		let call = medical_call();
+		let info = call.get_dispatch_info();
+		let nonce = || frame_system::CheckNonce::<Test>::from(0);
+		assert_eq!(
+			nonce()
+				.validate_only(
+					RuntimeOrigin::signed(NEWCOMER),
+					&call,
+					&info,
+					0,
+					TransactionSource::External,
+					0
+				)
+				.map(|_| ()),
+			Err(InvalidTransaction::Payment.into())
+		);
+		assert_ok!(register(NEWCOMER, Role::Patient));
+		assert_ok!(nonce()
+			.validate_only(RuntimeOrigin::signed(NEWCOMER), &call, &info, 0, TransactionSource::External, 0)
+			.map(|_| ()));
+	});
+}
+
+#[test]
+fn integrity_test_passes() {
+	new_test_ext().execute_with(|| {
+		<Kmc as Hooks<u64>>::integrity_test();
+	});
+}
