@@ -661,7 +661,7 @@ pub mod pallet {
         /// was allowed at this block's time; the access counts against `user`'s access rate,
         /// and one access over the limit suspends `user` (and is denied).
         #[pallet::call_index(8)]
-        #[pallet::weight(T::WeightInfo::record_access(T::MaxGrantsPerGrantee::get()))]
+        #[pallet::weight(T::WeightInfo::record_access(2 * T::MaxGrantsPerGrantee::get()))]
         pub fn record_access(
             origin: OriginFor<T>,
             patient: T::AccountId,

@@ -190,9 +190,3 @@ pub fn run_to_block(n: u64) {
         Consent::on_initialize(next);
     }
 }
-
-/// Advances the clock by `ms` within the current block numbering (one more block).
-pub fn advance_time(ms: Moment) {
-    MockTime::set(MockTime::now() + ms - BLOCK_MS.min(ms));
-    run_to_block(System::block_number() + 1);
-}

@@ -107,16 +107,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
-	/// Worst case: no grant allows, `g` grants examined under each of the two grantee keys.
+	/// Worst case: no grant allows, `g` grants examined over the two grantee keys.
 	/// Storage: `Kmc::Participants` (r:4), `ChainInfo::*` (r:1), `Timestamp::Now` (r:1),
-	/// `Consent::Activity` (r:1 w:1), `Consent::GrantsOf` (r:2), `Consent::Grants` (r:2g),
-	/// `Consent::AuditLength` (r:1 w:1), `Consent::AuditLog` (w:1)
-	/// The range of component `g` is `[1, 16]`.
+	/// `Consent::Activity` (r:1 w:1), `Consent::GrantsOf` (r:2), `Consent::Grants` (r:g),
+	/// `Consent::AuditLength` (r:1 w:1), `Consent::AuditLog` (w:1); the base also covers a
+	/// suspension write in the identity registry.
+	/// The range of component `g` is `[1, 32]`.
 	fn record_access(g: u32, ) -> Weight {
 		Weight::from_parts(40_000_000, 6_000)
 			.saturating_add(Weight::from_parts(4_000_000, 2_600).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(g.into())))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Consent::ExpiryCursor` (r:1 w:1), `Consent::NextRequestId` (r:1),
@@ -181,7 +182,7 @@ impl WeightInfo for () {
 		Weight::from_parts(40_000_000, 6_000)
 			.saturating_add(Weight::from_parts(4_000_000, 2_600).saturating_mul(g.into()))
 			.saturating_add(RocksDbWeight::get().reads(10_u64))
-			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(g.into())))
+			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn expire_requests(n: u32, ) -> Weight {
