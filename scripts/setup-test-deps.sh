@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
 # Installs the non-Rust tools the test suite runs. Idempotent: does nothing if already present.
 #  - moto_server (PyPI `moto[server]`): an S3-protocol server the mbds-storage tests start on
-#    loopback.
+#    loopback. Installed with the current python's pip; where that python is "externally
+#    managed" (Debian/Ubuntu, PEP 668), into a venv at $MBDS_TEST_VENV
+#    (default ~/.cache/mbds-test-venv), where the tests also look for it.
 set -euo pipefail
+
+VENV="${MBDS_TEST_VENV:-$HOME/.cache/mbds-test-venv}"
 
 if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
     echo "setup-test-deps: moto_server already installed at $(command -v moto_server)"
     exit 0
 fi
+if [ -x "$VENV/bin/moto_server" ]; then
+    echo "setup-test-deps: moto_server already installed at $VENV/bin/moto_server"
+    exit 0
+fi
 
 PYTHON="${PYTHON:-$(command -v python3 || command -v python || true)}"
 if [ -z "$PYTHON" ]; then
-    echo "setup-test-deps: python3 is required to install moto_server (apt-get install python3-pip)" >&2
+    echo "setup-test-deps: python3 is required to install moto_server (apt-get install python3 python3-venv)" >&2
     exit 1
 fi
 
 echo "setup-test-deps: installing moto[server] with $PYTHON -m pip"
-"$PYTHON" -m pip install --quiet 'moto[server]' || "$PYTHON" -m pip install --quiet --user 'moto[server]'
-
-# pyenv needs a rehash to expose new console scripts; a --user install lands in ~/.local/bin.
-command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-if command -v moto_server >/dev/null 2>&1; then
-    echo "setup-test-deps: moto_server installed at $(command -v moto_server)"
-elif [ -x "$HOME/.local/bin/moto_server" ]; then
-    echo "setup-test-deps: moto_server installed at $HOME/.local/bin/moto_server (add it to PATH)"
-else
-    echo "setup-test-deps: moto installed; run it as '$PYTHON -m moto.server'"
+if "$PYTHON" -m pip install --quiet 'moto[server]' 2>/dev/null; then
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+    if command -v moto_server >/dev/null 2>&1; then
+        echo "setup-test-deps: moto_server installed at $(command -v moto_server)"
+        exit 0
+    fi
 fi
+
+echo "setup-test-deps: installing moto[server] into the venv $VENV"
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet 'moto[server]'
+echo "setup-test-deps: moto_server installed at $VENV/bin/moto_server"

@@ -86,7 +86,7 @@ impl fmt::Debug for ContentAddress {
 impl FromStr for ContentAddress {
     type Err = StorageError;
     /// Accepts exactly 64 hex digits (either case), optionally prefixed `sha256:`.
-    fn from_str(s: &str) -> Result<Self, StorageError> {
+    fn from_str(s: &str) -> Result<Self> {
         let bad = |reason: String| StorageError::InvalidAddress { input: s.chars().take(80).collect(), reason };
         let h = s.strip_prefix("sha256:").unwrap_or(s);
         if h.len() != 64 {

@@ -21,28 +21,29 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Finds moto_server, installing it once per test process (tests run in parallel threads).
 fn moto_command() -> Command {
+    static MOTO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    Command::new(MOTO.get_or_init(locate_or_install))
+}
+
+fn locate_or_install() -> PathBuf {
+    // Where scripts/setup-test-deps.sh may have put it: PATH, its venv, or pip --user.
     let find = || {
-        on_path("moto_server").or_else(|| {
-            let p = PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".local/bin/moto_server");
-            p.is_file().then_some(p)
-        })
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+        let venv = std::env::var_os("MBDS_TEST_VENV").map(PathBuf::from).unwrap_or(home.join(".cache/mbds-test-venv"));
+        on_path("moto_server")
+            .or_else(|| Some(venv.join("bin/moto_server")).filter(|p| p.is_file()))
+            .or_else(|| Some(home.join(".local/bin/moto_server")).filter(|p| p.is_file()))
     };
     if let Some(p) = find() {
-        return Command::new(p);
+        return p;
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/setup-test-deps.sh");
     eprintln!("moto_server not found: running {}", script.display());
     let status = Command::new("bash").arg(&script).status().expect("run scripts/setup-test-deps.sh");
     assert!(status.success(), "scripts/setup-test-deps.sh failed: cannot install moto_server for the S3 tests");
-    match find() {
-        Some(p) => Command::new(p),
-        None => {
-            let mut c = Command::new("python3");
-            c.args(["-m", "moto.server"]);
-            c
-        }
-    }
+    find().expect("scripts/setup-test-deps.sh succeeded but moto_server is not found")
 }
 
 fn http(port: u16, request: &str) -> std::io::Result<String> {
