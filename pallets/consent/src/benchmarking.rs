@@ -289,7 +289,7 @@ mod benchmarks {
     /// `g` grants examined, none of which allows (the denial worst case): up to
     /// `MaxGrantsPerGrantee` for the doctor, the rest for the doctor's hospital's members.
     #[benchmark]
-    fn record_access(g: Linear<1, { 2 * T::MaxGrantsPerGrantee::get() }>) {
+    fn record_access(g: Linear<1, { 2 * T::MaxGrantsPerGrantee::get() }>) -> Result<(), BenchmarkError> {
         let origin =
             T::ProxyOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
         let patient = patient::<T>(0);
