@@ -481,7 +481,8 @@ impl<T: Config> SuspendParticipant<T::AccountId> for Pallet<T> {
 #[cfg(feature = "runtime-benchmarks")]
 impl<T: Config> mbds_primitives::RegistryBenchmarkHelper<T::AccountId> for Pallet<T> {
 	fn register_active(who: &T::AccountId, role: Role<T::AccountId>) {
-		let identity = sp_core::H256(sp_io_hashing_free_id(who));
+		use sp_runtime::traits::Hash;
+		let identity = sp_runtime::traits::BlakeTwo256::hash_of(who);
 		let key = |b: u8| PublicKey {
 			scheme: KeyScheme::Other(0),
 			key: alloc::vec![b; 33].try_into().unwrap_or_default(),
@@ -493,10 +494,4 @@ impl<T: Config> mbds_primitives::RegistryBenchmarkHelper<T::AccountId> for Palle
 			});
 		}
 	}
-}
-
-/// A distinct identity commitment per account for benchmark registrations.
-#[cfg(feature = "runtime-benchmarks")]
-fn sp_io_hashing_free_id<A: Encode>(who: &A) -> [u8; 32] {
-	sp_core::hashing::blake2_256(&who.encode())
 }

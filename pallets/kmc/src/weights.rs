@@ -14,7 +14,7 @@
 #![allow(unused_imports)]
 #![allow(missing_docs)]
 
-use frame_support::{traits::Get, weights::{Weight, constants::RocksDbWeight}};
+use frame_support::{traits::Get, weights::{Weight, constants::ParityDbWeight}};
 use core::marker::PhantomData;
 
 /// Weight functions needed for `pallet_kmc`.
@@ -75,34 +75,34 @@ impl WeightInfo for () {
 	/// Storage: `Kmc::ActiveKeys` (r:0 w:1)
 	fn register() -> Weight {
 		Weight::from_parts(30_000_000, 3600)
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Kmc::Participants` (r:1 w:1)
 	/// Storage: `Kmc::ActiveKeys` (r:1 w:1)
 	/// Storage: `Kmc::KeyHistory` (r:1 w:1)
 	fn rotate_keys() -> Weight {
 		Weight::from_parts(28_000_000, 6000)
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Kmc::Participants` (r:1 w:1)
 	fn suspend() -> Weight {
 		Weight::from_parts(15_000_000, 3600)
-			.saturating_add(RocksDbWeight::get().reads(1_u64))
-			.saturating_add(RocksDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Kmc::Participants` (r:1 w:1)
 	fn reinstate() -> Weight {
 		Weight::from_parts(15_000_000, 3600)
-			.saturating_add(RocksDbWeight::get().reads(1_u64))
-			.saturating_add(RocksDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Kmc::Participants` (r:1 w:0)
 	/// Storage: `Kmc::FeelessQuota` (r:1 w:1)
 	fn check_participant() -> Weight {
 		Weight::from_parts(12_000_000, 3600)
-			.saturating_add(RocksDbWeight::get().reads(2_u64))
-			.saturating_add(RocksDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }

@@ -1,0 +1,769 @@
+//! # HMI transaction slips
+//!
+//! The ledger of the paper's transaction slips ("HMI data generation and release", "Data
+//! storage", Fig. 3) on a hospital or internet-medicine platform chain, and the summary batches
+//! that chain hands to the consortium chain (Fig. 4).
+//!
+//! ## Terms
+//! - **Slip**: the on-chain record of one HMI (health and medical information record): when it
+//!   was generated, its transaction type and content, doctor, patient, encrypted keywords,
+//!   encrypted storage address and the record's hash. The record itself is encrypted off-chain.
+//! - **Doctor signature**: the signature of the `submit_slip` extrinsic. The runtime verifies it
+//!   against the doctor's account before dispatch and the block keeps it, so it proves who
+//!   submitted what and cannot be denied later. The patient's signature is that of the
+//!   `confirm_slip` extrinsic, which names the slip id *and* the record hash the patient
+//!   checked.
+//! - **Summary item**: (patient, one encrypted keyword, record hash, chain id, block number,
+//!   slip id). One item per confirmed slip *and encrypted keyword*, so a keyword trapdoor on
+//!   the consortium chain matches exactly one item.
+//! - **Summary batch**: the items confirmed during a window. A batch opens with its first item
+//!   and closes at the start of the block in which [`Config::BatchBlocks`] blocks or
+//!   [`Config::BatchPeriodMs`] milliseconds have passed since then (or when it is full). It
+//!   stores a Merkle root over its items; the items stay in storage for the relayer.
+//! - **Merkle tree**: `binary-merkle-tree` with `BlakeTwo256` (Substrate's native hash, also
+//!   what the consortium runtime verifies with). Leaf = SCALE encoding of the item; leaves are
+//!   hashed, an odd last node is promoted. Check with [`verify_item`].
+//!
+//! ## Life of a slip
+//! A doctor of this chain's institution submits it (`Pending`); the patient confirms or
+//! rejects it with a reason before [`Config::PendingPeriod`] blocks pass, otherwise it expires.
+//! Only that one transition ever happens: no call modifies or deletes a slip's fields, and a
+//! decided slip never changes again.
+//!
+//! ## Trust model
+//! Identities come from the participant registry ([`Config::Participants`], the KMC pallet):
+//! only active doctors of the chain's institution submit, only the slip's active patient
+//! decides. The chain trusts the doctor's stated generation time only to be not in the future;
+//! it cannot check encrypted fields (the patient does, off-chain, before confirming). Block
+//! producers are the institution's validators with GRANDPA finality; a batch is final when its
+//! block is.
+//!
+//! ## What it does not do
+//! - It does not store or see records, keywords or addresses in clear.
+//! - It does not send batches to the consortium; a relayer reads them via [`SlipsApi`].
+//! - It does not prune closed batches or decided slips (pruning after anchoring is future
+//!   work).
+//! - Time-based closing reads chain time in `on_initialize`, i.e. the previous block's
+//!   timestamp, so a batch may close up to one block after its time window ends.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+pub mod types;
+pub mod weights;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+pub use weights::WeightInfo;
+
+use alloc::vec::Vec;
+use codec::{Codec, Encode};
+use frame_support::{pallet_prelude::*, traits::UnixTime};
+use frame_system::pallet_prelude::BlockNumberFor;
+use mbds_primitives::{ChainIdentity, Moment, ParticipantRegistry, Role};
+use sp_core::H256;
+use sp_runtime::traits::{BlakeTwo256, Hash, Saturating};
+
+/// Logging target of this pallet.
+pub const LOG_TARGET: &str = "runtime::slips";
+
+/// How far in the future (chain time) a slip's generation timestamp may lie: five minutes of
+/// clock skew between a doctor's device and the chain.
+pub const MAX_FUTURE_DRIFT_MS: Moment = 5 * 60 * 1000;
+
+/// Most proofs one runtime-API call computes; page through bigger batches.
+pub const MAX_PROOFS_PER_QUERY: u32 = 256;
+
+/// Most slips one `patient_slips` runtime-API call returns.
+pub const MAX_SLIPS_PER_QUERY: u32 = 256;
+
+/// The slip type of a runtime.
+pub type SlipOf<T> = Slip<
+	<T as frame_system::Config>::AccountId,
+	BlockNumberFor<T>,
+	<T as Config>::MaxContentLen,
+	<T as Config>::MaxKeywords,
+	<T as Config>::MaxKeywordLen,
+	<T as Config>::MaxAddressLen,
+>;
+
+/// The summary item type of a runtime.
+pub type SummaryItemOf<T> = SummaryItem<
+	<T as frame_system::Config>::AccountId,
+	BlockNumberFor<T>,
+	<T as Config>::MaxKeywordLen,
+>;
+
+/// Checks that `item` is leaf `leaf_index` of the `number_of_leaves`-leaf batch with Merkle
+/// root `root`. Pure: usable by the consortium runtime, relayers and clients.
+pub fn verify_item<Item: Encode>(
+	root: &H256,
+	item: &Item,
+	leaf_index: u32,
+	number_of_leaves: u32,
+	proof: &[H256],
+) -> bool {
+	binary_merkle_tree::verify_proof::<BlakeTwo256, _, _>(
+		root,
+		proof.iter().copied(),
+		number_of_leaves,
+		leaf_index,
+		&item.encode(),
+	)
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_system::pallet_prelude::*;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The participant registry (the KMC pallet): who is a doctor of which institution, who
+		/// is a patient, who is suspended. A wrong registry lets anyone write slips.
+		type Participants: ParticipantRegistry<Self::AccountId>;
+
+		/// Which chain this is (`pallet-chain-info`). Its id goes into every summary item;
+		/// slips are accepted only on private (hospital / platform) chains.
+		type ChainInfo: ChainIdentity;
+
+		/// Chain time (`pallet-timestamp`), for the generation-time check and time-based
+		/// batch closing.
+		type UnixTime: UnixTime;
+
+		/// May change this chain's institution (normally set once in genesis). Root or the
+		/// council; whoever passes it decides whose doctors may write slips.
+		type AdminOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Largest transaction content, in bytes.
+		#[pallet::constant]
+		type MaxContentLen: Get<u32>;
+
+		/// Most encrypted keywords per slip (the paper's K). Also bounds the summary items one
+		/// confirmation adds.
+		#[pallet::constant]
+		type MaxKeywords: Get<u32>;
+
+		/// Largest encrypted keyword, in bytes; must fit the PEKS ciphertext in use.
+		#[pallet::constant]
+		type MaxKeywordLen: Get<u32>;
+
+		/// Largest encrypted storage address, in bytes.
+		#[pallet::constant]
+		type MaxAddressLen: Get<u32>;
+
+		/// Blocks a patient has to confirm or reject; then the slip expires. Must not be zero.
+		#[pallet::constant]
+		type PendingPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Most slips submitted in one block (they expire together, and expiry runs in
+		/// `on_initialize`, so this bounds that hook's work).
+		#[pallet::constant]
+		type MaxSlipsPerBlock: Get<u32>;
+
+		/// A batch closes this many blocks after its first item (the paper: 10).
+		#[pallet::constant]
+		type BatchBlocks: Get<BlockNumberFor<Self>>;
+
+		/// ... or this many milliseconds after it (the paper: 10 minutes = 600 000).
+		#[pallet::constant]
+		type BatchPeriodMs: Get<Moment>;
+
+		/// Most items in one batch; a full batch closes at the next block and confirmations
+		/// that do not fit wait for it. Bounds the closing work in `on_initialize`.
+		#[pallet::constant]
+		type MaxItemsPerBatch: Get<u32>;
+
+		/// Weights of this pallet's calls and hooks.
+		type WeightInfo: WeightInfo;
+
+		/// Registers doctors and patients for the benchmarks (the KMC pallet).
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: mbds_primitives::RegistryBenchmarkHelper<Self::AccountId>;
+	}
+
+	/// The institution whose doctors may submit slips on this chain.
+	#[pallet::storage]
+	pub type Institution<T: Config> = StorageValue<_, T::AccountId, OptionQuery>;
+
+	/// Id the next slip gets.
+	#[pallet::storage]
+	pub type NextSlipId<T: Config> = StorageValue<_, SlipId, ValueQuery>;
+
+	/// Every slip, by id.
+	#[pallet::storage]
+	pub type Ledger<T: Config> = StorageMap<_, Twox64Concat, SlipId, SlipOf<T>, OptionQuery>;
+
+	/// Number of slips about each patient.
+	#[pallet::storage]
+	pub type PatientSlipCount<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+	/// The n-th slip about a patient (n from 0, in submission order).
+	#[pallet::storage]
+	pub type PatientSlipAt<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Twox64Concat,
+		u32,
+		SlipId,
+		OptionQuery,
+	>;
+
+	/// Slips to expire at the start of a block, if still pending then.
+	#[pallet::storage]
+	pub type ExpiryQueue<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<SlipId, T::MaxSlipsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// The batch collecting items, if it has any.
+	#[pallet::storage]
+	pub type CurrentBatch<T: Config> =
+		StorageValue<_, OpenBatch<BlockNumberFor<T>>, OptionQuery>;
+
+	/// Leaf hashes of the current batch, in order; the root is computed from them at closing.
+	#[pallet::storage]
+	pub type OpenLeaves<T: Config> =
+		StorageValue<_, BoundedVec<H256, T::MaxItemsPerBatch>, ValueQuery>;
+
+	/// Id the next batch gets (= number of batches opened so far).
+	#[pallet::storage]
+	pub type NextBatchId<T: Config> = StorageValue<_, BatchId, ValueQuery>;
+
+	/// Items of every batch (open or closed), by batch and leaf index.
+	#[pallet::storage]
+	pub type BatchItems<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		BatchId,
+		Twox64Concat,
+		u32,
+		SummaryItemOf<T>,
+		OptionQuery,
+	>;
+
+	/// Closed batches with their Merkle roots.
+	#[pallet::storage]
+	pub type Batches<T: Config> =
+		StorageMap<_, Twox64Concat, BatchId, BatchInfo<BlockNumberFor<T>>, OptionQuery>;
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// This chain's institution (a hospital or platform account registered with the KMC).
+		pub institution: Option<T::AccountId>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			if let Some(i) = &self.institution {
+				Institution::<T>::put(i);
+			}
+		}
+	}
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A doctor submitted a slip; the patient must decide before `expires_at`.
+		SlipSubmitted {
+			slip_id: SlipId,
+			doctor: T::AccountId,
+			patient: T::AccountId,
+			expires_at: BlockNumberFor<T>,
+		},
+		/// The patient confirmed a slip; its items went into batch `batch`.
+		SlipConfirmed { slip_id: SlipId, patient: T::AccountId, batch: BatchId, items: u32 },
+		/// The patient rejected a slip.
+		SlipRejected { slip_id: SlipId, patient: T::AccountId, reason: RejectReason },
+		/// A slip was not decided in time.
+		SlipExpired { slip_id: SlipId },
+		/// A summary batch closed with this Merkle root.
+		BatchClosed { batch: BatchId, root: H256, items: u32 },
+		/// This chain's institution changed.
+		InstitutionSet { institution: T::AccountId },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// Slips are kept on hospital and platform chains only, not on the consortium chain.
+		NotAPrivateChain,
+		/// This chain's institution is not set; the admin must set it first.
+		InstitutionNotSet,
+		/// The sender is not registered with the KMC.
+		NotRegistered,
+		/// The sender is registered but not as a doctor (e.g. a patient or an institution).
+		NotADoctor,
+		/// The sender is a doctor of another institution than this chain's.
+		NotDoctorOfThisInstitution,
+		/// The sending doctor is suspended; the KMC must reinstate them first.
+		DoctorSuspended,
+		/// The patient is not registered with the KMC.
+		PatientNotRegistered,
+		/// The named account is registered, but not as a patient.
+		NotAPatient,
+		/// The patient is suspended; the KMC must reinstate them first.
+		PatientSuspended,
+		/// The transaction content is longer than `MaxContentLen`.
+		ContentTooLong,
+		/// A slip needs at least one encrypted keyword.
+		NoKeywords,
+		/// More encrypted keywords than `MaxKeywords`.
+		TooManyKeywords,
+		/// An encrypted keyword is empty.
+		EmptyKeyword,
+		/// An encrypted keyword is longer than `MaxKeywordLen`.
+		KeywordTooLong,
+		/// The encrypted storage address is empty.
+		EmptyAddress,
+		/// The encrypted storage address is longer than `MaxAddressLen`.
+		AddressTooLong,
+		/// The generation timestamp lies in the future (beyond five minutes of clock skew).
+		GeneratedInFuture,
+		/// This block already holds `MaxSlipsPerBlock` new slips; submit in the next block.
+		TooManySlipsInBlock,
+		/// No slip has this id.
+		UnknownSlip,
+		/// Only the slip's patient may confirm or reject it.
+		NotSlipPatient,
+		/// The slip was already confirmed or rejected; decided slips never change.
+		AlreadyDecided,
+		/// The slip expired before the patient decided; the doctor must submit it again.
+		SlipExpired,
+		/// The record hash given does not match the slip's; confirm only what you checked.
+		RecordHashMismatch,
+		/// The current batch has no room for this slip's items; retry in the next block.
+		BatchFull,
+		/// The account is not a registered institution.
+		NotAnInstitution,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let expired = Self::expire_pending(now);
+			let closed = Self::close_batch_if_due(now);
+			T::WeightInfo::expire_slips(expired)
+				.saturating_add(T::WeightInfo::close_batch(closed.unwrap_or(0)))
+		}
+
+		fn integrity_test() {
+			assert!(!T::PendingPeriod::get().is_zero(), "PendingPeriod must not be zero");
+			assert!(!T::BatchBlocks::get().is_zero(), "BatchBlocks must not be zero");
+			assert!(T::MaxKeywords::get() > 0, "MaxKeywords must not be zero");
+			assert!(
+				T::MaxItemsPerBatch::get() >= T::MaxKeywords::get(),
+				"a batch must hold at least one slip's items"
+			);
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Submit a slip about `patient` (the doctor is the signer; the extrinsic signature is
+		/// the doctor's signature over the slip).
+		///
+		/// Only an active doctor of this chain's institution; `patient` must be an active
+		/// patient. Feeless for active participants (see `pallet-kmc`).
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::submit_slip(
+			content.len() as u32,
+			encrypted_keywords.len() as u32,
+		))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
+			_generated_at: &Moment, _tx_type: &TransactionType, _content: &Vec<u8>,
+			_encrypted_keywords: &Vec<Vec<u8>>, _encrypted_address: &Vec<u8>,
+			_record_hash: &H256| -> bool { Pallet::<T>::is_active_signer(origin) })]
+		pub fn submit_slip(
+			origin: OriginFor<T>,
+			patient: T::AccountId,
+			generated_at: Moment,
+			tx_type: TransactionType,
+			content: Vec<u8>,
+			encrypted_keywords: Vec<Vec<u8>>,
+			encrypted_address: Vec<u8>,
+			record_hash: H256,
+		) -> DispatchResult {
+			let doctor = ensure_signed(origin)?;
+			ensure!(T::ChainInfo::chain_kind().is_private(), Error::<T>::NotAPrivateChain);
+			let institution = Institution::<T>::get().ok_or(Error::<T>::InstitutionNotSet)?;
+			Self::ensure_doctor_of(&doctor, &institution)?;
+			Self::ensure_active_patient(&patient)?;
+
+			let content: BoundedVec<u8, T::MaxContentLen> =
+				content.try_into().map_err(|_| Error::<T>::ContentTooLong)?;
+			ensure!(!encrypted_keywords.is_empty(), Error::<T>::NoKeywords);
+			ensure!(
+				encrypted_keywords.len() <= T::MaxKeywords::get() as usize,
+				Error::<T>::TooManyKeywords
+			);
+			let mut keywords = BoundedVec::<_, T::MaxKeywords>::new();
+			for kw in encrypted_keywords {
+				ensure!(!kw.is_empty(), Error::<T>::EmptyKeyword);
+				let kw: BoundedVec<u8, T::MaxKeywordLen> =
+					kw.try_into().map_err(|_| Error::<T>::KeywordTooLong)?;
+				keywords.try_push(kw).map_err(|_| Error::<T>::TooManyKeywords)?;
+			}
+			ensure!(!encrypted_address.is_empty(), Error::<T>::EmptyAddress);
+			let encrypted_address: BoundedVec<u8, T::MaxAddressLen> =
+				encrypted_address.try_into().map_err(|_| Error::<T>::AddressTooLong)?;
+			ensure!(
+				generated_at <= Self::now_ms().saturating_add(MAX_FUTURE_DRIFT_MS),
+				Error::<T>::GeneratedInFuture
+			);
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let expires_at = now.saturating_add(T::PendingPeriod::get());
+			ensure!(
+				ExpiryQueue::<T>::decode_len(expires_at).unwrap_or(0) <
+					T::MaxSlipsPerBlock::get() as usize,
+				Error::<T>::TooManySlipsInBlock
+			);
+
+			// Writes from here on; nothing below can fail.
+			let slip_id = NextSlipId::<T>::get();
+			NextSlipId::<T>::put(slip_id.saturating_add(1));
+			ExpiryQueue::<T>::mutate(expires_at, |q| {
+				// Cannot fail: room checked above.
+				let _ = q.try_push(slip_id);
+			});
+			let n = PatientSlipCount::<T>::get(&patient);
+			PatientSlipAt::<T>::insert(&patient, n, slip_id);
+			PatientSlipCount::<T>::insert(&patient, n.saturating_add(1));
+			Ledger::<T>::insert(
+				slip_id,
+				Slip {
+					generated_at,
+					tx_type,
+					content,
+					doctor: doctor.clone(),
+					institution,
+					patient: patient.clone(),
+					encrypted_keywords: keywords,
+					encrypted_address,
+					record_hash,
+					submitted_at: now,
+					status: SlipStatus::Pending { expires_at },
+				},
+			);
+			Self::deposit_event(Event::SlipSubmitted { slip_id, doctor, patient, expires_at });
+			Ok(())
+		}
+
+		/// Confirm slip `slip_id` as its patient, after checking the record off-chain.
+		///
+		/// `record_hash` must equal the slip's, so the patient's signature covers the record
+		/// they checked. The slip's summary items go into the current batch. Feeless for
+		/// active participants.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::confirm_slip(T::MaxKeywords::get()))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _record_hash: &H256|
+			-> bool { Pallet::<T>::is_active_signer(origin) })]
+		pub fn confirm_slip(
+			origin: OriginFor<T>,
+			slip_id: SlipId,
+			record_hash: H256,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
+			ensure!(slip.record_hash == record_hash, Error::<T>::RecordHashMismatch);
+			let k = slip.encrypted_keywords.len() as u32;
+			let open = CurrentBatch::<T>::get();
+			let used = open.as_ref().map_or(0, |b| b.item_count);
+			ensure!(
+				used.saturating_add(k) <= T::MaxItemsPerBatch::get(),
+				Error::<T>::BatchFull
+			);
+
+			// Writes from here on; nothing below can fail.
+			let mut batch = open.unwrap_or_else(|| OpenBatch {
+				id: NextBatchId::<T>::get(),
+				opened_at: now,
+				opened_at_ms: Self::now_ms(),
+				item_count: 0,
+			});
+			if batch.item_count == 0 {
+				NextBatchId::<T>::put(batch.id.saturating_add(1));
+			}
+			let chain_id = T::ChainInfo::chain_id();
+			for kw in slip.encrypted_keywords.iter() {
+				let item = SummaryItem {
+					patient: who.clone(),
+					encrypted_keyword: kw.clone(),
+					record_hash,
+					chain_id,
+					block_number: now,
+					slip_id,
+				};
+				// Cannot fail: room checked above, and `OpenLeaves` has the same bound.
+				let _ = OpenLeaves::<T>::try_append(BlakeTwo256::hash(&item.encode()));
+				BatchItems::<T>::insert(batch.id, batch.item_count, item);
+				batch.item_count += 1;
+			}
+			slip.status = SlipStatus::Confirmed { at: now, batch: batch.id };
+			let batch_id = batch.id;
+			CurrentBatch::<T>::put(batch);
+			Ledger::<T>::insert(slip_id, slip);
+			Self::deposit_event(Event::SlipConfirmed {
+				slip_id,
+				patient: who,
+				batch: batch_id,
+				items: k,
+			});
+			Ok(Some(T::WeightInfo::confirm_slip(k)).into())
+		}
+
+		/// Reject slip `slip_id` as its patient, with a reason. Feeless for active
+		/// participants.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::reject_slip())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _reason: &RejectReason|
+			-> bool { Pallet::<T>::is_active_signer(origin) })]
+		pub fn reject_slip(
+			origin: OriginFor<T>,
+			slip_id: SlipId,
+			reason: RejectReason,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
+
+			slip.status = SlipStatus::Rejected { at: now, reason };
+			Ledger::<T>::insert(slip_id, slip);
+			Self::deposit_event(Event::SlipRejected { slip_id, patient: who, reason });
+			Ok(())
+		}
+
+		/// Set this chain's institution: a registered hospital or internet-medicine platform.
+		///
+		/// Origin: [`Config::AdminOrigin`]. Slips already submitted keep their institution.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::set_institution())]
+		pub fn set_institution(origin: OriginFor<T>, institution: T::AccountId) -> DispatchResult {
+			T::AdminOrigin::ensure_origin(origin)?;
+			ensure!(
+				matches!(T::Participants::role_of(&institution), Some(Role::Institution(_))),
+				Error::<T>::NotAnInstitution
+			);
+
+			Institution::<T>::put(&institution);
+			Self::deposit_event(Event::InstitutionSet { institution });
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// True if `origin` is signed by an active registered participant (the feeless rule).
+		pub fn is_active_signer(origin: &OriginFor<T>) -> bool {
+			match ensure_signed(origin.clone()) {
+				Ok(who) => T::Participants::is_active(&who),
+				Err(_) => false,
+			}
+		}
+
+		fn ensure_doctor_of(who: &T::AccountId, institution: &T::AccountId) -> DispatchResult {
+			match T::Participants::role_of(who) {
+				None => Err(Error::<T>::NotRegistered.into()),
+				Some(Role::Doctor { institution: i }) => {
+					ensure!(&i == institution, Error::<T>::NotDoctorOfThisInstitution);
+					ensure!(T::Participants::is_active(who), Error::<T>::DoctorSuspended);
+					Ok(())
+				},
+				Some(_) => Err(Error::<T>::NotADoctor.into()),
+			}
+		}
+
+		fn ensure_active_patient(who: &T::AccountId) -> DispatchResult {
+			match T::Participants::role_of(who) {
+				None => Err(Error::<T>::PatientNotRegistered.into()),
+				Some(Role::Patient) => {
+					ensure!(T::Participants::is_active(who), Error::<T>::PatientSuspended);
+					Ok(())
+				},
+				Some(_) => Err(Error::<T>::NotAPatient.into()),
+			}
+		}
+
+		/// The slip `slip_id` if `who` is its active patient and it is still pending.
+		fn decidable_slip(
+			who: &T::AccountId,
+			slip_id: SlipId,
+		) -> Result<(SlipOf<T>, BlockNumberFor<T>), DispatchError> {
+			let slip = Ledger::<T>::get(slip_id).ok_or(Error::<T>::UnknownSlip)?;
+			ensure!(&slip.patient == who, Error::<T>::NotSlipPatient);
+			let now = frame_system::Pallet::<T>::block_number();
+			match slip.status {
+				SlipStatus::Pending { expires_at } =>
+					ensure!(now < expires_at, Error::<T>::SlipExpired),
+				SlipStatus::Expired { .. } => return Err(Error::<T>::SlipExpired.into()),
+				_ => return Err(Error::<T>::AlreadyDecided.into()),
+			}
+			ensure!(T::Participants::is_active(who), Error::<T>::PatientSuspended);
+			Ok((slip, now))
+		}
+
+		/// Chain time in Unix milliseconds.
+		pub fn now_ms() -> Moment {
+			T::UnixTime::now().as_millis() as Moment
+		}
+
+		/// Expires the slips still pending whose period ends at `now`. Returns how many slips
+		/// were looked at.
+		pub(crate) fn expire_pending(now: BlockNumberFor<T>) -> u32 {
+			let queue = ExpiryQueue::<T>::take(now);
+			for slip_id in queue.iter() {
+				Ledger::<T>::mutate(slip_id, |slip| {
+					if let Some(slip) = slip {
+						if matches!(slip.status, SlipStatus::Pending { .. }) {
+							slip.status = SlipStatus::Expired { at: now };
+							Self::deposit_event(Event::SlipExpired { slip_id: *slip_id });
+						}
+					}
+				});
+			}
+			queue.len() as u32
+		}
+
+		/// Closes the current batch if its window has passed or it is full. Returns the number
+		/// of items of the closed batch.
+		pub(crate) fn close_batch_if_due(now: BlockNumberFor<T>) -> Option<u32> {
+			let batch = CurrentBatch::<T>::get()?;
+			let due = now >= batch.opened_at.saturating_add(T::BatchBlocks::get()) ||
+				Self::now_ms() >= batch.opened_at_ms.saturating_add(T::BatchPeriodMs::get()) ||
+				batch.item_count >= T::MaxItemsPerBatch::get();
+			if !due {
+				return None;
+			}
+			Some(Self::close_batch(now, batch))
+		}
+
+		/// Closes `batch`: computes and stores its Merkle root.
+		pub(crate) fn close_batch(now: BlockNumberFor<T>, batch: OpenBatch<BlockNumberFor<T>>) -> u32 {
+			let leaves = OpenLeaves::<T>::take();
+			let root = binary_merkle_tree::merkle_root_raw::<BlakeTwo256, _>(leaves.into_iter());
+			CurrentBatch::<T>::kill();
+			Batches::<T>::insert(
+				batch.id,
+				BatchInfo {
+					root,
+					item_count: batch.item_count,
+					chain_id: T::ChainInfo::chain_id(),
+					opened_at: batch.opened_at,
+					closed_at: now,
+					closed_at_ms: Self::now_ms(),
+				},
+			);
+			Self::deposit_event(Event::BatchClosed {
+				batch: batch.id,
+				root,
+				items: batch.item_count,
+			});
+			batch.item_count
+		}
+
+		/// A slip by id (runtime API helper).
+		pub fn slip(slip_id: SlipId) -> Option<SlipOf<T>> {
+			Ledger::<T>::get(slip_id)
+		}
+
+		/// Slips about `patient`, in submission order, from the `start`-th, at most `limit`
+		/// (capped at [`MAX_SLIPS_PER_QUERY`]) (runtime API helper).
+		pub fn patient_slips(
+			patient: &T::AccountId,
+			start: u32,
+			limit: u32,
+		) -> Vec<(SlipId, SlipOf<T>)> {
+			let end = PatientSlipCount::<T>::get(patient)
+				.min(start.saturating_add(limit.min(MAX_SLIPS_PER_QUERY)));
+			(start..end)
+				.filter_map(|n| PatientSlipAt::<T>::get(patient, n))
+				.filter_map(|id| Ledger::<T>::get(id).map(|s| (id, s)))
+				.collect()
+		}
+
+		/// All items of closed batch `batch`, in leaf order.
+		fn items_of(batch: BatchId, count: u32) -> Vec<SummaryItemOf<T>> {
+			(0..count).filter_map(|i| BatchItems::<T>::get(batch, i)).collect()
+		}
+
+		/// Closed batch `batch` with items `start..start + limit` (at most
+		/// [`MAX_PROOFS_PER_QUERY`]) and their Merkle proofs (runtime API helper).
+		pub fn batch_with_proofs(
+			batch: BatchId,
+			start: u32,
+			limit: u32,
+		) -> Option<BatchWithProofs<BlockNumberFor<T>, SummaryItemOf<T>>> {
+			let info = Batches::<T>::get(batch)?;
+			let items = Self::items_of(batch, info.item_count);
+			let leaves: Vec<Vec<u8>> = items.iter().map(|i| i.encode()).collect();
+			let end = info.item_count.min(start.saturating_add(limit.min(MAX_PROOFS_PER_QUERY)));
+			let with_proofs = (start..end)
+				.map(|i| {
+					let proof =
+						binary_merkle_tree::merkle_proof::<BlakeTwo256, _, _>(leaves.iter(), i);
+					ItemWithProof {
+						item: items[i as usize].clone(),
+						leaf_index: i,
+						proof: proof.proof,
+					}
+				})
+				.collect();
+			Some(BatchWithProofs { id: batch, info, items: with_proofs })
+		}
+
+		/// Closed batch `batch`'s record (runtime API helper).
+		pub fn batch(batch: BatchId) -> Option<BatchInfo<BlockNumberFor<T>>> {
+			Batches::<T>::get(batch)
+		}
+	}
+}
+
+sp_api::decl_runtime_apis! {
+	/// Queries of the slip ledger, for patient and doctor clients and for the relayer.
+	///
+	/// The runtime implements it with `Slip = pallet_slips::SlipOf<Runtime>` and
+	/// `Item = pallet_slips::SummaryItemOf<Runtime>`, calling the pallet's helpers.
+	pub trait SlipsApi<AccountId, BlockNumber, Slip, Item>
+	where
+		AccountId: Codec,
+		BlockNumber: Codec,
+		Slip: Codec,
+		Item: Codec,
+	{
+		/// One slip.
+		fn slip(slip_id: SlipId) -> Option<Slip>;
+		/// Slips about `patient` in submission order, from the `start`-th, at most `limit`
+		/// (capped at 256).
+		fn patient_slips(patient: AccountId, start: u32, limit: u32) -> Vec<(SlipId, Slip)>;
+		/// Number of slips about `patient`.
+		fn patient_slip_count(patient: AccountId) -> u32;
+		/// A closed batch's record (root, item count, ...).
+		fn batch(batch: BatchId) -> Option<BatchInfo<BlockNumber>>;
+		/// A closed batch with items `start..start + limit` (capped at 256) and their Merkle
+		/// proofs against the batch root.
+		fn batch_with_proofs(batch: BatchId, start: u32, limit: u32)
+			-> Option<BatchWithProofs<BlockNumber, Item>>;
+		/// Id the next batch gets; closed batches are those below it, minus the open one.
+		fn next_batch_id() -> BatchId;
+	}
+}

@@ -1,0 +1,571 @@
+//! User stories of the slip ledger.
+
+use crate::{mock::*, *};
+use frame_support::{
+	assert_noop, assert_ok, assert_storage_noop,
+	dispatch::{CheckIfFeeless, GetDispatchInfo},
+	traits::Hooks,
+};
+use mbds_primitives::{ChainKind, SuspendParticipant};
+use sp_runtime::{
+	traits::DispatchTransaction,
+	transaction_validity::{InvalidTransaction, TransactionValidityError},
+	DispatchError,
+};
+
+fn record_hash(n: u8) -> H256 {
+	H256::repeat_byte(n)
+}
+
+fn keywords(count: usize, seed: u8) -> Vec<Vec<u8>> {
+	(0..count).map(|i| vec![seed.wrapping_add(i as u8); 40]).collect()
+}
+
+/// Submits as `doctor` a slip about `patient` with `kws` keywords; returns its id.
+fn submit_as(doctor: u64, patient: u64, kws: Vec<Vec<u8>>, hash: H256) -> DispatchResult {
+	Slips::submit_slip(
+		RuntimeOrigin::signed(doctor),
+		patient,
+		START_MS - 60_000,
+		TransactionType::Diagnosis,
+		b"outpatient visit".to_vec(),
+		kws,
+		vec![0xAD; 32],
+		hash,
+	)
+}
+
+fn submit(kws: usize, seed: u8) -> SlipId {
+	let id = NextSlipId::<Test>::get();
+	assert_ok!(submit_as(DOCTOR, PATIENT, keywords(kws, seed), record_hash(seed)));
+	id
+}
+
+fn confirm(id: SlipId) {
+	let hash = Ledger::<Test>::get(id).unwrap().record_hash;
+	assert_ok!(Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), id, hash));
+}
+
+fn last_event() -> RuntimeEvent {
+	System::events().pop().expect("an event").event
+}
+
+#[test]
+fn doctor_submits_patient_confirms_and_the_slip_is_immutable() {
+	new_test_ext().execute_with(|| {
+		let id = submit(2, 10);
+		assert_eq!(id, 0);
+		assert_eq!(
+			last_event(),
+			Event::SlipSubmitted {
+				slip_id: 0,
+				doctor: DOCTOR,
+				patient: PATIENT,
+				expires_at: 1 + PENDING
+			}
+			.into()
+		);
+		let slip = Ledger::<Test>::get(id).unwrap();
+		assert_eq!(slip.doctor, DOCTOR);
+		assert_eq!(slip.institution, HOSPITAL);
+		assert_eq!(slip.patient, PATIENT);
+		assert_eq!(slip.generated_at, START_MS - 60_000);
+		assert_eq!(slip.tx_type, TransactionType::Diagnosis);
+		assert_eq!(slip.content.to_vec(), b"outpatient visit".to_vec());
+		assert_eq!(slip.encrypted_keywords.len(), 2);
+		assert_eq!(slip.encrypted_address.to_vec(), vec![0xAD; 32]);
+		assert_eq!(slip.record_hash, record_hash(10));
+		assert_eq!(slip.status, SlipStatus::Pending { expires_at: 1 + PENDING });
+
+		System::set_block_number(3);
+		confirm(id);
+		assert_eq!(
+			last_event(),
+			Event::SlipConfirmed { slip_id: id, patient: PATIENT, batch: 0, items: 2 }.into()
+		);
+		let confirmed = Ledger::<Test>::get(id).unwrap();
+		assert_eq!(confirmed.status, SlipStatus::Confirmed { at: 3, batch: 0 });
+		// Only the status changed.
+		assert_eq!(Slip { status: slip.status, ..confirmed.clone() }, slip);
+		// One summary item per encrypted keyword.
+		for (i, kw) in slip.encrypted_keywords.iter().enumerate() {
+			let item = BatchItems::<Test>::get(0, i as u32).unwrap();
+			assert_eq!(item.patient, PATIENT);
+			assert_eq!(&item.encrypted_keyword, kw);
+			assert_eq!(item.record_hash, record_hash(10));
+			assert_eq!(item.chain_id, CHAIN_ID);
+			assert_eq!(item.block_number, 3);
+			assert_eq!(item.slip_id, id);
+		}
+
+		// Nobody can change it afterwards: every decision call fails and changes nothing.
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), id, record_hash(10)),
+			Error::<Test>::AlreadyDecided
+		);
+		assert_noop!(
+			Slips::reject_slip(RuntimeOrigin::signed(PATIENT), id, RejectReason::IncorrectContent),
+			Error::<Test>::AlreadyDecided
+		);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(DOCTOR), id, record_hash(10)),
+			Error::<Test>::NotSlipPatient
+		);
+		// Nor does expiry touch a decided slip.
+		run_to_block(1 + PENDING);
+		assert_eq!(Ledger::<Test>::get(id).unwrap(), confirmed);
+	});
+}
+
+#[test]
+fn submission_failures_each_have_their_own_error_and_change_nothing() {
+	new_test_ext().execute_with(|| {
+		let ok_kws = || keywords(1, 1);
+		// A doctor of another institution.
+		assert_noop!(
+			submit_as(OTHER_DOCTOR, PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::NotDoctorOfThisInstitution
+		);
+		// An unregistered account.
+		assert_noop!(
+			submit_as(STRANGER, PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::NotRegistered
+		);
+		// A suspended doctor of this institution.
+		assert_noop!(
+			submit_as(SUSPENDED_DOCTOR, PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::DoctorSuspended
+		);
+		// A patient trying to write a slip (about themselves).
+		assert_noop!(
+			submit_as(PATIENT, PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::NotADoctor
+		);
+		// The institution itself is not a doctor either.
+		assert_noop!(
+			submit_as(HOSPITAL, PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::NotADoctor
+		);
+		// The patient must be a registered, active patient.
+		assert_noop!(
+			submit_as(DOCTOR, STRANGER, ok_kws(), record_hash(1)),
+			Error::<Test>::PatientNotRegistered
+		);
+		assert_noop!(
+			submit_as(DOCTOR, OTHER_DOCTOR, ok_kws(), record_hash(1)),
+			Error::<Test>::NotAPatient
+		);
+		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&OTHER_PATIENT));
+		assert_noop!(
+			submit_as(DOCTOR, OTHER_PATIENT, ok_kws(), record_hash(1)),
+			Error::<Test>::PatientSuspended
+		);
+		// No slip was written by any of them.
+		assert_eq!(NextSlipId::<Test>::get(), 0);
+		assert_eq!(PatientSlipCount::<Test>::get(PATIENT), 0);
+	});
+}
+
+#[test]
+fn oversized_or_empty_fields_are_refused_with_their_own_error() {
+	new_test_ext().execute_with(|| {
+		let send = |content: Vec<u8>, kws: Vec<Vec<u8>>, address: Vec<u8>, at: u64| {
+			Slips::submit_slip(
+				RuntimeOrigin::signed(DOCTOR),
+				PATIENT,
+				at,
+				TransactionType::Prescription,
+				content,
+				kws,
+				address,
+				record_hash(1),
+			)
+		};
+		let c = || vec![1u8; MAX_CONTENT as usize];
+		let k = || keywords(1, 1);
+		let a = || vec![2u8; MAX_ADDRESS as usize];
+		// At the limits it works (checked last, on a copy of the state).
+		assert_storage_noop!({
+			let _ = frame_support::storage::with_transaction(|| {
+				assert_ok!(send(c(), keywords(MAX_KEYWORDS as usize, 1), a(), START_MS));
+				sp_runtime::TransactionOutcome::Rollback(Ok::<(), DispatchError>(()))
+			});
+		});
+		assert_noop!(
+			send(vec![1u8; MAX_CONTENT as usize + 1], k(), a(), START_MS),
+			Error::<Test>::ContentTooLong
+		);
+		assert_noop!(send(c(), vec![], a(), START_MS), Error::<Test>::NoKeywords);
+		assert_noop!(
+			send(c(), keywords(MAX_KEYWORDS as usize + 1, 1), a(), START_MS),
+			Error::<Test>::TooManyKeywords
+		);
+		assert_noop!(
+			send(c(), vec![vec![3u8; MAX_KEYWORD_LEN as usize + 1]], a(), START_MS),
+			Error::<Test>::KeywordTooLong
+		);
+		assert_noop!(send(c(), vec![vec![]], a(), START_MS), Error::<Test>::EmptyKeyword);
+		assert_noop!(
+			send(c(), k(), vec![2u8; MAX_ADDRESS as usize + 1], START_MS),
+			Error::<Test>::AddressTooLong
+		);
+		assert_noop!(send(c(), k(), vec![], START_MS), Error::<Test>::EmptyAddress);
+		assert_noop!(
+			send(c(), k(), a(), START_MS + MAX_FUTURE_DRIFT_MS + 1),
+			Error::<Test>::GeneratedInFuture
+		);
+		assert_ok!(send(c(), k(), a(), START_MS + MAX_FUTURE_DRIFT_MS));
+	});
+}
+
+#[test]
+fn slips_only_on_private_chains_with_an_institution() {
+	new_test_ext().execute_with(|| {
+		Kind::set(ChainKind::Consortium);
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)),
+			Error::<Test>::NotAPrivateChain
+		);
+		Kind::set(ChainKind::Platform);
+		Institution::<Test>::kill();
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)),
+			Error::<Test>::InstitutionNotSet
+		);
+	});
+}
+
+#[test]
+fn a_block_takes_at_most_max_slips_per_block() {
+	new_test_ext().execute_with(|| {
+		for i in 0..MAX_SLIPS_PER_BLOCK {
+			submit(1, i as u8);
+		}
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 50), record_hash(50)),
+			Error::<Test>::TooManySlipsInBlock
+		);
+		run_to_block(2);
+		submit(1, 50);
+	});
+}
+
+#[test]
+fn only_the_slips_active_patient_decides_and_only_on_the_record_they_checked() {
+	new_test_ext().execute_with(|| {
+		let id = submit(1, 5);
+		// Another patient.
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(OTHER_PATIENT), id, record_hash(5)),
+			Error::<Test>::NotSlipPatient
+		);
+		assert_noop!(
+			Slips::reject_slip(RuntimeOrigin::signed(OTHER_PATIENT), id, RejectReason::NotMyRecord),
+			Error::<Test>::NotSlipPatient
+		);
+		// The doctor cannot confirm for the patient.
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(DOCTOR), id, record_hash(5)),
+			Error::<Test>::NotSlipPatient
+		);
+		// A hash other than the slip's.
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), id, record_hash(6)),
+			Error::<Test>::RecordHashMismatch
+		);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), 42, record_hash(5)),
+			Error::<Test>::UnknownSlip
+		);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::none(), id, record_hash(5)),
+			DispatchError::BadOrigin
+		);
+		// A suspended patient.
+		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT));
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), id, record_hash(5)),
+			Error::<Test>::PatientSuspended
+		);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), PATIENT));
+		confirm(id);
+	});
+}
+
+#[test]
+fn patient_rejects_with_a_reason_and_nothing_reaches_a_batch() {
+	new_test_ext().execute_with(|| {
+		let id = submit(2, 5);
+		assert_ok!(Slips::reject_slip(RuntimeOrigin::signed(PATIENT), id, RejectReason::Other(7)));
+		assert_eq!(
+			last_event(),
+			Event::SlipRejected { slip_id: id, patient: PATIENT, reason: RejectReason::Other(7) }
+				.into()
+		);
+		assert_eq!(
+			Ledger::<Test>::get(id).unwrap().status,
+			SlipStatus::Rejected { at: 1, reason: RejectReason::Other(7) }
+		);
+		assert_eq!(CurrentBatch::<Test>::get(), None);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), id, record_hash(5)),
+			Error::<Test>::AlreadyDecided
+		);
+	});
+}
+
+#[test]
+fn pending_slips_expire_after_the_pending_period() {
+	new_test_ext().execute_with(|| {
+		let a = submit(1, 1);
+		let b = submit(1, 2);
+		confirm(b);
+		run_to_block(PENDING);
+		assert!(matches!(Ledger::<Test>::get(a).unwrap().status, SlipStatus::Pending { .. }));
+		run_to_block(1 + PENDING);
+		assert_eq!(Ledger::<Test>::get(a).unwrap().status, SlipStatus::Expired { at: 1 + PENDING });
+		assert!(System::events()
+			.iter()
+			.any(|r| r.event == Event::SlipExpired { slip_id: a }.into()));
+		assert!(!System::events()
+			.iter()
+			.any(|r| r.event == Event::SlipExpired { slip_id: b }.into()));
+		assert_eq!(ExpiryQueue::<Test>::get(1 + PENDING).len(), 0);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), a, record_hash(1)),
+			Error::<Test>::SlipExpired
+		);
+		assert_noop!(
+			Slips::reject_slip(RuntimeOrigin::signed(PATIENT), a, RejectReason::NotMyRecord),
+			Error::<Test>::SlipExpired
+		);
+	});
+}
+
+#[test]
+fn batch_closes_after_batch_blocks() {
+	new_test_ext().execute_with(|| {
+		let id = submit(1, 1);
+		confirm(id);
+		assert_eq!(
+			CurrentBatch::<Test>::get(),
+			Some(OpenBatch { id: 0, opened_at: 1, opened_at_ms: START_MS, item_count: 1 })
+		);
+		// A second confirmation a few blocks later joins the same batch.
+		run_to_block(4);
+		let id2 = submit(2, 2);
+		confirm(id2);
+		assert_eq!(CurrentBatch::<Test>::get().unwrap().item_count, 3);
+		run_to_block(BATCH_BLOCKS);
+		assert_eq!(Batches::<Test>::get(0), None);
+		run_to_block(1 + BATCH_BLOCKS);
+		let info = Batches::<Test>::get(0).expect("closed at block 11");
+		assert_eq!(info.item_count, 3);
+		assert_eq!((info.opened_at, info.closed_at, info.chain_id), (1, 11, CHAIN_ID));
+		assert_eq!(
+			last_event(),
+			Event::BatchClosed { batch: 0, root: info.root, items: 3 }.into()
+		);
+		assert_eq!(CurrentBatch::<Test>::get(), None);
+		assert!(OpenLeaves::<Test>::get().is_empty());
+		// The next confirmation opens batch 1.
+		let id3 = submit(1, 3);
+		confirm(id3);
+		assert_eq!(CurrentBatch::<Test>::get().unwrap().id, 1);
+		assert_eq!(Ledger::<Test>::get(id3).unwrap().status, SlipStatus::Confirmed { at: 11, batch: 1 });
+	});
+}
+
+#[test]
+fn batch_closes_after_batch_period_even_within_fewer_blocks() {
+	new_test_ext().execute_with(|| {
+		confirm(submit(1, 1));
+		// Slow blocks: ten minutes pass before the next block.
+		System::set_block_number(2);
+		NowMs::set(START_MS + BATCH_MS);
+		Slips::on_initialize(2);
+		let info = Batches::<Test>::get(0).expect("closed by time at block 2");
+		assert_eq!((info.item_count, info.closed_at, info.closed_at_ms), (1, 2, START_MS + BATCH_MS));
+	});
+}
+
+#[test]
+fn a_full_batch_refuses_more_items_and_closes_at_the_next_block() {
+	new_test_ext().execute_with(|| {
+		// MAX_ITEMS = 8 and 4 keywords per slip: two slips fill a batch.
+		let (a, b, c) = (submit(4, 1), submit(4, 20), submit(4, 40));
+		confirm(a);
+		confirm(b);
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), c, record_hash(40)),
+			Error::<Test>::BatchFull
+		);
+		run_to_block(2);
+		assert_eq!(Batches::<Test>::get(0).unwrap().item_count, 8);
+		confirm(c);
+		assert_eq!(Ledger::<Test>::get(c).unwrap().status, SlipStatus::Confirmed { at: 2, batch: 1 });
+	});
+}
+
+#[test]
+fn every_item_proof_verifies_against_its_batch_root_and_tampered_items_fail() {
+	new_test_ext().execute_with(|| {
+		// Seven items (an odd count exercises the promoted last node).
+		for (kws, seed) in [(3, 1u8), (1, 50), (2, 60), (1, 70)] {
+			let id = submit(kws, seed);
+			confirm(id);
+		}
+		run_to_block(1 + BATCH_BLOCKS);
+		let info = Batches::<Test>::get(0).unwrap();
+		assert_eq!(info.item_count, 7);
+
+		let batch = Slips::batch_with_proofs(0, 0, 100).unwrap();
+		assert_eq!(batch.items.len(), 7);
+		// The root is the binary Merkle root of the SCALE-encoded items.
+		let encoded: Vec<Vec<u8>> = batch.items.iter().map(|i| i.item.encode()).collect();
+		assert_eq!(binary_merkle_tree::merkle_root::<BlakeTwo256, _>(encoded), info.root);
+
+		for p in &batch.items {
+			assert!(verify_item(&info.root, &p.item, p.leaf_index, info.item_count, &p.proof));
+
+			let mut tampered = p.item.clone();
+			tampered.encrypted_keyword[0] ^= 1;
+			assert!(!verify_item(&info.root, &tampered, p.leaf_index, info.item_count, &p.proof));
+			let mut tampered = p.item.clone();
+			tampered.slip_id += 1;
+			assert!(!verify_item(&info.root, &tampered, p.leaf_index, info.item_count, &p.proof));
+			let mut tampered = p.item.clone();
+			tampered.patient = OTHER_PATIENT;
+			assert!(!verify_item(&info.root, &tampered, p.leaf_index, info.item_count, &p.proof));
+			let mut tampered = p.item.clone();
+			tampered.record_hash = record_hash(0xEE);
+			assert!(!verify_item(&info.root, &tampered, p.leaf_index, info.item_count, &p.proof));
+			let mut tampered = p.item.clone();
+			tampered.chain_id += 1;
+			assert!(!verify_item(&info.root, &tampered, p.leaf_index, info.item_count, &p.proof));
+			// Right item, wrong position.
+			let wrong = (p.leaf_index + 1) % info.item_count;
+			assert!(!verify_item(&info.root, &p.item, wrong, info.item_count, &p.proof));
+		}
+
+		// Paging returns the same proofs.
+		let page = Slips::batch_with_proofs(0, 5, 10).unwrap();
+		assert_eq!(page.items, batch.items[5..].to_vec());
+		assert!(Slips::batch_with_proofs(1, 0, 10).is_none());
+	});
+}
+
+#[test]
+fn patient_slips_lists_a_patients_slips_in_order_with_paging() {
+	new_test_ext().execute_with(|| {
+		let ids: Vec<SlipId> = (0..4).map(|i| submit(1, i)).collect();
+		assert_ok!(submit_as(DOCTOR, OTHER_PATIENT, keywords(1, 9), record_hash(9)));
+		assert_eq!(PatientSlipCount::<Test>::get(PATIENT), 4);
+		let all: Vec<SlipId> = Slips::patient_slips(&PATIENT, 0, 100).into_iter().map(|s| s.0).collect();
+		assert_eq!(all, ids);
+		let page: Vec<SlipId> = Slips::patient_slips(&PATIENT, 1, 2).into_iter().map(|s| s.0).collect();
+		assert_eq!(page, ids[1..3].to_vec());
+		assert!(Slips::patient_slips(&PATIENT, 10, 2).is_empty());
+		assert_eq!(Slips::patient_slips(&OTHER_PATIENT, 0, 10)[0].1.patient, OTHER_PATIENT);
+		assert!(Slips::patient_slips(&STRANGER, 0, 10).is_empty());
+	});
+}
+
+#[test]
+fn admin_sets_the_institution_to_a_registered_institution_only() {
+	new_test_ext().execute_with(|| {
+		assert_noop!(
+			Slips::set_institution(RuntimeOrigin::signed(DOCTOR), OTHER_HOSPITAL),
+			DispatchError::BadOrigin
+		);
+		assert_noop!(
+			Slips::set_institution(RuntimeOrigin::root(), PATIENT),
+			Error::<Test>::NotAnInstitution
+		);
+		assert_ok!(Slips::set_institution(RuntimeOrigin::root(), OTHER_HOSPITAL));
+		assert_eq!(last_event(), Event::InstitutionSet { institution: OTHER_HOSPITAL }.into());
+		// Now the other hospital's doctor writes slips here, and ours no longer does.
+		assert_ok!(submit_as(OTHER_DOCTOR, PATIENT, keywords(1, 1), record_hash(1)));
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)),
+			Error::<Test>::NotDoctorOfThisInstitution
+		);
+	});
+}
+
+#[test]
+fn medical_calls_are_feeless_for_active_participants_only() {
+	new_test_ext().execute_with(|| {
+		let submit_call = crate::Call::<Test>::submit_slip {
+			patient: PATIENT,
+			generated_at: START_MS,
+			tx_type: TransactionType::Examination,
+			content: vec![],
+			encrypted_keywords: keywords(1, 1),
+			encrypted_address: vec![1],
+			record_hash: record_hash(1),
+		};
+		let confirm_call = crate::Call::<Test>::confirm_slip { slip_id: 0, record_hash: record_hash(1) };
+		let reject_call =
+			crate::Call::<Test>::reject_slip { slip_id: 0, reason: RejectReason::Duplicate };
+		let admin_call = crate::Call::<Test>::set_institution { institution: HOSPITAL };
+		assert!(submit_call.is_feeless(&RuntimeOrigin::signed(DOCTOR)));
+		assert!(confirm_call.is_feeless(&RuntimeOrigin::signed(PATIENT)));
+		assert!(reject_call.is_feeless(&RuntimeOrigin::signed(PATIENT)));
+		assert!(!submit_call.is_feeless(&RuntimeOrigin::signed(STRANGER)));
+		assert!(!submit_call.is_feeless(&RuntimeOrigin::signed(SUSPENDED_DOCTOR)));
+		assert!(!confirm_call.is_feeless(&RuntimeOrigin::root()));
+		assert!(!admin_call.is_feeless(&RuntimeOrigin::signed(DOCTOR)));
+	});
+}
+
+#[test]
+fn unregistered_accounts_cannot_even_queue_slip_calls() {
+	new_test_ext().execute_with(|| {
+		let call = RuntimeCall::Slips(crate::Call::confirm_slip {
+			slip_id: 0,
+			record_hash: record_hash(1),
+		});
+		let check = |who: u64| {
+			pallet_kmc::CheckParticipant::<Test>::new()
+				.validate_and_prepare(RuntimeOrigin::signed(who), &call, &call.get_dispatch_info(), 0, 0)
+				.map(|_| ())
+		};
+		assert_eq!(
+			check(STRANGER),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(
+				pallet_kmc::INVALID_UNREGISTERED
+			)))
+		);
+		assert_eq!(
+			check(SUSPENDED_DOCTOR),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(
+				pallet_kmc::INVALID_SUSPENDED
+			)))
+		);
+		assert_ok!(check(PATIENT));
+		assert_eq!(pallet_kmc::Pallet::<Test>::quota_used(&PATIENT), 1);
+	});
+}
+
+#[test]
+fn on_initialize_weight_covers_expiry_and_closing() {
+	new_test_ext().execute_with(|| {
+		let a = submit(3, 1);
+		submit(1, 9);
+		confirm(a);
+		System::set_block_number(1 + PENDING);
+		let w = Slips::on_initialize(1 + PENDING);
+		assert_eq!(
+			w,
+			<() as WeightInfo>::expire_slips(2).saturating_add(<() as WeightInfo>::close_batch(3))
+		);
+	});
+}
+
+#[test]
+fn integrity_test_passes() {
+	new_test_ext().execute_with(|| {
+		<Slips as Hooks<u64>>::integrity_test();
+	});
+}
