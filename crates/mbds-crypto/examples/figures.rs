@@ -9,67 +9,100 @@ use mbds_crypto::*;
 
 /// Median wall time of `runs` calls.
 fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    let mut v: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[runs / 2]
+	let mut v: Vec<Duration> = (0..runs)
+		.map(|_| {
+			let t = Instant::now();
+			std::hint::black_box(f());
+			t.elapsed()
+		})
+		.collect();
+	v.sort();
+	v[runs / 2]
 }
 
 fn main() {
-    let patient = PatientKeys::generate();
-    let grantee = PreSecretKey::from_seed(&KeySeed::generate());
-    let proxy = TesterSecretKey::generate();
-    let (ppk, gpk, vk) = (patient.pre.public_key(), grantee.public_key(), patient.signing.verifying_key());
-    let (kpk, tpk) = (patient.peks.public_key(), proxy.public_key());
-    let kw = Keyword::parse("icd-10|E11.9").unwrap();
-    let other = Keyword::parse("icd-10|I10").unwrap();
+	let patient = PatientKeys::generate();
+	let grantee = PreSecretKey::from_seed(&KeySeed::generate());
+	let proxy = TesterSecretKey::generate();
+	let (ppk, gpk, vk) =
+		(patient.pre.public_key(), grantee.public_key(), patient.signing.verifying_key());
+	let (kpk, tpk) = (patient.peks.public_key(), proxy.public_key());
+	let kw = Keyword::parse("icd-10|E11.9").unwrap();
+	let other = Keyword::parse("icd-10|I10").unwrap();
 
-    let (p, q) = random_pairing_inputs();
-    let pairing = median(201, || baseline_pairing(&p, &q));
-    let mut rows: Vec<(String, Duration)> = vec![("raw pairing e(P,Q) (baseline)".into(), pairing)];
+	let (p, q) = random_pairing_inputs();
+	let pairing = median(201, || baseline_pairing(&p, &q));
+	let mut rows: Vec<(String, Duration)> = vec![("raw pairing e(P,Q) (baseline)".into(), pairing)];
 
-    for (name, size) in [("1 KiB", 1usize << 10), ("1 MiB", 1 << 20)] {
-        let body = vec![0x5au8; size];
-        rows.push((format!("envelope seal {name}"), median(31, || RecordEnvelope::seal(&ppk, b"r", 1, &body).unwrap())));
-        let env = RecordEnvelope::seal(&ppk, b"r", 1, &body).unwrap();
-        rows.push((format!("envelope open {name}"), median(31, || env.open(&patient.pre).unwrap())));
-    }
-    let env = RecordEnvelope::seal(&ppk, b"r", 1, &[1u8; 1024]).unwrap();
-    rows.push(("PRE kfrag generation t=3 n=5".into(), median(31, || generate_key_fragments(&patient.pre, &patient.signing, &gpk, 3, 5).unwrap())));
-    let kfrags: Vec<_> = generate_key_fragments(&patient.pre, &patient.signing, &gpk, 3, 5)
-        .unwrap()
-        .into_iter()
-        .map(|k| k.verify(&vk, &ppk, &gpk).unwrap())
-        .collect();
-    rows.push(("PRE re-encryption (1 proxy)".into(), median(51, || kfrags[0].reencrypt(&env))));
-    let cfrags: Vec<_> = kfrags.iter().take(3).map(|k| k.reencrypt(&env)).collect();
-    rows.push(("PRE cfrag verification".into(), median(51, || cfrags[0].clone().verify(&env, &vk, &gpk).unwrap())));
-    let verified: Vec<_> = cfrags.iter().map(|c| c.clone().verify(&env, &vk, &gpk).unwrap()).collect();
-    rows.push(("PRE decryption, 3 cfrags, 1 KiB".into(), median(51, || env.open_reencrypted(&grantee, verified.clone()).unwrap())));
+	for (name, size) in [("1 KiB", 1usize << 10), ("1 MiB", 1 << 20)] {
+		let body = vec![0x5au8; size];
+		rows.push((
+			format!("envelope seal {name}"),
+			median(31, || RecordEnvelope::seal(&ppk, b"r", 1, &body).unwrap()),
+		));
+		let env = RecordEnvelope::seal(&ppk, b"r", 1, &body).unwrap();
+		rows.push((
+			format!("envelope open {name}"),
+			median(31, || env.open(&patient.pre).unwrap()),
+		));
+	}
+	let env = RecordEnvelope::seal(&ppk, b"r", 1, &[1u8; 1024]).unwrap();
+	rows.push((
+		"PRE kfrag generation t=3 n=5".into(),
+		median(31, || generate_key_fragments(&patient.pre, &patient.signing, &gpk, 3, 5).unwrap()),
+	));
+	let kfrags: Vec<_> = generate_key_fragments(&patient.pre, &patient.signing, &gpk, 3, 5)
+		.unwrap()
+		.into_iter()
+		.map(|k| k.verify(&vk, &ppk, &gpk).unwrap())
+		.collect();
+	rows.push(("PRE re-encryption (1 proxy)".into(), median(51, || kfrags[0].reencrypt(&env))));
+	let cfrags: Vec<_> = kfrags.iter().take(3).map(|k| k.reencrypt(&env)).collect();
+	rows.push((
+		"PRE cfrag verification".into(),
+		median(51, || cfrags[0].clone().verify(&env, &vk, &gpk).unwrap()),
+	));
+	let verified: Vec<_> =
+		cfrags.iter().map(|c| c.clone().verify(&env, &vk, &gpk).unwrap()).collect();
+	rows.push((
+		"PRE decryption, 3 cfrags, 1 KiB".into(),
+		median(51, || env.open_reencrypted(&grantee, verified.clone()).unwrap()),
+	));
 
-    rows.push(("dPEKS keyword encryption".into(), median(51, || EncryptedKeyword::encrypt(&kpk, &tpk, &kw))));
-    rows.push(("dPEKS trapdoor".into(), median(51, || patient.peks.trapdoor(&tpk, &kw))));
-    let td = patient.peks.trapdoor(&tpk, &kw);
-    rows.push(("dPEKS trapdoor unmask+prepare (tester)".into(), median(51, || proxy.prepare(&td))));
-    let prepared = proxy.prepare(&td);
-    let hit = EncryptedKeyword::encrypt(&kpk, &tpk, &kw);
-    rows.push(("dPEKS test (one ciphertext)".into(), median(201, || prepared.test(&hit))));
+	rows.push((
+		"dPEKS keyword encryption".into(),
+		median(51, || EncryptedKeyword::encrypt(&kpk, &tpk, &kw)),
+	));
+	rows.push(("dPEKS trapdoor".into(), median(51, || patient.peks.trapdoor(&tpk, &kw))));
+	let td = patient.peks.trapdoor(&tpk, &kw);
+	rows.push(("dPEKS trapdoor unmask+prepare (tester)".into(), median(51, || proxy.prepare(&td))));
+	let prepared = proxy.prepare(&td);
+	let hit = EncryptedKeyword::encrypt(&kpk, &tpk, &kw);
+	rows.push(("dPEKS test (one ciphertext)".into(), median(201, || prepared.test(&hit))));
 
-    let cts: Vec<_> = (0..10_000).map(|i| EncryptedKeyword::encrypt(&kpk, &tpk, if i % 100 == 0 { &kw } else { &other })).collect();
-    let search = median(5, || {
-        let h = prepared.search(&cts);
-        assert_eq!(h.len(), 100);
-        h
-    });
-    rows.push((format!("dPEKS search, 10,000 keywords, {} threads", rayon::current_num_threads()), search));
+	let small: Vec<_> = (0..100)
+		.map(|i| EncryptedKeyword::encrypt(&kpk, &tpk, if i % 10 == 0 { &kw } else { &other }))
+		.collect();
+	rows.push((
+		"dPEKS search, one patient's 100 keywords".into(),
+		median(21, || prepared.search(&small)),
+	));
 
-    println!("{:<48} {:>12} {:>14}", "operation", "median", "x pairing");
-    for (name, d) in rows {
-        println!("{:<48} {:>12.3?} {:>14.2}", name, d, d.as_secs_f64() / pairing.as_secs_f64());
-    }
+	let cts: Vec<_> = (0..10_000)
+		.map(|i| EncryptedKeyword::encrypt(&kpk, &tpk, if i % 100 == 0 { &kw } else { &other }))
+		.collect();
+	let search = median(3, || {
+		let h = prepared.search(&cts);
+		assert_eq!(h.len(), 100);
+		h
+	});
+	rows.push((
+		format!("dPEKS search, 10,000 keywords, {} threads", rayon::current_num_threads()),
+		search,
+	));
+
+	println!("{:<48} {:>12} {:>14}", "operation", "median", "x pairing");
+	for (name, d) in rows {
+		println!("{:<48} {:>12.3?} {:>14.2}", name, d, d.as_secs_f64() / pairing.as_secs_f64());
+	}
 }

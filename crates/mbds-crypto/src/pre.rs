@@ -44,119 +44,152 @@ pub struct VerifiedCapsuleFragment(pub(crate) umbral_pre::VerifiedCapsuleFrag);
 /// The patient creates `shares` key fragments for `grantee`, any `threshold` of which allow
 /// decryption. Fragments are signed with `signing` and bound to both public keys.
 pub fn generate_key_fragments(
-    patient: &PreSecretKey,
-    signing: &SigningKey,
-    grantee: &PrePublicKey,
-    threshold: usize,
-    shares: usize,
+	patient: &PreSecretKey,
+	signing: &SigningKey,
+	grantee: &PrePublicKey,
+	threshold: usize,
+	shares: usize,
 ) -> Result<Vec<KeyFragment>> {
-    if threshold == 0 {
-        return Err(CryptoError::InvalidThreshold { threshold, shares, reason: "threshold must be at least 1" });
-    }
-    if threshold > shares {
-        return Err(CryptoError::InvalidThreshold { threshold, shares, reason: "threshold exceeds the number of shares" });
-    }
-    if shares > MAX_SHARES {
-        return Err(CryptoError::InvalidThreshold { threshold, shares, reason: "more than 64 shares" });
-    }
-    let kfrags = umbral_pre::generate_kfrags(&patient.0, &grantee.0, &signing.signer(), threshold, shares, true, true);
-    Ok(kfrags.into_vec().into_iter().map(|k| KeyFragment(k.unverify())).collect())
+	if threshold == 0 {
+		return Err(CryptoError::InvalidThreshold {
+			threshold,
+			shares,
+			reason: "threshold must be at least 1",
+		});
+	}
+	if threshold > shares {
+		return Err(CryptoError::InvalidThreshold {
+			threshold,
+			shares,
+			reason: "threshold exceeds the number of shares",
+		});
+	}
+	if shares > MAX_SHARES {
+		return Err(CryptoError::InvalidThreshold {
+			threshold,
+			shares,
+			reason: "more than 64 shares",
+		});
+	}
+	let kfrags = umbral_pre::generate_kfrags(
+		&patient.0,
+		&grantee.0,
+		&signing.signer(),
+		threshold,
+		shares,
+		true,
+		true,
+	);
+	Ok(kfrags.into_vec().into_iter().map(|k| KeyFragment(k.unverify())).collect())
 }
 
 impl KeyFragment {
-    /// Checks the patient's signature and the binding to patient and grantee keys.
-    pub fn verify(
-        self,
-        patient_verifying: &VerifyingKey,
-        patient: &PrePublicKey,
-        grantee: &PrePublicKey,
-    ) -> Result<VerifiedKeyFragment> {
-        self.0
-            .verify(&patient_verifying.0, Some(&patient.0), Some(&grantee.0))
-            .map(VerifiedKeyFragment)
-            .map_err(|(e, _)| CryptoError::InvalidKeyFragment(e.to_string()))
-    }
+	/// Checks the patient's signature and the binding to patient and grantee keys.
+	pub fn verify(
+		self,
+		patient_verifying: &VerifyingKey,
+		patient: &PrePublicKey,
+		grantee: &PrePublicKey,
+	) -> Result<VerifiedKeyFragment> {
+		self.0
+			.verify(&patient_verifying.0, Some(&patient.0), Some(&grantee.0))
+			.map(VerifiedKeyFragment)
+			.map_err(|(e, _)| CryptoError::InvalidKeyFragment(e.to_string()))
+	}
 
-    /// Versioned serialisation (Umbral's MessagePack encoding inside our header).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let inner = self.0.to_bytes().expect("a key fragment always serialises");
-        let mut w = Writer::new(Tag::KeyFragment, inner.len() + 4);
-        w.var(&inner);
-        w.finish()
-    }
+	/// Versioned serialisation (Umbral's MessagePack encoding inside our header).
+	pub fn to_bytes(&self) -> Vec<u8> {
+		let inner = self.0.to_bytes().expect("a key fragment always serialises");
+		let mut w = Writer::new(Tag::KeyFragment, inner.len() + 4);
+		w.var(&inner);
+		w.finish()
+	}
 
-    /// Decodes [`KeyFragment::to_bytes`] output (structure only; call [`KeyFragment::verify`]).
-    pub fn from_bytes(input: &[u8]) -> Result<Self> {
-        let mut r = Reader::new("key fragment", Tag::KeyFragment, input)?;
-        let inner = r.var("kfrag", MAX_FRAGMENT_LEN)?;
-        let k = umbral_pre::KeyFrag::from_bytes(inner).map_err(|e| r.malformed("kfrag", e))?;
-        r.finish()?;
-        Ok(Self(k))
-    }
+	/// Decodes [`KeyFragment::to_bytes`] output (structure only; call [`KeyFragment::verify`]).
+	pub fn from_bytes(input: &[u8]) -> Result<Self> {
+		let mut r = Reader::new("key fragment", Tag::KeyFragment, input)?;
+		let inner = r.var("kfrag", MAX_FRAGMENT_LEN)?;
+		let k = umbral_pre::KeyFrag::from_bytes(inner).map_err(|e| r.malformed("kfrag", e))?;
+		r.finish()?;
+		Ok(Self(k))
+	}
 }
 
 impl fmt::Debug for KeyFragment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyFragment({})", fingerprint(&self.to_bytes()))
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(f, "KeyFragment({})", fingerprint(&self.to_bytes()))
+	}
 }
 impl fmt::Debug for VerifiedKeyFragment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VerifiedKeyFragment({})", fingerprint(&KeyFragment(self.0.clone().unverify()).to_bytes()))
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(
+			f,
+			"VerifiedKeyFragment({})",
+			fingerprint(&KeyFragment(self.0.clone().unverify()).to_bytes())
+		)
+	}
 }
 
 impl VerifiedKeyFragment {
-    /// The proxy's step: re-encrypts the record's capsule for the grantee.
-    pub fn reencrypt(&self, envelope: &RecordEnvelope) -> CapsuleFragment {
-        CapsuleFragment(umbral_pre::reencrypt(envelope.capsule(), self.0.clone()).unverify())
-    }
-    /// Back to the transport form (e.g. to store it at the proxy).
-    pub fn unverify(self) -> KeyFragment {
-        KeyFragment(self.0.unverify())
-    }
+	/// The proxy's step: re-encrypts the record's capsule for the grantee.
+	pub fn reencrypt(&self, envelope: &RecordEnvelope) -> CapsuleFragment {
+		CapsuleFragment(umbral_pre::reencrypt(envelope.capsule(), self.0.clone()).unverify())
+	}
+	/// Back to the transport form (e.g. to store it at the proxy).
+	pub fn unverify(self) -> KeyFragment {
+		KeyFragment(self.0.unverify())
+	}
 }
 
 impl CapsuleFragment {
-    /// The grantee's check: the fragment was produced from a kfrag signed by the patient for
-    /// this grantee, by a correct re-encryption of this envelope's capsule.
-    pub fn verify(
-        self,
-        envelope: &RecordEnvelope,
-        patient_verifying: &VerifyingKey,
-        grantee: &PrePublicKey,
-    ) -> Result<VerifiedCapsuleFragment> {
-        self.0
-            .verify(envelope.capsule(), &patient_verifying.0, &envelope.header().owner.0, &grantee.0)
-            .map(VerifiedCapsuleFragment)
-            .map_err(|(e, _)| CryptoError::InvalidCapsuleFragment(e.to_string()))
-    }
+	/// The grantee's check: the fragment was produced from a kfrag signed by the patient for
+	/// this grantee, by a correct re-encryption of this envelope's capsule.
+	pub fn verify(
+		self,
+		envelope: &RecordEnvelope,
+		patient_verifying: &VerifyingKey,
+		grantee: &PrePublicKey,
+	) -> Result<VerifiedCapsuleFragment> {
+		self.0
+			.verify(
+				envelope.capsule(),
+				&patient_verifying.0,
+				&envelope.header().owner.0,
+				&grantee.0,
+			)
+			.map(VerifiedCapsuleFragment)
+			.map_err(|(e, _)| CryptoError::InvalidCapsuleFragment(e.to_string()))
+	}
 
-    /// Versioned serialisation.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let inner = self.0.to_bytes().expect("a capsule fragment always serialises");
-        let mut w = Writer::new(Tag::CapsuleFragment, inner.len() + 4);
-        w.var(&inner);
-        w.finish()
-    }
+	/// Versioned serialisation.
+	pub fn to_bytes(&self) -> Vec<u8> {
+		let inner = self.0.to_bytes().expect("a capsule fragment always serialises");
+		let mut w = Writer::new(Tag::CapsuleFragment, inner.len() + 4);
+		w.var(&inner);
+		w.finish()
+	}
 
-    /// Decodes [`CapsuleFragment::to_bytes`] output (structure only; call [`CapsuleFragment::verify`]).
-    pub fn from_bytes(input: &[u8]) -> Result<Self> {
-        let mut r = Reader::new("capsule fragment", Tag::CapsuleFragment, input)?;
-        let inner = r.var("cfrag", MAX_FRAGMENT_LEN)?;
-        let c = umbral_pre::CapsuleFrag::from_bytes(inner).map_err(|e| r.malformed("cfrag", e))?;
-        r.finish()?;
-        Ok(Self(c))
-    }
+	/// Decodes [`CapsuleFragment::to_bytes`] output (structure only; call [`CapsuleFragment::verify`]).
+	pub fn from_bytes(input: &[u8]) -> Result<Self> {
+		let mut r = Reader::new("capsule fragment", Tag::CapsuleFragment, input)?;
+		let inner = r.var("cfrag", MAX_FRAGMENT_LEN)?;
+		let c = umbral_pre::CapsuleFrag::from_bytes(inner).map_err(|e| r.malformed("cfrag", e))?;
+		r.finish()?;
+		Ok(Self(c))
+	}
 }
 
 impl fmt::Debug for CapsuleFragment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CapsuleFragment({})", fingerprint(&self.to_bytes()))
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(f, "CapsuleFragment({})", fingerprint(&self.to_bytes()))
+	}
 }
 impl fmt::Debug for VerifiedCapsuleFragment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VerifiedCapsuleFragment({})", fingerprint(&CapsuleFragment(self.0.clone().unverify()).to_bytes()))
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(
+			f,
+			"VerifiedCapsuleFragment({})",
+			fingerprint(&CapsuleFragment(self.0.clone().unverify()).to_bytes())
+		)
+	}
 }

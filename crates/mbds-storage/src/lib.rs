@@ -38,7 +38,9 @@ use futures::future::join_all;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+	BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -49,116 +51,122 @@ const LOG_TARGET: &str = "mbds-storage";
 pub struct ContentAddress([u8; 32]);
 
 impl ContentAddress {
-    /// The address of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self(Sha256::digest(bytes).into())
-    }
-    /// The raw 32 bytes (as stored on chain).
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-    /// From the raw 32 bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-    /// 64 lowercase hex digits.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-    fn object_path(&self) -> ObjectPath {
-        let h = self.to_hex();
-        ObjectPath::from(format!("blobs/sha256/{}/{}/{}", &h[0..2], &h[2..4], h))
-    }
+	/// The address of `bytes`.
+	pub fn of(bytes: &[u8]) -> Self {
+		Self(Sha256::digest(bytes).into())
+	}
+	/// The raw 32 bytes (as stored on chain).
+	pub fn as_bytes(&self) -> &[u8; 32] {
+		&self.0
+	}
+	/// From the raw 32 bytes.
+	pub fn from_bytes(bytes: [u8; 32]) -> Self {
+		Self(bytes)
+	}
+	/// 64 lowercase hex digits.
+	pub fn to_hex(&self) -> String {
+		hex::encode(self.0)
+	}
+	fn object_path(&self) -> ObjectPath {
+		let h = self.to_hex();
+		ObjectPath::from(format!("blobs/sha256/{}/{}/{}", &h[0..2], &h[2..4], h))
+	}
 }
 
 impl fmt::Display for ContentAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		f.write_str(&self.to_hex())
+	}
 }
 
 impl fmt::Debug for ContentAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ContentAddress({})", self.to_hex())
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(f, "ContentAddress({})", self.to_hex())
+	}
 }
 
 impl FromStr for ContentAddress {
-    type Err = StorageError;
-    /// Accepts exactly 64 hex digits (either case), optionally prefixed `sha256:`.
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: String| StorageError::InvalidAddress { input: s.chars().take(80).collect(), reason };
-        let h = s.strip_prefix("sha256:").unwrap_or(s);
-        if h.len() != 64 {
-            return Err(bad(format!("expected 64 hex digits of SHA-256, got {} characters", h.len())));
-        }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(h, &mut out).map_err(|e| bad(format!("not hex: {e}")))?;
-        Ok(Self(out))
-    }
+	type Err = StorageError;
+	/// Accepts exactly 64 hex digits (either case), optionally prefixed `sha256:`.
+	fn from_str(s: &str) -> Result<Self> {
+		let bad = |reason: String| StorageError::InvalidAddress {
+			input: s.chars().take(80).collect(),
+			reason,
+		};
+		let h = s.strip_prefix("sha256:").unwrap_or(s);
+		if h.len() != 64 {
+			return Err(bad(format!(
+				"expected 64 hex digits of SHA-256, got {} characters",
+				h.len()
+			)));
+		}
+		let mut out = [0u8; 32];
+		hex::decode_to_slice(h, &mut out).map_err(|e| bad(format!("not hex: {e}")))?;
+		Ok(Self(out))
+	}
 }
 
 /// Everything that can go wrong; each variant names the store and address involved.
 #[derive(Debug, Error)]
 pub enum StorageError {
-    /// A text address is not 64 hex digits.
-    #[error("invalid content address {input:?}: {reason}")]
-    InvalidAddress {
-        /// The offending input (first 80 characters).
-        input: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A store returned bytes whose hash is not the requested address: corruption or tampering.
-    #[error("store {store}: blob {address} is corrupted: its content hashes to {actual}")]
-    HashMismatch {
-        /// The store that returned the bad copy.
-        store: String,
-        /// The address asked for.
-        address: ContentAddress,
-        /// The hash of what came back.
-        actual: ContentAddress,
-    },
-    /// The store does not hold the blob.
-    #[error("store {store}: blob {address} not found")]
-    NotFound {
-        /// The store asked.
-        store: String,
-        /// The address asked for.
-        address: ContentAddress,
-    },
-    /// The backend failed (store down, permission, network...).
-    #[error("store {store}: backend error: {source}")]
-    Backend {
-        /// The failing store.
-        store: String,
-        /// The backend's error.
-        #[source]
-        source: object_store::Error,
-    },
-    /// A store configuration is unusable.
-    #[error("invalid store configuration: {0}")]
-    InvalidConfig(String),
-    /// No replica returned a verified copy.
-    #[error("blob {address}: no replica returned a verified copy ({})", .failures.join("; "))]
-    Unavailable {
-        /// The address asked for.
-        address: ContentAddress,
-        /// Why each replica failed.
-        failures: Vec<String>,
-    },
-    /// Fewer replicas than the write quorum accepted the blob.
-    #[error("blob {address}: stored on {succeeded} replicas, {needed} required ({})", .failures.join("; "))]
-    WriteQuorum {
-        /// The address of the blob.
-        address: ContentAddress,
-        /// Replicas that stored it.
-        succeeded: usize,
-        /// The write quorum.
-        needed: usize,
-        /// Why the others failed.
-        failures: Vec<String>,
-    },
+	/// A text address is not 64 hex digits.
+	#[error("invalid content address {input:?}: {reason}")]
+	InvalidAddress {
+		/// The offending input (first 80 characters).
+		input: String,
+		/// What is wrong with it.
+		reason: String,
+	},
+	/// A store returned bytes whose hash is not the requested address: corruption or tampering.
+	#[error("store {store}: blob {address} is corrupted: its content hashes to {actual}")]
+	HashMismatch {
+		/// The store that returned the bad copy.
+		store: String,
+		/// The address asked for.
+		address: ContentAddress,
+		/// The hash of what came back.
+		actual: ContentAddress,
+	},
+	/// The store does not hold the blob.
+	#[error("store {store}: blob {address} not found")]
+	NotFound {
+		/// The store asked.
+		store: String,
+		/// The address asked for.
+		address: ContentAddress,
+	},
+	/// The backend failed (store down, permission, network...).
+	#[error("store {store}: backend error: {source}")]
+	Backend {
+		/// The failing store.
+		store: String,
+		/// The backend's error.
+		#[source]
+		source: object_store::Error,
+	},
+	/// A store configuration is unusable.
+	#[error("invalid store configuration: {0}")]
+	InvalidConfig(String),
+	/// No replica returned a verified copy.
+	#[error("blob {address}: no replica returned a verified copy ({})", .failures.join("; "))]
+	Unavailable {
+		/// The address asked for.
+		address: ContentAddress,
+		/// Why each replica failed.
+		failures: Vec<String>,
+	},
+	/// Fewer replicas than the write quorum accepted the blob.
+	#[error("blob {address}: stored on {succeeded} replicas, {needed} required ({})", .failures.join("; "))]
+	WriteQuorum {
+		/// The address of the blob.
+		address: ContentAddress,
+		/// Replicas that stored it.
+		succeeded: usize,
+		/// The write quorum.
+		needed: usize,
+		/// Why the others failed.
+		failures: Vec<String>,
+	},
 }
 
 /// Result alias.
@@ -167,296 +175,356 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 /// Where a store lives.
 #[derive(Clone)]
 pub enum StoreConfig {
-    /// A folder on the local disk (created if missing). The embedded default.
-    Local {
-        /// The folder.
-        root: PathBuf,
-    },
-    /// An S3-compatible service.
-    S3 {
-        /// Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
-        endpoint: String,
-        /// Bucket name (the bucket must exist).
-        bucket: String,
-        /// Region (any string for most non-AWS services).
-        region: String,
-        /// Access key id.
-        access_key_id: String,
-        /// Secret access key.
-        secret_access_key: String,
-        /// Per-request timeout; failed requests are retried twice with backoff within it.
-        timeout: Duration,
-    },
+	/// A folder on the local disk (created if missing). The embedded default.
+	Local {
+		/// The folder.
+		root: PathBuf,
+	},
+	/// An S3-compatible service.
+	S3 {
+		/// Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
+		endpoint: String,
+		/// Bucket name (the bucket must exist).
+		bucket: String,
+		/// Region (any string for most non-AWS services).
+		region: String,
+		/// Access key id.
+		access_key_id: String,
+		/// Secret access key.
+		secret_access_key: String,
+		/// Per-request timeout; failed requests are retried twice with backoff within it.
+		timeout: Duration,
+	},
 }
 
 impl fmt::Debug for StoreConfig {
-    // Never prints the secret access key.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Local { root } => write!(f, "Local({})", root.display()),
-            Self::S3 { endpoint, bucket, region, access_key_id, .. } => {
-                write!(f, "S3(endpoint={endpoint}, bucket={bucket}, region={region}, access_key_id={access_key_id})")
-            }
-        }
-    }
+	// Never prints the secret access key.
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		match self {
+			Self::Local { root } => write!(f, "Local({})", root.display()),
+			Self::S3 { endpoint, bucket, region, access_key_id, .. } => {
+				write!(f, "S3(endpoint={endpoint}, bucket={bucket}, region={region}, access_key_id={access_key_id})")
+			}
+		}
+	}
 }
 
 impl StoreConfig {
-    /// An S3 store with a 10 s request timeout.
-    pub fn s3(endpoint: &str, bucket: &str, region: &str, access_key_id: &str, secret_access_key: &str) -> Self {
-        Self::S3 {
-            endpoint: endpoint.into(),
-            bucket: bucket.into(),
-            region: region.into(),
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            timeout: Duration::from_secs(10),
-        }
-    }
+	/// An S3 store with a 10 s request timeout.
+	pub fn s3(
+		endpoint: &str,
+		bucket: &str,
+		region: &str,
+		access_key_id: &str,
+		secret_access_key: &str,
+	) -> Self {
+		Self::S3 {
+			endpoint: endpoint.into(),
+			bucket: bucket.into(),
+			region: region.into(),
+			access_key_id: access_key_id.into(),
+			secret_access_key: secret_access_key.into(),
+			timeout: Duration::from_secs(10),
+		}
+	}
 
-    /// From a URL: `file:///path` or a plain path for a local folder, or
-    /// `s3://bucket?endpoint=<url>&region=<region>` for S3 with the credentials given.
-    pub fn from_url(url: &str, access_key_id: &str, secret_access_key: &str) -> Result<Self> {
-        if !url.contains("://") {
-            return Ok(Self::Local { root: PathBuf::from(url) });
-        }
-        let u = url::Url::parse(url).map_err(|e| StorageError::InvalidConfig(format!("{url:?}: {e}")))?;
-        match u.scheme() {
-            "file" => Ok(Self::Local {
-                root: u.to_file_path().map_err(|_| StorageError::InvalidConfig(format!("{url:?}: not a local path")))?,
-            }),
-            "s3" => {
-                let bucket = u.host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
-                    StorageError::InvalidConfig(format!("{url:?}: missing bucket (s3://bucket?endpoint=...)"))
-                })?;
-                let q = |k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
-                let endpoint = q("endpoint")
-                    .ok_or_else(|| StorageError::InvalidConfig(format!("{url:?}: missing endpoint= parameter")))?;
-                let region = q("region").unwrap_or_else(|| "us-east-1".into());
-                Ok(Self::s3(&endpoint, bucket, &region, access_key_id, secret_access_key))
-            }
-            other => Err(StorageError::InvalidConfig(format!("{url:?}: unsupported scheme {other:?} (file or s3)"))),
-        }
-    }
+	/// From a URL: `file:///path` or a plain path for a local folder, or
+	/// `s3://bucket?endpoint=<url>&region=<region>` for S3 with the credentials given.
+	pub fn from_url(url: &str, access_key_id: &str, secret_access_key: &str) -> Result<Self> {
+		if !url.contains("://") {
+			return Ok(Self::Local { root: PathBuf::from(url) });
+		}
+		let u = url::Url::parse(url)
+			.map_err(|e| StorageError::InvalidConfig(format!("{url:?}: {e}")))?;
+		match u.scheme() {
+			"file" => Ok(Self::Local {
+				root: u.to_file_path().map_err(|_| {
+					StorageError::InvalidConfig(format!("{url:?}: not a local path"))
+				})?,
+			}),
+			"s3" => {
+				let bucket = u.host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
+					StorageError::InvalidConfig(format!(
+						"{url:?}: missing bucket (s3://bucket?endpoint=...)"
+					))
+				})?;
+				let q =
+					|k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
+				let endpoint = q("endpoint").ok_or_else(|| {
+					StorageError::InvalidConfig(format!("{url:?}: missing endpoint= parameter"))
+				})?;
+				let region = q("region").unwrap_or_else(|| "us-east-1".into());
+				Ok(Self::s3(&endpoint, bucket, &region, access_key_id, secret_access_key))
+			}
+			other => Err(StorageError::InvalidConfig(format!(
+				"{url:?}: unsupported scheme {other:?} (file or s3)"
+			))),
+		}
+	}
 }
 
 /// One store holding blobs by content address.
 #[derive(Clone)]
 pub struct BlobStore {
-    name: String,
-    inner: Arc<dyn ObjectStore>,
+	name: String,
+	inner: Arc<dyn ObjectStore>,
 }
 
 impl fmt::Debug for BlobStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlobStore({})", self.name)
-    }
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(f, "BlobStore({})", self.name)
+	}
 }
 
 impl BlobStore {
-    /// Opens a store. `name` appears in logs and errors.
-    pub fn open(name: impl Into<String>, config: &StoreConfig) -> Result<Self> {
-        let name = name.into();
-        let inner: Arc<dyn ObjectStore> = match config {
-            StoreConfig::Local { root } => {
-                std::fs::create_dir_all(root).map_err(|e| {
-                    StorageError::InvalidConfig(format!("store {name}: cannot create {}: {e}", root.display()))
-                })?;
-                Arc::new(LocalFileSystem::new_with_prefix(root).map_err(|e| StorageError::Backend { store: name.clone(), source: e })?)
-            }
-            StoreConfig::S3 { endpoint, bucket, region, access_key_id, secret_access_key, timeout } => {
-                let retry = RetryConfig {
-                    backoff: BackoffConfig { init_backoff: Duration::from_millis(50), max_backoff: Duration::from_secs(1), base: 2.0 },
-                    max_retries: 2,
-                    retry_timeout: *timeout,
-                };
-                let client = ClientOptions::new()
-                    .with_allow_http(endpoint.starts_with("http://"))
-                    .with_timeout(*timeout)
-                    .with_connect_timeout(Duration::from_secs(2));
-                let s3 = AmazonS3Builder::new()
-                    .with_endpoint(endpoint)
-                    .with_bucket_name(bucket)
-                    .with_region(region)
-                    .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key)
-                    .with_virtual_hosted_style_request(false)
-                    .with_client_options(client)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| StorageError::InvalidConfig(format!("store {name}: {e}")))?;
-                Arc::new(s3)
-            }
-        };
-        Ok(Self { name, inner })
-    }
+	/// Opens a store. `name` appears in logs and errors.
+	pub fn open(name: impl Into<String>, config: &StoreConfig) -> Result<Self> {
+		let name = name.into();
+		let inner: Arc<dyn ObjectStore> = match config {
+			StoreConfig::Local { root } => {
+				std::fs::create_dir_all(root).map_err(|e| {
+					StorageError::InvalidConfig(format!(
+						"store {name}: cannot create {}: {e}",
+						root.display()
+					))
+				})?;
+				Arc::new(
+					LocalFileSystem::new_with_prefix(root)
+						.map_err(|e| StorageError::Backend { store: name.clone(), source: e })?,
+				)
+			}
+			StoreConfig::S3 {
+				endpoint,
+				bucket,
+				region,
+				access_key_id,
+				secret_access_key,
+				timeout,
+			} => {
+				let retry = RetryConfig {
+					backoff: BackoffConfig {
+						init_backoff: Duration::from_millis(50),
+						max_backoff: Duration::from_secs(1),
+						base: 2.0,
+					},
+					max_retries: 2,
+					retry_timeout: *timeout,
+				};
+				let client = ClientOptions::new()
+					.with_allow_http(endpoint.starts_with("http://"))
+					.with_timeout(*timeout)
+					.with_connect_timeout(Duration::from_secs(2));
+				let s3 = AmazonS3Builder::new()
+					.with_endpoint(endpoint)
+					.with_bucket_name(bucket)
+					.with_region(region)
+					.with_access_key_id(access_key_id)
+					.with_secret_access_key(secret_access_key)
+					.with_virtual_hosted_style_request(false)
+					.with_client_options(client)
+					.with_retry(retry)
+					.build()
+					.map_err(|e| StorageError::InvalidConfig(format!("store {name}: {e}")))?;
+				Arc::new(s3)
+			}
+		};
+		Ok(Self { name, inner })
+	}
 
-    /// Wraps any `object_store` backend (e.g. in-memory for tests).
-    pub fn from_object_store(name: impl Into<String>, inner: Arc<dyn ObjectStore>) -> Self {
-        Self { name: name.into(), inner }
-    }
+	/// Wraps any `object_store` backend (e.g. in-memory for tests).
+	pub fn from_object_store(name: impl Into<String>, inner: Arc<dyn ObjectStore>) -> Self {
+		Self { name: name.into(), inner }
+	}
 
-    /// The store's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
+	/// The store's name.
+	pub fn name(&self) -> &str {
+		&self.name
+	}
 
-    /// The backend, for maintenance tools (and tests that simulate corruption).
-    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
-        &self.inner
-    }
+	/// The backend, for maintenance tools (and tests that simulate corruption).
+	pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+		&self.inner
+	}
 
-    /// Where the blob with this address lives inside the backend.
-    pub fn object_path(address: &ContentAddress) -> ObjectPath {
-        address.object_path()
-    }
+	/// Where the blob with this address lives inside the backend.
+	pub fn object_path(address: &ContentAddress) -> ObjectPath {
+		address.object_path()
+	}
 
-    fn backend(&self, source: object_store::Error) -> StorageError {
-        StorageError::Backend { store: self.name.clone(), source }
-    }
+	fn backend(&self, source: object_store::Error) -> StorageError {
+		StorageError::Backend { store: self.name.clone(), source }
+	}
 
-    /// Stores `bytes`; returns their content address.
-    pub async fn put(&self, bytes: Bytes) -> Result<ContentAddress> {
-        let address = ContentAddress::of(&bytes);
-        self.put_at(&address, bytes).await?;
-        Ok(address)
-    }
+	/// Stores `bytes`; returns their content address.
+	pub async fn put(&self, bytes: Bytes) -> Result<ContentAddress> {
+		let address = ContentAddress::of(&bytes);
+		self.put_at(&address, bytes).await?;
+		Ok(address)
+	}
 
-    async fn put_at(&self, address: &ContentAddress, bytes: Bytes) -> Result<()> {
-        self.inner.put(&address.object_path(), PutPayload::from_bytes(bytes)).await.map_err(|e| self.backend(e))?;
-        Ok(())
-    }
+	async fn put_at(&self, address: &ContentAddress, bytes: Bytes) -> Result<()> {
+		self.inner
+			.put(&address.object_path(), PutPayload::from_bytes(bytes))
+			.await
+			.map_err(|e| self.backend(e))?;
+		Ok(())
+	}
 
-    /// Fetches the blob and verifies its hash; a mismatch is an error, never returned data.
-    pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
-        let result = self.inner.get(&address.object_path()).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => StorageError::NotFound { store: self.name.clone(), address: *address },
-            e => self.backend(e),
-        })?;
-        let bytes = result.bytes().await.map_err(|e| self.backend(e))?;
-        let actual = ContentAddress::of(&bytes);
-        if actual != *address {
-            log::error!(target: LOG_TARGET, "store {}: blob {address} corrupted (hashes to {actual})", self.name);
-            return Err(StorageError::HashMismatch { store: self.name.clone(), address: *address, actual });
-        }
-        Ok(bytes)
-    }
+	/// Fetches the blob and verifies its hash; a mismatch is an error, never returned data.
+	pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
+		let result = self.inner.get(&address.object_path()).await.map_err(|e| match e {
+			object_store::Error::NotFound { .. } => {
+				StorageError::NotFound { store: self.name.clone(), address: *address }
+			}
+			e => self.backend(e),
+		})?;
+		let bytes = result.bytes().await.map_err(|e| self.backend(e))?;
+		let actual = ContentAddress::of(&bytes);
+		if actual != *address {
+			log::error!(target: LOG_TARGET, "store {}: blob {address} corrupted (hashes to {actual})", self.name);
+			return Err(StorageError::HashMismatch {
+				store: self.name.clone(),
+				address: *address,
+				actual,
+			});
+		}
+		Ok(bytes)
+	}
 
-    /// Parses a text address and fetches it.
-    pub async fn get_by_hex(&self, address: &str) -> Result<Bytes> {
-        self.get(&address.parse()?).await
-    }
+	/// Parses a text address and fetches it.
+	pub async fn get_by_hex(&self, address: &str) -> Result<Bytes> {
+		self.get(&address.parse()?).await
+	}
 
-    /// Removes the blob (no error if absent).
-    pub async fn delete(&self, address: &ContentAddress) -> Result<()> {
-        match self.inner.delete(&address.object_path()).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.backend(e)),
-        }
-    }
+	/// Removes the blob (no error if absent).
+	pub async fn delete(&self, address: &ContentAddress) -> Result<()> {
+		match self.inner.delete(&address.object_path()).await {
+			Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+			Err(e) => Err(self.backend(e)),
+		}
+	}
 }
 
 /// State of one replica of a blob, as found by [`ReplicatedStore::repair`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaState {
-    /// The replica held a verified copy.
-    Good,
-    /// The copy was missing or corrupted and was rewritten from a good replica.
-    Repaired,
-    /// The replica could not be read or written; details in the message.
-    Failed(String),
+	/// The replica held a verified copy.
+	Good,
+	/// The copy was missing or corrupted and was rewritten from a good replica.
+	Repaired,
+	/// The replica could not be read or written; details in the message.
+	Failed(String),
 }
 
 /// Several stores holding the same blobs.
 #[derive(Debug, Clone)]
 pub struct ReplicatedStore {
-    replicas: Vec<BlobStore>,
-    write_quorum: usize,
+	replicas: Vec<BlobStore>,
+	write_quorum: usize,
 }
 
 impl ReplicatedStore {
-    /// `write_quorum` (k) of the `replicas` must accept each write; 1 <= k <= replicas.
-    pub fn new(replicas: Vec<BlobStore>, write_quorum: usize) -> Result<Self> {
-        if replicas.is_empty() || write_quorum == 0 || write_quorum > replicas.len() {
-            return Err(StorageError::InvalidConfig(format!(
-                "write quorum {write_quorum} with {} replicas (need 1 <= quorum <= replicas)",
-                replicas.len()
-            )));
-        }
-        Ok(Self { replicas, write_quorum })
-    }
+	/// `write_quorum` (k) of the `replicas` must accept each write; 1 <= k <= replicas.
+	pub fn new(replicas: Vec<BlobStore>, write_quorum: usize) -> Result<Self> {
+		if replicas.is_empty() || write_quorum == 0 || write_quorum > replicas.len() {
+			return Err(StorageError::InvalidConfig(format!(
+				"write quorum {write_quorum} with {} replicas (need 1 <= quorum <= replicas)",
+				replicas.len()
+			)));
+		}
+		Ok(Self { replicas, write_quorum })
+	}
 
-    /// The replicas, in read order.
-    pub fn replicas(&self) -> &[BlobStore] {
-        &self.replicas
-    }
+	/// The replicas, in read order.
+	pub fn replicas(&self) -> &[BlobStore] {
+		&self.replicas
+	}
 
-    /// Writes to every replica concurrently; succeeds if at least the quorum stored it.
-    pub async fn put(&self, bytes: Bytes) -> Result<ContentAddress> {
-        let address = ContentAddress::of(&bytes);
-        let results = join_all(self.replicas.iter().map(|r| r.put_at(&address, bytes.clone()))).await;
-        let failures: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
-        let succeeded = results.len() - failures.len();
-        for f in &failures {
-            log::warn!(target: LOG_TARGET, "replica write failed for {address}: {f}");
-        }
-        if succeeded < self.write_quorum {
-            return Err(StorageError::WriteQuorum { address, succeeded, needed: self.write_quorum, failures });
-        }
-        Ok(address)
-    }
+	/// Writes to every replica concurrently; succeeds if at least the quorum stored it.
+	pub async fn put(&self, bytes: Bytes) -> Result<ContentAddress> {
+		let address = ContentAddress::of(&bytes);
+		let results =
+			join_all(self.replicas.iter().map(|r| r.put_at(&address, bytes.clone()))).await;
+		let failures: Vec<String> =
+			results.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
+		let succeeded = results.len() - failures.len();
+		for f in &failures {
+			log::warn!(target: LOG_TARGET, "replica write failed for {address}: {f}");
+		}
+		if succeeded < self.write_quorum {
+			return Err(StorageError::WriteQuorum {
+				address,
+				succeeded,
+				needed: self.write_quorum,
+				failures,
+			});
+		}
+		Ok(address)
+	}
 
-    /// Reads from the first replica with a verified copy. Replicas met on the way with a
-    /// missing or corrupted copy are repaired from it; unreachable ones are skipped.
-    pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
-        let mut failures = Vec::new();
-        let mut to_repair = Vec::new();
-        for r in &self.replicas {
-            match r.get(address).await {
-                Ok(bytes) => {
-                    for bad in to_repair {
-                        let bad: &BlobStore = bad;
-                        match bad.put_at(address, bytes.clone()).await {
-                            Ok(()) => log::info!(target: LOG_TARGET, "repaired {address} on {} from {}", bad.name, r.name),
-                            Err(e) => log::warn!(target: LOG_TARGET, "could not repair {address} on {}: {e}", bad.name),
-                        }
-                    }
-                    return Ok(bytes);
-                }
-                Err(e) => {
-                    log::warn!(target: LOG_TARGET, "{e}");
-                    if matches!(e, StorageError::NotFound { .. } | StorageError::HashMismatch { .. }) {
-                        to_repair.push(r);
-                    }
-                    failures.push(e.to_string());
-                }
-            }
-        }
-        Err(StorageError::Unavailable { address: *address, failures })
-    }
+	/// Reads from the first replica with a verified copy. Replicas met on the way with a
+	/// missing or corrupted copy are repaired from it; unreachable ones are skipped.
+	pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
+		let mut failures = Vec::new();
+		let mut to_repair = Vec::new();
+		for r in &self.replicas {
+			match r.get(address).await {
+				Ok(bytes) => {
+					for bad in to_repair {
+						let bad: &BlobStore = bad;
+						match bad.put_at(address, bytes.clone()).await {
+							Ok(()) => {
+								log::info!(target: LOG_TARGET, "repaired {address} on {} from {}", bad.name, r.name)
+							}
+							Err(e) => {
+								log::warn!(target: LOG_TARGET, "could not repair {address} on {}: {e}", bad.name)
+							}
+						}
+					}
+					return Ok(bytes);
+				}
+				Err(e) => {
+					log::warn!(target: LOG_TARGET, "{e}");
+					if matches!(
+						e,
+						StorageError::NotFound { .. } | StorageError::HashMismatch { .. }
+					) {
+						to_repair.push(r);
+					}
+					failures.push(e.to_string());
+				}
+			}
+		}
+		Err(StorageError::Unavailable { address: *address, failures })
+	}
 
-    /// Checks every replica of `address` and rewrites missing or corrupted copies from a good
-    /// one. Fails only if no replica has a verified copy.
-    pub async fn repair(&self, address: &ContentAddress) -> Result<Vec<(String, ReplicaState)>> {
-        let reads = join_all(self.replicas.iter().map(|r| r.get(address))).await;
-        let good = reads.iter().find_map(|r| r.as_ref().ok()).cloned().ok_or_else(|| StorageError::Unavailable {
-            address: *address,
-            failures: reads.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect(),
-        })?;
-        let mut report = Vec::with_capacity(self.replicas.len());
-        for (r, read) in self.replicas.iter().zip(reads) {
-            let state = match read {
-                Ok(_) => ReplicaState::Good,
-                Err(StorageError::NotFound { .. } | StorageError::HashMismatch { .. }) => {
-                    match r.put_at(address, good.clone()).await {
-                        Ok(()) => ReplicaState::Repaired,
-                        Err(e) => ReplicaState::Failed(e.to_string()),
-                    }
-                }
-                Err(e) => ReplicaState::Failed(e.to_string()),
-            };
-            report.push((r.name.clone(), state));
-        }
-        Ok(report)
-    }
+	/// Checks every replica of `address` and rewrites missing or corrupted copies from a good
+	/// one. Fails only if no replica has a verified copy.
+	pub async fn repair(&self, address: &ContentAddress) -> Result<Vec<(String, ReplicaState)>> {
+		let reads = join_all(self.replicas.iter().map(|r| r.get(address))).await;
+		let good = reads.iter().find_map(|r| r.as_ref().ok()).cloned().ok_or_else(|| {
+			StorageError::Unavailable {
+				address: *address,
+				failures: reads
+					.iter()
+					.filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+					.collect(),
+			}
+		})?;
+		let mut report = Vec::with_capacity(self.replicas.len());
+		for (r, read) in self.replicas.iter().zip(reads) {
+			let state = match read {
+				Ok(_) => ReplicaState::Good,
+				Err(StorageError::NotFound { .. } | StorageError::HashMismatch { .. }) => {
+					match r.put_at(address, good.clone()).await {
+						Ok(()) => ReplicaState::Repaired,
+						Err(e) => ReplicaState::Failed(e.to_string()),
+					}
+				}
+				Err(e) => ReplicaState::Failed(e.to_string()),
+			};
+			report.push((r.name.clone(), state));
+		}
+		Ok(report)
+	}
 }
