@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::Pallet as Consent;
+use alloc::{vec, vec::Vec};
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
 use mbds_primitives::{
