@@ -3,7 +3,8 @@
 
 use super::*;
 use frame_benchmarking::v2::*;
-use frame_system::RawOrigin;
+use frame_support::traits::EnsureOrigin;
+use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use pallet_authorship::EventHandler;
 use pallet_session::SessionManager;
 
