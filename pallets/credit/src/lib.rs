@@ -93,14 +93,14 @@ mod tests;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 use frame_support::{
-    traits::{Contains, FindAuthor, Get, OneSessionHandler},
-    weights::Weight,
+	traits::{Contains, FindAuthor, Get, OneSessionHandler},
+	weights::Weight,
 };
 use mbds_primitives::{ChainIdentity, ChainKind};
 use sp_runtime::{BoundToRuntimeAppPublic, ConsensusEngineId, Perbill};
 use sp_staking::{
-    offence::{OffenceDetails, OnOffenceHandler},
-    SessionIndex,
+	offence::{OffenceDetails, OnOffenceHandler},
+	SessionIndex,
 };
 
 /// Log target of this pallet.
@@ -110,650 +110,690 @@ pub const LOG_TARGET: &str = "runtime::credit";
 /// only institutions with session keys are elected.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
-    /// Make the chain the given kind (e.g. write `pallet-chain-info`'s `Kind`).
-    fn set_chain_kind(kind: ChainKind);
-    /// Give `who` session keys, so that [`Config::HasSessionKeys`] holds for it.
-    fn register_session_keys(who: &AccountId);
+	/// Make the chain the given kind (e.g. write `pallet-chain-info`'s `Kind`).
+	fn set_chain_kind(kind: ChainKind);
+	/// Give `who` session keys, so that [`Config::HasSessionKeys`] holds for it.
+	fn register_session_keys(who: &AccountId);
 }
 
 #[frame_support::pallet]
 pub mod pallet {
-    use super::*;
-    use frame_support::pallet_prelude::*;
-    use frame_system::pallet_prelude::*;
+	use super::*;
+	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::*;
 
-    /// Bound of [`PendingPrivateValidators`]: a private chain has at most as many validators as
-    /// the consortium elects.
-    pub struct MaxValidatorsOf<T>(PhantomData<T>);
-    impl<T: Config> Get<u32> for MaxValidatorsOf<T> {
-        fn get() -> u32 {
-            T::MaxRpn::get().saturating_add(T::MaxAtn::get())
-        }
-    }
+	/// Bound of [`PendingPrivateValidators`]: a private chain has at most as many validators as
+	/// the consortium elects.
+	pub struct MaxValidatorsOf<T>(PhantomData<T>);
+	impl<T: Config> Get<u32> for MaxValidatorsOf<T> {
+		fn get() -> u32 {
+			T::MaxRpn::get().saturating_add(T::MaxAtn::get())
+		}
+	}
 
-    /// The roles of one session, bounded by the runtime's limits.
-    pub type RolesOf<T> =
-        SessionRoles<<T as frame_system::Config>::AccountId, <T as Config>::MaxRpn, <T as Config>::MaxAtn>;
-    /// A validator set queued by governance on a private chain.
-    pub type PrivateSetOf<T> = BoundedVec<<T as frame_system::Config>::AccountId, MaxValidatorsOf<T>>;
+	/// The roles of one session, bounded by the runtime's limits.
+	pub type RolesOf<T> = SessionRoles<
+		<T as frame_system::Config>::AccountId,
+		<T as Config>::MaxRpn,
+		<T as Config>::MaxAtn,
+	>;
+	/// A validator set queued by governance on a private chain.
+	pub type PrivateSetOf<T> =
+		BoundedVec<<T as frame_system::Config>::AccountId, MaxValidatorsOf<T>>;
 
-    #[pallet::pallet]
-    pub struct Pallet<T>(_);
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
 
-    #[pallet::config]
-    pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
-        /// Which chain this is (`pallet-chain-info`). Only the consortium elects; on any other
-        /// kind the pallet keeps the genesis validators. Wrong here, a hospital chain would try
-        /// to elect from an empty registry (and keep its validators), or the consortium would
-        /// never elect.
-        type ChainIdentity: ChainIdentity;
+	#[pallet::config]
+	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// Which chain this is (`pallet-chain-info`). Only the consortium elects; on any other
+		/// kind the pallet keeps the genesis validators. Wrong here, a hospital chain would try
+		/// to elect from an empty registry (and keep its validators), or the consortium would
+		/// never elect.
+		type ChainIdentity: ChainIdentity;
 
-        /// The consortium's governance (the authority council): registers and grades
-        /// institutions, sets score weights and election parameters, queues private-chain
-        /// validator sets. Whoever passes it decides who validates the chain.
-        type GovernanceOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+		/// The consortium's governance (the authority council): registers and grades
+		/// institutions, sets score weights and election parameters, queues private-chain
+		/// validator sets. Whoever passes it decides who validates the chain.
+		type GovernanceOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
-        /// Who attests service and audit failures (an audit committee, or governance itself).
-        /// A loose origin lets anyone push institutions out of the validator set.
-        type AuditOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+		/// Who attests service and audit failures (an audit committee, or governance itself).
+		/// A loose origin lets anyone push institutions out of the validator set.
+		type AuditOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
-        /// True if the account has session keys registered with `pallet-session` (use
-        /// [`SessionKeysRegistered`]). Electing an institution without keys would elect a
-        /// validator `pallet-session` silently drops; `Everything` is only for tests.
-        type HasSessionKeys: Contains<Self::AccountId>;
+		/// True if the account has session keys registered with `pallet-session` (use
+		/// [`SessionKeysRegistered`]). Electing an institution without keys would elect a
+		/// validator `pallet-session` silently drops; `Everything` is only for tests.
+		type HasSessionKeys: Contains<Self::AccountId>;
 
-        /// Most registered institutions. Bounds the election's work every session (it reads and
-        /// sorts all of them).
-        #[pallet::constant]
-        type MaxInstitutions: Get<u32>;
+		/// Most registered institutions. Bounds the election's work every session (it reads and
+		/// sorts all of them).
+		#[pallet::constant]
+		type MaxInstitutions: Get<u32>;
 
-        /// Most RPN an election may produce; `rpn_count` cannot exceed it. Keep it at most
-        /// Aura's `MaxAuthorities`, or Aura truncates the author list.
-        #[pallet::constant]
-        type MaxRpn: Get<u32>;
+		/// Most RPN an election may produce; `rpn_count` cannot exceed it. Keep it at most
+		/// Aura's `MaxAuthorities`, or Aura truncates the author list.
+		#[pallet::constant]
+		type MaxRpn: Get<u32>;
 
-        /// Most ATN an election may produce; `atn_count` cannot exceed it. `MaxRpn + MaxAtn`
-        /// must not exceed GRANDPA's `MaxAuthorities`.
-        #[pallet::constant]
-        type MaxAtn: Get<u32>;
+		/// Most ATN an election may produce; `atn_count` cannot exceed it. `MaxRpn + MaxAtn`
+		/// must not exceed GRANDPA's `MaxAuthorities`.
+		#[pallet::constant]
+		type MaxAtn: Get<u32>;
 
-        /// Performance credit an RPN earns per authored block. Too high lets seniority
-        /// outweigh the graded dimensions quickly.
-        #[pallet::constant]
-        type AuthoringCredit: Get<CreditPoints>;
+		/// Performance credit an RPN earns per authored block. Too high lets seniority
+		/// outweigh the graded dimensions quickly.
+		#[pallet::constant]
+		type AuthoringCredit: Get<CreditPoints>;
 
-        /// Performance credit per service attested by the audit origin (an audit vote, data
-        /// served to a proxy).
-        #[pallet::constant]
-        type ServiceCredit: Get<CreditPoints>;
+		/// Performance credit per service attested by the audit origin (an audit vote, data
+		/// served to a proxy).
+		#[pallet::constant]
+		type ServiceCredit: Get<CreditPoints>;
 
-        /// Cap of the performance component. Bounds how far service can lift an institution
-        /// above its graded base.
-        #[pallet::constant]
-        type MaxPerformanceCredit: Get<CreditPoints>;
+		/// Cap of the performance component. Bounds how far service can lift an institution
+		/// above its graded base.
+		#[pallet::constant]
+		type MaxPerformanceCredit: Get<CreditPoints>;
 
-        /// Credit lost per consensus offence (equivocation) reported through
-        /// `pallet-offences`. Larger fractions reported by `pallet-offences` (many offenders
-        /// in one slot) cost that fraction of the highest base credit if it is more.
-        #[pallet::constant]
-        type OffencePenalty: Get<CreditPoints>;
+		/// Credit lost per consensus offence (equivocation) reported through
+		/// `pallet-offences`. Larger fractions reported by `pallet-offences` (many offenders
+		/// in one slot) cost that fraction of the highest base credit if it is more.
+		#[pallet::constant]
+		type OffencePenalty: Get<CreditPoints>;
 
-        /// Credit lost per failed audit.
-        #[pallet::constant]
-        type AuditFailurePenalty: Get<CreditPoints>;
+		/// Credit lost per failed audit.
+		#[pallet::constant]
+		type AuditFailurePenalty: Get<CreditPoints>;
 
-        /// Weights of this pallet's calls and hooks.
-        type WeightInfo: WeightInfo;
+		/// Weights of this pallet's calls and hooks.
+		type WeightInfo: WeightInfo;
 
-        /// Chain kind and session keys for benchmarks.
-        #[cfg(feature = "runtime-benchmarks")]
-        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
-    }
+		/// Chain kind and session keys for benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+	}
 
-    /// The registered consortium institutions.
-    #[pallet::storage]
-    pub type Institutions<T: Config> =
-        CountedStorageMap<_, Blake2_128Concat, T::AccountId, Institution, OptionQuery>;
+	/// The registered consortium institutions.
+	#[pallet::storage]
+	pub type Institutions<T: Config> =
+		CountedStorageMap<_, Blake2_128Concat, T::AccountId, Institution, OptionQuery>;
 
-    /// Weights of the credit dimensions. Changed only by [`Config::GovernanceOrigin`].
-    #[pallet::storage]
-    pub type CreditWeights<T: Config> = StorageValue<_, ScoreWeights, ValueQuery>;
+	/// Weights of the credit dimensions. Changed only by [`Config::GovernanceOrigin`].
+	#[pallet::storage]
+	pub type CreditWeights<T: Config> = StorageValue<_, ScoreWeights, ValueQuery>;
 
-    /// Sizes and threshold of the election. Changed only by [`Config::GovernanceOrigin`].
-    #[pallet::storage]
-    pub type Params<T: Config> = StorageValue<_, ElectionParams, ValueQuery>;
+	/// Sizes and threshold of the election. Changed only by [`Config::GovernanceOrigin`].
+	#[pallet::storage]
+	pub type Params<T: Config> = StorageValue<_, ElectionParams, ValueQuery>;
 
-    /// Roles of the running session (empty off the consortium).
-    #[pallet::storage]
-    pub type CurrentRoles<T: Config> = StorageValue<_, RolesOf<T>, ValueQuery>;
+	/// Roles of the running session (empty off the consortium).
+	#[pallet::storage]
+	pub type CurrentRoles<T: Config> = StorageValue<_, RolesOf<T>, ValueQuery>;
 
-    /// Roles elected for the next session, moved to [`CurrentRoles`] when it starts.
-    #[pallet::storage]
-    pub type QueuedRoles<T: Config> = StorageValue<_, RolesOf<T>, OptionQuery>;
+	/// Roles elected for the next session, moved to [`CurrentRoles`] when it starts.
+	#[pallet::storage]
+	pub type QueuedRoles<T: Config> = StorageValue<_, RolesOf<T>, OptionQuery>;
 
-    /// Private chains only: the validator set governance queued for the next session.
-    #[pallet::storage]
-    pub type PendingPrivateValidators<T: Config> = StorageValue<_, PrivateSetOf<T>, OptionQuery>;
+	/// Private chains only: the validator set governance queued for the next session.
+	#[pallet::storage]
+	pub type PendingPrivateValidators<T: Config> = StorageValue<_, PrivateSetOf<T>, OptionQuery>;
 
-    #[pallet::genesis_config]
-    pub struct GenesisConfig<T: Config> {
-        /// The consortium's founding institutions: account (stash and validator id), graded
-        /// dimensions, willing to serve. Must be empty off the consortium.
-        pub institutions: Vec<(T::AccountId, CreditDimensions, bool)>,
-        /// Initial score weights.
-        pub weights: ScoreWeights,
-        /// Initial election parameters.
-        pub params: ElectionParams,
-    }
+	#[pallet::genesis_config]
+	pub struct GenesisConfig<T: Config> {
+		/// The consortium's founding institutions: account (stash and validator id), graded
+		/// dimensions, willing to serve. Must be empty off the consortium.
+		pub institutions: Vec<(T::AccountId, CreditDimensions, bool)>,
+		/// Initial score weights.
+		pub weights: ScoreWeights,
+		/// Initial election parameters.
+		pub params: ElectionParams,
+	}
 
-    impl<T: Config> Default for GenesisConfig<T> {
-        /// No institutions, default weights, and the paper's 101 RPN and 20 ATN clamped to the
-        /// runtime's `MaxRpn` and `MaxAtn`, so the default genesis of any chain is valid.
-        fn default() -> Self {
-            let paper = ElectionParams::default();
-            let rpn_count = paper.rpn_count.min(T::MaxRpn::get()).max(1);
-            GenesisConfig {
-                institutions: Vec::new(),
-                weights: ScoreWeights::default(),
-                params: ElectionParams {
-                    rpn_count,
-                    atn_count: paper.atn_count.min(T::MaxAtn::get()),
-                    credit_threshold: paper.credit_threshold,
-                    min_rpn: paper.min_rpn.min(rpn_count),
-                },
-            }
-        }
-    }
+	impl<T: Config> Default for GenesisConfig<T> {
+		/// No institutions, default weights, and the paper's 101 RPN and 20 ATN clamped to the
+		/// runtime's `MaxRpn` and `MaxAtn`, so the default genesis of any chain is valid.
+		fn default() -> Self {
+			let paper = ElectionParams::default();
+			let rpn_count = paper.rpn_count.min(T::MaxRpn::get()).max(1);
+			GenesisConfig {
+				institutions: Vec::new(),
+				weights: ScoreWeights::default(),
+				params: ElectionParams {
+					rpn_count,
+					atn_count: paper.atn_count.min(T::MaxAtn::get()),
+					credit_threshold: paper.credit_threshold,
+					min_rpn: paper.min_rpn.min(rpn_count),
+				},
+			}
+		}
+	}
 
-    #[pallet::genesis_build]
-    impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
-        fn build(&self) {
-            assert!(self.weights.is_valid(), "credit.weights: at least one non-zero, each <= {MAX_DIMENSION_WEIGHT}");
-            assert!(
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			assert!(
+				self.weights.is_valid(),
+				"credit.weights: at least one non-zero, each <= {MAX_DIMENSION_WEIGHT}"
+			);
+			assert!(
                 Pallet::<T>::params_valid(&self.params),
                 "credit.params: need 1 <= minRpn <= rpnCount <= MaxRpn, atnCount <= MaxAtn, reachable threshold"
             );
-            assert!(
+			assert!(
                 self.institutions.is_empty() || Pallet::<T>::is_consortium(),
                 "credit.institutions given, but the chain is not the consortium (chainInfo.kind), or \
                  ChainInfo is declared after Credit in construct_runtime! (genesis builds in order)"
             );
-            assert!(
-                self.institutions.len() as u32 <= T::MaxInstitutions::get(),
-                "credit.institutions: more than MaxInstitutions"
-            );
-            CreditWeights::<T>::put(self.weights);
-            Params::<T>::put(self.params);
-            for (who, dimensions, willing) in &self.institutions {
-                assert!(dimensions.is_valid(), "credit.institutions: dimension above {MAX_DIMENSION}");
-                assert!(!Institutions::<T>::contains_key(who), "credit.institutions: duplicate account");
-                Institutions::<T>::insert(
-                    who,
-                    Institution {
-                        dimensions: *dimensions,
-                        performance: 0,
-                        willing: *willing,
-                        last_offence_session: None,
-                    },
-                );
-            }
-        }
-    }
+			assert!(
+				self.institutions.len() as u32 <= T::MaxInstitutions::get(),
+				"credit.institutions: more than MaxInstitutions"
+			);
+			CreditWeights::<T>::put(self.weights);
+			Params::<T>::put(self.params);
+			for (who, dimensions, willing) in &self.institutions {
+				assert!(
+					dimensions.is_valid(),
+					"credit.institutions: dimension above {MAX_DIMENSION}"
+				);
+				assert!(
+					!Institutions::<T>::contains_key(who),
+					"credit.institutions: duplicate account"
+				);
+				Institutions::<T>::insert(
+					who,
+					Institution {
+						dimensions: *dimensions,
+						performance: 0,
+						willing: *willing,
+						last_offence_session: None,
+					},
+				);
+			}
+		}
+	}
 
-    #[pallet::event]
-    #[pallet::generate_deposit(pub(super) fn deposit_event)]
-    pub enum Event<T: Config> {
-        /// Governance registered an institution with its graded dimensions.
-        InstitutionRegistered { who: T::AccountId, dimensions: CreditDimensions, credit: CreditPoints },
-        /// Governance re-graded an institution.
-        DimensionsUpdated { who: T::AccountId, dimensions: CreditDimensions, credit: CreditPoints },
-        /// Governance removed an institution; it leaves the validator set at the next election.
-        InstitutionDeregistered { who: T::AccountId },
-        /// An institution declared whether it is willing to serve as RPN/ATN.
-        WillingnessChanged { who: T::AccountId, willing: bool },
-        /// Governance changed the weights of the credit dimensions.
-        CreditWeightsChanged { weights: ScoreWeights },
-        /// Governance changed the election's sizes or threshold.
-        ElectionParamsChanged { params: ElectionParams },
-        /// An institution's credit was lowered.
-        CreditPenalised { who: T::AccountId, reason: PenaltyReason, amount: CreditPoints, credit: CreditPoints },
-        /// The audit origin attested a service; the institution's credit rose.
-        ServiceRecorded { who: T::AccountId, amount: CreditPoints, credit: CreditPoints },
-        /// The roles of session `session` were elected (they take effect when it starts).
-        RolesElected {
-            session: SessionIndex,
-            rpn: BoundedVec<T::AccountId, T::MaxRpn>,
-            atn: BoundedVec<T::AccountId, T::MaxAtn>,
-        },
-        /// Too few candidates (`eligible` < `min_rpn`): session `session` keeps the current
-        /// validators and roles.
-        ElectionSkipped { session: SessionIndex, eligible: u32 },
-        /// Governance queued a validator set for a private chain's next planned session.
-        PrivateValidatorsQueued { validators: PrivateSetOf<T> },
-        /// The queued private-chain validator set was handed to `pallet-session` for `session`.
-        PrivateValidatorsPlanned { session: SessionIndex },
-    }
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// Governance registered an institution with its graded dimensions.
+		InstitutionRegistered {
+			who: T::AccountId,
+			dimensions: CreditDimensions,
+			credit: CreditPoints,
+		},
+		/// Governance re-graded an institution.
+		DimensionsUpdated { who: T::AccountId, dimensions: CreditDimensions, credit: CreditPoints },
+		/// Governance removed an institution; it leaves the validator set at the next election.
+		InstitutionDeregistered { who: T::AccountId },
+		/// An institution declared whether it is willing to serve as RPN/ATN.
+		WillingnessChanged { who: T::AccountId, willing: bool },
+		/// Governance changed the weights of the credit dimensions.
+		CreditWeightsChanged { weights: ScoreWeights },
+		/// Governance changed the election's sizes or threshold.
+		ElectionParamsChanged { params: ElectionParams },
+		/// An institution's credit was lowered.
+		CreditPenalised {
+			who: T::AccountId,
+			reason: PenaltyReason,
+			amount: CreditPoints,
+			credit: CreditPoints,
+		},
+		/// The audit origin attested a service; the institution's credit rose.
+		ServiceRecorded { who: T::AccountId, amount: CreditPoints, credit: CreditPoints },
+		/// The roles of session `session` were elected (they take effect when it starts).
+		RolesElected {
+			session: SessionIndex,
+			rpn: BoundedVec<T::AccountId, T::MaxRpn>,
+			atn: BoundedVec<T::AccountId, T::MaxAtn>,
+		},
+		/// Too few candidates (`eligible` < `min_rpn`): session `session` keeps the current
+		/// validators and roles.
+		ElectionSkipped { session: SessionIndex, eligible: u32 },
+		/// Governance queued a validator set for a private chain's next planned session.
+		PrivateValidatorsQueued { validators: PrivateSetOf<T> },
+		/// The queued private-chain validator set was handed to `pallet-session` for `session`.
+		PrivateValidatorsPlanned { session: SessionIndex },
+	}
 
-    #[pallet::error]
-    pub enum Error<T> {
-        /// This call only works on the consortium chain. Private chains keep their genesis
-        /// validators; change them with `set_private_validators`.
-        NotConsortium,
-        /// This call only works on hospital and platform chains; the consortium elects its
-        /// validators by credit.
-        NotPrivateChain,
-        /// The account is already a registered institution; use `update_dimensions`.
-        AlreadyRegistered,
-        /// The account is not a registered institution (governance registers institutions).
-        NotRegistered,
-        /// The registry is full (`MaxInstitutions`); deregister an institution first.
-        TooManyInstitutions,
-        /// A credit dimension is above 100.
-        DimensionOutOfRange,
-        /// Score weights must have at least one non-zero weight and none above 1 000 000.
-        InvalidCreditWeights,
-        /// Election parameters must satisfy 1 <= min_rpn <= rpn_count <= MaxRpn,
-        /// atn_count <= MaxAtn, and a threshold an institution can reach.
-        InvalidElectionParams,
-        /// The institution's willingness already has this value.
-        WillingnessUnchanged,
-        /// A validator set must not be empty.
-        EmptyValidatorSet,
-        /// A validator appears twice in the set.
-        DuplicateValidator,
-        /// A validator has no session keys; it must call `session.set_keys` first.
-        ValidatorWithoutKeys,
-    }
+	#[pallet::error]
+	pub enum Error<T> {
+		/// This call only works on the consortium chain. Private chains keep their genesis
+		/// validators; change them with `set_private_validators`.
+		NotConsortium,
+		/// This call only works on hospital and platform chains; the consortium elects its
+		/// validators by credit.
+		NotPrivateChain,
+		/// The account is already a registered institution; use `update_dimensions`.
+		AlreadyRegistered,
+		/// The account is not a registered institution (governance registers institutions).
+		NotRegistered,
+		/// The registry is full (`MaxInstitutions`); deregister an institution first.
+		TooManyInstitutions,
+		/// A credit dimension is above 100.
+		DimensionOutOfRange,
+		/// Score weights must have at least one non-zero weight and none above 1 000 000.
+		InvalidCreditWeights,
+		/// Election parameters must satisfy 1 <= min_rpn <= rpn_count <= MaxRpn,
+		/// atn_count <= MaxAtn, and a threshold an institution can reach.
+		InvalidElectionParams,
+		/// The institution's willingness already has this value.
+		WillingnessUnchanged,
+		/// A validator set must not be empty.
+		EmptyValidatorSet,
+		/// A validator appears twice in the set.
+		DuplicateValidator,
+		/// A validator has no session keys; it must call `session.set_keys` first.
+		ValidatorWithoutKeys,
+	}
 
-    #[pallet::call]
-    impl<T: Config> Pallet<T> {
-        /// Register a consortium institution with its graded dimensions (governance).
-        ///
-        /// The institution starts with zero performance credit and not willing: it declares
-        /// willingness itself with [`Pallet::set_willing`] once its node and keys are ready.
-        #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::register_institution())]
-        pub fn register_institution(
-            origin: OriginFor<T>,
-            who: T::AccountId,
-            dimensions: CreditDimensions,
-        ) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(dimensions.is_valid(), Error::<T>::DimensionOutOfRange);
-            ensure!(!Institutions::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
-            ensure!(Institutions::<T>::count() < T::MaxInstitutions::get(), Error::<T>::TooManyInstitutions);
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Register a consortium institution with its graded dimensions (governance).
+		///
+		/// The institution starts with zero performance credit and not willing: it declares
+		/// willingness itself with [`Pallet::set_willing`] once its node and keys are ready.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::register_institution())]
+		pub fn register_institution(
+			origin: OriginFor<T>,
+			who: T::AccountId,
+			dimensions: CreditDimensions,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(dimensions.is_valid(), Error::<T>::DimensionOutOfRange);
+			ensure!(!Institutions::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
+			ensure!(
+				Institutions::<T>::count() < T::MaxInstitutions::get(),
+				Error::<T>::TooManyInstitutions
+			);
 
-            let institution =
-                Institution { dimensions, performance: 0, willing: false, last_offence_session: None };
-            let credit = institution.credit(&CreditWeights::<T>::get());
-            Institutions::<T>::insert(&who, institution);
-            Self::deposit_event(Event::InstitutionRegistered { who, dimensions, credit });
-            Ok(())
-        }
+			let institution = Institution {
+				dimensions,
+				performance: 0,
+				willing: false,
+				last_offence_session: None,
+			};
+			let credit = institution.credit(&CreditWeights::<T>::get());
+			Institutions::<T>::insert(&who, institution);
+			Self::deposit_event(Event::InstitutionRegistered { who, dimensions, credit });
+			Ok(())
+		}
 
-        /// Re-grade an institution's dimensions (governance). Its performance is kept.
-        #[pallet::call_index(1)]
-        #[pallet::weight(T::WeightInfo::update_dimensions())]
-        pub fn update_dimensions(
-            origin: OriginFor<T>,
-            who: T::AccountId,
-            dimensions: CreditDimensions,
-        ) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(dimensions.is_valid(), Error::<T>::DimensionOutOfRange);
-            let mut institution = Institutions::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+		/// Re-grade an institution's dimensions (governance). Its performance is kept.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::update_dimensions())]
+		pub fn update_dimensions(
+			origin: OriginFor<T>,
+			who: T::AccountId,
+			dimensions: CreditDimensions,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(dimensions.is_valid(), Error::<T>::DimensionOutOfRange);
+			let mut institution = Institutions::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 
-            institution.dimensions = dimensions;
-            let credit = institution.credit(&CreditWeights::<T>::get());
-            Institutions::<T>::insert(&who, institution);
-            Self::deposit_event(Event::DimensionsUpdated { who, dimensions, credit });
-            Ok(())
-        }
+			institution.dimensions = dimensions;
+			let credit = institution.credit(&CreditWeights::<T>::get());
+			Institutions::<T>::insert(&who, institution);
+			Self::deposit_event(Event::DimensionsUpdated { who, dimensions, credit });
+			Ok(())
+		}
 
-        /// Remove an institution (governance). If it serves now, it serves until the end of the
-        /// sessions already planned and is not elected again.
-        #[pallet::call_index(2)]
-        #[pallet::weight(T::WeightInfo::deregister_institution())]
-        pub fn deregister_institution(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
+		/// Remove an institution (governance). If it serves now, it serves until the end of the
+		/// sessions already planned and is not elected again.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::deregister_institution())]
+		pub fn deregister_institution(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
 
-            Institutions::<T>::remove(&who);
-            Self::deposit_event(Event::InstitutionDeregistered { who });
-            Ok(())
-        }
+			Institutions::<T>::remove(&who);
+			Self::deposit_event(Event::InstitutionDeregistered { who });
+			Ok(())
+		}
 
-        /// Declare whether the calling institution is willing to serve as RPN or ATN.
-        ///
-        /// Its node's session keys are registered separately with `session.set_keys`; an
-        /// institution is a candidate only with both.
-        #[pallet::call_index(3)]
-        #[pallet::weight(T::WeightInfo::set_willing())]
-        pub fn set_willing(origin: OriginFor<T>, willing: bool) -> DispatchResult {
-            let who = ensure_signed(origin)?;
-            Self::ensure_consortium()?;
-            let mut institution = Institutions::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-            ensure!(institution.willing != willing, Error::<T>::WillingnessUnchanged);
+		/// Declare whether the calling institution is willing to serve as RPN or ATN.
+		///
+		/// Its node's session keys are registered separately with `session.set_keys`; an
+		/// institution is a candidate only with both.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::set_willing())]
+		pub fn set_willing(origin: OriginFor<T>, willing: bool) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::ensure_consortium()?;
+			let mut institution = Institutions::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(institution.willing != willing, Error::<T>::WillingnessUnchanged);
 
-            institution.willing = willing;
-            Institutions::<T>::insert(&who, institution);
-            Self::deposit_event(Event::WillingnessChanged { who, willing });
-            Ok(())
-        }
+			institution.willing = willing;
+			Institutions::<T>::insert(&who, institution);
+			Self::deposit_event(Event::WillingnessChanged { who, willing });
+			Ok(())
+		}
 
-        /// Set the weights of the credit dimensions (governance). Takes effect at the next
-        /// election.
-        #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::set_credit_weights())]
-        pub fn set_credit_weights(origin: OriginFor<T>, weights: ScoreWeights) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(weights.is_valid(), Error::<T>::InvalidCreditWeights);
+		/// Set the weights of the credit dimensions (governance). Takes effect at the next
+		/// election.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::set_credit_weights())]
+		pub fn set_credit_weights(origin: OriginFor<T>, weights: ScoreWeights) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(weights.is_valid(), Error::<T>::InvalidCreditWeights);
 
-            CreditWeights::<T>::put(weights);
-            Self::deposit_event(Event::CreditWeightsChanged { weights });
-            Ok(())
-        }
+			CreditWeights::<T>::put(weights);
+			Self::deposit_event(Event::CreditWeightsChanged { weights });
+			Ok(())
+		}
 
-        /// Set the election's sizes, threshold and floor (governance). Takes effect at the next
-        /// election.
-        #[pallet::call_index(5)]
-        #[pallet::weight(T::WeightInfo::set_election_params())]
-        pub fn set_election_params(origin: OriginFor<T>, params: ElectionParams) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(Self::params_valid(&params), Error::<T>::InvalidElectionParams);
+		/// Set the election's sizes, threshold and floor (governance). Takes effect at the next
+		/// election.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::set_election_params())]
+		pub fn set_election_params(origin: OriginFor<T>, params: ElectionParams) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(Self::params_valid(&params), Error::<T>::InvalidElectionParams);
 
-            Params::<T>::put(params);
-            Self::deposit_event(Event::ElectionParamsChanged { params });
-            Ok(())
-        }
+			Params::<T>::put(params);
+			Self::deposit_event(Event::ElectionParamsChanged { params });
+			Ok(())
+		}
 
-        /// Record a failed audit of an institution (audit origin): a block or a service of the
-        /// institution was found invalid. Costs [`Config::AuditFailurePenalty`] credit.
-        #[pallet::call_index(6)]
-        #[pallet::weight(T::WeightInfo::report_audit_failure())]
-        pub fn report_audit_failure(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-            T::AuditOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
+		/// Record a failed audit of an institution (audit origin): a block or a service of the
+		/// institution was found invalid. Costs [`Config::AuditFailurePenalty`] credit.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::report_audit_failure())]
+		pub fn report_audit_failure(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			T::AuditOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
 
-            Self::penalise(&who, PenaltyReason::AuditFailure, T::AuditFailurePenalty::get(), None);
-            Ok(())
-        }
+			Self::penalise(&who, PenaltyReason::AuditFailure, T::AuditFailurePenalty::get(), None);
+			Ok(())
+		}
 
-        /// Record a service of an institution (audit origin): an audit vote cast, data served.
-        /// Adds [`Config::ServiceCredit`] up to the performance cap.
-        #[pallet::call_index(7)]
-        #[pallet::weight(T::WeightInfo::record_service())]
-        pub fn record_service(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-            T::AuditOrigin::ensure_origin(origin)?;
-            Self::ensure_consortium()?;
-            ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
+		/// Record a service of an institution (audit origin): an audit vote cast, data served.
+		/// Adds [`Config::ServiceCredit`] up to the performance cap.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::record_service())]
+		pub fn record_service(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			T::AuditOrigin::ensure_origin(origin)?;
+			Self::ensure_consortium()?;
+			ensure!(Institutions::<T>::contains_key(&who), Error::<T>::NotRegistered);
 
-            let amount = T::ServiceCredit::get();
-            if let Some(credit) = Self::reward(&who, amount) {
-                Self::deposit_event(Event::ServiceRecorded { who, amount, credit });
-            }
-            Ok(())
-        }
+			let amount = T::ServiceCredit::get();
+			if let Some(credit) = Self::reward(&who, amount) {
+				Self::deposit_event(Event::ServiceRecorded { who, amount, credit });
+			}
+			Ok(())
+		}
 
-        /// Hospital and platform chains: queue a new validator set (governance). It is handed
-        /// to `pallet-session` at the next planned session and becomes active one session
-        /// later. Every validator must already have session keys.
-        #[pallet::call_index(8)]
-        #[pallet::weight(T::WeightInfo::set_private_validators(validators.len() as u32))]
-        pub fn set_private_validators(
-            origin: OriginFor<T>,
-            validators: PrivateSetOf<T>,
-        ) -> DispatchResult {
-            T::GovernanceOrigin::ensure_origin(origin)?;
-            ensure!(!Self::is_consortium(), Error::<T>::NotPrivateChain);
-            ensure!(!validators.is_empty(), Error::<T>::EmptyValidatorSet);
-            let mut sorted = validators.to_vec();
-            sorted.sort();
-            sorted.dedup();
-            ensure!(sorted.len() == validators.len(), Error::<T>::DuplicateValidator);
-            ensure!(
-                validators.iter().all(|v| T::HasSessionKeys::contains(v)),
-                Error::<T>::ValidatorWithoutKeys
-            );
+		/// Hospital and platform chains: queue a new validator set (governance). It is handed
+		/// to `pallet-session` at the next planned session and becomes active one session
+		/// later. Every validator must already have session keys.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::set_private_validators(validators.len() as u32))]
+		pub fn set_private_validators(
+			origin: OriginFor<T>,
+			validators: PrivateSetOf<T>,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			ensure!(!Self::is_consortium(), Error::<T>::NotPrivateChain);
+			ensure!(!validators.is_empty(), Error::<T>::EmptyValidatorSet);
+			let mut sorted = validators.to_vec();
+			sorted.sort();
+			sorted.dedup();
+			ensure!(sorted.len() == validators.len(), Error::<T>::DuplicateValidator);
+			ensure!(
+				validators.iter().all(|v| T::HasSessionKeys::contains(v)),
+				Error::<T>::ValidatorWithoutKeys
+			);
 
-            PendingPrivateValidators::<T>::put(&validators);
-            Self::deposit_event(Event::PrivateValidatorsQueued { validators });
-            Ok(())
-        }
-    }
+			PendingPrivateValidators::<T>::put(&validators);
+			Self::deposit_event(Event::PrivateValidatorsQueued { validators });
+			Ok(())
+		}
+	}
 
-    impl<T: Config> Pallet<T> {
-        /// True on the consortium chain, the only chain that elects.
-        pub fn is_consortium() -> bool {
-            T::ChainIdentity::chain_kind() == ChainKind::Consortium
-        }
+	impl<T: Config> Pallet<T> {
+		/// True on the consortium chain, the only chain that elects.
+		pub fn is_consortium() -> bool {
+			T::ChainIdentity::chain_kind() == ChainKind::Consortium
+		}
 
-        fn ensure_consortium() -> DispatchResult {
-            ensure!(Self::is_consortium(), Error::<T>::NotConsortium);
-            Ok(())
-        }
+		fn ensure_consortium() -> DispatchResult {
+			ensure!(Self::is_consortium(), Error::<T>::NotConsortium);
+			Ok(())
+		}
 
-        /// True if `p` is within the runtime's bounds and its threshold can be reached.
-        pub fn params_valid(p: &ElectionParams) -> bool {
-            let highest_credit = MAX_BASE_CREDIT.saturating_add(T::MaxPerformanceCredit::get());
-            p.min_rpn >= 1 &&
-                p.min_rpn <= p.rpn_count &&
-                p.rpn_count <= T::MaxRpn::get() &&
-                p.atn_count <= T::MaxAtn::get() &&
-                p.credit_threshold <= highest_credit
-        }
+		/// True if `p` is within the runtime's bounds and its threshold can be reached.
+		pub fn params_valid(p: &ElectionParams) -> bool {
+			let highest_credit = MAX_BASE_CREDIT.saturating_add(T::MaxPerformanceCredit::get());
+			p.min_rpn >= 1
+				&& p.min_rpn <= p.rpn_count
+				&& p.rpn_count <= T::MaxRpn::get()
+				&& p.atn_count <= T::MaxAtn::get()
+				&& p.credit_threshold <= highest_credit
+		}
 
-        /// The current credit of `who`, if registered.
-        pub fn credit_of(who: &T::AccountId) -> Option<CreditPoints> {
-            let weights = CreditWeights::<T>::get();
-            Institutions::<T>::get(who).map(|i| i.credit(&weights))
-        }
+		/// The current credit of `who`, if registered.
+		pub fn credit_of(who: &T::AccountId) -> Option<CreditPoints> {
+			let weights = CreditWeights::<T>::get();
+			Institutions::<T>::get(who).map(|i| i.credit(&weights))
+		}
 
-        /// The candidates of an election, best first: willing, with session keys, credit at
-        /// least the threshold. Ties go to the lower account id.
-        pub fn ranking() -> Vec<(T::AccountId, CreditPoints)> {
-            let weights = CreditWeights::<T>::get();
-            let threshold = Params::<T>::get().credit_threshold;
-            let mut ranked: Vec<(T::AccountId, CreditPoints)> = Institutions::<T>::iter()
-                .filter(|(who, institution)| institution.willing && T::HasSessionKeys::contains(who))
-                .map(|(who, institution)| {
-                    let credit = institution.credit(&weights);
-                    (who, credit)
-                })
-                .filter(|(_, credit)| *credit >= threshold)
-                .collect();
-            // Storage iteration order is by hashed key; the sort makes the result independent
-            // of it.
-            ranked.sort_by(|(a, ca), (b, cb)| cb.cmp(ca).then_with(|| a.cmp(b)));
-            ranked
-        }
+		/// The candidates of an election, best first: willing, with session keys, credit at
+		/// least the threshold. Ties go to the lower account id.
+		pub fn ranking() -> Vec<(T::AccountId, CreditPoints)> {
+			let weights = CreditWeights::<T>::get();
+			let threshold = Params::<T>::get().credit_threshold;
+			let mut ranked: Vec<(T::AccountId, CreditPoints)> = Institutions::<T>::iter()
+				.filter(|(who, institution)| {
+					institution.willing && T::HasSessionKeys::contains(who)
+				})
+				.map(|(who, institution)| {
+					let credit = institution.credit(&weights);
+					(who, credit)
+				})
+				.filter(|(_, credit)| *credit >= threshold)
+				.collect();
+			// Storage iteration order is by hashed key; the sort makes the result independent
+			// of it.
+			ranked.sort_by(|(a, ca), (b, cb)| cb.cmp(ca).then_with(|| a.cmp(b)));
+			ranked
+		}
 
-        /// Elect the roles of session `session` from the current credits, or `Err(candidates)`
-        /// if there are fewer than `min_rpn` candidates.
-        pub fn elect(session: SessionIndex) -> Result<RolesOf<T>, u32> {
-            let params = Params::<T>::get();
-            let ranked = Self::ranking();
-            if (ranked.len() as u32) < params.min_rpn {
-                return Err(ranked.len() as u32);
-            }
-            let mut accounts = ranked.into_iter().map(|(who, _)| who);
-            let rpn: Vec<_> = accounts.by_ref().take(params.rpn_count as usize).collect();
-            let atn: Vec<_> = accounts.take(params.atn_count as usize).collect();
-            Ok(SessionRoles {
-                session,
-                rpn: BoundedVec::truncate_from(rpn),
-                atn: BoundedVec::truncate_from(atn),
-            })
-        }
+		/// Elect the roles of session `session` from the current credits, or `Err(candidates)`
+		/// if there are fewer than `min_rpn` candidates.
+		pub fn elect(session: SessionIndex) -> Result<RolesOf<T>, u32> {
+			let params = Params::<T>::get();
+			let ranked = Self::ranking();
+			if (ranked.len() as u32) < params.min_rpn {
+				return Err(ranked.len() as u32);
+			}
+			let mut accounts = ranked.into_iter().map(|(who, _)| who);
+			let rpn: Vec<_> = accounts.by_ref().take(params.rpn_count as usize).collect();
+			let atn: Vec<_> = accounts.take(params.atn_count as usize).collect();
+			Ok(SessionRoles {
+				session,
+				rpn: BoundedVec::truncate_from(rpn),
+				atn: BoundedVec::truncate_from(atn),
+			})
+		}
 
-        /// Plan session `session`: the consortium elects, a private chain hands over a set
-        /// queued by governance, if any.
-        pub(crate) fn plan_session(session: SessionIndex, genesis: bool) -> Option<Vec<T::AccountId>> {
-            if !Self::is_consortium() {
-                let validators = PendingPrivateValidators::<T>::take()?;
-                Self::deposit_event(Event::PrivateValidatorsPlanned { session });
-                return Some(validators.into_inner());
-            }
-            match Self::elect(session) {
-                Ok(roles) => {
-                    log::debug!(
-                        target: LOG_TARGET,
-                        "session {session}: {} RPN, {} ATN elected",
-                        roles.rpn.len(),
-                        roles.atn.len()
-                    );
-                    let validators = roles.validators();
-                    if genesis && session == 0 {
-                        CurrentRoles::<T>::put(&roles);
-                    }
-                    QueuedRoles::<T>::put(&roles);
-                    Self::deposit_event(Event::RolesElected {
-                        session,
-                        rpn: roles.rpn,
-                        atn: roles.atn,
-                    });
-                    Some(validators)
-                },
-                Err(eligible) => {
-                    log::warn!(
-                        target: LOG_TARGET,
-                        "session {session}: only {eligible} candidates, keeping the validators"
-                    );
-                    // `None` keeps the validator set, so the roles stay too.
-                    let mut roles = CurrentRoles::<T>::get();
-                    roles.session = session;
-                    QueuedRoles::<T>::put(roles);
-                    Self::deposit_event(Event::ElectionSkipped { session, eligible });
-                    None
-                },
-            }
-        }
+		/// Plan session `session`: the consortium elects, a private chain hands over a set
+		/// queued by governance, if any.
+		pub(crate) fn plan_session(
+			session: SessionIndex,
+			genesis: bool,
+		) -> Option<Vec<T::AccountId>> {
+			if !Self::is_consortium() {
+				let validators = PendingPrivateValidators::<T>::take()?;
+				Self::deposit_event(Event::PrivateValidatorsPlanned { session });
+				return Some(validators.into_inner());
+			}
+			match Self::elect(session) {
+				Ok(roles) => {
+					log::debug!(
+						target: LOG_TARGET,
+						"session {session}: {} RPN, {} ATN elected",
+						roles.rpn.len(),
+						roles.atn.len()
+					);
+					let validators = roles.validators();
+					if genesis && session == 0 {
+						CurrentRoles::<T>::put(&roles);
+					}
+					QueuedRoles::<T>::put(&roles);
+					Self::deposit_event(Event::RolesElected {
+						session,
+						rpn: roles.rpn,
+						atn: roles.atn,
+					});
+					Some(validators)
+				}
+				Err(eligible) => {
+					log::warn!(
+						target: LOG_TARGET,
+						"session {session}: only {eligible} candidates, keeping the validators"
+					);
+					// `None` keeps the validator set, so the roles stay too.
+					let mut roles = CurrentRoles::<T>::get();
+					roles.session = session;
+					QueuedRoles::<T>::put(roles);
+					Self::deposit_event(Event::ElectionSkipped { session, eligible });
+					None
+				}
+			}
+		}
 
-        /// Lower `who`'s credit by `amount` (performance floor: minus the highest base credit).
-        /// With `offence_session`, at most once per session.
-        pub(crate) fn penalise(
-            who: &T::AccountId,
-            reason: PenaltyReason,
-            amount: CreditPoints,
-            offence_session: Option<SessionIndex>,
-        ) -> bool {
-            let Some(mut institution) = Institutions::<T>::get(who) else { return false };
-            if offence_session.is_some() && institution.last_offence_session == offence_session {
-                return false;
-            }
-            let floor = -(MAX_BASE_CREDIT as i64);
-            institution.performance =
-                (institution.performance as i64 - amount as i64).max(floor) as i32;
-            if offence_session.is_some() {
-                institution.last_offence_session = offence_session;
-            }
-            let credit = institution.credit(&CreditWeights::<T>::get());
-            Institutions::<T>::insert(who, institution);
-            Self::deposit_event(Event::CreditPenalised { who: who.clone(), reason, amount, credit });
-            true
-        }
+		/// Lower `who`'s credit by `amount` (performance floor: minus the highest base credit).
+		/// With `offence_session`, at most once per session.
+		pub(crate) fn penalise(
+			who: &T::AccountId,
+			reason: PenaltyReason,
+			amount: CreditPoints,
+			offence_session: Option<SessionIndex>,
+		) -> bool {
+			let Some(mut institution) = Institutions::<T>::get(who) else { return false };
+			if offence_session.is_some() && institution.last_offence_session == offence_session {
+				return false;
+			}
+			let floor = -(MAX_BASE_CREDIT as i64);
+			institution.performance =
+				(institution.performance as i64 - amount as i64).max(floor) as i32;
+			if offence_session.is_some() {
+				institution.last_offence_session = offence_session;
+			}
+			let credit = institution.credit(&CreditWeights::<T>::get());
+			Institutions::<T>::insert(who, institution);
+			Self::deposit_event(Event::CreditPenalised {
+				who: who.clone(),
+				reason,
+				amount,
+				credit,
+			});
+			true
+		}
 
-        /// Raise `who`'s performance by `amount` up to the cap; its new credit, if registered.
-        pub(crate) fn reward(who: &T::AccountId, amount: CreditPoints) -> Option<CreditPoints> {
-            let cap = T::MaxPerformanceCredit::get().min(i32::MAX as u32) as i64;
-            Institutions::<T>::mutate(who, |maybe| {
-                let institution = maybe.as_mut()?;
-                institution.performance =
-                    (institution.performance as i64 + amount as i64).min(cap) as i32;
-                Some(institution.credit(&CreditWeights::<T>::get()))
-            })
-        }
+		/// Raise `who`'s performance by `amount` up to the cap; its new credit, if registered.
+		pub(crate) fn reward(who: &T::AccountId, amount: CreditPoints) -> Option<CreditPoints> {
+			let cap = T::MaxPerformanceCredit::get().min(i32::MAX as u32) as i64;
+			Institutions::<T>::mutate(who, |maybe| {
+				let institution = maybe.as_mut()?;
+				institution.performance =
+					(institution.performance as i64 + amount as i64).min(cap) as i32;
+				Some(institution.credit(&CreditWeights::<T>::get()))
+			})
+		}
 
-        /// The members of `items` that author in a session with `roles`: the RPN among them. If
-        /// there are no roles (a private chain, or a consortium genesis without institutions)
-        /// or no RPN among them, all of them, so Aura never loses its authors.
-        pub fn select_authors<X>(
-            items: Vec<X>,
-            account: impl Fn(&X) -> &T::AccountId,
-            roles: Option<&RolesOf<T>>,
-        ) -> Vec<X> {
-            let Some(roles) = roles else { return items };
-            if !items.iter().any(|x| roles.is_rpn(account(x))) {
-                return items;
-            }
-            items.into_iter().filter(|x| roles.is_rpn(account(x))).collect()
-        }
-    }
+		/// The members of `items` that author in a session with `roles`: the RPN among them. If
+		/// there are no roles (a private chain, or a consortium genesis without institutions)
+		/// or no RPN among them, all of them, so Aura never loses its authors.
+		pub fn select_authors<X>(
+			items: Vec<X>,
+			account: impl Fn(&X) -> &T::AccountId,
+			roles: Option<&RolesOf<T>>,
+		) -> Vec<X> {
+			let Some(roles) = roles else { return items };
+			if !items.iter().any(|x| roles.is_rpn(account(x))) {
+				return items;
+			}
+			items.into_iter().filter(|x| roles.is_rpn(account(x))).collect()
+		}
+	}
 
-    impl<T: Config> Pallet<T>
-    where
-        T: pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-    {
-        /// The Aura authorities of the running session, as accounts, in Aura's order.
-        pub fn current_authors() -> Vec<T::AccountId> {
-            let roles = CurrentRoles::<T>::get();
-            Self::select_authors(pallet_session::Validators::<T>::get(), |a| a, Some(&roles))
-        }
-    }
+	impl<T: Config> Pallet<T>
+	where
+		T: pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	{
+		/// The Aura authorities of the running session, as accounts, in Aura's order.
+		pub fn current_authors() -> Vec<T::AccountId> {
+			let roles = CurrentRoles::<T>::get();
+			Self::select_authors(pallet_session::Validators::<T>::get(), |a| a, Some(&roles))
+		}
+	}
 }
 
 impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
-    fn new_session(new_index: SessionIndex) -> Option<Vec<T::AccountId>> {
-        Self::plan_session(new_index, false)
-    }
+	fn new_session(new_index: SessionIndex) -> Option<Vec<T::AccountId>> {
+		Self::plan_session(new_index, false)
+	}
 
-    fn new_session_genesis(new_index: SessionIndex) -> Option<Vec<T::AccountId>> {
-        Self::plan_session(new_index, true)
-    }
+	fn new_session_genesis(new_index: SessionIndex) -> Option<Vec<T::AccountId>> {
+		Self::plan_session(new_index, true)
+	}
 
-    fn start_session(start_index: SessionIndex) {
-        if let Some(roles) = QueuedRoles::<T>::get() {
-            if roles.session == start_index {
-                CurrentRoles::<T>::put(roles);
-                QueuedRoles::<T>::kill();
-            }
-        }
-    }
+	fn start_session(start_index: SessionIndex) {
+		if let Some(roles) = QueuedRoles::<T>::get() {
+			if roles.session == start_index {
+				CurrentRoles::<T>::put(roles);
+				QueuedRoles::<T>::kill();
+			}
+		}
+	}
 
-    fn end_session(_end_index: SessionIndex) {}
+	fn end_session(_end_index: SessionIndex) {}
 }
 
 /// With `pallet_session::historical` (needed for GRANDPA equivocation proofs), wrap the pallet
 /// as `NoteHistoricalRoot<Runtime, Credit>`. The full identification is `()`: there is no
 /// stake to expose, the account is the identity.
 impl<T: Config> pallet_session::historical::SessionManager<T::AccountId, ()> for Pallet<T> {
-    fn new_session(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
-        <Self as pallet_session::SessionManager<_>>::new_session(new_index)
-            .map(|v| v.into_iter().map(|a| (a, ())).collect())
-    }
-    fn new_session_genesis(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
-        <Self as pallet_session::SessionManager<_>>::new_session_genesis(new_index)
-            .map(|v| v.into_iter().map(|a| (a, ())).collect())
-    }
-    fn start_session(start_index: SessionIndex) {
-        <Self as pallet_session::SessionManager<_>>::start_session(start_index)
-    }
-    fn end_session(end_index: SessionIndex) {
-        <Self as pallet_session::SessionManager<_>>::end_session(end_index)
-    }
+	fn new_session(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
+		<Self as pallet_session::SessionManager<_>>::new_session(new_index)
+			.map(|v| v.into_iter().map(|a| (a, ())).collect())
+	}
+	fn new_session_genesis(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
+		<Self as pallet_session::SessionManager<_>>::new_session_genesis(new_index)
+			.map(|v| v.into_iter().map(|a| (a, ())).collect())
+	}
+	fn start_session(start_index: SessionIndex) {
+		<Self as pallet_session::SessionManager<_>>::start_session(start_index)
+	}
+	fn end_session(end_index: SessionIndex) {
+		<Self as pallet_session::SessionManager<_>>::end_session(end_index)
+	}
 }
 
 /// Block authorship is service: every block an institution authors adds
 /// [`Config::AuthoringCredit`] to its performance (up to the cap). No event per block; the
 /// credit is in [`Institutions`] and shows in the next [`Event::RolesElected`].
-impl<T: Config> pallet_authorship::EventHandler<T::AccountId, frame_system::pallet_prelude::BlockNumberFor<T>>
-    for Pallet<T>
+impl<T: Config>
+	pallet_authorship::EventHandler<T::AccountId, frame_system::pallet_prelude::BlockNumberFor<T>>
+	for Pallet<T>
 {
-    fn note_author(author: T::AccountId) {
-        if Self::is_consortium() {
-            let _ = Self::reward(&author, T::AuthoringCredit::get());
-        }
-        frame_system::Pallet::<T>::register_extra_weight_unchecked(
-            T::WeightInfo::note_author(),
-            frame_support::dispatch::DispatchClass::Mandatory,
-        );
-    }
+	fn note_author(author: T::AccountId) {
+		if Self::is_consortium() {
+			let _ = Self::reward(&author, T::AuthoringCredit::get());
+		}
+		frame_system::Pallet::<T>::register_extra_weight_unchecked(
+			T::WeightInfo::note_author(),
+			frame_support::dispatch::DispatchClass::Mandatory,
+		);
+	}
 }
 
 /// Offences reported through `pallet-offences` (GRANDPA equivocation, with
@@ -762,24 +802,26 @@ impl<T: Config> pallet_authorship::EventHandler<T::AccountId, frame_system::pall
 /// (`pallet-offences` re-lists earlier offenders of the same time slot in later reports).
 /// Offenders that are not registered institutions are ignored. Generic over the full
 /// identification, so any `IdentificationTuple` whose first element is the account works.
-impl<T: Config, FullId> OnOffenceHandler<T::AccountId, (T::AccountId, FullId), Weight> for Pallet<T> {
-    fn on_offence(
-        offenders: &[OffenceDetails<T::AccountId, (T::AccountId, FullId)>],
-        slash_fraction: &[Perbill],
-        session: SessionIndex,
-    ) -> Weight {
-        let mut weight = T::DbWeight::get().reads(1);
-        if !Self::is_consortium() {
-            return weight;
-        }
-        for (i, details) in offenders.iter().enumerate() {
-            let fraction = slash_fraction.get(i).copied().unwrap_or_default();
-            let amount = T::OffencePenalty::get().max(fraction.mul_floor(MAX_BASE_CREDIT));
-            Self::penalise(&details.offender.0, PenaltyReason::Offence, amount, Some(session));
-            weight = weight.saturating_add(T::WeightInfo::penalise_offender());
-        }
-        weight
-    }
+impl<T: Config, FullId> OnOffenceHandler<T::AccountId, (T::AccountId, FullId), Weight>
+	for Pallet<T>
+{
+	fn on_offence(
+		offenders: &[OffenceDetails<T::AccountId, (T::AccountId, FullId)>],
+		slash_fraction: &[Perbill],
+		session: SessionIndex,
+	) -> Weight {
+		let mut weight = T::DbWeight::get().reads(1);
+		if !Self::is_consortium() {
+			return weight;
+		}
+		for (i, details) in offenders.iter().enumerate() {
+			let fraction = slash_fraction.get(i).copied().unwrap_or_default();
+			let amount = T::OffencePenalty::get().max(fraction.mul_floor(MAX_BASE_CREDIT));
+			Self::penalise(&details.offender.0, PenaltyReason::Offence, amount, Some(session));
+			weight = weight.saturating_add(T::WeightInfo::penalise_offender());
+		}
+		weight
+	}
 }
 
 /// `Config::HasSessionKeys` for a runtime with `pallet-session` whose validator id is the
@@ -787,70 +829,75 @@ impl<T: Config, FullId> OnOffenceHandler<T::AccountId, (T::AccountId, FullId), W
 pub struct SessionKeysRegistered<T>(PhantomData<T>);
 impl<T> Contains<T::AccountId> for SessionKeysRegistered<T>
 where
-    T: pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	T: pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
 {
-    fn contains(who: &T::AccountId) -> bool {
-        pallet_session::NextKeys::<T>::contains_key(who)
-    }
+	fn contains(who: &T::AccountId) -> bool {
+		pallet_session::NextKeys::<T>::contains_key(who)
+	}
 }
 
-/// Aura's session handler, restricted to the RPN: put `RepresentativeAuthors<Runtime, Aura>`
-/// in `pallet_session::Config::SessionHandler` (and in `SessionKeys`' `aura` field type the
-/// key stays `Aura`'s). GRANDPA's handler is used unwrapped, so it gets RPN ∪ ATN.
+/// Aura's session handler, restricted to the RPN: use
+/// `SessionHandler = (RepresentativeAuthors<Runtime, Aura>, Grandpa)` in `pallet_session::Config`
+/// (same order as the `SessionKeys` fields `aura`, `grandpa`; the key type is Aura's, so
+/// `SessionKeys` itself is unchanged). GRANDPA's handler is used unwrapped, so it gets RPN ∪ ATN.
 ///
 /// Off the consortium, or while no roles are known (genesis without institutions), it passes
 /// every validator through unchanged.
 pub struct RepresentativeAuthors<T, Inner>(PhantomData<(T, Inner)>);
 
-impl<T, Inner: BoundToRuntimeAppPublic> BoundToRuntimeAppPublic for RepresentativeAuthors<T, Inner> {
-    type Public = Inner::Public;
+impl<T, Inner: BoundToRuntimeAppPublic> BoundToRuntimeAppPublic
+	for RepresentativeAuthors<T, Inner>
+{
+	type Public = Inner::Public;
 }
 
 impl<T, Inner> OneSessionHandler<T::AccountId> for RepresentativeAuthors<T, Inner>
 where
-    T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-    Inner: OneSessionHandler<T::AccountId>,
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	Inner: OneSessionHandler<T::AccountId>,
 {
-    type Key = Inner::Key;
+	type Key = Inner::Key;
 
-    fn on_genesis_session<'a, I: 'a>(validators: I)
-    where
-        I: Iterator<Item = (&'a T::AccountId, Self::Key)>,
-        T::AccountId: 'a,
-    {
-        // `pallet-session` hands over the validators of session 1, which equal session 0's.
-        let roles = QueuedRoles::<T>::get().or_else(|| Some(CurrentRoles::<T>::get()));
-        let authors = Pallet::<T>::select_authors(validators.collect(), |(a, _)| *a, roles.as_ref());
-        Inner::on_genesis_session(authors.into_iter());
-    }
+	fn on_genesis_session<'a, I: 'a>(validators: I)
+	where
+		I: Iterator<Item = (&'a T::AccountId, Self::Key)>,
+		T::AccountId: 'a,
+	{
+		// `pallet-session` hands over the validators of session 1, which equal session 0's.
+		let roles = QueuedRoles::<T>::get().or_else(|| Some(CurrentRoles::<T>::get()));
+		let authors =
+			Pallet::<T>::select_authors(validators.collect(), |(a, _)| *a, roles.as_ref());
+		Inner::on_genesis_session(authors.into_iter());
+	}
 
-    fn on_new_session<'a, I: 'a>(changed: bool, validators: I, queued_validators: I)
-    where
-        I: Iterator<Item = (&'a T::AccountId, Self::Key)>,
-        T::AccountId: 'a,
-    {
-        // `start_session` already moved this session's roles to `CurrentRoles` and
-        // `new_session` queued the next session's.
-        let current = CurrentRoles::<T>::get();
-        let queued = QueuedRoles::<T>::get();
-        let authors = Pallet::<T>::select_authors(validators.collect(), |(a, _)| *a, Some(&current));
-        let queued_authors =
-            Pallet::<T>::select_authors(queued_validators.collect(), |(a, _)| *a, queued.as_ref());
-        Inner::on_new_session(changed, authors.into_iter(), queued_authors.into_iter());
-    }
+	fn on_new_session<'a, I: 'a>(changed: bool, validators: I, queued_validators: I)
+	where
+		I: Iterator<Item = (&'a T::AccountId, Self::Key)>,
+		T::AccountId: 'a,
+	{
+		// `start_session` already moved this session's roles to `CurrentRoles` and
+		// `new_session` queued the next session's.
+		let current = CurrentRoles::<T>::get();
+		let queued = QueuedRoles::<T>::get();
+		let authors =
+			Pallet::<T>::select_authors(validators.collect(), |(a, _)| *a, Some(&current));
+		let queued_authors =
+			Pallet::<T>::select_authors(queued_validators.collect(), |(a, _)| *a, queued.as_ref());
+		Inner::on_new_session(changed, authors.into_iter(), queued_authors.into_iter());
+	}
 
-    fn on_before_session_ending() {
-        Inner::on_before_session_ending()
-    }
+	fn on_before_session_ending() {
+		Inner::on_before_session_ending()
+	}
 
-    fn on_disabled(validator_index: u32) {
-        // `pallet-session` counts in its validator list; Aura in its (RPN-only) author list.
-        let validators = pallet_session::Validators::<T>::get();
-        let Some(who) = validators.get(validator_index as usize).cloned() else { return };
-        if let Some(i) = Pallet::<T>::current_authors().iter().position(|a| *a == who) {
-            Inner::on_disabled(i as u32);
-        }
-    }
+	fn on_disabled(validator_index: u32) {
+		// `pallet-session` counts in its validator list; Aura in its (RPN-only) author list.
+		let validators = pallet_session::Validators::<T>::get();
+		let Some(who) = validators.get(validator_index as usize).cloned() else { return };
+		if let Some(i) = Pallet::<T>::current_authors().iter().position(|a| *a == who) {
+			Inner::on_disabled(i as u32);
+		}
+	}
 }
 
 /// `pallet_authorship::Config::FindAuthor` for RPN-only Aura: maps Aura's author index into
@@ -864,23 +911,23 @@ pub struct FindRepresentativeAuthor<T, Inner>(PhantomData<(T, Inner)>);
 
 impl<T, Inner> FindAuthor<T::AccountId> for FindRepresentativeAuthor<T, Inner>
 where
-    T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-    Inner: FindAuthor<u32>,
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	Inner: FindAuthor<u32>,
 {
-    fn find_author<'a, I>(digests: I) -> Option<T::AccountId>
-    where
-        I: 'a + IntoIterator<Item = (ConsensusEngineId, &'a [u8])>,
-    {
-        let index = Inner::find_author(digests)?;
-        Pallet::<T>::current_authors().get(index as usize).cloned()
-    }
+	fn find_author<'a, I>(digests: I) -> Option<T::AccountId>
+	where
+		I: 'a + IntoIterator<Item = (ConsensusEngineId, &'a [u8])>,
+	{
+		let index = Inner::find_author(digests)?;
+		Pallet::<T>::current_authors().get(index as usize).cloned()
+	}
 }
 
 /// `pallet_session::historical::Config::FullIdentificationOf` for a chain without stake: every
 /// validator's full identification is `()`, its account is its identity.
 pub struct UnitIdentification;
 impl<A> sp_runtime::traits::Convert<A, Option<()>> for UnitIdentification {
-    fn convert(_: A) -> Option<()> {
-        Some(())
-    }
+	fn convert(_: A) -> Option<()> {
+		Some(())
+	}
 }
