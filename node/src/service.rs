@@ -1,7 +1,7 @@
 //! The node service: Aura authoring, GRANDPA finality, networking, RPC.
 
 use futures::FutureExt;
-use mbds_runtime::{apis as _, opaque::Block};
+use mbds_runtime::opaque::Block;
 use sc_client_api::{Backend, BlockBackend};
 use sc_consensus_aura::{ImportQueueParams, SlotProportion, StartAuraParams};
 use sc_consensus_grandpa::SharedVoterState;
@@ -166,7 +166,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
         Vec::default(),
     ));
 
-    let (network, system_rpc_tx, tx_handler_controller, sync_service) =
+    let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
         sc_service::build_network(sc_service::BuildNetworkParams {
             config: &config,
             net_config,

@@ -32,8 +32,6 @@ use sp_runtime::{
     traits::{BlakeTwo256, IdentifyAccount, Verify},
     MultiAddress, MultiSignature,
 };
-#[cfg(feature = "std")]
-use sp_version::NativeVersion;
 use sp_version::{runtime_version, RuntimeVersion};
 
 pub use mbds_primitives::{BlockNumber, ChainId, ChainKind, Moment};
@@ -88,12 +86,6 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     transaction_version: 1,
     system_version: 1,
 };
-
-/// The native version, used by the node to decide whether it can author with its own runtime.
-#[cfg(feature = "std")]
-pub fn native_version() -> NativeVersion {
-    NativeVersion { runtime_version: VERSION, can_author_with: Default::default() }
-}
 
 /// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
 /// enough for four validators on modest hardware to gossip GRANDPA votes between blocks.

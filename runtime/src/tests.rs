@@ -1,6 +1,7 @@
 //! Runtime-level checks: every preset builds a valid genesis and says which chain it is.
 
 use crate::{genesis_config_presets::*, *};
+use sp_api::RuntimeApiInfo;
 use sp_runtime::BuildStorage;
 
 fn storage_of(preset: &str) -> sp_io::TestExternalities {

@@ -64,8 +64,6 @@ impl Node {
             .args([
                 "--rpc-port".to_string(),
                 rpc_port.to_string(),
-                "--port".into(),
-                p2p_port.to_string(),
                 "--no-prometheus".into(),
                 "--no-telemetry".into(),
                 "--no-mdns".into(),
