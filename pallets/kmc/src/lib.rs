@@ -152,8 +152,7 @@ pub mod pallet {
 	/// Which account holds an identity commitment; refuses a second registration of one
 	/// identity.
 	#[pallet::storage]
-	pub type IdentityOwner<T: Config> =
-		StorageMap<_, Identity, H256, T::AccountId, OptionQuery>;
+	pub type IdentityOwner<T: Config> = StorageMap<_, Identity, H256, T::AccountId, OptionQuery>;
 
 	/// The active key set of each participant.
 	#[pallet::storage]
@@ -196,8 +195,9 @@ pub mod pallet {
 						key: p.search_key.clone().try_into().expect("genesis search key too long"),
 					},
 				};
-				Pallet::<T>::ensure_can_register(&p.account, &p.role, &p.identity)
-					.expect("invalid genesis participant (duplicate, or doctor before institution)");
+				Pallet::<T>::ensure_can_register(&p.account, &p.role, &p.identity).expect(
+					"invalid genesis participant (duplicate, or doctor before institution)",
+				);
 				Pallet::<T>::do_register(p.account.clone(), p.role.clone(), p.identity, keys);
 			}
 		}
@@ -355,13 +355,14 @@ pub mod pallet {
 				Error::<T>::IdentityAlreadyRegistered
 			);
 			if let Role::Doctor { institution } = role {
-				let inst = Participants::<T>::get(institution).ok_or(Error::<T>::UnknownInstitution)?;
+				let inst =
+					Participants::<T>::get(institution).ok_or(Error::<T>::UnknownInstitution)?;
 				match inst.role {
 					Role::Institution(kind) => ensure!(
 						matches!(
 							kind,
-							mbds_primitives::InstitutionKind::Hospital |
-								mbds_primitives::InstitutionKind::InternetPlatform
+							mbds_primitives::InstitutionKind::Hospital
+								| mbds_primitives::InstitutionKind::InternetPlatform
 						),
 						Error::<T>::InstitutionCannotEmployDoctors
 					),
@@ -446,8 +447,9 @@ pub mod pallet {
 			FeelessQuota::<T>::mutate(who, |q| {
 				let window = T::FeelessWindow::get();
 				match q {
-					Some(q) if now < q.window_start.saturating_add(window) =>
-						q.used = q.used.saturating_add(1),
+					Some(q) if now < q.window_start.saturating_add(window) => {
+						q.used = q.used.saturating_add(1)
+					}
 					_ => *q = Some(QuotaUsage { window_start: now, used: 1 }),
 				}
 			});
@@ -488,10 +490,12 @@ impl<T: Config> mbds_primitives::RegistryBenchmarkHelper<T::AccountId> for Palle
 			key: alloc::vec![b; 33].try_into().unwrap_or_default(),
 		};
 		if !Participants::<T>::contains_key(who) {
-			Self::do_register(who.clone(), role, identity, KeySet {
-				record_key: key(1),
-				search_key: key(2),
-			});
+			Self::do_register(
+				who.clone(),
+				role,
+				identity,
+				KeySet { record_key: key(1), search_key: key(2) },
+			);
 		}
 	}
 }

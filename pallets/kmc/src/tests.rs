@@ -61,7 +61,13 @@ fn second_registration_of_an_account_or_an_identity_is_refused() {
 		);
 		// Fresh account, identity already bound to the patient.
 		assert_noop!(
-			Kmc::register(RuntimeOrigin::root(), NEWCOMER, Role::Patient, identity(PATIENT), keys(9)),
+			Kmc::register(
+				RuntimeOrigin::root(),
+				NEWCOMER,
+				Role::Patient,
+				identity(PATIENT),
+				keys(9)
+			),
 			Error::<Test>::IdentityAlreadyRegistered
 		);
 	});
@@ -116,7 +122,10 @@ fn non_kmc_origin_is_refused_everywhere() {
 		assert_noop!(Kmc::rotate_keys(o(), PATIENT, keys(50)), DispatchError::BadOrigin);
 		assert_noop!(Kmc::suspend(o(), PATIENT), DispatchError::BadOrigin);
 		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), PATIENT));
-		assert_noop!(Kmc::reinstate(RuntimeOrigin::signed(PATIENT), PATIENT), DispatchError::BadOrigin);
+		assert_noop!(
+			Kmc::reinstate(RuntimeOrigin::signed(PATIENT), PATIENT),
+			DispatchError::BadOrigin
+		);
 	});
 }
 
@@ -186,12 +195,14 @@ fn another_pallet_suspends_through_the_trait_and_only_kmc_reinstates() {
 		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT));
 		assert!(!Kmc::is_active_patient(&PATIENT));
 		assert_eq!(last_event(), Event::Suspended { who: PATIENT }.into());
-		frame_support::assert_storage_noop!(
-			assert!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT).is_err())
-		);
-		frame_support::assert_storage_noop!(
-			assert!(<Kmc as SuspendParticipant<u64>>::suspend(&NEWCOMER).is_err())
-		);
+		frame_support::assert_storage_noop!(assert!(<Kmc as SuspendParticipant<u64>>::suspend(
+			&PATIENT
+		)
+		.is_err()));
+		frame_support::assert_storage_noop!(assert!(<Kmc as SuspendParticipant<u64>>::suspend(
+			&NEWCOMER
+		)
+		.is_err()));
 		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), PATIENT));
 		assert!(Kmc::is_active_patient(&PATIENT));
 	});
@@ -232,7 +243,10 @@ fn unregistered_account_cannot_send_medical_calls_even_to_the_pool() {
 	new_test_ext().execute_with(|| {
 		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
 		assert_eq!(pool_check(NEWCOMER, &medical_call()), Err(err));
-		frame_support::assert_storage_noop!(assert_eq!(apply(Some(NEWCOMER), &medical_call()), Err(err)));
+		frame_support::assert_storage_noop!(assert_eq!(
+			apply(Some(NEWCOMER), &medical_call()),
+			Err(err)
+		));
 		// Other calls are not its business.
 		assert_ok!(apply(Some(NEWCOMER), &other_call()));
 		assert_eq!(FeelessQuota::<Test>::get(NEWCOMER), None);
@@ -274,7 +288,10 @@ fn feeless_transactions_are_bounded_per_identity_and_window() {
 		assert_eq!(Kmc::quota_used(&PATIENT), 3);
 		let err = InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED).into();
 		assert_eq!(pool_check(PATIENT, &medical_call()), Err(err));
-		frame_support::assert_storage_noop!(assert_eq!(apply(Some(PATIENT), &medical_call()), Err(err)));
+		frame_support::assert_storage_noop!(assert_eq!(
+			apply(Some(PATIENT), &medical_call()),
+			Err(err)
+		));
 		// Another identity has its own quota.
 		assert_ok!(apply(Some(DOCTOR), &medical_call()));
 		// Non-medical calls are not counted.
@@ -326,7 +343,14 @@ fn registered_account_without_balance_passes_check_nonce() {
 		);
 		assert_ok!(register(NEWCOMER, Role::Patient));
 		assert_ok!(nonce()
-			.validate_only(RuntimeOrigin::signed(NEWCOMER), &call, &info, 0, TransactionSource::External, 0)
+			.validate_only(
+				RuntimeOrigin::signed(NEWCOMER),
+				&call,
+				&info,
+				0,
+				TransactionSource::External,
+				0
+			)
 			.map(|_| ()));
 	});
 }

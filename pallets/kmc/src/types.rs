@@ -17,8 +17,18 @@ use sp_core::H256;
 /// attested key from the chain instead of trusting a side channel. The tag tells a client how
 /// to parse the bytes; a new scheme or a new serialisation gets a new tag.
 #[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
-	TypeInfo, Serialize, Deserialize,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Serialize,
+	Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
 pub enum KeyScheme {
@@ -33,8 +43,15 @@ pub enum KeyScheme {
 
 /// One public key: opaque bytes plus the scheme that gives them meaning.
 #[derive(
-	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, DecodeWithMemTracking,
-	MaxEncodedLen, TypeInfo,
+	CloneNoBound,
+	DebugNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxKeyLen))]
 #[codec(mel_bound())]
@@ -48,8 +65,15 @@ pub struct PublicKey<MaxKeyLen: Get<u32>> {
 /// The public encryption keys of one participant, beside the account key (which is the
 /// participant's identity and the map key under which this set is stored).
 #[derive(
-	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, DecodeWithMemTracking,
-	MaxEncodedLen, TypeInfo,
+	CloneNoBound,
+	DebugNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxKeyLen))]
 #[codec(mel_bound())]
@@ -63,12 +87,14 @@ pub struct KeySet<MaxKeyLen: Get<u32>> {
 
 /// A key set that was replaced by a rotation, kept so that old attestations can be checked.
 #[derive(
-	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, MaxEncodedLen,
-	TypeInfo,
+	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxKeyLen))]
 #[codec(mel_bound(BlockNumber: MaxEncodedLen))]
-pub struct RetiredKeySet<MaxKeyLen: Get<u32>, BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug> {
+pub struct RetiredKeySet<
+	MaxKeyLen: Get<u32>,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+> {
 	/// Version of the set (0 = keys given at registration, then +1 per rotation).
 	pub version: u32,
 	/// The keys themselves.
@@ -81,7 +107,15 @@ pub struct RetiredKeySet<MaxKeyLen: Get<u32>, BlockNumber: Clone + PartialEq + E
 
 /// Whether a registered participant may act.
 #[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
 	TypeInfo,
 )]
 pub enum ParticipantStatus {

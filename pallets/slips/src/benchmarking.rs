@@ -17,10 +17,7 @@ fn actors<T: Config>() -> Actors<T::AccountId> {
 	let institution: T::AccountId = account("institution", 0, 0);
 	let doctor: T::AccountId = account("doctor", 0, 0);
 	let patient: T::AccountId = account("patient", 0, 0);
-	T::BenchmarkHelper::register_active(
-		&institution,
-		Role::Institution(InstitutionKind::Hospital),
-	);
+	T::BenchmarkHelper::register_active(&institution, Role::Institution(InstitutionKind::Hospital));
 	T::BenchmarkHelper::register_active(&doctor, Role::Doctor { institution: institution.clone() });
 	T::BenchmarkHelper::register_active(&patient, Role::Patient);
 	Institution::<T>::put(&institution);
@@ -28,7 +25,9 @@ fn actors<T: Config>() -> Actors<T::AccountId> {
 }
 
 fn keywords<T: Config>(k: u32, seed: u8) -> Vec<Vec<u8>> {
-	(0..k).map(|i| alloc::vec![seed.wrapping_add(i as u8); T::MaxKeywordLen::get() as usize]).collect()
+	(0..k)
+		.map(|i| alloc::vec![seed.wrapping_add(i as u8); T::MaxKeywordLen::get() as usize])
+		.collect()
 }
 
 /// Submits a pending slip with `k` maximal keywords and returns its id.
@@ -140,8 +139,7 @@ mod benchmarks {
 	#[benchmark]
 	fn close_batch(n: Linear<1, { T::MaxItemsPerBatch::get() }>) {
 		let now = frame_system::Pallet::<T>::block_number();
-		let leaves: Vec<H256> =
-			(0..n).map(|i| BlakeTwo256::hash(&i.to_le_bytes())).collect();
+		let leaves: Vec<H256> = (0..n).map(|i| BlakeTwo256::hash(&i.to_le_bytes())).collect();
 		OpenLeaves::<T>::put(BoundedVec::<_, T::MaxItemsPerBatch>::truncate_from(leaves));
 		let batch = OpenBatch { id: 0, opened_at: now, opened_at_ms: 0, item_count: n };
 		CurrentBatch::<T>::put(batch.clone());

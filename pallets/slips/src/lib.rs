@@ -120,6 +120,8 @@ pub fn verify_item<Item: Encode>(
 	)
 }
 
+// `submit_slip` carries the paper's eight slip fields as arguments.
+#[allow(clippy::too_many_arguments)]
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -216,15 +218,8 @@ pub mod pallet {
 
 	/// The n-th slip about a patient (n from 0, in submission order).
 	#[pallet::storage]
-	pub type PatientSlipAt<T: Config> = StorageDoubleMap<
-		_,
-		Blake2_128Concat,
-		T::AccountId,
-		Twox64Concat,
-		u32,
-		SlipId,
-		OptionQuery,
-	>;
+	pub type PatientSlipAt<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, u32, SlipId, OptionQuery>;
 
 	/// Slips to expire at the start of a block, if still pending then.
 	#[pallet::storage]
@@ -238,8 +233,7 @@ pub mod pallet {
 
 	/// The batch collecting items, if it has any.
 	#[pallet::storage]
-	pub type CurrentBatch<T: Config> =
-		StorageValue<_, OpenBatch<BlockNumberFor<T>>, OptionQuery>;
+	pub type CurrentBatch<T: Config> = StorageValue<_, OpenBatch<BlockNumberFor<T>>, OptionQuery>;
 
 	/// Leaf hashes of the current batch, in order; the root is computed from them at closing.
 	#[pallet::storage]
@@ -436,8 +430,8 @@ pub mod pallet {
 			let now = frame_system::Pallet::<T>::block_number();
 			let expires_at = now.saturating_add(T::PendingPeriod::get());
 			ensure!(
-				ExpiryQueue::<T>::decode_len(expires_at).unwrap_or(0) <
-					T::MaxSlipsPerBlock::get() as usize,
+				ExpiryQueue::<T>::decode_len(expires_at).unwrap_or(0)
+					< T::MaxSlipsPerBlock::get() as usize,
 				Error::<T>::TooManySlipsInBlock
 			);
 
@@ -491,10 +485,7 @@ pub mod pallet {
 			let k = slip.encrypted_keywords.len() as u32;
 			let open = CurrentBatch::<T>::get();
 			let used = open.as_ref().map_or(0, |b| b.item_count);
-			ensure!(
-				used.saturating_add(k) <= T::MaxItemsPerBatch::get(),
-				Error::<T>::BatchFull
-			);
+			ensure!(used.saturating_add(k) <= T::MaxItemsPerBatch::get(), Error::<T>::BatchFull);
 
 			// Writes from here on; nothing below can fail.
 			let mut batch = open.unwrap_or_else(|| OpenBatch {
@@ -588,7 +579,7 @@ pub mod pallet {
 					ensure!(&i == institution, Error::<T>::NotDoctorOfThisInstitution);
 					ensure!(T::Participants::is_active(who), Error::<T>::DoctorSuspended);
 					Ok(())
-				},
+				}
 				Some(_) => Err(Error::<T>::NotADoctor.into()),
 			}
 		}
@@ -599,7 +590,7 @@ pub mod pallet {
 				Some(Role::Patient) => {
 					ensure!(T::Participants::is_active(who), Error::<T>::PatientSuspended);
 					Ok(())
-				},
+				}
 				Some(_) => Err(Error::<T>::NotAPatient.into()),
 			}
 		}
@@ -613,8 +604,9 @@ pub mod pallet {
 			ensure!(&slip.patient == who, Error::<T>::NotSlipPatient);
 			let now = frame_system::Pallet::<T>::block_number();
 			match slip.status {
-				SlipStatus::Pending { expires_at } =>
-					ensure!(now < expires_at, Error::<T>::SlipExpired),
+				SlipStatus::Pending { expires_at } => {
+					ensure!(now < expires_at, Error::<T>::SlipExpired)
+				}
 				SlipStatus::Expired { .. } => return Err(Error::<T>::SlipExpired.into()),
 				_ => return Err(Error::<T>::AlreadyDecided.into()),
 			}
@@ -648,9 +640,9 @@ pub mod pallet {
 		/// of items of the closed batch.
 		pub(crate) fn close_batch_if_due(now: BlockNumberFor<T>) -> Option<u32> {
 			let batch = CurrentBatch::<T>::get()?;
-			let due = now >= batch.opened_at.saturating_add(T::BatchBlocks::get()) ||
-				Self::now_ms() >= batch.opened_at_ms.saturating_add(T::BatchPeriodMs::get()) ||
-				batch.item_count >= T::MaxItemsPerBatch::get();
+			let due = now >= batch.opened_at.saturating_add(T::BatchBlocks::get())
+				|| Self::now_ms() >= batch.opened_at_ms.saturating_add(T::BatchPeriodMs::get())
+				|| batch.item_count >= T::MaxItemsPerBatch::get();
 			if !due {
 				return None;
 			}
@@ -658,9 +650,12 @@ pub mod pallet {
 		}
 
 		/// Closes `batch`: computes and stores its Merkle root.
-		pub(crate) fn close_batch(now: BlockNumberFor<T>, batch: OpenBatch<BlockNumberFor<T>>) -> u32 {
+		pub(crate) fn close_batch(
+			now: BlockNumberFor<T>,
+			batch: OpenBatch<BlockNumberFor<T>>,
+		) -> u32 {
 			let leaves = OpenLeaves::<T>::take();
-			let root = binary_merkle_tree::merkle_root_raw::<BlakeTwo256, _>(leaves.into_iter());
+			let root = binary_merkle_tree::merkle_root_raw::<BlakeTwo256, _>(leaves);
 			CurrentBatch::<T>::kill();
 			Batches::<T>::insert(
 				batch.id,

@@ -143,7 +143,9 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 		System::set_block_number(1);
 		NowMs::set(START_MS);
 		Kind::set(ChainKind::Hospital);
-		assert!(<Kmc as mbds_primitives::SuspendParticipant<u64>>::suspend(&SUSPENDED_DOCTOR).is_ok());
+		assert!(
+			<Kmc as mbds_primitives::SuspendParticipant<u64>>::suspend(&SUSPENDED_DOCTOR).is_ok()
+		);
 	});
 	ext
 }

@@ -362,17 +362,17 @@ fn batch_closes_after_batch_blocks() {
 		let info = Batches::<Test>::get(0).expect("closed at block 11");
 		assert_eq!(info.item_count, 3);
 		assert_eq!((info.opened_at, info.closed_at, info.chain_id), (1, 11, CHAIN_ID));
-		assert_eq!(
-			last_event(),
-			Event::BatchClosed { batch: 0, root: info.root, items: 3 }.into()
-		);
+		assert_eq!(last_event(), Event::BatchClosed { batch: 0, root: info.root, items: 3 }.into());
 		assert_eq!(CurrentBatch::<Test>::get(), None);
 		assert!(OpenLeaves::<Test>::get().is_empty());
 		// The next confirmation opens batch 1.
 		let id3 = submit(1, 3);
 		confirm(id3);
 		assert_eq!(CurrentBatch::<Test>::get().unwrap().id, 1);
-		assert_eq!(Ledger::<Test>::get(id3).unwrap().status, SlipStatus::Confirmed { at: 11, batch: 1 });
+		assert_eq!(
+			Ledger::<Test>::get(id3).unwrap().status,
+			SlipStatus::Confirmed { at: 11, batch: 1 }
+		);
 	});
 }
 
@@ -385,7 +385,10 @@ fn batch_closes_after_batch_period_even_within_fewer_blocks() {
 		NowMs::set(START_MS + BATCH_MS);
 		Slips::on_initialize(2);
 		let info = Batches::<Test>::get(0).expect("closed by time at block 2");
-		assert_eq!((info.item_count, info.closed_at, info.closed_at_ms), (1, 2, START_MS + BATCH_MS));
+		assert_eq!(
+			(info.item_count, info.closed_at, info.closed_at_ms),
+			(1, 2, START_MS + BATCH_MS)
+		);
 	});
 }
 
@@ -403,7 +406,10 @@ fn a_full_batch_refuses_more_items_and_closes_at_the_next_block() {
 		run_to_block(2);
 		assert_eq!(Batches::<Test>::get(0).unwrap().item_count, 8);
 		confirm(c);
-		assert_eq!(Ledger::<Test>::get(c).unwrap().status, SlipStatus::Confirmed { at: 2, batch: 1 });
+		assert_eq!(
+			Ledger::<Test>::get(c).unwrap().status,
+			SlipStatus::Confirmed { at: 2, batch: 1 }
+		);
 	});
 }
 
@@ -461,9 +467,11 @@ fn patient_slips_lists_a_patients_slips_in_order_with_paging() {
 		let ids: Vec<SlipId> = (0..4).map(|i| submit(1, i)).collect();
 		assert_ok!(submit_as(DOCTOR, OTHER_PATIENT, keywords(1, 9), record_hash(9)));
 		assert_eq!(PatientSlipCount::<Test>::get(PATIENT), 4);
-		let all: Vec<SlipId> = Slips::patient_slips(&PATIENT, 0, 100).into_iter().map(|s| s.0).collect();
+		let all: Vec<SlipId> =
+			Slips::patient_slips(&PATIENT, 0, 100).into_iter().map(|s| s.0).collect();
 		assert_eq!(all, ids);
-		let page: Vec<SlipId> = Slips::patient_slips(&PATIENT, 1, 2).into_iter().map(|s| s.0).collect();
+		let page: Vec<SlipId> =
+			Slips::patient_slips(&PATIENT, 1, 2).into_iter().map(|s| s.0).collect();
 		assert_eq!(page, ids[1..3].to_vec());
 		assert!(Slips::patient_slips(&PATIENT, 10, 2).is_empty());
 		assert_eq!(Slips::patient_slips(&OTHER_PATIENT, 0, 10)[0].1.patient, OTHER_PATIENT);
@@ -505,7 +513,8 @@ fn medical_calls_are_feeless_for_active_participants_only() {
 			encrypted_address: vec![1],
 			record_hash: record_hash(1),
 		};
-		let confirm_call = crate::Call::<Test>::confirm_slip { slip_id: 0, record_hash: record_hash(1) };
+		let confirm_call =
+			crate::Call::<Test>::confirm_slip { slip_id: 0, record_hash: record_hash(1) };
 		let reject_call =
 			crate::Call::<Test>::reject_slip { slip_id: 0, reason: RejectReason::Duplicate };
 		let admin_call = crate::Call::<Test>::set_institution { institution: HOSPITAL };
@@ -528,7 +537,13 @@ fn unregistered_accounts_cannot_even_queue_slip_calls() {
 		});
 		let check = |who: u64| {
 			pallet_kmc::CheckParticipant::<Test>::new()
-				.validate_and_prepare(RuntimeOrigin::signed(who), &call, &call.get_dispatch_info(), 0, 0)
+				.validate_and_prepare(
+					RuntimeOrigin::signed(who),
+					&call,
+					&call.get_dispatch_info(),
+					0,
+					0,
+				)
 				.map(|_| ())
 		};
 		assert_eq!(

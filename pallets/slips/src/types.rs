@@ -1,5 +1,8 @@
 //! Data of the slip ledger: slips, their status, summary items and batches.
 
+// The `*NoBound` derives need the bounds on the generics as well as on the fields.
+#![allow(clippy::multiple_bound_locations)]
+
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	pallet_prelude::{BoundedVec, Get},
@@ -18,7 +21,15 @@ pub type BatchId = u64;
 
 /// What kind of medical event a slip records (the paper's "transaction type").
 #[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
 	TypeInfo,
 )]
 pub enum TransactionType {
@@ -42,7 +53,15 @@ pub enum TransactionType {
 
 /// Why a patient refused a slip.
 #[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
 	TypeInfo,
 )]
 pub enum RejectReason {
@@ -94,8 +113,7 @@ pub enum SlipStatus<BlockNumber> {
 /// that includes the extrinsic keeps it for anyone to re-check. The patient's signature is
 /// likewise that of the confirming extrinsic, which names the slip id and its record hash.
 #[derive(
-	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, MaxEncodedLen,
-	TypeInfo,
+	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxContentLen, MaxKeywords, MaxKeywordLen, MaxAddressLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
@@ -137,8 +155,15 @@ pub struct Slip<
 ///
 /// Its SCALE encoding is the Merkle leaf.
 #[derive(
-	CloneNoBound, DebugNoBound, PartialEqNoBound, EqNoBound, Encode, Decode, DecodeWithMemTracking,
-	MaxEncodedLen, TypeInfo,
+	CloneNoBound,
+	DebugNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxKeywordLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
