@@ -101,6 +101,12 @@ use sp_runtime::{traits::Saturating, ArithmeticError, SaturatedConversion};
 /// Most audit entries one [`ConsentApi::audit_trail`] call returns.
 pub const MAX_AUDIT_PAGE: u32 = 256;
 
+/// A page of a patient's audit trail: the trail's total length and the entries.
+pub type AuditPage<T> = (
+    u64,
+    Vec<AuditRecord<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>>,
+);
+
 #[frame_support::pallet]
 pub mod pallet {
     use super::*;
@@ -724,7 +730,7 @@ impl<T: Config> Pallet<T> {
         patient: &T::AccountId,
         from: u64,
         limit: u32,
-    ) -> (u64, Vec<AuditRecord<T::AccountId, BlockNumberFor<T>>>) {
+    ) -> AuditPage<T> {
         let total = AuditLength::<T>::get(patient);
         let ring = T::MaxAuditEntriesPerPatient::get() as u64;
         let start = from.max(total.saturating_sub(ring));

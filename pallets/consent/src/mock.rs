@@ -47,7 +47,7 @@ pub const GENESIS_MS: Moment = 1_700_000_000_000;
 pub const DAY: Moment = 86_400_000;
 
 thread_local! {
-    static REGISTRY: RefCell<BTreeMap<AccountId, (Role<AccountId>, bool)>> = RefCell::new(BTreeMap::new());
+    static REGISTRY: RefCell<BTreeMap<AccountId, (Role<AccountId>, bool)>> = const { RefCell::new(BTreeMap::new()) };
     static NOW: RefCell<Moment> = const { RefCell::new(GENESIS_MS) };
     static ON_CONSORTIUM: RefCell<bool> = const { RefCell::new(true) };
     static REFUSE_SUSPEND: RefCell<bool> = const { RefCell::new(false) };
