@@ -198,6 +198,70 @@ impl_runtime_apis! {
         }
     }
 
+    impl pallet_slips::SlipsApi<
+        Block,
+        AccountId,
+        BlockNumber,
+        pallet_slips::SlipOf<Runtime>,
+        pallet_slips::SummaryItemOf<Runtime>,
+    > for Runtime {
+        fn slip(slip_id: pallet_slips::SlipId) -> Option<pallet_slips::SlipOf<Runtime>> {
+            Slips::slip(slip_id)
+        }
+        fn patient_slips(
+            patient: AccountId,
+            start: u32,
+            limit: u32,
+        ) -> Vec<(pallet_slips::SlipId, pallet_slips::SlipOf<Runtime>)> {
+            Slips::patient_slips(&patient, start, limit)
+        }
+        fn patient_slip_count(patient: AccountId) -> u32 {
+            pallet_slips::PatientSlipCount::<Runtime>::get(&patient)
+        }
+        fn batch(batch: pallet_slips::BatchId) -> Option<pallet_slips::BatchInfo<BlockNumber>> {
+            Slips::batch(batch)
+        }
+        fn batch_with_proofs(
+            batch: pallet_slips::BatchId,
+            start: u32,
+            limit: u32,
+        ) -> Option<pallet_slips::BatchWithProofs<BlockNumber, pallet_slips::SummaryItemOf<Runtime>>> {
+            Slips::batch_with_proofs(batch, start, limit)
+        }
+        fn next_batch_id() -> pallet_slips::BatchId {
+            pallet_slips::NextBatchId::<Runtime>::get()
+        }
+    }
+
+    impl pallet_consent::ConsentApi<Block, AccountId, BlockNumber> for Runtime {
+        fn is_access_allowed(
+            patient: AccountId,
+            user: AccountId,
+            target: mbds_primitives::consent::AccessTarget,
+            action: mbds_primitives::consent::Action,
+            now: Moment,
+        ) -> bool {
+            Consent::is_access_allowed(&patient, &user, &target, action, now)
+        }
+        fn audit_trail(
+            patient: AccountId,
+            from: u64,
+            limit: u32,
+        ) -> (u64, Vec<pallet_consent::AuditRecord<AccountId, BlockNumber>>) {
+            Consent::audit_trail(&patient, from, limit)
+        }
+        fn grants_of(
+            patient: AccountId,
+        ) -> Vec<(mbds_primitives::consent::GrantId, mbds_primitives::consent::Grant<AccountId>)> {
+            Consent::grants_of(&patient)
+        }
+        fn pending_requests(
+            patient: AccountId,
+        ) -> Vec<(mbds_primitives::consent::RequestId, pallet_consent::AccessRequest<AccountId>)> {
+            Consent::pending_requests(&patient)
+        }
+    }
+
     #[cfg(feature = "runtime-benchmarks")]
     impl frame_benchmarking::Benchmark<Block> for Runtime {
         fn benchmark_metadata(extra: bool) -> (

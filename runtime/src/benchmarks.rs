@@ -5,6 +5,9 @@ frame_benchmarking::define_benchmarks!(
     [pallet_balances, Balances]
     [pallet_timestamp, Timestamp]
     [pallet_sudo, Sudo]
+    [pallet_kmc, Kmc]
+    [pallet_slips, Slips]
+    [pallet_consent, Consent]
 );
 
 pub use crate::*;

@@ -126,7 +126,14 @@ pub type TxExtension = (
     frame_system::CheckEra<Runtime>,
     frame_system::CheckNonce<Runtime>,
     frame_system::CheckWeight<Runtime>,
-    pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+    // Medical calls only from active KMC participants, at most a quota per window each.
+    pallet_kmc::CheckParticipant<Runtime>,
+    // Medical calls marked `feeless_if` (active participants) pay no fee: patients and
+    // doctors need no tokens.
+    pallet_skip_feeless_payment::SkipCheckIfFeeless<
+        Runtime,
+        pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+    >,
 );
 /// Unchecked extrinsic type as expected by this runtime.
 pub type UncheckedExtrinsic =
@@ -180,9 +187,18 @@ mod runtime {
     #[runtime::pallet_index(6)]
     pub type Sudo = pallet_sudo;
 
+    #[runtime::pallet_index(7)]
+    pub type SkipFeelessPayment = pallet_skip_feeless_payment;
+
     // MBDS pallets start at 20.
     #[runtime::pallet_index(20)]
     pub type ChainInfo = pallet_chain_info;
+    #[runtime::pallet_index(21)]
+    pub type Kmc = pallet_kmc;
+    #[runtime::pallet_index(22)]
+    pub type Slips = pallet_slips;
+    #[runtime::pallet_index(23)]
+    pub type Consent = pallet_consent;
 }
 
 #[cfg(test)]
