@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 . scripts/env.sh
 start=$(date +%s)
-echo "[test] building mbds-node (release) ..."
-cargo build --release -p mbds-node
-echo "[test] running the workspace tests (release profile, so the node build is reused) ..."
+# One build of everything with the features the tests unify (dev-dependencies included), so the
+# mbds-node binary the tests start is built once, not once for `build` and again for `test`.
+echo "[test] building the workspace and mbds-node (release; a cold build takes ~40 min on 2 cores) ..."
+cargo build --release --workspace --exclude mbds-bencher --all-targets
+echo "[test] running the workspace tests ..."
 cargo test --release --workspace --exclude mbds-bencher
 # Benchmarks of every MBDS pallet run once as tests (frame-benchmarking's test suite), in
 # one cargo invocation so the runtime-benchmarks build of FRAME is compiled once.
