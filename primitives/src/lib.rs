@@ -25,93 +25,123 @@ pub type Moment = u64;
 /// What a chain is for. Set in genesis; pallets change behaviour by it (e.g. the consortium
 /// accepts summary batches, private chains produce them).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
-    TypeInfo, Serialize, Deserialize, Default,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Serialize,
+	Deserialize,
+	Default,
 )]
 #[serde(rename_all = "camelCase")]
 pub enum ChainKind {
-    /// A hospital's private chain (offline medical data). Validators: the hospital and the
-    /// health-authority nodes.
-    #[default]
-    Hospital,
-    /// An internet-medicine platform's private chain (online consultations).
-    Platform,
-    /// The consortium chain tying the private chains together.
-    Consortium,
+	/// A hospital's private chain (offline medical data). Validators: the hospital and the
+	/// health-authority nodes.
+	#[default]
+	Hospital,
+	/// An internet-medicine platform's private chain (online consultations).
+	Platform,
+	/// The consortium chain tying the private chains together.
+	Consortium,
 }
 
 impl ChainKind {
-    /// True for the chains that produce HMI slips (hospital and platform chains).
-    pub fn is_private(&self) -> bool {
-        !matches!(self, ChainKind::Consortium)
-    }
+	/// True for the chains that produce HMI slips (hospital and platform chains).
+	pub fn is_private(&self) -> bool {
+		!matches!(self, ChainKind::Consortium)
+	}
 }
 
 /// Which chain the runtime is running as. Implemented by `pallet-chain-info`.
 pub trait ChainIdentity {
-    /// This chain's identifier.
-    fn chain_id() -> ChainId;
-    /// This chain's kind.
-    fn chain_kind() -> ChainKind;
+	/// This chain's identifier.
+	fn chain_id() -> ChainId;
+	/// This chain's kind.
+	fn chain_kind() -> ChainKind;
 }
 
 /// Kinds of institution known to the key management centre (the paper's participants).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen,
-    TypeInfo, Serialize, Deserialize,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Serialize,
+	Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
 pub enum InstitutionKind {
-    Hospital,
-    InternetPlatform,
-    HealthAuthority,
-    Insurer,
-    ResearchInstitute,
-    MedicineCompany,
+	Hospital,
+	InternetPlatform,
+	HealthAuthority,
+	Insurer,
+	ResearchInstitute,
+	MedicineCompany,
 }
 
 /// The role a registered participant plays. A participant has exactly one role.
 #[derive(
-    Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
-    Serialize, Deserialize,
+	Clone,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Serialize,
+	Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
 pub enum Role<AccountId> {
-    /// An institution, of the given kind.
-    Institution(InstitutionKind),
-    /// A doctor employed by the institution with this account.
-    Doctor { institution: AccountId },
-    /// A patient: owns their records and decides who may read them.
-    Patient,
+	/// An institution, of the given kind.
+	Institution(InstitutionKind),
+	/// A doctor employed by the institution with this account.
+	Doctor { institution: AccountId },
+	/// A patient: owns their records and decides who may read them.
+	Patient,
 }
 
 /// Read access to the participant registry (the paper's key management centre), for pallets
 /// that must check who is calling.
 pub trait ParticipantRegistry<AccountId> {
-    /// The role of `who`, if registered (whatever its status).
-    fn role_of(who: &AccountId) -> Option<Role<AccountId>>;
-    /// True if `who` is registered and not suspended.
-    fn is_active(who: &AccountId) -> bool;
+	/// The role of `who`, if registered (whatever its status).
+	fn role_of(who: &AccountId) -> Option<Role<AccountId>>;
+	/// True if `who` is registered and not suspended.
+	fn is_active(who: &AccountId) -> bool;
 
-    /// True if `who` is an active doctor of `institution`.
-    fn is_active_doctor_of(who: &AccountId, institution: &AccountId) -> bool
-    where
-        AccountId: PartialEq,
-    {
-        Self::is_active(who)
-            && matches!(Self::role_of(who), Some(Role::Doctor { institution: ref i }) if i == institution)
-    }
-    /// True if `who` is an active patient.
-    fn is_active_patient(who: &AccountId) -> bool {
-        Self::is_active(who) && matches!(Self::role_of(who), Some(Role::Patient))
-    }
+	/// True if `who` is an active doctor of `institution`.
+	fn is_active_doctor_of(who: &AccountId, institution: &AccountId) -> bool
+	where
+		AccountId: PartialEq,
+	{
+		Self::is_active(who)
+			&& matches!(Self::role_of(who), Some(Role::Doctor { institution: ref i }) if i == institution)
+	}
+	/// True if `who` is an active patient.
+	fn is_active_patient(who: &AccountId) -> bool {
+		Self::is_active(who) && matches!(Self::role_of(who), Some(Role::Patient))
+	}
 }
 
 /// Suspension of a participant, used by abnormal-access detection. Reinstatement stays an
 /// authority (KMC) action and is not part of this trait on purpose.
 pub trait SuspendParticipant<AccountId> {
-    /// Suspend `who` until an authority reinstates them.
-    fn suspend(who: &AccountId) -> DispatchResult;
+	/// Suspend `who` until an authority reinstates them.
+	fn suspend(who: &AccountId) -> DispatchResult;
 }
 
 /// Puts a participant straight into the registry, bypassing the KMC origin and its checks.
@@ -121,8 +151,8 @@ pub trait SuspendParticipant<AccountId> {
 /// runtime names that pallet as the other pallet's `BenchmarkHelper`. Never reachable from an
 /// extrinsic.
 pub trait RegistryBenchmarkHelper<AccountId> {
-    /// Register `who` as an active participant with `role` and placeholder keys.
-    fn register_active(who: &AccountId, role: Role<AccountId>);
+	/// Register `who` as an active participant with `role` and placeholder keys.
+	fn register_active(who: &AccountId, role: Role<AccountId>);
 }
 
 pub mod consent;

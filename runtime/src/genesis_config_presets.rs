@@ -28,98 +28,94 @@ pub const CONSORTIUM_LOCAL: &str = "consortium-local";
 
 /// The chain each preset describes: identifier, kind, display name.
 pub fn chain_of(preset: &str) -> Option<(ChainId, ChainKind, &'static str)> {
-    Some(match preset {
-        DEVELOPMENT => (1000, ChainKind::Hospital, "MBDS Development"),
-        HOSPITAL_LOCAL => (1001, ChainKind::Hospital, "Hospital A"),
-        HOSPITAL_B_LOCAL => (1002, ChainKind::Hospital, "Hospital B"),
-        PLATFORM_LOCAL => (2001, ChainKind::Platform, "Platform P"),
-        CONSORTIUM_LOCAL => (1, ChainKind::Consortium, "MBDS Consortium"),
-        _ => return None,
-    })
+	Some(match preset {
+		DEVELOPMENT => (1000, ChainKind::Hospital, "MBDS Development"),
+		HOSPITAL_LOCAL => (1001, ChainKind::Hospital, "Hospital A"),
+		HOSPITAL_B_LOCAL => (1002, ChainKind::Hospital, "Hospital B"),
+		PLATFORM_LOCAL => (2001, ChainKind::Platform, "Platform P"),
+		CONSORTIUM_LOCAL => (1, ChainKind::Consortium, "MBDS Consortium"),
+		_ => return None,
+	})
 }
 
 fn authority(k: Sr25519Keyring, g: Ed25519Keyring) -> (AuraId, GrandpaId) {
-    (k.public().into(), g.public().into())
+	(k.public().into(), g.public().into())
 }
 
 fn validators(n: usize) -> Vec<(AuraId, GrandpaId)> {
-    [
-        (Sr25519Keyring::Alice, Ed25519Keyring::Alice),
-        (Sr25519Keyring::Bob, Ed25519Keyring::Bob),
-        (Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
-        (Sr25519Keyring::Dave, Ed25519Keyring::Dave),
-        (Sr25519Keyring::Eve, Ed25519Keyring::Eve),
-        (Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie),
-    ]
-    .into_iter()
-    .take(n)
-    .map(|(k, g)| authority(k, g))
-    .collect()
+	[
+		(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+		(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+		(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
+		(Sr25519Keyring::Eve, Ed25519Keyring::Eve),
+		(Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie),
+	]
+	.into_iter()
+	.take(n)
+	.map(|(k, g)| authority(k, g))
+	.collect()
 }
 
 fn genesis(
-    initial_authorities: Vec<(AuraId, GrandpaId)>,
-    endowed_accounts: Vec<AccountId>,
-    root: AccountId,
-    (chain_id, kind, name): (ChainId, ChainKind, &str),
+	initial_authorities: Vec<(AuraId, GrandpaId)>,
+	endowed_accounts: Vec<AccountId>,
+	root: AccountId,
+	(chain_id, kind, name): (ChainId, ChainKind, &str),
 ) -> Value {
-    build_struct_json_patch!(RuntimeGenesisConfig {
-        balances: pallet_balances::GenesisConfig {
-            balances: endowed_accounts
-                .iter()
-                .cloned()
-                .map(|k| (k, 1u128 << 60))
-                .collect::<Vec<_>>(),
-        },
-        aura: pallet_aura::GenesisConfig {
-            authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
-        },
-        grandpa: pallet_grandpa::GenesisConfig {
-            authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
-        },
-        sudo: pallet_sudo::GenesisConfig { key: Some(root) },
-        chain_info: pallet_chain_info::GenesisConfig {
-            chain_id,
-            kind,
-            name: String::from(name),
-        },
-    })
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: pallet_balances::GenesisConfig {
+			balances: endowed_accounts
+				.iter()
+				.cloned()
+				.map(|k| (k, 1u128 << 60))
+				.collect::<Vec<_>>(),
+		},
+		aura: pallet_aura::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		},
+		grandpa: pallet_grandpa::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		},
+		sudo: pallet_sudo::GenesisConfig { key: Some(root) },
+		chain_info: pallet_chain_info::GenesisConfig { chain_id, kind, name: String::from(name) },
+	})
 }
 
 /// The genesis patch of a preset, or `None` for an unknown name.
 pub fn preset_json(id: &str) -> Option<Value> {
-    let chain = chain_of(id)?;
-    let validator_count = match id {
-        DEVELOPMENT => 1,
-        CONSORTIUM_LOCAL => 5,
-        _ => 4,
-    };
-    Some(genesis(
-        validators(validator_count),
-        Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
-        Sr25519Keyring::Alice.to_account_id(),
-        chain,
-    ))
+	let chain = chain_of(id)?;
+	let validator_count = match id {
+		DEVELOPMENT => 1,
+		CONSORTIUM_LOCAL => 5,
+		_ => 4,
+	};
+	Some(genesis(
+		validators(validator_count),
+		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
+		Sr25519Keyring::Alice.to_account_id(),
+		chain,
+	))
 }
 
 /// Provides the JSON representation of predefined genesis config for given `id`.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
-    let name = core::str::from_utf8(id.as_ref()).ok()?;
-    let patch = preset_json(name)?;
-    Some(
-        serde_json::to_string(&patch)
-            .expect("serialization to json is expected to work. qed.")
-            .into_bytes(),
-    )
+	let name = core::str::from_utf8(id.as_ref()).ok()?;
+	let patch = preset_json(name)?;
+	Some(
+		serde_json::to_string(&patch)
+			.expect("serialization to json is expected to work. qed.")
+			.into_bytes(),
+	)
 }
 
 /// List of supported presets.
 pub fn preset_names() -> Vec<PresetId> {
-    vec![
-        PresetId::from(DEVELOPMENT),
-        PresetId::from(HOSPITAL_LOCAL),
-        PresetId::from(HOSPITAL_B_LOCAL),
-        PresetId::from(PLATFORM_LOCAL),
-        PresetId::from(CONSORTIUM_LOCAL),
-    ]
+	vec![
+		PresetId::from(DEVELOPMENT),
+		PresetId::from(HOSPITAL_LOCAL),
+		PresetId::from(HOSPITAL_B_LOCAL),
+		PresetId::from(PLATFORM_LOCAL),
+		PresetId::from(CONSORTIUM_LOCAL),
+	]
 }

@@ -28,16 +28,16 @@ pub mod genesis_config_presets;
 
 use alloc::vec::Vec;
 use sp_runtime::{
-    generic, impl_opaque_keys,
-    traits::{BlakeTwo256, IdentifyAccount, Verify},
-    MultiAddress, MultiSignature,
+	generic, impl_opaque_keys,
+	traits::{BlakeTwo256, IdentifyAccount, Verify},
+	MultiAddress, MultiSignature,
 };
 use sp_version::{runtime_version, RuntimeVersion};
 
+pub use frame_system::Call as SystemCall;
 pub use mbds_primitives::{BlockNumber, ChainId, ChainKind, Moment};
 pub use pallet_balances::Call as BalancesCall;
 pub use pallet_timestamp::Call as TimestampCall;
-pub use frame_system::Call as SystemCall;
 #[cfg(any(feature = "std", test))]
 pub use sp_runtime::BuildStorage;
 
@@ -54,37 +54,37 @@ pub type Hash = sp_core::H256;
 
 /// Types the node needs without knowing the runtime's calls.
 pub mod opaque {
-    use super::*;
-    pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+	use super::*;
+	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
 
-    /// Opaque block header type.
-    pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
-    /// Opaque block type.
-    pub type Block = generic::Block<Header, UncheckedExtrinsic>;
-    /// Opaque block hash type.
-    pub type Hash = <BlakeTwo256 as sp_runtime::traits::Hash>::Output;
+	/// Opaque block header type.
+	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+	/// Opaque block type.
+	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+	/// Opaque block hash type.
+	pub type Hash = <BlakeTwo256 as sp_runtime::traits::Hash>::Output;
 
-    impl_opaque_keys! {
-        /// The keys a validator registers: Aura for authoring, GRANDPA for finality.
-        pub struct SessionKeys {
-            pub aura: Aura,
-            pub grandpa: Grandpa,
-        }
-    }
+	impl_opaque_keys! {
+		/// The keys a validator registers: Aura for authoring, GRANDPA for finality.
+		pub struct SessionKeys {
+			pub aura: Aura,
+			pub grandpa: Grandpa,
+		}
+	}
 }
 
 #[runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
-    spec_name: alloc::borrow::Cow::Borrowed("mbds"),
-    impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
-    authoring_version: 1,
-    // Bump on every change of runtime logic; an upgrade with the same number is refused.
-    spec_version: 100,
-    impl_version: 1,
-    apis: apis::RUNTIME_API_VERSIONS,
-    // Bump when the encoding of calls or transaction extensions changes.
-    transaction_version: 1,
-    system_version: 1,
+	spec_name: alloc::borrow::Cow::Borrowed("mbds"),
+	impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
+	authoring_version: 1,
+	// Bump on every change of runtime logic; an upgrade with the same number is refused.
+	spec_version: 100,
+	impl_version: 1,
+	apis: apis::RUNTIME_API_VERSIONS,
+	// Bump when the encoding of calls or transaction extensions changes.
+	transaction_version: 1,
+	system_version: 1,
 };
 
 /// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
@@ -119,25 +119,25 @@ pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
 pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 /// The transaction extensions: checks every signed transaction goes through.
 pub type TxExtension = (
-    frame_system::CheckNonZeroSender<Runtime>,
-    frame_system::CheckSpecVersion<Runtime>,
-    frame_system::CheckTxVersion<Runtime>,
-    frame_system::CheckGenesis<Runtime>,
-    frame_system::CheckEra<Runtime>,
-    frame_system::CheckNonce<Runtime>,
-    frame_system::CheckWeight<Runtime>,
-    // Medical calls only from active KMC participants, at most a quota per window each.
-    pallet_kmc::CheckParticipant<Runtime>,
-    // Medical calls marked `feeless_if` (active participants) pay no fee: patients and
-    // doctors need no tokens.
-    pallet_skip_feeless_payment::SkipCheckIfFeeless<
-        Runtime,
-        pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
-    >,
+	frame_system::CheckNonZeroSender<Runtime>,
+	frame_system::CheckSpecVersion<Runtime>,
+	frame_system::CheckTxVersion<Runtime>,
+	frame_system::CheckGenesis<Runtime>,
+	frame_system::CheckEra<Runtime>,
+	frame_system::CheckNonce<Runtime>,
+	frame_system::CheckWeight<Runtime>,
+	// Medical calls only from active KMC participants, at most a quota per window each.
+	pallet_kmc::CheckParticipant<Runtime>,
+	// Medical calls marked `feeless_if` (active participants) pay no fee: patients and
+	// doctors need no tokens.
+	pallet_skip_feeless_payment::SkipCheckIfFeeless<
+		Runtime,
+		pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	>,
 );
 /// Unchecked extrinsic type as expected by this runtime.
 pub type UncheckedExtrinsic =
-    generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
@@ -147,58 +147,58 @@ type Migrations = ();
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<
-    Runtime,
-    Block,
-    frame_system::ChainContext<Runtime>,
-    Runtime,
-    AllPalletsWithSystem,
-    Migrations,
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
 >;
 
 #[frame_support::runtime]
 mod runtime {
-    #[runtime::runtime]
-    #[runtime::derive(
-        RuntimeCall,
-        RuntimeEvent,
-        RuntimeError,
-        RuntimeOrigin,
-        RuntimeFreezeReason,
-        RuntimeHoldReason,
-        RuntimeSlashReason,
-        RuntimeLockId,
-        RuntimeTask,
-        RuntimeViewFunction
-    )]
-    pub struct Runtime;
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Runtime;
 
-    #[runtime::pallet_index(0)]
-    pub type System = frame_system;
-    #[runtime::pallet_index(1)]
-    pub type Timestamp = pallet_timestamp;
-    #[runtime::pallet_index(2)]
-    pub type Aura = pallet_aura;
-    #[runtime::pallet_index(3)]
-    pub type Grandpa = pallet_grandpa;
-    #[runtime::pallet_index(4)]
-    pub type Balances = pallet_balances;
-    #[runtime::pallet_index(5)]
-    pub type TransactionPayment = pallet_transaction_payment;
-    #[runtime::pallet_index(6)]
-    pub type Sudo = pallet_sudo;
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Timestamp = pallet_timestamp;
+	#[runtime::pallet_index(2)]
+	pub type Aura = pallet_aura;
+	#[runtime::pallet_index(3)]
+	pub type Grandpa = pallet_grandpa;
+	#[runtime::pallet_index(4)]
+	pub type Balances = pallet_balances;
+	#[runtime::pallet_index(5)]
+	pub type TransactionPayment = pallet_transaction_payment;
+	#[runtime::pallet_index(6)]
+	pub type Sudo = pallet_sudo;
 
-    #[runtime::pallet_index(7)]
-    pub type SkipFeelessPayment = pallet_skip_feeless_payment;
+	#[runtime::pallet_index(7)]
+	pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 
-    // MBDS pallets start at 20.
-    #[runtime::pallet_index(20)]
-    pub type ChainInfo = pallet_chain_info;
-    #[runtime::pallet_index(21)]
-    pub type Kmc = pallet_kmc;
-    #[runtime::pallet_index(22)]
-    pub type Slips = pallet_slips;
-    #[runtime::pallet_index(23)]
-    pub type Consent = pallet_consent;
+	// MBDS pallets start at 20.
+	#[runtime::pallet_index(20)]
+	pub type ChainInfo = pallet_chain_info;
+	#[runtime::pallet_index(21)]
+	pub type Kmc = pallet_kmc;
+	#[runtime::pallet_index(22)]
+	pub type Slips = pallet_slips;
+	#[runtime::pallet_index(23)]
+	pub type Consent = pallet_consent;
 }
 
 #[cfg(test)]

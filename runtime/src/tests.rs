@@ -5,97 +5,98 @@ use sp_api::RuntimeApiInfo;
 use sp_runtime::BuildStorage;
 
 fn storage_of(preset: &str) -> sp_io::TestExternalities {
-    let patch = preset_json(preset).expect("preset exists");
-    let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
-    json_merge(&mut config, patch);
-    let config: RuntimeGenesisConfig = serde_json::from_value(config)
-        .unwrap_or_else(|e| panic!("preset {preset} does not decode as genesis config: {e}"));
-    config.build_storage().expect("genesis builds").into()
+	let patch = preset_json(preset).expect("preset exists");
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+	json_merge(&mut config, patch);
+	let config: RuntimeGenesisConfig = serde_json::from_value(config)
+		.unwrap_or_else(|e| panic!("preset {preset} does not decode as genesis config: {e}"));
+	config.build_storage().expect("genesis builds").into()
 }
 
 fn json_merge(a: &mut serde_json::Value, b: serde_json::Value) {
-    match (a, b) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) =>
-            for (k, v) in b {
-                json_merge(a.entry(k).or_insert(serde_json::Value::Null), v);
-            },
-        (a, b) => *a = b,
-    }
+	match (a, b) {
+		(serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+			for (k, v) in b {
+				json_merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+			}
+		}
+		(a, b) => *a = b,
+	}
 }
 
 #[test]
 fn every_preset_builds_a_chain_that_knows_what_it_is() {
-    let expected = [
-        (DEVELOPMENT, 1000, ChainKind::Hospital, 1),
-        (HOSPITAL_LOCAL, 1001, ChainKind::Hospital, 4),
-        (HOSPITAL_B_LOCAL, 1002, ChainKind::Hospital, 4),
-        (PLATFORM_LOCAL, 2001, ChainKind::Platform, 4),
-        (CONSORTIUM_LOCAL, 1, ChainKind::Consortium, 5),
-    ];
-    assert_eq!(
-        genesis_config_presets::preset_names().len(),
-        expected.len(),
-        "a preset was added without a test expectation"
-    );
-    for (preset, id, kind, validators) in expected {
-        storage_of(preset).execute_with(|| {
-            use mbds_primitives::ChainIdentity;
-            assert_eq!(ChainInfo::chain_id(), id, "chain id of {preset}");
-            assert_eq!(ChainInfo::chain_kind(), kind, "chain kind of {preset}");
-            assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), validators, "{preset}");
-            assert_eq!(Grandpa::grandpa_authorities().len(), validators, "{preset}");
-            assert!(pallet_sudo::Key::<Runtime>::get().is_some(), "{preset} has a root key");
-        });
-    }
+	let expected = [
+		(DEVELOPMENT, 1000, ChainKind::Hospital, 1),
+		(HOSPITAL_LOCAL, 1001, ChainKind::Hospital, 4),
+		(HOSPITAL_B_LOCAL, 1002, ChainKind::Hospital, 4),
+		(PLATFORM_LOCAL, 2001, ChainKind::Platform, 4),
+		(CONSORTIUM_LOCAL, 1, ChainKind::Consortium, 5),
+	];
+	assert_eq!(
+		genesis_config_presets::preset_names().len(),
+		expected.len(),
+		"a preset was added without a test expectation"
+	);
+	for (preset, id, kind, validators) in expected {
+		storage_of(preset).execute_with(|| {
+			use mbds_primitives::ChainIdentity;
+			assert_eq!(ChainInfo::chain_id(), id, "chain id of {preset}");
+			assert_eq!(ChainInfo::chain_kind(), kind, "chain kind of {preset}");
+			assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), validators, "{preset}");
+			assert_eq!(Grandpa::grandpa_authorities().len(), validators, "{preset}");
+			assert!(pallet_sudo::Key::<Runtime>::get().is_some(), "{preset} has a root key");
+		});
+	}
 }
 
 #[test]
 fn private_chains_tolerate_one_faulty_validator() {
-    // GRANDPA needs > 2/3 of the voters: with 4 validators, one may fail (the paper's PBFT f=1).
-    for preset in [HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL] {
-        storage_of(preset).execute_with(|| {
-            let n = Grandpa::grandpa_authorities().len();
-            assert!((n - 1) / 3 >= 1, "{preset} has {n} validators: tolerates no fault");
-        });
-    }
+	// GRANDPA needs > 2/3 of the voters: with 4 validators, one may fail (the paper's PBFT f=1).
+	for preset in [HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL] {
+		storage_of(preset).execute_with(|| {
+			let n = Grandpa::grandpa_authorities().len();
+			assert!((n - 1) / 3 >= 1, "{preset} has {n} validators: tolerates no fault");
+		});
+	}
 }
 
 #[test]
 fn chain_ids_are_unique_across_presets() {
-    let mut ids: Vec<_> = genesis_config_presets::preset_names()
-        .iter()
-        .map(|p| chain_of(core::str::from_utf8(p.as_ref()).unwrap()).unwrap().0)
-        .collect();
-    ids.sort();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(before, ids.len(), "two presets share a chain id");
+	let mut ids: Vec<_> = genesis_config_presets::preset_names()
+		.iter()
+		.map(|p| chain_of(core::str::from_utf8(p.as_ref()).unwrap()).unwrap().0)
+		.collect();
+	ids.sort();
+	let before = ids.len();
+	ids.dedup();
+	assert_eq!(before, ids.len(), "two presets share a chain id");
 }
 
 #[test]
 fn unknown_presets_are_refused() {
-    assert!(genesis_config_presets::get_preset(&"hospital-remote".into()).is_none());
+	assert!(genesis_config_presets::get_preset(&"hospital-remote".into()).is_none());
 }
 
 #[test]
 fn runtime_version_is_sane() {
-    assert_eq!(VERSION.spec_name, "mbds");
-    assert!(VERSION.spec_version >= 100);
-    assert!(VERSION.transaction_version >= 1);
-    assert_eq!(VERSION.system_version, 1, "state version 1 (V1 trie) expected");
-    // Every API the node relies on is declared.
-    for api in [
-        <dyn sp_api::Core<Block>>::ID,
-        <dyn sp_consensus_aura::AuraApi<Block, sp_consensus_aura::sr25519::AuthorityId>>::ID,
-        <dyn sp_consensus_grandpa::GrandpaApi<Block>>::ID,
-        <dyn sp_genesis_builder::GenesisBuilder<Block>>::ID,
-        <dyn sp_session::SessionKeys<Block>>::ID,
-    ] {
-        assert!(VERSION.apis.iter().any(|(id, _)| *id == api), "runtime API {api:?} missing");
-    }
+	assert_eq!(VERSION.spec_name, "mbds");
+	assert!(VERSION.spec_version >= 100);
+	assert!(VERSION.transaction_version >= 1);
+	assert_eq!(VERSION.system_version, 1, "state version 1 (V1 trie) expected");
+	// Every API the node relies on is declared.
+	for api in [
+		<dyn sp_api::Core<Block>>::ID,
+		<dyn sp_consensus_aura::AuraApi<Block, sp_consensus_aura::sr25519::AuthorityId>>::ID,
+		<dyn sp_consensus_grandpa::GrandpaApi<Block>>::ID,
+		<dyn sp_genesis_builder::GenesisBuilder<Block>>::ID,
+		<dyn sp_session::SessionKeys<Block>>::ID,
+	] {
+		assert!(VERSION.apis.iter().any(|(id, _)| *id == api), "runtime API {api:?} missing");
+	}
 }
 
 #[test]
 fn slot_and_timestamp_agree() {
-    assert_eq!(Aura::slot_duration(), SLOT_DURATION);
+	assert_eq!(Aura::slot_duration(), SLOT_DURATION);
 }

@@ -7,12 +7,12 @@
 
 use serde_json::{json, Value};
 use std::{
-    fs::File,
-    io::Read,
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    time::{Duration, Instant},
+	fs::File,
+	io::Read,
+	net::TcpListener,
+	path::{Path, PathBuf},
+	process::{Child, Command, ExitStatus, Stdio},
+	time::{Duration, Instant},
 };
 
 /// Dev accounts whose keys `mbds-node --<name>` puts in the keystore, in genesis order.
@@ -20,262 +20,272 @@ pub const VALIDATOR_NAMES: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve"
 
 /// The `mbds-node` binary: `$MBDS_NODE`, else next to the running executable's target dir.
 pub fn node_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("MBDS_NODE") {
-        return PathBuf::from(p);
-    }
-    // Test executables live in `<target>/<profile>/deps/`, binaries in `<target>/<profile>/`.
-    let exe = std::env::current_exe().expect("current executable path");
-    let mut dir = exe.parent().expect("executable has a directory").to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let candidate = dir.join("mbds-node");
-    assert!(
+	if let Ok(p) = std::env::var("MBDS_NODE") {
+		return PathBuf::from(p);
+	}
+	// Test executables live in `<target>/<profile>/deps/`, binaries in `<target>/<profile>/`.
+	let exe = std::env::current_exe().expect("current executable path");
+	let mut dir = exe.parent().expect("executable has a directory").to_path_buf();
+	if dir.ends_with("deps") {
+		dir.pop();
+	}
+	let candidate = dir.join("mbds-node");
+	assert!(
         candidate.exists(),
         "mbds-node not found at {}: build it first (`cargo build --release -p mbds-node`) or set MBDS_NODE",
         candidate.display()
     );
-    candidate
+	candidate
 }
 
 /// A TCP port free on loopback right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind loopback").port()
+	TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind loopback").port()
 }
 
 /// One `mbds-node` process.
 pub struct Node {
-    pub name: String,
-    pub rpc_port: u16,
-    pub p2p_port: u16,
-    pub log_path: PathBuf,
-    child: Option<Child>,
+	pub name: String,
+	pub rpc_port: u16,
+	pub p2p_port: u16,
+	pub log_path: PathBuf,
+	child: Option<Child>,
 }
 
 impl Node {
-    /// Start `mbds-node` with `args` plus RPC/P2P ports on loopback; output goes to `log_path`.
-    pub fn start(name: &str, args: &[String], log_path: &Path) -> Node {
-        let rpc_port = free_port();
-        let p2p_port = free_port();
-        let log = File::create(log_path)
-            .unwrap_or_else(|e| panic!("cannot create log {}: {e}", log_path.display()));
-        let child = Command::new(node_binary())
-            .args(args)
-            .args([
-                "--rpc-port".to_string(),
-                rpc_port.to_string(),
-                "--no-prometheus".into(),
-                "--no-telemetry".into(),
-                "--no-mdns".into(),
-                "--listen-addr".into(),
-                format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start mbds-node for {name}: {e}"));
-        Node { name: name.into(), rpc_port, p2p_port, log_path: log_path.into(), child: Some(child) }
-    }
+	/// Start `mbds-node` with `args` plus RPC/P2P ports on loopback; output goes to `log_path`.
+	pub fn start(name: &str, args: &[String], log_path: &Path) -> Node {
+		let rpc_port = free_port();
+		let p2p_port = free_port();
+		let log = File::create(log_path)
+			.unwrap_or_else(|e| panic!("cannot create log {}: {e}", log_path.display()));
+		let child = Command::new(node_binary())
+			.args(args)
+			.args([
+				"--rpc-port".to_string(),
+				rpc_port.to_string(),
+				"--no-prometheus".into(),
+				"--no-telemetry".into(),
+				"--no-mdns".into(),
+				"--listen-addr".into(),
+				format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+			])
+			.stdout(Stdio::null())
+			.stderr(log)
+			.spawn()
+			.unwrap_or_else(|e| panic!("cannot start mbds-node for {name}: {e}"));
+		Node {
+			name: name.into(),
+			rpc_port,
+			p2p_port,
+			log_path: log_path.into(),
+			child: Some(child),
+		}
+	}
 
-    /// JSON-RPC call over HTTP; `Err` if the node is unreachable or returns an error object.
-    pub fn rpc(&self, method: &str, params: Value) -> Result<Value, String> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp: Value = ureq::post(&format!("http://127.0.0.1:{}", self.rpc_port))
-            .timeout(Duration::from_secs(10))
-            .send_json(body)
-            .map_err(|e| format!("{}: {method}: {e}", self.name))?
-            .into_json()
-            .map_err(|e| format!("{}: {method}: bad JSON: {e}", self.name))?;
-        if let Some(err) = resp.get("error") {
-            return Err(format!("{}: {method}: {err}", self.name));
-        }
-        Ok(resp["result"].clone())
-    }
+	/// JSON-RPC call over HTTP; `Err` if the node is unreachable or returns an error object.
+	pub fn rpc(&self, method: &str, params: Value) -> Result<Value, String> {
+		let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+		let resp: Value = ureq::post(&format!("http://127.0.0.1:{}", self.rpc_port))
+			.timeout(Duration::from_secs(10))
+			.send_json(body)
+			.map_err(|e| format!("{}: {method}: {e}", self.name))?
+			.into_json()
+			.map_err(|e| format!("{}: {method}: bad JSON: {e}", self.name))?;
+		if let Some(err) = resp.get("error") {
+			return Err(format!("{}: {method}: {err}", self.name));
+		}
+		Ok(resp["result"].clone())
+	}
 
-    fn header_number(&self, hash: Option<Value>) -> Result<u32, String> {
-        let params = match hash {
-            Some(h) => json!([h]),
-            None => json!([]),
-        };
-        let header = self.rpc("chain_getHeader", params)?;
-        let n = header["number"].as_str().ok_or("header without number")?;
-        u32::from_str_radix(n.trim_start_matches("0x"), 16).map_err(|e| e.to_string())
-    }
+	fn header_number(&self, hash: Option<Value>) -> Result<u32, String> {
+		let params = match hash {
+			Some(h) => json!([h]),
+			None => json!([]),
+		};
+		let header = self.rpc("chain_getHeader", params)?;
+		let n = header["number"].as_str().ok_or("header without number")?;
+		u32::from_str_radix(n.trim_start_matches("0x"), 16).map_err(|e| e.to_string())
+	}
 
-    /// Number of the best block.
-    pub fn best_number(&self) -> Result<u32, String> {
-        self.header_number(None)
-    }
+	/// Number of the best block.
+	pub fn best_number(&self) -> Result<u32, String> {
+		self.header_number(None)
+	}
 
-    /// Number of the last block finalised by GRANDPA.
-    pub fn finalized_number(&self) -> Result<u32, String> {
-        let hash = self.rpc("chain_getFinalizedHead", json!([]))?;
-        self.header_number(Some(hash))
-    }
+	/// Number of the last block finalised by GRANDPA.
+	pub fn finalized_number(&self) -> Result<u32, String> {
+		let hash = self.rpc("chain_getFinalizedHead", json!([]))?;
+		self.header_number(Some(hash))
+	}
 
-    /// Wait until `cond` holds (polled every 500 ms) or `timeout` passes.
-    pub fn wait_for(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        mut cond: impl FnMut(&Node) -> Result<bool, String>,
-    ) -> Result<(), String> {
-        let start = Instant::now();
-        let mut last = String::from("not reached yet");
-        while start.elapsed() < timeout {
-            if let Some(status) = self.try_exit_status() {
-                return Err(format!(
-                    "{} exited ({status}) while waiting for {what}; log tail:\n{}",
-                    self.name,
-                    self.log_tail(30)
-                ));
-            }
-            match cond(self) {
-                Ok(true) => return Ok(()),
-                Ok(false) => {},
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        Err(format!(
-            "{}: {what} not reached in {timeout:?} (last: {last}); log tail:\n{}",
-            self.name,
-            self.log_tail(30)
-        ))
-    }
+	/// Wait until `cond` holds (polled every 500 ms) or `timeout` passes.
+	pub fn wait_for(
+		&mut self,
+		what: &str,
+		timeout: Duration,
+		mut cond: impl FnMut(&Node) -> Result<bool, String>,
+	) -> Result<(), String> {
+		let start = Instant::now();
+		let mut last = String::from("not reached yet");
+		while start.elapsed() < timeout {
+			if let Some(status) = self.try_exit_status() {
+				return Err(format!(
+					"{} exited ({status}) while waiting for {what}; log tail:\n{}",
+					self.name,
+					self.log_tail(30)
+				));
+			}
+			match cond(self) {
+				Ok(true) => return Ok(()),
+				Ok(false) => {}
+				Err(e) => last = e,
+			}
+			std::thread::sleep(Duration::from_millis(500));
+		}
+		Err(format!(
+			"{}: {what} not reached in {timeout:?} (last: {last}); log tail:\n{}",
+			self.name,
+			self.log_tail(30)
+		))
+	}
 
-    /// Exit status if the process already exited.
-    pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
-    }
+	/// Exit status if the process already exited.
+	pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
+		self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+	}
 
-    /// Last `n` lines of the node's log.
-    pub fn log_tail(&self, n: usize) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = File::open(&self.log_path) {
-            let _ = f.read_to_string(&mut s);
-        }
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
+	/// Last `n` lines of the node's log.
+	pub fn log_tail(&self, n: usize) -> String {
+		let mut s = String::new();
+		if let Ok(mut f) = File::open(&self.log_path) {
+			let _ = f.read_to_string(&mut s);
+		}
+		let lines: Vec<&str> = s.lines().collect();
+		lines[lines.len().saturating_sub(n)..].join("\n")
+	}
 
-    /// Stop with SIGTERM and wait up to `grace`; SIGKILL after that. Returns the exit status
-    /// of a clean stop, `Err` if the node had to be killed or was already gone.
-    pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus, String> {
-        let Some(mut child) = self.child.take() else { return Err("already stopped".into()) };
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("{} had already exited: {status}", self.name));
-        }
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let start = Instant::now();
-        while start.elapsed() < grace {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Ok(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        Err(format!("{} did not stop within {grace:?} of SIGTERM; killed", self.name))
-    }
+	/// Stop with SIGTERM and wait up to `grace`; SIGKILL after that. Returns the exit status
+	/// of a clean stop, `Err` if the node had to be killed or was already gone.
+	pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus, String> {
+		let Some(mut child) = self.child.take() else { return Err("already stopped".into()) };
+		if let Ok(Some(status)) = child.try_wait() {
+			return Err(format!("{} had already exited: {status}", self.name));
+		}
+		let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+		let start = Instant::now();
+		while start.elapsed() < grace {
+			if let Ok(Some(status)) = child.try_wait() {
+				return Ok(status);
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+		let _ = child.kill();
+		let _ = child.wait();
+		Err(format!("{} did not stop within {grace:?} of SIGTERM; killed", self.name))
+	}
 }
 
 impl Drop for Node {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            let _ = self.stop(Duration::from_secs(10));
-        }
-    }
+	fn drop(&mut self) {
+		if self.child.is_some() {
+			let _ = self.stop(Duration::from_secs(10));
+		}
+	}
 }
 
 /// Node key (libp2p ed25519 secret) of validator `i` of a local network: fixed, so the first
 /// node's peer id is known before it starts and the others can use it as bootnode.
 pub fn node_key(i: usize) -> String {
-    format!("{:064x}", i + 1)
+	format!("{:064x}", i + 1)
 }
 
 /// The libp2p peer id of a node key, as `mbds-node key inspect-node-key` prints it.
 pub fn peer_id_of(node_key_hex: &str, dir: &Path) -> String {
-    let key_file = dir.join("bootnode.key");
-    std::fs::write(&key_file, node_key_hex).expect("write node key file");
-    let out = Command::new(node_binary())
-        .args(["key", "inspect-node-key", "--file"])
-        .arg(&key_file)
-        .output()
-        .expect("run mbds-node key inspect-node-key");
-    assert!(out.status.success(), "inspect-node-key failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8 peer id").trim().to_string()
+	let key_file = dir.join("bootnode.key");
+	std::fs::write(&key_file, node_key_hex).expect("write node key file");
+	let out = Command::new(node_binary())
+		.args(["key", "inspect-node-key", "--file"])
+		.arg(&key_file)
+		.output()
+		.expect("run mbds-node key inspect-node-key");
+	assert!(
+		out.status.success(),
+		"inspect-node-key failed: {}",
+		String::from_utf8_lossy(&out.stderr)
+	);
+	String::from_utf8(out.stdout).expect("utf8 peer id").trim().to_string()
 }
 
 /// The validators of one chain, running as processes on loopback.
 pub struct Network {
-    pub chain: String,
-    pub nodes: Vec<Node>,
-    dir: tempfile::TempDir,
+	pub chain: String,
+	pub nodes: Vec<Node>,
+	dir: tempfile::TempDir,
 }
 
 impl Network {
-    /// Start `validators` nodes of `chain` (a preset name or a chain spec path), named after
-    /// the dev accounts that are that chain's genesis authorities.
-    pub fn start(chain: &str, validators: usize) -> Network {
-        let dir = tempfile::Builder::new().prefix("mbds-net-").tempdir().expect("tempdir");
-        let boot_peer = peer_id_of(&node_key(0), dir.path());
-        let mut nodes: Vec<Node> = Vec::new();
-        for (i, who) in VALIDATOR_NAMES.iter().take(validators).enumerate() {
-            let base = dir.path().join(who);
-            let mut args: Vec<String> = vec![
-                "--chain".into(),
-                chain.into(),
-                format!("--{who}"),
-                "--base-path".into(),
-                base.display().to_string(),
-                "--node-key".into(),
-                node_key(i),
-                "--name".into(),
-                format!("{chain}-{who}"),
-            ];
-            if let Some(boot) = nodes.first() {
-                args.push("--bootnodes".into());
-                args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{boot_peer}", boot.p2p_port));
-            }
-            let log = dir.path().join(format!("{who}.log"));
-            nodes.push(Node::start(&format!("{chain}/{who}"), &args, &log));
-        }
-        Network { chain: chain.into(), nodes, dir }
-    }
+	/// Start `validators` nodes of `chain` (a preset name or a chain spec path), named after
+	/// the dev accounts that are that chain's genesis authorities.
+	pub fn start(chain: &str, validators: usize) -> Network {
+		let dir = tempfile::Builder::new().prefix("mbds-net-").tempdir().expect("tempdir");
+		let boot_peer = peer_id_of(&node_key(0), dir.path());
+		let mut nodes: Vec<Node> = Vec::new();
+		for (i, who) in VALIDATOR_NAMES.iter().take(validators).enumerate() {
+			let base = dir.path().join(who);
+			let mut args: Vec<String> = vec![
+				"--chain".into(),
+				chain.into(),
+				format!("--{who}"),
+				"--base-path".into(),
+				base.display().to_string(),
+				"--node-key".into(),
+				node_key(i),
+				"--name".into(),
+				format!("{chain}-{who}"),
+			];
+			if let Some(boot) = nodes.first() {
+				args.push("--bootnodes".into());
+				args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{boot_peer}", boot.p2p_port));
+			}
+			let log = dir.path().join(format!("{who}.log"));
+			nodes.push(Node::start(&format!("{chain}/{who}"), &args, &log));
+		}
+		Network { chain: chain.into(), nodes, dir }
+	}
 
-    /// Folder holding the nodes' databases and logs.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
+	/// Folder holding the nodes' databases and logs.
+	pub fn dir(&self) -> &Path {
+		self.dir.path()
+	}
 
-    /// Wait until every node has finalised at least `height`.
-    pub fn wait_finalized(&mut self, height: u32, timeout: Duration) -> Result<(), String> {
-        let start = Instant::now();
-        for node in &mut self.nodes {
-            let left = timeout.saturating_sub(start.elapsed());
-            node.wait_for(&format!("finalized height >= {height}"), left, |n| {
-                Ok(n.finalized_number()? >= height)
-            })?;
-        }
-        Ok(())
-    }
+	/// Wait until every node has finalised at least `height`.
+	pub fn wait_finalized(&mut self, height: u32, timeout: Duration) -> Result<(), String> {
+		let start = Instant::now();
+		for node in &mut self.nodes {
+			let left = timeout.saturating_sub(start.elapsed());
+			node.wait_for(&format!("finalized height >= {height}"), left, |n| {
+				Ok(n.finalized_number()? >= height)
+			})?;
+		}
+		Ok(())
+	}
 
-    /// Stop every node; errors of all of them, if any.
-    pub fn stop(&mut self) -> Result<(), String> {
-        let errors: Vec<String> = self
-            .nodes
-            .iter_mut()
-            .filter_map(|n| match n.stop(Duration::from_secs(30)) {
-                Ok(s) if s.success() => None,
-                Ok(s) => Some(format!("{} exited with {s}", n.name)),
-                Err(e) => Some(e),
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
-    }
+	/// Stop every node; errors of all of them, if any.
+	pub fn stop(&mut self) -> Result<(), String> {
+		let errors: Vec<String> = self
+			.nodes
+			.iter_mut()
+			.filter_map(|n| match n.stop(Duration::from_secs(30)) {
+				Ok(s) if s.success() => None,
+				Ok(s) => Some(format!("{} exited with {s}", n.name)),
+				Err(e) => Some(e),
+			})
+			.collect();
+		if errors.is_empty() {
+			Ok(())
+		} else {
+			Err(errors.join("; "))
+		}
+	}
 }

@@ -9,62 +9,63 @@ use mbds_tests::node_binary;
 use serde_json::Value;
 use std::{path::PathBuf, process::Command};
 
-const CHAINS: [&str; 4] = ["hospital-local", "hospital-b-local", "platform-local", "consortium-local"];
+const CHAINS: [&str; 4] =
+	["hospital-local", "hospital-b-local", "platform-local", "consortium-local"];
 const CODE_KEY: &str = "0x3a636f6465"; // ":code"
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+	PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn generate(chain: &str, raw: bool) -> Value {
-    let mut cmd = Command::new(node_binary());
-    cmd.args(["build-spec", "--chain", chain, "--disable-default-bootnode"]);
-    if raw {
-        cmd.arg("--raw");
-    }
-    let out = cmd.output().expect("run mbds-node build-spec");
-    assert!(out.status.success(), "build-spec {chain}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("build-spec prints JSON")
+	let mut cmd = Command::new(node_binary());
+	cmd.args(["build-spec", "--chain", chain, "--disable-default-bootnode"]);
+	if raw {
+		cmd.arg("--raw");
+	}
+	let out = cmd.output().expect("run mbds-node build-spec");
+	assert!(out.status.success(), "build-spec {chain}: {}", String::from_utf8_lossy(&out.stderr));
+	serde_json::from_slice(&out.stdout).expect("build-spec prints JSON")
 }
 
 fn without_code(mut spec: Value) -> Value {
-    let genesis = spec.get_mut("genesis").expect("spec has genesis");
-    if let Some(top) = genesis.pointer_mut("/raw/top").and_then(Value::as_object_mut) {
-        assert!(top.remove(CODE_KEY).is_some(), "raw spec without :code");
-    }
-    if let Some(code) = genesis.pointer_mut("/runtimeGenesis/code") {
-        assert!(code.as_str().is_some_and(|c| c.len() > 1000), "plain spec without code");
-        *code = Value::Null;
-    }
-    spec
+	let genesis = spec.get_mut("genesis").expect("spec has genesis");
+	if let Some(top) = genesis.pointer_mut("/raw/top").and_then(Value::as_object_mut) {
+		assert!(top.remove(CODE_KEY).is_some(), "raw spec without :code");
+	}
+	if let Some(code) = genesis.pointer_mut("/runtimeGenesis/code") {
+		assert!(code.as_str().is_some_and(|c| c.len() > 1000), "plain spec without code");
+		*code = Value::Null;
+	}
+	spec
 }
 
 #[test]
 fn checked_in_chain_specs_match_the_runtime_presets() {
-    for chain in CHAINS {
-        for raw in [false, true] {
-            let file = repo().join("chain-specs").join(format!(
-                "{chain}{}.json",
-                if raw { "-raw" } else { "" }
-            ));
-            let text = std::fs::read_to_string(&file)
-                .unwrap_or_else(|e| panic!("{}: {e} (run scripts/gen-chain-specs.sh)", file.display()));
-            let checked_in: Value = serde_json::from_str(&text).unwrap();
-            assert!(
-                without_code(checked_in) == without_code(generate(chain, raw)),
-                "{} no longer matches what the runtime generates: run scripts/gen-chain-specs.sh",
-                file.display()
-            );
-        }
-    }
+	for chain in CHAINS {
+		for raw in [false, true] {
+			let file = repo()
+				.join("chain-specs")
+				.join(format!("{chain}{}.json", if raw { "-raw" } else { "" }));
+			let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+				panic!("{}: {e} (run scripts/gen-chain-specs.sh)", file.display())
+			});
+			let checked_in: Value = serde_json::from_str(&text).unwrap();
+			assert!(
+				without_code(checked_in) == without_code(generate(chain, raw)),
+				"{} no longer matches what the runtime generates: run scripts/gen-chain-specs.sh",
+				file.display()
+			);
+		}
+	}
 }
 
 #[test]
 fn chain_specs_carry_token_properties_for_wallets() {
-    for chain in CHAINS {
-        let spec = generate(chain, false);
-        assert_eq!(spec["properties"]["tokenSymbol"], "MBDS", "{chain}");
-        assert_eq!(spec["properties"]["tokenDecimals"], 12, "{chain}");
-        assert_eq!(spec["properties"]["ss58Format"], 42, "{chain}");
-    }
+	for chain in CHAINS {
+		let spec = generate(chain, false);
+		assert_eq!(spec["properties"]["tokenSymbol"], "MBDS", "{chain}");
+		assert_eq!(spec["properties"]["tokenDecimals"], 12, "{chain}");
+		assert_eq!(spec["properties"]["ss58Format"], 42, "{chain}");
+	}
 }

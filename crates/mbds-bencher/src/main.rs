@@ -10,15 +10,13 @@ use frame_benchmarking_cli::PalletCmd;
 #[derive(Debug, Parser)]
 #[command(name = "mbds-bencher", about = "Benchmark MBDS runtime pallets")]
 enum Command {
-    /// Benchmark the extrinsics of one or more pallets.
-    Pallet(PalletCmd),
+	/// Benchmark the extrinsics of one or more pallets.
+	Pallet(PalletCmd),
 }
 
 fn main() -> sc_cli::Result<()> {
-    sc_cli::LoggerBuilder::new("").init()?;
-    match Command::parse() {
-        Command::Pallet(cmd) => {
-            cmd.run_with_spec::<sp_runtime::traits::BlakeTwo256, ()>(None)
-        },
-    }
+	sc_cli::LoggerBuilder::new("").init()?;
+	match Command::parse() {
+		Command::Pallet(cmd) => cmd.run_with_spec::<sp_runtime::traits::BlakeTwo256, ()>(None),
+	}
 }

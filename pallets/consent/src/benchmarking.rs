@@ -11,344 +11,353 @@ use alloc::{vec, vec::Vec};
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
 use mbds_primitives::{
-    consent::{RecordId, MAX_SCOPE_RECORDS},
-    RegistryBenchmarkHelper,
+	consent::{RecordId, MAX_SCOPE_RECORDS},
+	RegistryBenchmarkHelper,
 };
 use sp_core::H256;
 
 fn register<T: Config>(who: &T::AccountId, role: Role<T::AccountId>) {
-    T::BenchmarkHelper::register_active(who, role);
+	T::BenchmarkHelper::register_active(who, role);
 }
 
 fn patient<T: Config>(i: u32) -> T::AccountId {
-    let who: T::AccountId = account("patient", i, 0);
-    register::<T>(&who, Role::Patient);
-    who
+	let who: T::AccountId = account("patient", i, 0);
+	register::<T>(&who, Role::Patient);
+	who
 }
 
 fn hospital<T: Config>(i: u32) -> T::AccountId {
-    let who: T::AccountId = account("hospital", i, 0);
-    register::<T>(&who, Role::Institution(InstitutionKind::Hospital));
-    who
+	let who: T::AccountId = account("hospital", i, 0);
+	register::<T>(&who, Role::Institution(InstitutionKind::Hospital));
+	who
 }
 
 fn doctor<T: Config>(i: u32, institution: &T::AccountId) -> T::AccountId {
-    let who: T::AccountId = account("doctor", i, 0);
-    register::<T>(&who, Role::Doctor { institution: institution.clone() });
-    who
+	let who: T::AccountId = account("doctor", i, 0);
+	register::<T>(&who, Role::Doctor { institution: institution.clone() });
+	who
 }
 
 fn now<T: Config>() -> Moment {
-    T::Time::now().as_millis().saturated_into()
+	T::Time::now().as_millis().saturated_into()
 }
 
 /// The largest scope: the most listed records (scope checks are linear in it).
 fn big_scope(seed: u8) -> GrantScope {
-    let records = (0..MAX_SCOPE_RECORDS)
-        .map(|i| RecordId::Hash(H256::repeat_byte(seed.wrapping_add(i as u8))))
-        .collect::<Vec<_>>();
-    GrantScope::Records(BoundedVec::truncate_from(records))
+	let records = (0..MAX_SCOPE_RECORDS)
+		.map(|i| RecordId::Hash(H256::repeat_byte(seed.wrapping_add(i as u8))))
+		.collect::<Vec<_>>();
+	GrantScope::Records(BoundedVec::truncate_from(records))
 }
 
 /// Stores a grant directly (no checks), already expired if `valid_until <= now`.
 fn stored_grant<T: Config>(
-    patient: &T::AccountId,
-    grantee: &Grantee<T::AccountId>,
-    actions: ActionSet,
-    valid_until: Moment,
+	patient: &T::AccountId,
+	grantee: &Grantee<T::AccountId>,
+	actions: ActionSet,
+	valid_until: Moment,
 ) -> GrantId {
-    let id = NextGrantId::<T>::get();
-    NextGrantId::<T>::put(id + 1);
-    Grants::<T>::insert(
-        id,
-        Grant {
-            patient: patient.clone(),
-            grantee: grantee.clone(),
-            actions,
-            scope: big_scope(0x80),
-            valid_from: 0,
-            valid_until,
-            purpose: None,
-            created_at: 0,
-            source: GrantSource::Direct,
-        },
-    );
-    GrantsOf::<T>::mutate(patient, grantee, |l| l.try_push(id).expect("within the bench's bound"));
-    GrantCount::<T>::mutate(patient, |c| *c += 1);
-    id
+	let id = NextGrantId::<T>::get();
+	NextGrantId::<T>::put(id + 1);
+	Grants::<T>::insert(
+		id,
+		Grant {
+			patient: patient.clone(),
+			grantee: grantee.clone(),
+			actions,
+			scope: big_scope(0x80),
+			valid_from: 0,
+			valid_until,
+			purpose: None,
+			created_at: 0,
+			source: GrantSource::Direct,
+		},
+	);
+	GrantsOf::<T>::mutate(patient, grantee, |l| l.try_push(id).expect("within the bench's bound"));
+	GrantCount::<T>::mutate(patient, |c| *c += 1);
+	id
 }
 
 /// Fills the grantee's list with grants that have all expired, for the pruning worst case.
 fn fill_with_expired<T: Config>(patient: &T::AccountId, grantee: &Grantee<T::AccountId>) {
-    for _ in 0..T::MaxGrantsPerGrantee::get() {
-        stored_grant::<T>(patient, grantee, ActionSet::read_only(), now::<T>());
-    }
+	for _ in 0..T::MaxGrantsPerGrantee::get() {
+		stored_grant::<T>(patient, grantee, ActionSet::read_only(), now::<T>());
+	}
 }
 
 /// Fills the patient's pending list but for one slot, with ids of no stored request.
 fn fill_pending<T: Config>(patient: &T::AccountId) {
-    let fake = (0..T::MaxPendingRequestsPerPatient::get().saturating_sub(1))
-        .map(|i| u64::MAX - i as u64)
-        .collect::<Vec<_>>();
-    PendingOf::<T>::insert(patient, BoundedVec::truncate_from(fake));
+	let fake = (0..T::MaxPendingRequestsPerPatient::get().saturating_sub(1))
+		.map(|i| u64::MAX - i as u64)
+		.collect::<Vec<_>>();
+	PendingOf::<T>::insert(patient, BoundedVec::truncate_from(fake));
 }
 
 fn assert_last_event<T: Config>(event: Event<T>) {
-    frame_system::Pallet::<T>::assert_last_event(event.into());
+	frame_system::Pallet::<T>::assert_last_event(event.into());
 }
 
 #[benchmarks]
 mod benchmarks {
-    use super::*;
+	use super::*;
 
-    #[benchmark]
-    fn grant() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let grantee = Grantee::MembersOf(h);
-        fill_with_expired::<T>(&patient, &grantee);
-        let start = now::<T>();
+	#[benchmark]
+	fn grant() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let grantee = Grantee::MembersOf(h);
+		fill_with_expired::<T>(&patient, &grantee);
+		let start = now::<T>();
 
-        #[extrinsic_call]
-        _(
-            RawOrigin::Signed(patient.clone()),
-            grantee.clone(),
-            ActionSet::of(&[Action::Read, Action::Copy]),
-            big_scope(1),
-            start,
-            start + 86_400_000,
-            Some(Purpose::Treatment),
-        );
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(patient.clone()),
+			grantee.clone(),
+			ActionSet::of(&[Action::Read, Action::Copy]),
+			big_scope(1),
+			start,
+			start + 86_400_000,
+			Some(Purpose::Treatment),
+		);
 
-        assert_eq!(GrantsOf::<T>::get(&patient, &grantee).len(), 1);
-    }
+		assert_eq!(GrantsOf::<T>::get(&patient, &grantee).len(), 1);
+	}
 
-    #[benchmark]
-    fn revoke() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
-        let grantee = Grantee::Account(d);
-        let far = now::<T>() + 86_400_000;
-        for _ in 1..T::MaxGrantsPerGrantee::get() {
-            stored_grant::<T>(&patient, &grantee, ActionSet::read_only(), far);
-        }
-        let id = stored_grant::<T>(&patient, &grantee, ActionSet::read_only(), far);
+	#[benchmark]
+	fn revoke() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let grantee = Grantee::Account(d);
+		let far = now::<T>() + 86_400_000;
+		for _ in 1..T::MaxGrantsPerGrantee::get() {
+			stored_grant::<T>(&patient, &grantee, ActionSet::read_only(), far);
+		}
+		let id = stored_grant::<T>(&patient, &grantee, ActionSet::read_only(), far);
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(patient.clone()), id);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), id);
 
-        assert_last_event::<T>(Event::GrantRevoked { grant: id, patient });
-    }
+		assert_last_event::<T>(Event::GrantRevoked { grant: id, patient });
+	}
 
-    #[benchmark]
-    fn set_policy() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let policy = Policy {
-            rule: PolicyRule::AfterVisit { institution: h, window: 86_400_000 },
-            actions: ActionSet::read_only(),
-            scope: big_scope(1),
-        };
-        for _ in 1..T::MaxPoliciesPerPatient::get() {
-            Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy.clone())
-                .expect("within bounds");
-        }
+	#[benchmark]
+	fn set_policy() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let policy = Policy {
+			rule: PolicyRule::AfterVisit { institution: h, window: 86_400_000 },
+			actions: ActionSet::read_only(),
+			scope: big_scope(1),
+		};
+		for _ in 1..T::MaxPoliciesPerPatient::get() {
+			Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy.clone())
+				.expect("within bounds");
+		}
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(patient.clone()), policy);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), policy);
 
-        assert_eq!(Policies::<T>::get(&patient).len() as u32, T::MaxPoliciesPerPatient::get());
-    }
+		assert_eq!(Policies::<T>::get(&patient).len() as u32, T::MaxPoliciesPerPatient::get());
+	}
 
-    #[benchmark]
-    fn remove_policy() {
-        let patient = patient::<T>(0);
-        let policy = Policy {
-            rule: PolicyRule::Emergency { duration: 3_600_000 },
-            actions: ActionSet::read_only(),
-            scope: big_scope(1),
-        };
-        for _ in 0..T::MaxPoliciesPerPatient::get() {
-            Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy.clone())
-                .expect("within bounds");
-        }
-        let last = NextPolicyId::<T>::get() - 1;
+	#[benchmark]
+	fn remove_policy() {
+		let patient = patient::<T>(0);
+		let policy = Policy {
+			rule: PolicyRule::Emergency { duration: 3_600_000 },
+			actions: ActionSet::read_only(),
+			scope: big_scope(1),
+		};
+		for _ in 0..T::MaxPoliciesPerPatient::get() {
+			Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy.clone())
+				.expect("within bounds");
+		}
+		let last = NextPolicyId::<T>::get() - 1;
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(patient.clone()), last);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), last);
 
-        assert_last_event::<T>(Event::PolicyRemoved { policy: last, patient });
-    }
+		assert_last_event::<T>(Event::PolicyRemoved { policy: last, patient });
+	}
 
-    #[benchmark]
-    fn record_visit() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
+	#[benchmark]
+	fn record_visit() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(d), patient.clone());
+		#[extrinsic_call]
+		_(RawOrigin::Signed(d), patient.clone());
 
-        assert!(LastVisit::<T>::contains_key(&patient, &h));
-    }
+		assert!(LastVisit::<T>::contains_key(&patient, &h));
+	}
 
-    /// `p` policies examined: `p - 1` after-visit policies of the requester's hospital with no
-    /// visit recorded, then an emergency policy that grants, pruning a full list of expired
-    /// grants.
-    #[benchmark]
-    fn request_access(p: Linear<1, { T::MaxPoliciesPerPatient::get() }>) {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
-        let scope = big_scope(1);
-        for _ in 1..p {
-            let policy = Policy {
-                rule: PolicyRule::AfterVisit { institution: h.clone(), window: 86_400_000 },
-                actions: ActionSet::read_only(),
-                scope: scope.clone(),
-            };
-            Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy)
-                .expect("within bounds");
-        }
-        let emergency = Policy {
-            rule: PolicyRule::Emergency { duration: 3_600_000 },
-            actions: ActionSet::read_only(),
-            scope: scope.clone(),
-        };
-        Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), emergency)
-            .expect("within bounds");
-        fill_with_expired::<T>(&patient, &Grantee::Account(d.clone()));
-        let start = now::<T>();
+	/// `p` policies examined: `p - 1` after-visit policies of the requester's hospital with no
+	/// visit recorded, then an emergency policy that grants, pruning a full list of expired
+	/// grants.
+	#[benchmark]
+	fn request_access(p: Linear<1, { T::MaxPoliciesPerPatient::get() }>) {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let scope = big_scope(1);
+		for _ in 1..p {
+			let policy = Policy {
+				rule: PolicyRule::AfterVisit { institution: h.clone(), window: 86_400_000 },
+				actions: ActionSet::read_only(),
+				scope: scope.clone(),
+			};
+			Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), policy)
+				.expect("within bounds");
+		}
+		let emergency = Policy {
+			rule: PolicyRule::Emergency { duration: 3_600_000 },
+			actions: ActionSet::read_only(),
+			scope: scope.clone(),
+		};
+		Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), emergency)
+			.expect("within bounds");
+		fill_with_expired::<T>(&patient, &Grantee::Account(d.clone()));
+		let start = now::<T>();
 
-        #[extrinsic_call]
-        _(
-            RawOrigin::Signed(d.clone()),
-            patient.clone(),
-            ActionSet::read_only(),
-            scope,
-            start,
-            start + 86_400_000,
-            Purpose::EmergencyTreatment,
-        );
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(d.clone()),
+			patient.clone(),
+			ActionSet::read_only(),
+			scope,
+			start,
+			start + 86_400_000,
+			Purpose::EmergencyTreatment,
+		);
 
-        assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
-    }
+		assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
+	}
 
-    #[benchmark]
-    fn approve_request() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
-        let start = now::<T>();
-        fill_pending::<T>(&patient);
-        Consent::<T>::request_access(
-            RawOrigin::Signed(d.clone()).into(),
-            patient.clone(),
-            ActionSet::read_only(),
-            big_scope(1),
-            start,
-            start + 86_400_000,
-            Purpose::Treatment,
-        )
-        .expect("valid request");
-        let request = NextRequestId::<T>::get() - 1;
-        fill_with_expired::<T>(&patient, &Grantee::Account(d.clone()));
+	#[benchmark]
+	fn approve_request() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let start = now::<T>();
+		fill_pending::<T>(&patient);
+		Consent::<T>::request_access(
+			RawOrigin::Signed(d.clone()).into(),
+			patient.clone(),
+			ActionSet::read_only(),
+			big_scope(1),
+			start,
+			start + 86_400_000,
+			Purpose::Treatment,
+		)
+		.expect("valid request");
+		let request = NextRequestId::<T>::get() - 1;
+		fill_with_expired::<T>(&patient, &Grantee::Account(d.clone()));
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(patient.clone()), request);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), request);
 
-        assert!(!Requests::<T>::contains_key(request));
-        assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
-    }
+		assert!(!Requests::<T>::contains_key(request));
+		assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
+	}
 
-    #[benchmark]
-    fn deny_request() {
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
-        let start = now::<T>();
-        fill_pending::<T>(&patient);
-        Consent::<T>::request_access(
-            RawOrigin::Signed(d).into(),
-            patient.clone(),
-            ActionSet::read_only(),
-            big_scope(1),
-            start,
-            start + 86_400_000,
-            Purpose::Treatment,
-        )
-        .expect("valid request");
-        let request = NextRequestId::<T>::get() - 1;
+	#[benchmark]
+	fn deny_request() {
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let start = now::<T>();
+		fill_pending::<T>(&patient);
+		Consent::<T>::request_access(
+			RawOrigin::Signed(d).into(),
+			patient.clone(),
+			ActionSet::read_only(),
+			big_scope(1),
+			start,
+			start + 86_400_000,
+			Purpose::Treatment,
+		)
+		.expect("valid request");
+		let request = NextRequestId::<T>::get() - 1;
 
-        #[extrinsic_call]
-        _(RawOrigin::Signed(patient), request);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient), request);
 
-        assert_last_event::<T>(Event::RequestDenied { request });
-    }
+		assert_last_event::<T>(Event::RequestDenied { request });
+	}
 
-    /// `g` grants examined, none of which allows (the denial worst case): up to
-    /// `MaxGrantsPerGrantee` for the doctor, the rest for the doctor's hospital's members.
-    #[benchmark]
-    fn record_access(g: Linear<1, { 2 * T::MaxGrantsPerGrantee::get() }>) -> Result<(), BenchmarkError> {
-        let origin =
-            T::ProxyOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
-        let patient = patient::<T>(0);
-        let h = hospital::<T>(0);
-        let d = doctor::<T>(0, &h);
-        let far = now::<T>() + 86_400_000;
-        let own = g.min(T::MaxGrantsPerGrantee::get());
-        for _ in 0..own {
-            stored_grant::<T>(&patient, &Grantee::Account(d.clone()), ActionSet::read_only(), far);
-        }
-        for _ in own..g {
-            stored_grant::<T>(&patient, &Grantee::MembersOf(h.clone()), ActionSet::read_only(), far);
-        }
-        let target = AccessTarget::Record {
-            id: RecordId::Hash(H256::repeat_byte(0x01)),
-            categories: BoundedVec::new(),
-        };
+	/// `g` grants examined, none of which allows (the denial worst case): up to
+	/// `MaxGrantsPerGrantee` for the doctor, the rest for the doctor's hospital's members.
+	#[benchmark]
+	fn record_access(
+		g: Linear<1, { 2 * T::MaxGrantsPerGrantee::get() }>,
+	) -> Result<(), BenchmarkError> {
+		let origin =
+			T::ProxyOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let far = now::<T>() + 86_400_000;
+		let own = g.min(T::MaxGrantsPerGrantee::get());
+		for _ in 0..own {
+			stored_grant::<T>(&patient, &Grantee::Account(d.clone()), ActionSet::read_only(), far);
+		}
+		for _ in own..g {
+			stored_grant::<T>(
+				&patient,
+				&Grantee::MembersOf(h.clone()),
+				ActionSet::read_only(),
+				far,
+			);
+		}
+		let target = AccessTarget::Record {
+			id: RecordId::Hash(H256::repeat_byte(0x01)),
+			categories: BoundedVec::new(),
+		};
 
-        #[extrinsic_call]
-        _(origin as T::RuntimeOrigin, patient.clone(), d.clone(), target, Action::Copy);
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, patient.clone(), d.clone(), target, Action::Copy);
 
-        let (_, trail) = Consent::<T>::audit_trail(&patient, 0, 1);
-        assert!(matches!(&trail[0].event, AuditEvent::Access { allowed: false, user, .. } if *user == d));
-        Ok(())
-    }
+		let (_, trail) = Consent::<T>::audit_trail(&patient, 0, 1);
+		assert!(
+			matches!(&trail[0].event, AuditEvent::Access { allowed: false, user, .. } if *user == d)
+		);
+		Ok(())
+	}
 
-    /// `n` lapsed requests removed in one block.
-    #[benchmark]
-    fn expire_requests(n: Linear<0, { T::MaxExpiriesPerBlock::get() }>) {
-        let requester: T::AccountId = account("requester", 0, 0);
-        for i in 0..n {
-            let patient: T::AccountId = account("patient", i, 0);
-            let id = i as RequestId;
-            Requests::<T>::insert(
-                id,
-                AccessRequest {
-                    patient: patient.clone(),
-                    requester: requester.clone(),
-                    actions: ActionSet::read_only(),
-                    scope: big_scope(1),
-                    valid_from: 0,
-                    valid_until: 1,
-                    purpose: Purpose::Treatment,
-                    created_at: 0,
-                    expires_at: 0,
-                },
-            );
-            PendingOf::<T>::insert(&patient, BoundedVec::truncate_from(vec![id]));
-        }
-        NextRequestId::<T>::put(n as RequestId);
+	/// `n` lapsed requests removed in one block.
+	#[benchmark]
+	fn expire_requests(n: Linear<0, { T::MaxExpiriesPerBlock::get() }>) {
+		let requester: T::AccountId = account("requester", 0, 0);
+		for i in 0..n {
+			let patient: T::AccountId = account("patient", i, 0);
+			let id = i as RequestId;
+			Requests::<T>::insert(
+				id,
+				AccessRequest {
+					patient: patient.clone(),
+					requester: requester.clone(),
+					actions: ActionSet::read_only(),
+					scope: big_scope(1),
+					valid_from: 0,
+					valid_until: 1,
+					purpose: Purpose::Treatment,
+					created_at: 0,
+					expires_at: 0,
+				},
+			);
+			PendingOf::<T>::insert(&patient, BoundedVec::truncate_from(vec![id]));
+		}
+		NextRequestId::<T>::put(n as RequestId);
 
-        #[block]
-        {
-            Consent::<T>::expire_requests();
-        }
+		#[block]
+		{
+			Consent::<T>::expire_requests();
+		}
 
-        assert_eq!(ExpiryCursor::<T>::get(), n as RequestId);
-    }
+		assert_eq!(ExpiryCursor::<T>::get(), n as RequestId);
+	}
 
-    impl_benchmark_test_suite!(Consent, crate::mock::new_test_ext(), crate::mock::Test);
+	impl_benchmark_test_suite!(Consent, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -4,11 +4,11 @@
 use crate as pallet_consent;
 use core::{cell::RefCell, time::Duration};
 use frame_support::{
-    derive_impl, parameter_types,
-    traits::{ConstU32, Hooks, UnixTime},
+	derive_impl, parameter_types,
+	traits::{ConstU32, Hooks, UnixTime},
 };
 use mbds_primitives::{
-    InstitutionKind, Moment, ParticipantRegistry, RegistryBenchmarkHelper, Role, SuspendParticipant,
+	InstitutionKind, Moment, ParticipantRegistry, RegistryBenchmarkHelper, Role, SuspendParticipant,
 };
 use sp_runtime::{BuildStorage, DispatchError, DispatchResult};
 use std::collections::BTreeMap;
@@ -16,15 +16,15 @@ use std::collections::BTreeMap;
 type Block = frame_system::mocking::MockBlock<Test>;
 
 frame_support::construct_runtime!(
-    pub enum Test {
-        System: frame_system,
-        Consent: pallet_consent,
-    }
+	pub enum Test {
+		System: frame_system,
+		Consent: pallet_consent,
+	}
 );
 
 #[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
 impl frame_system::Config for Test {
-    type Block = Block;
+	type Block = Block;
 }
 
 pub type AccountId = u64;
@@ -47,146 +47,146 @@ pub const GENESIS_MS: Moment = 1_700_000_000_000;
 pub const DAY: Moment = 86_400_000;
 
 thread_local! {
-    static REGISTRY: RefCell<BTreeMap<AccountId, (Role<AccountId>, bool)>> = const { RefCell::new(BTreeMap::new()) };
-    static NOW: RefCell<Moment> = const { RefCell::new(GENESIS_MS) };
-    static ON_CONSORTIUM: RefCell<bool> = const { RefCell::new(true) };
-    static REFUSE_SUSPEND: RefCell<bool> = const { RefCell::new(false) };
+	static REGISTRY: RefCell<BTreeMap<AccountId, (Role<AccountId>, bool)>> = const { RefCell::new(BTreeMap::new()) };
+	static NOW: RefCell<Moment> = const { RefCell::new(GENESIS_MS) };
+	static ON_CONSORTIUM: RefCell<bool> = const { RefCell::new(true) };
+	static REFUSE_SUSPEND: RefCell<bool> = const { RefCell::new(false) };
 }
 
 /// The identity registry double (the KMC pallet's role).
 pub struct MockRegistry;
 
 impl MockRegistry {
-    pub fn register(who: AccountId, role: Role<AccountId>) {
-        REGISTRY.with(|r| r.borrow_mut().insert(who, (role, true)));
-    }
-    /// The KMC's reinstatement after re-verifying the identity.
-    pub fn reinstate(who: AccountId) {
-        REGISTRY.with(|r| {
-            if let Some(entry) = r.borrow_mut().get_mut(&who) {
-                entry.1 = true;
-            }
-        });
-    }
-    pub fn is_suspended(who: AccountId) -> bool {
-        REGISTRY.with(|r| r.borrow().get(&who).is_some_and(|(_, active)| !active))
-    }
-    pub fn refuse_suspensions(refuse: bool) {
-        REFUSE_SUSPEND.with(|r| *r.borrow_mut() = refuse);
-    }
+	pub fn register(who: AccountId, role: Role<AccountId>) {
+		REGISTRY.with(|r| r.borrow_mut().insert(who, (role, true)));
+	}
+	/// The KMC's reinstatement after re-verifying the identity.
+	pub fn reinstate(who: AccountId) {
+		REGISTRY.with(|r| {
+			if let Some(entry) = r.borrow_mut().get_mut(&who) {
+				entry.1 = true;
+			}
+		});
+	}
+	pub fn is_suspended(who: AccountId) -> bool {
+		REGISTRY.with(|r| r.borrow().get(&who).is_some_and(|(_, active)| !active))
+	}
+	pub fn refuse_suspensions(refuse: bool) {
+		REFUSE_SUSPEND.with(|r| *r.borrow_mut() = refuse);
+	}
 }
 
 impl ParticipantRegistry<AccountId> for MockRegistry {
-    fn role_of(who: &AccountId) -> Option<Role<AccountId>> {
-        REGISTRY.with(|r| r.borrow().get(who).map(|(role, _)| role.clone()))
-    }
-    fn is_active(who: &AccountId) -> bool {
-        REGISTRY.with(|r| r.borrow().get(who).is_some_and(|(_, active)| *active))
-    }
+	fn role_of(who: &AccountId) -> Option<Role<AccountId>> {
+		REGISTRY.with(|r| r.borrow().get(who).map(|(role, _)| role.clone()))
+	}
+	fn is_active(who: &AccountId) -> bool {
+		REGISTRY.with(|r| r.borrow().get(who).is_some_and(|(_, active)| *active))
+	}
 }
 
 impl SuspendParticipant<AccountId> for MockRegistry {
-    fn suspend(who: &AccountId) -> DispatchResult {
-        if REFUSE_SUSPEND.with(|r| *r.borrow()) {
-            return Err(DispatchError::Other("registry refuses"));
-        }
-        REGISTRY.with(|r| match r.borrow_mut().get_mut(who) {
-            Some(entry) => {
-                entry.1 = false;
-                Ok(())
-            },
-            None => Err(DispatchError::Other("unknown participant")),
-        })
-    }
+	fn suspend(who: &AccountId) -> DispatchResult {
+		if REFUSE_SUSPEND.with(|r| *r.borrow()) {
+			return Err(DispatchError::Other("registry refuses"));
+		}
+		REGISTRY.with(|r| match r.borrow_mut().get_mut(who) {
+			Some(entry) => {
+				entry.1 = false;
+				Ok(())
+			}
+			None => Err(DispatchError::Other("unknown participant")),
+		})
+	}
 }
 
 impl RegistryBenchmarkHelper<AccountId> for MockRegistry {
-    fn register_active(who: &AccountId, role: Role<AccountId>) {
-        Self::register(*who, role);
-    }
+	fn register_active(who: &AccountId, role: Role<AccountId>) {
+		Self::register(*who, role);
+	}
 }
 
 /// The settable clock (the `pallet-timestamp` role).
 pub struct MockTime;
 impl MockTime {
-    pub fn now() -> Moment {
-        NOW.with(|n| *n.borrow())
-    }
-    pub fn set(ms: Moment) {
-        NOW.with(|n| *n.borrow_mut() = ms);
-    }
+	pub fn now() -> Moment {
+		NOW.with(|n| *n.borrow())
+	}
+	pub fn set(ms: Moment) {
+		NOW.with(|n| *n.borrow_mut() = ms);
+	}
 }
 impl UnixTime for MockTime {
-    fn now() -> Duration {
-        Duration::from_millis(MockTime::now())
-    }
+	fn now() -> Duration {
+		Duration::from_millis(MockTime::now())
+	}
 }
 
 pub struct OnConsortium;
 impl frame_support::traits::Get<bool> for OnConsortium {
-    fn get() -> bool {
-        ON_CONSORTIUM.with(|c| *c.borrow())
-    }
+	fn get() -> bool {
+		ON_CONSORTIUM.with(|c| *c.borrow())
+	}
 }
 pub fn set_consortium(yes: bool) {
-    ON_CONSORTIUM.with(|c| *c.borrow_mut() = yes);
+	ON_CONSORTIUM.with(|c| *c.borrow_mut() = yes);
 }
 
 parameter_types! {
-    pub const RequestTtl: Moment = 7 * DAY;
-    pub const RateWindow: Moment = 60_000;
+	pub const RequestTtl: Moment = 7 * DAY;
+	pub const RateWindow: Moment = 60_000;
 }
 
 impl pallet_consent::Config for Test {
-    type Participants = MockRegistry;
-    type Time = MockTime;
-    type ProxyOrigin = pallet_consent::EnsureHealthAuthority<Test>;
-    type AcceptsConsents = OnConsortium;
-    type MaxGrantsPerPatient = ConstU32<8>;
-    type MaxGrantsPerGrantee = ConstU32<4>;
-    type MaxPoliciesPerPatient = ConstU32<4>;
-    type MaxPendingRequestsPerPatient = ConstU32<4>;
-    type RequestTtl = RequestTtl;
-    type MaxExpiriesPerBlock = ConstU32<4>;
-    type MaxAuditEntriesPerPatient = ConstU32<64>;
-    type RateWindow = RateWindow;
-    type MaxRequestsPerWindow = ConstU32<5>;
-    type MaxAccessesPerWindow = ConstU32<5>;
-    type WeightInfo = ();
-    #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MockRegistry;
+	type Participants = MockRegistry;
+	type Time = MockTime;
+	type ProxyOrigin = pallet_consent::EnsureHealthAuthority<Test>;
+	type AcceptsConsents = OnConsortium;
+	type MaxGrantsPerPatient = ConstU32<8>;
+	type MaxGrantsPerGrantee = ConstU32<4>;
+	type MaxPoliciesPerPatient = ConstU32<4>;
+	type MaxPendingRequestsPerPatient = ConstU32<4>;
+	type RequestTtl = RequestTtl;
+	type MaxExpiriesPerBlock = ConstU32<4>;
+	type MaxAuditEntriesPerPatient = ConstU32<64>;
+	type RateWindow = RateWindow;
+	type MaxRequestsPerWindow = ConstU32<5>;
+	type MaxAccessesPerWindow = ConstU32<5>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = MockRegistry;
 }
 
 /// A registry with two patients, two hospitals with doctors, an insurer and a health authority,
 /// the clock at [`GENESIS_MS`], block 1.
 pub fn new_test_ext() -> sp_io::TestExternalities {
-    REGISTRY.with(|r| r.borrow_mut().clear());
-    MockTime::set(GENESIS_MS);
-    set_consortium(true);
-    MockRegistry::refuse_suspensions(false);
-    MockRegistry::register(PATIENT, Role::Patient);
-    MockRegistry::register(OTHER_PATIENT, Role::Patient);
-    MockRegistry::register(HOSPITAL_A, Role::Institution(InstitutionKind::Hospital));
-    MockRegistry::register(HOSPITAL_B, Role::Institution(InstitutionKind::Hospital));
-    MockRegistry::register(DOCTOR_A, Role::Doctor { institution: HOSPITAL_A });
-    MockRegistry::register(DOCTOR_A2, Role::Doctor { institution: HOSPITAL_A });
-    MockRegistry::register(DOCTOR_B, Role::Doctor { institution: HOSPITAL_B });
-    MockRegistry::register(INSURER, Role::Institution(InstitutionKind::Insurer));
-    MockRegistry::register(AUTHORITY, Role::Institution(InstitutionKind::HealthAuthority));
+	REGISTRY.with(|r| r.borrow_mut().clear());
+	MockTime::set(GENESIS_MS);
+	set_consortium(true);
+	MockRegistry::refuse_suspensions(false);
+	MockRegistry::register(PATIENT, Role::Patient);
+	MockRegistry::register(OTHER_PATIENT, Role::Patient);
+	MockRegistry::register(HOSPITAL_A, Role::Institution(InstitutionKind::Hospital));
+	MockRegistry::register(HOSPITAL_B, Role::Institution(InstitutionKind::Hospital));
+	MockRegistry::register(DOCTOR_A, Role::Doctor { institution: HOSPITAL_A });
+	MockRegistry::register(DOCTOR_A2, Role::Doctor { institution: HOSPITAL_A });
+	MockRegistry::register(DOCTOR_B, Role::Doctor { institution: HOSPITAL_B });
+	MockRegistry::register(INSURER, Role::Institution(InstitutionKind::Insurer));
+	MockRegistry::register(AUTHORITY, Role::Institution(InstitutionKind::HealthAuthority));
 
-    let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-    let mut ext = sp_io::TestExternalities::new(storage);
-    ext.execute_with(|| System::set_block_number(1));
-    ext
+	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
 }
 
 /// Moves to block `n`, advancing the clock [`BLOCK_MS`] per block and running the pallet's
 /// `on_initialize` like a real block would.
 pub fn run_to_block(n: u64) {
-    while System::block_number() < n {
-        let next = System::block_number() + 1;
-        System::set_block_number(next);
-        MockTime::set(MockTime::now() + BLOCK_MS);
-        Consent::on_initialize(next);
-    }
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		MockTime::set(MockTime::now() + BLOCK_MS);
+		Consent::on_initialize(next);
+	}
 }

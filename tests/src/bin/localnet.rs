@@ -8,55 +8,66 @@ use mbds_tests::Network;
 use std::time::Duration;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: mbds-localnet [CHAIN[:VALIDATORS] ...]\n  default: hospital-local:4 platform-local:4 consortium-local:5");
-        return;
-    }
-    let wanted: Vec<(String, usize)> = if args.is_empty() {
-        vec![("hospital-local".into(), 4), ("platform-local".into(), 4), ("consortium-local".into(), 5)]
-    } else {
-        args.iter()
-            .map(|a| match a.split_once(':') {
-                Some((c, n)) => (
-                    c.to_string(),
-                    n.parse().unwrap_or_else(|_| {
-                        eprintln!("mbds-localnet: `{a}`: validator count `{n}` is not a number");
-                        std::process::exit(2)
-                    }),
-                ),
-                None => (a.clone(), if a == "consortium-local" { 5 } else { 4 }),
-            })
-            .collect()
-    };
+	let args: Vec<String> = std::env::args().skip(1).collect();
+	if args.iter().any(|a| a == "-h" || a == "--help") {
+		println!("usage: mbds-localnet [CHAIN[:VALIDATORS] ...]\n  default: hospital-local:4 platform-local:4 consortium-local:5");
+		return;
+	}
+	let wanted: Vec<(String, usize)> = if args.is_empty() {
+		vec![
+			("hospital-local".into(), 4),
+			("platform-local".into(), 4),
+			("consortium-local".into(), 5),
+		]
+	} else {
+		args.iter()
+			.map(|a| match a.split_once(':') {
+				Some((c, n)) => (
+					c.to_string(),
+					n.parse().unwrap_or_else(|_| {
+						eprintln!("mbds-localnet: `{a}`: validator count `{n}` is not a number");
+						std::process::exit(2)
+					}),
+				),
+				None => (a.clone(), if a == "consortium-local" { 5 } else { 4 }),
+			})
+			.collect()
+	};
 
-    let mut nets = Vec::new();
-    for (chain, n) in &wanted {
-        println!("[localnet] starting {chain} with {n} validators ...");
-        let net = Network::start(chain, *n);
-        for node in &net.nodes {
-            println!("[localnet]   {:<28} rpc ws://127.0.0.1:{}  log {}", node.name, node.rpc_port, node.log_path.display());
-        }
-        nets.push(net);
-    }
-    for net in &mut nets {
-        match net.wait_finalized(1, Duration::from_secs(180)) {
-            Ok(()) => println!("[localnet] {} is finalising blocks", net.chain),
-            Err(e) => {
-                eprintln!("[localnet] {} failed to finalise: {e}", net.chain);
-                std::process::exit(1);
-            },
-        }
-    }
-    println!("[localnet] all chains up. Ctrl-C stops them.");
-    loop {
-        std::thread::sleep(Duration::from_secs(15));
-        for net in &mut nets {
-            let n = &net.nodes[0];
-            match (n.best_number(), n.finalized_number()) {
-                (Ok(b), Ok(f)) => println!("[localnet] {:<18} best #{b:<6} finalised #{f}", net.chain),
-                (Err(e), _) | (_, Err(e)) => eprintln!("[localnet] {}: {e}", net.chain),
-            }
-        }
-    }
+	let mut nets = Vec::new();
+	for (chain, n) in &wanted {
+		println!("[localnet] starting {chain} with {n} validators ...");
+		let net = Network::start(chain, *n);
+		for node in &net.nodes {
+			println!(
+				"[localnet]   {:<28} rpc ws://127.0.0.1:{}  log {}",
+				node.name,
+				node.rpc_port,
+				node.log_path.display()
+			);
+		}
+		nets.push(net);
+	}
+	for net in &mut nets {
+		match net.wait_finalized(1, Duration::from_secs(180)) {
+			Ok(()) => println!("[localnet] {} is finalising blocks", net.chain),
+			Err(e) => {
+				eprintln!("[localnet] {} failed to finalise: {e}", net.chain);
+				std::process::exit(1);
+			}
+		}
+	}
+	println!("[localnet] all chains up. Ctrl-C stops them.");
+	loop {
+		std::thread::sleep(Duration::from_secs(15));
+		for net in &mut nets {
+			let n = &net.nodes[0];
+			match (n.best_number(), n.finalized_number()) {
+				(Ok(b), Ok(f)) => {
+					println!("[localnet] {:<18} best #{b:<6} finalised #{f}", net.chain)
+				}
+				(Err(e), _) | (_, Err(e)) => eprintln!("[localnet] {}: {e}", net.chain),
+			}
+		}
+	}
 }
