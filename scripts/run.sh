@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
 echo "[run] building mbds-node and mbds-localnet (release; first build takes ~30-40 min on 2 cores) ..."
-cargo build --release -p mbds-node -p mbds-tests --bin mbds-node --bin mbds-localnet
+cargo build --release -p mbds-node -p mbds-tests
 echo "[run] starting the local network"
 exec "$CARGO_TARGET_DIR/release/mbds-localnet" "$@"
