@@ -9,16 +9,6 @@ use sc_service::ChainType;
 /// Specialized `ChainSpec`. This is a specialization of the general Substrate ChainSpec type.
 pub type ChainSpec = sc_service::GenericChainSpec;
 
-/// The `--chain` names this node knows, with what each starts.
-pub const KNOWN_CHAINS: &[(&str, &str)] = &[
-	("dev", "single-validator development chain (alias of `development`)"),
-	(presets::DEVELOPMENT, "single-validator development chain"),
-	(presets::HOSPITAL_LOCAL, "hospital A's private chain, 4 validators"),
-	(presets::HOSPITAL_B_LOCAL, "hospital B's private chain, 4 validators"),
-	(presets::PLATFORM_LOCAL, "internet-medicine platform chain, 4 validators"),
-	(presets::CONSORTIUM_LOCAL, "consortium chain, 5 validators"),
-];
-
 fn properties() -> sc_service::Properties {
 	let mut p = sc_service::Properties::new();
 	p.insert("tokenSymbol".into(), TOKEN_SYMBOL.into());
@@ -46,8 +36,17 @@ pub fn from_preset(preset: &str) -> Result<ChainSpec, String> {
 
 /// Message for a `--chain` value that is neither a known chain nor a file.
 pub fn unknown_chain(id: &str) -> String {
-	let names: Vec<String> =
-		KNOWN_CHAINS.iter().map(|(n, what)| format!("  {n:<18} {what}")).collect();
+	let mut names = vec![format!("  {:<18} alias of `{}`", "dev", presets::DEVELOPMENT)];
+	for preset in presets::preset_names() {
+		let name = String::from_utf8_lossy(preset.as_ref()).into_owned();
+		if let (Some((chain_id, kind, title)), Some(n)) =
+			(presets::chain_of(&name), presets::validator_count(&name))
+		{
+			names.push(format!(
+				"  {name:<18} {title}: {kind:?} chain, id {chain_id}, {n} validator(s)"
+			));
+		}
+	}
 	format!(
 		"unknown chain `{id}`: it is neither a chain name nor a chain spec file. Known chains:\n{}",
 		names.join("\n")

@@ -83,15 +83,20 @@ fn genesis(
 }
 
 /// The genesis patch of a preset, or `None` for an unknown name.
-pub fn preset_json(id: &str) -> Option<Value> {
-	let chain = chain_of(id)?;
-	let validator_count = match id {
+/// How many genesis validators (dev accounts Alice, Bob, ... in order) a preset's chain has.
+pub fn validator_count(preset: &str) -> Option<usize> {
+	chain_of(preset)?;
+	Some(match preset {
 		DEVELOPMENT => 1,
 		CONSORTIUM_LOCAL => 5,
 		_ => 4,
-	};
+	})
+}
+
+pub fn preset_json(id: &str) -> Option<Value> {
+	let chain = chain_of(id)?;
 	Some(genesis(
-		validators(validator_count),
+		validators(validator_count(id)?),
 		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
 		Sr25519Keyring::Alice.to_account_id(),
 		chain,

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 use std::{
+	cell::RefCell,
 	fs::File,
 	io::Read,
 	net::TcpListener,
@@ -49,7 +50,8 @@ pub struct Node {
 	pub rpc_port: u16,
 	pub p2p_port: u16,
 	pub log_path: PathBuf,
-	child: Option<Child>,
+	// A cell, so a node can be polled (which reaps an exited child) through `&self`.
+	child: RefCell<Option<Child>>,
 }
 
 impl Node {
@@ -79,7 +81,7 @@ impl Node {
 			rpc_port,
 			p2p_port,
 			log_path: log_path.into(),
-			child: Some(child),
+			child: RefCell::new(Some(child)),
 		}
 	}
 
@@ -121,7 +123,7 @@ impl Node {
 
 	/// Wait until `cond` holds (polled every 500 ms) or `timeout` passes.
 	pub fn wait_for(
-		&mut self,
+		&self,
 		what: &str,
 		timeout: Duration,
 		mut cond: impl FnMut(&Node) -> Result<bool, String>,
@@ -151,8 +153,8 @@ impl Node {
 	}
 
 	/// Exit status if the process already exited.
-	pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
-		self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+	pub fn try_exit_status(&self) -> Option<ExitStatus> {
+		self.child.borrow_mut().as_mut().and_then(|c| c.try_wait().ok().flatten())
 	}
 
 	/// Last `n` lines of the node's log.
@@ -168,7 +170,9 @@ impl Node {
 	/// Stop with SIGTERM and wait up to `grace`; SIGKILL after that. Returns the exit status
 	/// of a clean stop, `Err` if the node had to be killed or was already gone.
 	pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus, String> {
-		let Some(mut child) = self.child.take() else { return Err("already stopped".into()) };
+		let Some(mut child) = self.child.get_mut().take() else {
+			return Err("already stopped".into());
+		};
 		if let Ok(Some(status)) = child.try_wait() {
 			return Err(format!("{} had already exited: {status}", self.name));
 		}
@@ -188,7 +192,7 @@ impl Node {
 
 impl Drop for Node {
 	fn drop(&mut self) {
-		if self.child.is_some() {
+		if self.child.get_mut().is_some() {
 			let _ = self.stop(Duration::from_secs(10));
 		}
 	}

@@ -16,7 +16,7 @@ use serde_json::json;
 use sp_core::{Pair, H256};
 use sp_keyring::Sr25519Keyring as Keyring;
 use sp_runtime::{generic::Era, MultiAddress, MultiSignature};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn hex_of(bytes: &[u8]) -> String {
 	format!("0x{}", hex::encode(bytes))
@@ -88,15 +88,9 @@ impl Chain {
 	}
 
 	fn wait(&self, what: &str, mut cond: impl FnMut(&Chain) -> bool) {
-		let start = Instant::now();
-		while !cond(self) {
-			assert!(
-				start.elapsed() < Duration::from_secs(90),
-				"timed out waiting for {what}; node log tail:\n{}",
-				self.node.log_tail(20)
-			);
-			std::thread::sleep(Duration::from_millis(500));
-		}
+		self.node
+			.wait_for(what, Duration::from_secs(90), |_| Ok(cond(self)))
+			.unwrap_or_else(|e| panic!("{e}"));
 	}
 }
 
@@ -131,8 +125,7 @@ fn now_ms() -> u64 {
 #[test]
 fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 	let dir = tempfile::tempdir().unwrap();
-	let mut node =
-		Node::start("dev", &["--dev".into(), "--tmp".into()], &dir.path().join("dev.log"));
+	let node = Node::start("dev", &["--dev".into(), "--tmp".into()], &dir.path().join("dev.log"));
 	node.wait_for("block 1", Duration::from_secs(120), |n| Ok(n.best_number()? >= 1)).unwrap();
 	let genesis_hex = node.rpc("chain_getBlockHash", json!([0])).unwrap();
 	let genesis = H256::from_slice(&bytes_of(&genesis_hex));

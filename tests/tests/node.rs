@@ -32,26 +32,12 @@ fn hospital_local_network_of_four_validators_finalises_with_grandpa() {
 	let f = first.finalized_number().unwrap();
 	let hash = first.rpc("chain_getBlockHash", serde_json::json!([f])).unwrap();
 	for node in &net.nodes[1..] {
-		wait_same_hash(node, f, &hash);
+		node.wait_for(&format!("block {f} = {hash}"), Duration::from_secs(60), |n| {
+			Ok(n.rpc("chain_getBlockHash", serde_json::json!([f]))? == hash)
+		})
+		.unwrap();
 	}
 	net.stop().unwrap();
-}
-
-/// Wait until `node` has `hash` as block `number` (it may still be importing it).
-fn wait_same_hash(node: &Node, number: u32, hash: &serde_json::Value) {
-	let start = std::time::Instant::now();
-	loop {
-		let got = node.rpc("chain_getBlockHash", serde_json::json!([number])).unwrap();
-		if &got == hash {
-			return;
-		}
-		assert!(
-			start.elapsed() < Duration::from_secs(60),
-			"{} has block {number} = {got}, expected {hash}",
-			node.name
-		);
-		std::thread::sleep(Duration::from_millis(500));
-	}
 }
 
 fn run_node(args: &[&str]) -> (i32, String) {

@@ -4,6 +4,7 @@
 //! consortium-local). Prints each node's RPC endpoint, then a status line a chain every 15 s
 //! until Ctrl-C, which stops every node.
 
+use mbds_runtime::genesis_config_presets::validator_count;
 use mbds_tests::Network;
 use std::time::Duration;
 
@@ -13,26 +14,28 @@ fn main() {
 		println!("usage: mbds-localnet [CHAIN[:VALIDATORS] ...]\n  default: hospital-local:4 platform-local:4 consortium-local:5");
 		return;
 	}
-	let wanted: Vec<(String, usize)> = if args.is_empty() {
-		vec![
-			("hospital-local".into(), 4),
-			("platform-local".into(), 4),
-			("consortium-local".into(), 5),
-		]
+	let chains: Vec<String> = if args.is_empty() {
+		vec!["hospital-local".into(), "platform-local".into(), "consortium-local".into()]
 	} else {
-		args.iter()
-			.map(|a| match a.split_once(':') {
-				Some((c, n)) => (
-					c.to_string(),
-					n.parse().unwrap_or_else(|_| {
-						eprintln!("mbds-localnet: `{a}`: validator count `{n}` is not a number");
-						std::process::exit(2)
-					}),
-				),
-				None => (a.clone(), if a == "consortium-local" { 5 } else { 4 }),
-			})
-			.collect()
+		args
 	};
+	let wanted: Vec<(String, usize)> = chains
+		.iter()
+		.map(|a| {
+			let (chain, count) = match a.split_once(':') {
+				Some((c, n)) => (c, n.parse().ok()),
+				None => (a.as_str(), validator_count(a)),
+			};
+			let count = count.unwrap_or_else(|| {
+				eprintln!(
+					"mbds-localnet: `{a}`: give the validator count as CHAIN:N (a number) \
+					 unless CHAIN is a known preset"
+				);
+				std::process::exit(2)
+			});
+			(chain.to_string(), count)
+		})
+		.collect();
 
 	let mut nets = Vec::new();
 	for (chain, n) in &wanted {
