@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the MBDS cryptography. Run with
-//! `nice -n 15 cargo bench -p mbds-crypto`; `examples/figures.rs` prints the same operations
+//! `nice -n 15 cargo bench -p mbds-crypto` (only keyword search: `... -- peks search`); `examples/figures.rs` prints the same operations
 //! as a table with ratios against one raw pairing.
 
 use std::hint::black_box;
@@ -81,6 +81,10 @@ fn peks(c: &mut Criterion) {
 	let prepared = proxy.prepare(&td);
 	let hit = EncryptedKeyword::encrypt(&ppk, &tpk, &kw);
 	g.bench_function("test", |b| b.iter(|| prepared.test(black_box(&hit))));
+	let hit_bytes = hit.to_bytes();
+	g.bench_function("decode_validate", |b| {
+		b.iter(|| EncryptedKeyword::from_bytes(black_box(&hit_bytes)).unwrap())
+	});
 	g.finish();
 
 	let other = other_kw();

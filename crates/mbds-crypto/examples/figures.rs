@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use mbds_crypto::peks::{baseline_pairing, random_pairing_inputs};
 use mbds_crypto::*;
+use rayon::prelude::*;
 
 /// Median wall time of `runs` calls.
 fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
@@ -88,21 +89,52 @@ fn main() {
 		median(21, || prepared.search(&small)),
 	));
 
-	let cts: Vec<_> = (0..10_000)
+	let hit_bytes = hit.to_bytes();
+	rows.push((
+		"dPEKS decode+validate one ciphertext (ingest)".into(),
+		median(201, || EncryptedKeyword::from_bytes(&hit_bytes).unwrap()),
+	));
+
+	// 10,000 by default; MBDS_FIGURES_N=1000 gives a quicker run on a busy machine.
+	let n: usize =
+		std::env::var("MBDS_FIGURES_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+	let threads = rayon::current_num_threads();
+	let cts: Vec<_> = (0..n)
+		.into_par_iter()
 		.map(|i| EncryptedKeyword::encrypt(&kpk, &tpk, if i % 100 == 0 { &kw } else { &other }))
 		.collect();
+	let serialised: Vec<Vec<u8>> = cts.iter().map(|c| c.to_bytes()).collect();
+	rows.push((
+		format!("dPEKS decode+validate {n}, {threads} threads"),
+		median(3, || EncryptedKeyword::decode_all(&serialised).unwrap()),
+	));
 	let search = median(3, || {
 		let h = prepared.search(&cts);
-		assert_eq!(h.len(), 100);
+		assert_eq!(h.len(), n.div_ceil(100));
 		h
 	});
-	rows.push((
-		format!("dPEKS search, 10,000 keywords, {} threads", rayon::current_num_threads()),
-		search,
-	));
+	rows.push((format!("dPEKS search, {n} keywords, {threads} threads"), search));
 
 	println!("{:<48} {:>12} {:>14}", "operation", "median", "x pairing");
 	for (name, d) in rows {
 		println!("{:<48} {:>12.3?} {:>14.2}", name, d, d.as_secs_f64() / pairing.as_secs_f64());
 	}
+	// The floor for any pairing-per-ciphertext test: n pairings shared by the threads.
+	let bound = pairing.as_secs_f64() * n as f64 / threads as f64;
+	let per_10k = search.as_secs_f64() * 10_000.0 / n as f64;
+	println!(
+		"\nlower bound n*t_pairing/threads = {n}*{:.3?}/{threads} = {bound:.2} s; \
+		 search/bound = {:.2}; search scaled to 10,000 = {per_10k:.2} s (target 1 s)",
+		pairing,
+		search.as_secs_f64() / bound,
+	);
+	println!("machine: {threads} rayon threads, load average {}", load_average());
+}
+
+/// The 1-minute load average (Linux), to tell an idle run from a contended one.
+fn load_average() -> String {
+	std::fs::read_to_string("/proc/loadavg")
+		.ok()
+		.and_then(|s| s.split_whitespace().next().map(str::to_owned))
+		.unwrap_or_else(|| "unknown".into())
 }

@@ -26,18 +26,24 @@
 //! * XChaCha20-Poly1305: IND-CCA AEAD with 192-bit random nonces (no nonce reuse in practice).
 //! * Umbral: security of the scheme as analysed by its authors (DL / DDH-type assumptions on
 //!   secp256k1 in the random-oracle model); implementation trusted as published.
-//! * PEKS / dPEKS: BDH and the Rhee et al. assumptions (bilinear Diffie-Hellman type) in the
-//!   random-oracle model, instantiated on the type-3 pairing of BLS12-381 (~117-120 bit security);
-//!   hash-to-curve per RFC 9380 (arkworks, `BLS12381G2_XMD:SHA-256_SSWU_RO_`).
+//! * PEKS / dPEKS: BDH and the Rhee et al. assumptions (bilinear Diffie-Hellman and a
+//!   1-BDHI-type assumption; CDH in G1 for the trapdoor mask) in the random-oracle model,
+//!   taken in their type-3 form on BLS12-381 (~117-120 bit security); the papers' proofs are for
+//!   symmetric pairings and were not redone. Hash-to-curve per RFC 9380 (arkworks,
+//!   `BLS12381G2_XMD:SHA-256_SSWU_RO_`). The equations, the group of every element and the
+//!   provenance of the dPEKS equations are in [`peks`].
 //!
 //! ## Known limits
 //! * The designated tester (proxy) can learn the keyword of a trapdoor it was given by guessing
-//!   over the small space of medical codes; only outsiders are kept out (see [`peks`]).
+//!   over the small space of medical codes; only outsiders are kept out (see [`peks`]). An
+//!   outsider who can both add encrypted keywords and see search results can guess online.
 //! * Search and access patterns leak to the tester; conjunctive search leaks per-keyword matches.
 //! * Revocation of a grant is enforced by the proxies refusing to re-encrypt, not
 //!   cryptographically; a grantee that already decrypted keeps what it read.
-//! * Search cost is linear in the encrypted keywords searched (one pairing each, ~1-1.7 ms);
-//!   10,000 keywords take seconds on 2 cores, so searches must stay per patient (see [`peks`]).
+//! * Search cost is linear in the encrypted keywords searched (one pairing each, ~1-1.7 ms),
+//!   bounded below by `N * t_pairing / cores`: 10,000 keywords take 5-8 s on 2 idle cores, not
+//!   the 1 s aimed for, so searches stay per patient; sub-linear search needs another scheme
+//!   (future work, see [`peks`]).
 //!
 //! ## Serialisation
 //! Every key, ciphertext, fragment and trapdoor has an explicit, versioned encoding: a format

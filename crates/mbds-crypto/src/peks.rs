@@ -9,57 +9,125 @@
 //! * The designated-tester scheme (module root): dPEKS with secure trapdoors of Rhee, Park,
 //!   Susilo, Lee, "Trapdoor security in a searchable public-key encryption scheme with a
 //!   designated tester", Journal of Systems and Software 83(5):763-771, 2010. Only the holder of
-//!   the tester (proxy) secret key can run the test, and a trapdoor is itself encrypted to the
-//!   tester, so an eavesdropper learns nothing from it.
+//!   the tester (proxy) secret key can run the test, and a trapdoor is itself randomised and
+//!   encrypted to the tester, so an eavesdropper can neither use it nor guess its keyword.
 //!
-//! Type-3 pairing `e: G1 x G2 -> GT`. Notation: `g` generator of G1, `H1: {0,1}* -> G2`,
-//! `H2: GT -> {0,1}^256`, `H3: G1 -> G2`.
+//! # The designated-tester scheme as implemented
+//!
+//! Type-3 pairing `e: G1 x G2 -> GT` of BLS12-381, group order `p`, `g` the generator of G1.
+//! Group laws are written multiplicatively here (the code uses additive arkworks notation).
 //!
 //! ```text
-//! tester (proxy) key   x_S,  y_S = g^x_S            patient key   x_R,  y_R = g^x_R
-//! encrypt(w):   r <- Zp*;   A = y_R^r,   B = H2(e(y_S^r, H1(w)))
-//! trapdoor(w):  r' <- Zp*;  T1 = g^r',   T2 = H1(w)^(1/x_R) + H3(y_S^r')
-//! test:         T = T2 - H3(T1^x_S);     B == H2(e(A, T^x_S))
-//!               e(g^(x_R r), H1(w)^(x_S/x_R)) = e(g, H1(w))^(x_S r) = e(y_S^r, H1(w))
+//! hashes     H1: {0,1}* -> G2    H3: G1 -> G2    H2: GT -> {0,1}^256
+//! KeyGen_S   (tester = proxy)      x_S <- Zp*,  y_S = g^x_S  in G1
+//! KeyGen_R   (receiver = patient)  x_R <- Zp*,  y_R = g^x_R  in G1
+//! dPEKS(y_R, y_S, w)      r  <- Zp*:  A  = y_R^r                  in G1
+//!                                     B  = H2(e(y_S^r, H1(w)))     (= H2(e(y_S, H1(w))^r))
+//! Trapdoor(x_R, y_S, w)   r' <- Zp*:  T1 = g^r'                   in G1
+//!                                     T2 = H1(w)^(1/x_R) * H3(y_S^r')   in G2
+//! dTest(x_S, (A,B), (T1,T2)):         T  = T2 / H3(T1^x_S)        (= H1(w)^(1/x_R), in G2)
+//!                                     accept iff H2(e(A, T^x_S)) == B
+//! correctness: e(A, T^x_S) = e(g^(x_R r), H1(w)^(x_S/x_R)) = e(g, H1(w))^(x_S r) = e(y_S^r, H1(w))
 //! ```
-//! The paper's symmetric pairing is instantiated asymmetrically: keys, `A` and `T1` in G1,
-//! keyword hashes and trapdoors in G2, so the per-ciphertext side of the test is a G1 point and
-//! the fixed trapdoor side is prepared once per query (faster search).
+//!
+//! `T^x_S` depends on the query only: [`TesterSecretKey::prepare`] unmasks it and precomputes
+//! its Miller-loop line coefficients (`G2Prepared`) once per query; each test is then one Miller
+//! loop against the 48-byte G1 point `A`, one final exponentiation and one SHA-256.
+//!
+//! **Which group each element lives in** (the paper states the scheme on a symmetric pairing
+//! `e: G x G -> GT`, with every point in `G`; BLS12-381 has no efficient map between G1 and G2,
+//! so each point is put on one side):
+//!
+//! | element | group | reason |
+//! |---|---|---|
+//! | `g`, `y_S`, `y_R`, `A`, `T1`, `y_S^r`, `T1^x_S` | G1 | paired with `H1(w)`; `A` is the per-ciphertext input, so the cheap 48-byte side |
+//! | `H1(w)`, `H3(.)`, `T2`, `T`, `T^x_S` | G2 | the per-query side, prepared once |
+//! | `e(.,.)` | GT (in Fq12) | only hashed by H2 |
+//!
+//! The adaptation changes no equation, only the codomains: `H1` and `H3` hash to G2 instead of
+//! `G`, and `H3` takes a G1 point. Both ciphertext and trapdoor pairings have one G1 and one G2
+//! argument, so they are well formed.
+//!
+//! **Provenance.** The paper's text could not be consulted while writing this module (searches
+//! of the available stored pages and code found only its abstract and citations, e.g. Yau, Phan,
+//! Heng, Goi, "Security models for delegated keyword searching within encrypted contents", JISA
+//! 3:233-241, 2012). The equations above are the construction as known from the dPEKS line of
+//! Rhee et al.: the ciphertext `[y_R^r, H2(e(y_S, H1(w))^r)]` and the test with
+//! `H1(w)^(1/x_R)` and `x_S` (their ASIACCS 2009 dPEKS), and the 2010 paper's randomised
+//! trapdoor `[g^r', H1(w)^(1/x_R) H3(y_S^r')]` encrypted to the server. Some restatements
+//! list a second random element `Q` in the server public key; it has no role in the algorithms
+//! above and is omitted. If the paper derives the mask from a pairing value (e.g.
+//! `e(y_S, Q)^r'`) rather than `y_S^r'`, only the input of `H3` differs; the test, correctness and
+//! the properties listed here do not depend on that choice. A check against the paper is still
+//! owed.
 //!
 //! **Conjunctive queries** ([`ConjunctiveTrapdoor`]): one message carrying one dPEKS trapdoor
-//! per keyword; the tester returns the records whose encrypted keywords match *all* of them.
-//! This is the one-round conjunction from per-keyword trapdoors discussed by Golle, Staddon,
-//! Waters, "Secure Conjunctive Keyword Search over Encrypted Data", ACNS 2004, and it inherits
-//! the dPEKS security of each part. Its known cost: the tester learns which records match each
-//! keyword individually, not only the conjunction (schemes that hide this, e.g. Park, Kim, Lee,
-//! "Public Key Encryption with Conjunctive Field Keyword Search", WISA 2004, are not implemented).
+//! per distinct keyword, in an order that does not depend on the keywords (sorted by the random
+//! `T1`); the tester returns the records whose encrypted keywords match *all* of them. This is the
+//! one-round conjunction from per-keyword trapdoors discussed by Golle, Staddon, Waters, "Secure
+//! Conjunctive Keyword Search over Encrypted Data", ACNS 2004, and it inherits the dPEKS security
+//! of each part. Its known cost: the tester learns which records match each keyword
+//! individually, not only the conjunction (schemes that hide this, e.g. Park, Kim, Lee, "Public
+//! Key Encryption with Conjunctive Field Keyword Search", WISA 2004, are not implemented).
 //!
 //! **Hashing**: H1 and H3 are the RFC 9380 hash-to-curve `BLS12381G2_XMD:SHA-256_SSWU_RO_` suite
-//! (arkworks' `MapToCurveBasedHasher` with the Wahby-Boneh map), with distinct domain separation
-//! tags; H2 is SHA-256 over the compressed GT element with its own tag.
+//! (arkworks' `MapToCurveBasedHasher` with the Wahby-Boneh map; checked against the RFC's test
+//! vector below), with distinct domain separation tags; H3 hashes the 48-byte compressed point;
+//! H2 is SHA-256 over the compressed GT element with its own tag.
 //!
-//! **Assumptions** (as in the papers, random-oracle model): ciphertext indistinguishability of
-//! the base scheme under BDH (Boneh et al.); for dPEKS, ciphertext and trapdoor
-//! indistinguishability under the BDH and 1-BDHI-type assumptions stated by Rhee et al. (see the
-//! paper for the exact statements); in the asymmetric setting, their co-/type-3 analogues on
-//! BLS12-381 (about 117-120 bits of security).
+//! **Input validation**: every point read from bytes is decompressed, checked on the curve, in
+//! the prime-order subgroup and not the identity, once, when decoded ([`EncryptedKeyword`],
+//! [`Trapdoor`], keys); the test itself works on the decoded points and re-validates nothing.
+//! Secret scalars are canonical and non-zero.
 //!
-//! **Known limits**:
-//! * The designated tester itself can run a keyword-guessing attack on a trapdoor it has
-//!   unmasked (check `e(y_R, T) == e(g, H1(w'))` for guessed `w'`); medical code systems are
-//!   small dictionaries, so the tester learns the queried keyword. Trust in the tester is
-//!   therefore needed for query privacy (Byun et al. 2006 and Jeong et al. 2009 show this is
-//!   inherent to PEKS with a consistent one-trapdoor test). Outsiders cannot do this.
-//! * Access pattern and search pattern leak to the tester: which encrypted keywords match, and
-//!   (by testing) whether two queries ask for the same keyword.
-//! * Search is linear in the number of encrypted keywords searched: one pairing each (the
-//!   trapdoor side is precomputed once per query, so a test costs about 0.8-1.1x one raw
-//!   pairing, ~1-1.7 ms with arkworks on the 2-core reference machine). 10,000 encrypted
-//!   keywords therefore take seconds, not the 1 s aimed for; any PEKS with randomised
-//!   ciphertexts pays one pairing per ciphertext. MBDS indexes encrypted keywords by patient, so
-//!   a search touches one patient's keywords (tens to hundreds: well under a second).
-//! * No revocation of trapdoors: a trapdoor works for every past and future ciphertext of that
+//! # Assumptions
+//! Random-oracle model for H1, H2, H3. Rhee et al. prove (symmetric setting) ciphertext
+//! indistinguishability against the server and against outsiders, and trapdoor
+//! indistinguishability against outsiders, under the bilinear Diffie-Hellman (BDH) and a
+//! 1-BDHI-type (bilinear Diffie-Hellman inversion) assumption; see the paper for the exact
+//! statements. Masking the trapdoor rests on the computational Diffie-Hellman problem for
+//! `(g, y_S, T1)` in G1. On BLS12-381 the scheme relies on the type-3 (co-) analogues of these
+//! assumptions (about 117-120 bits of security); the paper's proofs were not redone for the
+//! asymmetric setting.
+//!
+//! # Known limits
+//! * **KGA by the designated tester itself.** The tester unmasks `T = H1(w)^(1/x_R)` and can
+//!   check `e(y_R, T) == e(g, H1(w'))` for guessed `w'` (or encrypt `w'` itself and test); medical
+//!   code systems are small dictionaries, so the tester learns the queried keyword. Query
+//!   privacy therefore needs trust in the proxy (Byun et al. 2006 and Jeong et al. 2009 show
+//!   this is inherent to PEKS with a consistent one-trapdoor test). Outsiders cannot do this:
+//!   without `x_S` they cannot remove `H3(y_S^r')` (demonstrated in the tests below).
+//! * **Online guessing by an outsider who writes ciphertexts and sees results.** dPEKS encryption
+//!   is public: an outsider who can add encrypted keywords for guessed `w'` to the searched set
+//!   *and* observe which ones a search returns learns the keyword (Yau et al.). In MBDS only
+//!   authenticated doctors write slips and search results go to the authorised grantee only.
+//! * **Search and access pattern** leak to the tester: which encrypted keywords match, and
+//!   whether two queries ask for the same keyword (the unmasked `T` is deterministic).
+//! * **No trapdoor revocation**: a trapdoor works for every past and future ciphertext of that
 //!   patient, keyword and tester. Consent checks happen before the tester searches.
+//!
+//! # Search cost
+//! Any PEKS with randomised ciphertexts pays at least one pairing-equivalent per ciphertext:
+//! the test needs `e(A, .)` for each ciphertext's own `A`. With the trapdoor side prepared, a
+//! test costs about one raw pairing (measured 0.86-0.97x), so searching `N` encrypted keywords
+//! on `c` cores costs at least `N * t_pairing / c`: for `N = 10,000`, `t_pairing` = 1.0-1.6 ms
+//! (arkworks, reference machine) and `c = 2`, that is 5-8 s, 5-8x the 1 s aimed for.
+//! [`PreparedTrapdoor::search`] is built to approach that bound: one preparation per query,
+//! rayon over all cores, no decoding or validation in the loop (decoding costs ~0.06 pairing
+//! per ciphertext and is done once, at ingest). MBDS keeps encrypted keywords per patient, so a
+//! search touches one patient's keywords (tens to hundreds: below 0.2 s). Repeated queries
+//! could be answered incrementally (test only ciphertexts added since the last identical
+//! query, which the tester can recognise anyway).
+//!
+//! **Future work (not implemented):** sub-linear search needs another scheme, e.g. the searchable
+//! public-key ciphertexts with hidden structures (SPCHS) of Xu, Wu, Wang, Susilo,
+//! Domingo-Ferrer, Jin, "Generating Searchable Public-Key Ciphertexts With Hidden Structures for
+//! Fast Keyword Search", IEEE TIFS 10(9), 2015: the ciphertexts of one keyword form a hidden
+//! chain, a trapdoor reveals its head and the server follows the chain, so a search costs in the
+//! number of matches rather than in `N`. Its costs: the writer keeps per-keyword chain state
+//! (in MBDS per patient, keyword and writing institution), the structure of matching
+//! ciphertexts is revealed once searched, and it has no designated tester; adopting it needs a
+//! reviewed implementation and a KGA analysis, not a home-made variant.
 
 use core::fmt;
 use std::sync::OnceLock;
@@ -335,13 +403,22 @@ impl EncryptedKeyword {
 		w.finish()
 	}
 
-	/// Decodes [`EncryptedKeyword::to_bytes`] output.
+	/// Decodes [`EncryptedKeyword::to_bytes`] output: decompresses `A` and checks it is on the
+	/// curve, in the prime-order subgroup and not the identity. Decode once when the encrypted
+	/// keywords are loaded and keep the decoded values: [`PreparedTrapdoor::search`] then tests
+	/// without re-validating anything.
 	pub fn from_bytes(input: &[u8]) -> Result<Self> {
 		let mut r = Reader::new("encrypted keyword", Tag::EncryptedKeyword, input)?;
 		let a = read_g1(&mut r, "A")?;
 		let b = r.array::<TAG_LEN>("B")?;
 		r.finish()?;
 		Ok(Self { a, b })
+	}
+
+	/// Decodes many serialised encrypted keywords in parallel (rayon), with the checks of
+	/// [`EncryptedKeyword::from_bytes`]; fails if any input is invalid.
+	pub fn decode_all<B: AsRef<[u8]> + Sync>(inputs: &[B]) -> Result<Vec<Self>> {
+		inputs.par_iter().map(|b| Self::from_bytes(b.as_ref())).collect()
 	}
 }
 
@@ -373,7 +450,8 @@ impl PeksSecretKey {
 	}
 
 	/// One trapdoor for the conjunction of `keywords` (duplicates removed), usable only by
-	/// `tester`. 1 to [`MAX_CONJUNCTION`] keywords.
+	/// `tester`. 1 to [`MAX_CONJUNCTION`] keywords. The parts are in a random order, independent
+	/// of the keywords and of the order they were given in.
 	pub fn conjunctive_trapdoor(
 		&self,
 		tester: &TesterPublicKey,
@@ -388,7 +466,11 @@ impl PeksSecretKey {
 				kws.len()
 			)));
 		}
-		Ok(ConjunctiveTrapdoor(kws.into_iter().map(|k| self.trapdoor(tester, k)).collect()))
+		let mut parts: Vec<Trapdoor> = kws.into_iter().map(|k| self.trapdoor(tester, k)).collect();
+		// The keyword order (sorted above, to drop duplicates) must not show in the message:
+		// order the parts by their uniformly random, keyword-independent T1 instead.
+		parts.sort_by_cached_key(|t| g1_bytes(&t.t1));
+		Ok(ConjunctiveTrapdoor(parts))
 	}
 }
 
@@ -637,6 +719,71 @@ mod tests {
 			.map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
 			.collect();
 		ark_bls12_381::Fq::from_be_bytes_mod_order(&bytes)
+	}
+
+	fn kw(s: &str) -> Keyword {
+		Keyword::parse(s).unwrap()
+	}
+
+	/// The correctness equation, term by term, with the secrets in hand.
+	#[test]
+	fn unmasked_trapdoor_is_h1_to_the_inverse_receiver_key() {
+		let (patient, tester) = (PeksSecretKey::generate(), TesterSecretKey::generate());
+		let w = kw("icd-10|E11.9");
+		let td = patient.trapdoor(&tester.public_key(), &w);
+		let k = (td.t1 * tester.0).into_affine();
+		let t = (td.t2.into_group() - h3(&k)).into_affine();
+		assert_eq!(t, (h1(&w) * patient.0.inverse().unwrap()).into_affine());
+		let c = EncryptedKeyword::encrypt(&patient.public_key(), &tester.public_key(), &w);
+		let lhs = Bls12_381::pairing(c.a, (t * tester.0).into_affine());
+		assert_eq!(h2(&lhs), c.b);
+	}
+
+	/// Trapdoor security against outsiders, and the documented limit for the tester: the
+	/// base-PEKS keyword-guessing check `e(y_R, T) == e(g, H1(w'))` fails on the masked `T2`
+	/// even for the right keyword, and succeeds only after unmasking with the tester key.
+	#[test]
+	fn only_the_tester_can_run_keyword_guessing_on_a_trapdoor() {
+		let (patient, tester) = (PeksSecretKey::generate(), TesterSecretKey::generate());
+		let y_r = patient.public_key().0;
+		let dictionary = ["icd-10|I10", "icd-10|E11.9", "rxnorm|860975"].map(kw);
+		let td = patient.trapdoor(&tester.public_key(), &dictionary[1]);
+		let guess_on = |t: G2Affine| -> Vec<usize> {
+			(0..dictionary.len())
+				.filter(|&i| {
+					Bls12_381::pairing(y_r, t)
+						== Bls12_381::pairing(G1Affine::generator(), h1(&dictionary[i]))
+				})
+				.collect()
+		};
+		// An outsider has T1, T2 and the public keys: no guess matches.
+		assert!(guess_on(td.t2).is_empty());
+		// Nor does another tester's unmasking.
+		let other = TesterSecretKey::generate();
+		let k_other = (td.t1 * other.0).into_affine();
+		assert!(guess_on((td.t2.into_group() - h3(&k_other)).into_affine()).is_empty());
+		// The designated tester unmasks and can guess (known limit, see module docs).
+		let k = (td.t1 * tester.0).into_affine();
+		assert_eq!(guess_on((td.t2.into_group() - h3(&k)).into_affine()), vec![1]);
+	}
+
+	/// The parts of a conjunctive trapdoor come in a keyword-independent order.
+	#[test]
+	fn conjunctive_parts_do_not_reveal_keyword_order() {
+		let (patient, tester) = (PeksSecretKey::generate(), TesterSecretKey::generate());
+		let (a, b) = (kw("icd-10|E11.9"), kw("icd-10|I10"));
+		let ca = EncryptedKeyword::encrypt(&patient.public_key(), &tester.public_key(), &a);
+		let mut first_is_a = [0usize; 2];
+		for _ in 0..12 {
+			let q = patient
+				.conjunctive_trapdoor(&tester.public_key(), &[a.clone(), b.clone()])
+				.unwrap();
+			let t1: Vec<_> = q.0.iter().map(|t| g1_bytes(&t.t1)).collect();
+			assert!(t1[0] < t1[1]);
+			first_is_a[usize::from(tester.prepare(&q.0[0]).test(&ca))] += 1;
+		}
+		// Both orders occur (fails with probability 2^-11 if the order is uniform).
+		assert!(first_is_a[0] > 0 && first_is_a[1] > 0, "{first_is_a:?}");
 	}
 
 	/// RFC 9380 Appendix J.10.1 (BLS12381G2_XMD:SHA-256_SSWU_RO_), msg = "abc": the suite our
