@@ -1,0 +1,855 @@
+//! # Cross-chain summary anchoring
+//!
+//! The consortium chain's side of the paper's Fig. 4 ("Data storage"): summary batches of every
+//! registered private chain (hospital and internet-medicine platform chains) arrive with a
+//! proof that the private chain finalised them, and become consortium slips that a proxy can
+//! search by patient.
+//!
+//! ## Terms
+//! - **Private chain**: a hospital or platform chain running the MBDS runtime, with GRANDPA
+//!   finality, keyed here by its [`ChainId`].
+//! - **Light client**: per private chain, the GRANDPA authority set (and set id) that must sign
+//!   its next finality proof, its best finalised header (hash, number, state root) and a ring of
+//!   the last [`Config::HeadersToKeep`] imported headers.
+//! - **Summary batch**: `pallet_slips::Batches` entry on the private chain: a Merkle root over
+//!   the summary items confirmed in a window (see `pallet-slips`).
+//! - **Consortium slip**: up to [`ITEMS_PER_CONSORTIUM_SLIP`] items of one batch (patient id,
+//!   encrypted keyword, record hash, source chain id, block number, slip id), stored here and
+//!   indexed by patient so a search costs what that patient's data costs, not the chain's.
+//!
+//! ## Flow
+//! A relayer calls [`Pallet::submit_summary`] with a private-chain header, optionally a GRANDPA
+//! justification for it, the batch id, all its items and a storage proof of the batch's
+//! `pallet_slips::Batches` entry in that header's state. The pallet (1) checks the batch is the
+//! chain's next one, (2) checks the header is final (the justification verifies against the
+//! current authority set, or the header was imported before), (3) reads the batch record from
+//! the storage proof against the header's state root and (4) recomputes the Merkle root over the
+//! submitted items. Only then does it write: the header (if new), the next batch id, the
+//! consortium slips and the patient index. [`Pallet::import_header`] imports a header without a
+//! batch: the relayer must use it for every header that schedules a GRANDPA authority change
+//! when no batch goes with it, since later headers are signed by the next set.
+//!
+//! ## Trust model
+//! - GRANDPA's: a header is final once more than two thirds of the current authority set
+//!   signed it. The pallet assumes the private chain's validators keep that honest majority; if
+//!   they sign two conflicting headers, the first one submitted wins here and governance must
+//!   re-initialise the light client.
+//! - The first header and authority set of each chain are trusted as given by
+//!   [`Config::GovernanceOrigin`] (registration and re-initialisation), as in the bridge GRANDPA
+//!   pallet. Authority hand-offs after that are followed from the headers: a header carrying a
+//!   GRANDPA `ScheduledChange` (delay 0, as `pallet-grandpa` issues) hands finality of the
+//!   following headers to the next set (set id + 1). Forced changes need governance.
+//! - Private chains run this same runtime: the storage key of `pallet_slips::Batches` and the
+//!   SCALE layout of its records and summary items computed here are those of the private chain.
+//!   A private chain on another runtime (other pallet name or types) cannot be anchored.
+//! - Relayers are untrusted: anyone may submit; a forged, unfinalised, tampered, replayed,
+//!   duplicated or out-of-order batch fails with its own error and changes nothing, and a
+//!   relayer restarting from [`Pallet::anchored`] loses and duplicates nothing.
+//!
+//! ## What it does not do
+//! - It does not read or check encrypted keywords; it stores what the private chain finalised.
+//! - It does not follow forks: only finalised headers are imported, newest first wins.
+//! - It does not prune consortium slips or the patient index.
+//! - Relayer fees and refunds are the transaction-payment pallet's business.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+pub mod types;
+pub mod weights;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+pub use weights::WeightInfo;
+
+use alloc::vec::Vec;
+use bp_header_chain::{
+	justification::{
+		verify_justification, GrandpaJustification, JustificationVerificationContext,
+		JustificationVerificationError, PrecommitError,
+	},
+	AuthoritySet, GrandpaConsensusLogReader,
+};
+use bp_runtime::{RawStorageProof, StorageProofChecker, StorageProofError};
+use codec::{Codec, Encode};
+use frame_support::pallet_prelude::*;
+use frame_system::pallet_prelude::BlockNumberFor;
+use mbds_primitives::ChainId;
+use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
+use sp_consensus_grandpa::{AuthorityList, SetId};
+use sp_core::H256;
+use sp_runtime::traits::{BlakeTwo256, Hash, Header as HeaderT, Zero};
+
+/// Logging target of this pallet.
+pub const LOG_TARGET: &str = "runtime::anchor";
+
+/// Most trie nodes one storage proof may carry. A read of one key in a real chain's state needs
+/// a handful (the trie depth); more is padding a relayer would make the chain hash for nothing.
+pub const MAX_STORAGE_PROOF_NODES: u32 = 64;
+
+/// Most summary items one `summaries_of` / `patient_summaries` runtime-API call returns.
+pub const MAX_SUMMARIES_PER_QUERY: u32 = 256;
+
+/// The private-chain header type of a runtime.
+pub type PrivateHeaderOf<T> = <T as Config>::PrivateHeader;
+
+/// A GRANDPA justification of a private-chain header.
+pub type JustificationOf<T> = GrandpaJustification<PrivateHeaderOf<T>>;
+
+/// The consortium slip type of a runtime.
+pub type ConsortiumSlipOf<T> = ConsortiumSlip<SummaryItemOf<T>, BlockNumberFor<T>>;
+
+/// The runtime-API answer type for one item.
+pub type AnchoredSummaryOf<T> = AnchoredSummary<SummaryItemOf<T>, BlockNumberFor<T>>;
+
+/// The stored authority set type of a runtime.
+pub type StoredAuthoritySetOf<T> = StoredAuthoritySet<<T as Config>::MaxAuthorities>;
+
+/// Merkle root over summary items exactly as `pallet-slips` computes a batch root: leaf = hash
+/// of the SCALE-encoded item, binary Merkle tree with `BlakeTwo256`.
+pub fn summary_root<Item: Encode>(items: &[Item]) -> H256 {
+	binary_merkle_tree::merkle_root_raw::<BlakeTwo256, _>(
+		items.iter().map(|item| BlakeTwo256::hash(&item.encode())),
+	)
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_system::pallet_prelude::*;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	/// The slip pallet is a supertrait because private chains run this runtime: its `Batches`
+	/// storage key and its batch and item types are the private chains'.
+	#[pallet::config]
+	pub trait Config: frame_system::Config + pallet_slips::Config {
+		/// May register private chains and re-initialise their light clients, i.e. decide
+		/// which GRANDPA authorities are trusted. Root or the council; whoever passes it can
+		/// make the consortium accept any batch.
+		type GovernanceOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Header of the private chains: the runtime's own `Header` (same runtime). Its hashing
+		/// must be the private chain's, or no justification or storage proof will verify.
+		type PrivateHeader: HeaderT<
+			Number = BlockNumberFor<Self>,
+			Hash = H256,
+			Hashing = BlakeTwo256,
+		>;
+
+		/// Most GRANDPA authorities of a private chain (the paper: at least 4 validators). A
+		/// hand-off to a larger set fails with `TooManyAuthorities` and needs governance.
+		#[pallet::constant]
+		type MaxAuthorities: Get<u32>;
+
+		/// Imported headers kept per chain (a ring): a batch can be anchored without a new
+		/// justification against any of the last `HeadersToKeep` imported headers. Must not be
+		/// zero; small values force the relayer to send a justification more often.
+		#[pallet::constant]
+		type HeadersToKeep: Get<u32>;
+
+		/// Most headers in a justification's vote ancestries. GRANDPA precommits on private
+		/// chains target blocks close to the finalised one; this bounds the hashing work.
+		#[pallet::constant]
+		type MaxVotesAncestries: Get<u32>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Registered private chains and the state of their light clients.
+	#[pallet::storage]
+	pub type Chains<T: Config> =
+		StorageMap<_, Twox64Concat, ChainId, ChainState<BlockNumberFor<T>>, OptionQuery>;
+
+	/// The GRANDPA authority set that must sign the next justification of each chain.
+	#[pallet::storage]
+	pub type AuthoritySets<T: Config> =
+		StorageMap<_, Twox64Concat, ChainId, StoredAuthoritySetOf<T>, OptionQuery>;
+
+	/// Imported (finalised) headers of each chain still in its ring, by hash.
+	#[pallet::storage]
+	pub type ImportedHeaders<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		ChainId,
+		Identity,
+		H256,
+		FinalizedHeader<BlockNumberFor<T>>,
+		OptionQuery,
+	>;
+
+	/// The ring of imported header hashes of each chain, by slot (`0..HeadersToKeep`).
+	#[pallet::storage]
+	pub type ImportedHashes<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, ChainId, Twox64Concat, u32, H256, OptionQuery>;
+
+	/// Id the next consortium slip gets.
+	#[pallet::storage]
+	pub type NextConsortiumSlipId<T: Config> = StorageValue<_, ConsortiumSlipId, ValueQuery>;
+
+	/// Every consortium slip, by id.
+	#[pallet::storage]
+	pub type ConsortiumSlips<T: Config> =
+		StorageMap<_, Twox64Concat, ConsortiumSlipId, ConsortiumSlipOf<T>, OptionQuery>;
+
+	/// Number of anchored items about each patient.
+	#[pallet::storage]
+	pub type PatientItemCount<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+	/// The n-th anchored item about a patient (n from 0, in anchoring order).
+	#[pallet::storage]
+	pub type PatientItemAt<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Twox64Concat,
+		u32,
+		ItemRef<BlockNumberFor<T>>,
+		OptionQuery,
+	>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// Governance registered a private chain; its light client starts at this header and
+		/// authority set.
+		ChainRegistered { chain_id: ChainId, number: BlockNumberFor<T>, hash: H256, set_id: SetId },
+		/// Governance re-initialised a chain's light client (its imported headers were
+		/// dropped; batch numbering continues).
+		LightClientReset { chain_id: ChainId, number: BlockNumberFor<T>, hash: H256, set_id: SetId },
+		/// A finalised header of a private chain was imported.
+		HeaderImported { chain_id: ChainId, number: BlockNumberFor<T>, hash: H256 },
+		/// A private chain's GRANDPA authority set changed (from an imported header).
+		AuthoritySetChanged { chain_id: ChainId, set_id: SetId, authorities: u32 },
+		/// A summary batch was verified and stored as consortium slips
+		/// `first_slip..first_slip + slips`.
+		SummaryAnchored {
+			chain_id: ChainId,
+			batch_id: BatchId,
+			items: u32,
+			first_slip: ConsortiumSlipId,
+			slips: u32,
+			relayer: T::AccountId,
+		},
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// No private chain is registered under this id; governance must register it.
+		UnknownChain,
+		/// A chain is already registered under this id; re-initialise its light client instead.
+		ChainAlreadyRegistered,
+		/// The authority list is empty or has a zero weight or a duplicate authority.
+		InvalidAuthoritySet,
+		/// The authority set is larger than `MaxAuthorities`.
+		TooManyAuthorities,
+		/// This batch was already anchored (a replay or a duplicate); ask `anchored` for the
+		/// next one.
+		BatchAlreadyAnchored,
+		/// Batches are anchored in order and this one skips the chain's next batch; submit that
+		/// one first.
+		BatchSkipped,
+		/// A batch has at least one item.
+		NoItems,
+		/// More items than a batch can hold (`pallet_slips::Config::MaxItemsPerBatch`).
+		TooManyItems,
+		/// The header is not newer than the chain's best finalised header.
+		OldHeader,
+		/// No justification was given and the header is not among the imported ones; send a
+		/// justification with it.
+		HeaderNotImported,
+		/// The justification has more precommits than `MaxAuthorities` or more vote ancestries
+		/// than `MaxVotesAncestries`.
+		JustificationTooLarge,
+		/// The justification finalises another header than the one submitted.
+		JustificationTargetMismatch,
+		/// A precommit's signature does not verify: forged or corrupted.
+		InvalidSignature,
+		/// The justification is signed for another authority set id than the current one (e.g.
+		/// the set changed and the header that handed it over was not imported yet).
+		WrongAuthoritySetId,
+		/// A precommit is signed by a key outside the current authority set.
+		UnknownAuthority,
+		/// The valid precommits weigh less than the GRANDPA threshold (two thirds + 1): the
+		/// header is not finalised by this set.
+		NotEnoughSignatures,
+		/// The justification is malformed: duplicate or redundant votes or ancestries, or a
+		/// vote for a block that does not descend from the target.
+		MalformedJustification,
+		/// The header carries a GRANDPA forced change; governance must re-initialise the
+		/// light client.
+		UnsupportedForcedChange,
+		/// The header schedules a GRANDPA change with a non-zero delay, which `pallet-grandpa`
+		/// never issues; governance must re-initialise the light client.
+		UnsupportedScheduledChange,
+		/// The storage proof has more than `MAX_STORAGE_PROOF_NODES` nodes.
+		StorageProofTooLarge,
+		/// The storage proof does not prove against the header's state root or misses a node
+		/// on the path of the batch's key.
+		InvalidStorageProof,
+		/// The storage proof carries nodes that the batch read did not use.
+		UnusedProofNodes,
+		/// The proven state holds no closed batch with this id (the batch is open, not yet
+		/// created, or the header is too old).
+		BatchNotInState,
+		/// The proven batch record does not decode as a `pallet_slips::BatchInfo`.
+		UndecodableBatch,
+		/// The proven batch record or an item names another chain than the one submitted.
+		WrongSourceChain,
+		/// The number of items differs from the proven batch's item count.
+		ItemCountMismatch,
+		/// The Merkle root over the items differs from the proven batch root: an item was
+		/// altered, dropped, added or reordered.
+		BatchRootMismatch,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(T::HeadersToKeep::get() > 0, "HeadersToKeep must not be zero");
+			assert!(T::MaxAuthorities::get() > 0, "MaxAuthorities must not be zero");
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Register private chain `chain_id`, trusting `header` as finalised and `authorities`
+		/// (with id `set_id`) as the GRANDPA set that finalises the headers after it.
+		///
+		/// Origin: [`Config::GovernanceOrigin`]. Batch anchoring starts at batch 0.
+		#[pallet::call_index(0)]
+		#[pallet::weight(<T as Config>::WeightInfo::register_chain(authorities.len() as u32))]
+		pub fn register_chain(
+			origin: OriginFor<T>,
+			chain_id: ChainId,
+			header: Box<PrivateHeaderOf<T>>,
+			authorities: AuthorityList,
+			set_id: SetId,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			ensure!(!Chains::<T>::contains_key(chain_id), Error::<T>::ChainAlreadyRegistered);
+			let set = Self::checked_authority_set(authorities, set_id)?;
+
+			let head = Self::finalized_header(&header);
+			let mut state = ChainState { best_finalized: head, next_batch: 0, ring_next: 0 };
+			Self::import(chain_id, &mut state, head);
+			Chains::<T>::insert(chain_id, state);
+			AuthoritySets::<T>::insert(chain_id, set);
+			Self::deposit_event(Event::ChainRegistered {
+				chain_id,
+				number: head.number,
+				hash: head.hash,
+				set_id,
+			});
+			Ok(())
+		}
+
+		/// Re-initialise the light client of `chain_id` at `header` with `authorities` (id
+		/// `set_id`), e.g. after a forced authority change or a finality incident.
+		///
+		/// Origin: [`Config::GovernanceOrigin`]. Imported headers are dropped; the header may be
+		/// older than the current best. Batch numbering continues, so nothing is anchored twice.
+		#[pallet::call_index(1)]
+		#[pallet::weight(<T as Config>::WeightInfo::reset_light_client(authorities.len() as u32))]
+		pub fn reset_light_client(
+			origin: OriginFor<T>,
+			chain_id: ChainId,
+			header: Box<PrivateHeaderOf<T>>,
+			authorities: AuthorityList,
+			set_id: SetId,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			let mut state = Chains::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+			let set = Self::checked_authority_set(authorities, set_id)?;
+
+			let keep = T::HeadersToKeep::get();
+			let _ = ImportedHashes::<T>::clear_prefix(chain_id, keep, None);
+			let _ = ImportedHeaders::<T>::clear_prefix(chain_id, keep, None);
+			let head = Self::finalized_header(&header);
+			state.best_finalized = head;
+			state.ring_next = 0;
+			Self::import(chain_id, &mut state, head);
+			Chains::<T>::insert(chain_id, state);
+			AuthoritySets::<T>::insert(chain_id, set);
+			Self::deposit_event(Event::LightClientReset {
+				chain_id,
+				number: head.number,
+				hash: head.hash,
+				set_id,
+			});
+			Ok(())
+		}
+
+		/// Import `header` of `chain_id`, finalised by `justification` of the current authority
+		/// set, without a batch.
+		///
+		/// Relayers must import every header that schedules an authority change (unless a batch
+		/// goes with it), since headers after it are signed by the next set. Any signed origin.
+		#[pallet::call_index(2)]
+		#[pallet::weight(<T as Config>::WeightInfo::import_header(Pallet::<T>::precommits_of(justification)))]
+		pub fn import_header(
+			origin: OriginFor<T>,
+			chain_id: ChainId,
+			header: Box<PrivateHeaderOf<T>>,
+			justification: JustificationOf<T>,
+		) -> DispatchResult {
+			ensure_signed(origin)?;
+			let mut state = Chains::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+			let set = AuthoritySets::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+			let next_set = Self::verify_finality(&state, &set, &header, &justification)?;
+
+			Self::import_finalized(chain_id, &mut state, &header, next_set, set.set_id);
+			Chains::<T>::insert(chain_id, state);
+			Ok(())
+		}
+
+		/// Anchor batch `batch_id` of private chain `chain_id`: `items` are all its summary
+		/// items in leaf order, `storage_proof` proves its `pallet_slips::Batches` record in the
+		/// state of `header`, which is either finalised by `justification` (and imported as the
+		/// chain's best header) or, without a justification, an imported header.
+		///
+		/// The items become consortium slips of up to ten items, indexed by patient. Any signed
+		/// origin (a relayer).
+		#[pallet::call_index(3)]
+		#[pallet::weight(Pallet::<T>::submit_summary_weight(items.len(), justification.as_ref()))]
+		pub fn submit_summary(
+			origin: OriginFor<T>,
+			chain_id: ChainId,
+			header: Box<PrivateHeaderOf<T>>,
+			justification: Option<JustificationOf<T>>,
+			batch_id: BatchId,
+			items: Vec<SummaryItemOf<T>>,
+			storage_proof: RawStorageProof,
+		) -> DispatchResultWithPostInfo {
+			let relayer = ensure_signed(origin)?;
+			let mut state = Chains::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+			ensure!(batch_id >= state.next_batch, Error::<T>::BatchAlreadyAnchored);
+			ensure!(batch_id == state.next_batch, Error::<T>::BatchSkipped);
+			ensure!(!items.is_empty(), Error::<T>::NoItems);
+			ensure!(
+				items.len() <= <T as pallet_slips::Config>::MaxItemsPerBatch::get() as usize,
+				Error::<T>::TooManyItems
+			);
+
+			// Finality of the header.
+			let (state_root, imported) = match &justification {
+				Some(justification) => {
+					let set = AuthoritySets::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+					let next_set = Self::verify_finality(&state, &set, &header, justification)?;
+					(*header.state_root(), Some((next_set, set.set_id)))
+				}
+				None => {
+					let known = ImportedHeaders::<T>::get(chain_id, header.hash())
+						.ok_or(Error::<T>::HeaderNotImported)?;
+					(known.state_root, None)
+				}
+			};
+
+			// The batch record in that header's state, and the items against its root.
+			let batch = Self::proven_batch(state_root, batch_id, storage_proof)?;
+			ensure!(batch.chain_id == chain_id, Error::<T>::WrongSourceChain);
+			ensure!(items.iter().all(|i| i.chain_id == chain_id), Error::<T>::WrongSourceChain);
+			ensure!(batch.item_count as usize == items.len(), Error::<T>::ItemCountMismatch);
+			ensure!(summary_root(&items) == batch.root, Error::<T>::BatchRootMismatch);
+
+			// Writes from here on; nothing below can fail.
+			if let Some((next_set, set_id)) = imported {
+				Self::import_finalized(chain_id, &mut state, &header, next_set, set_id);
+			}
+			state.next_batch = batch_id.saturating_add(1);
+			Chains::<T>::insert(chain_id, state);
+			let item_count = items.len() as u32;
+			let (first_slip, slips) = Self::store_slips(chain_id, batch_id, items);
+			Self::deposit_event(Event::SummaryAnchored {
+				chain_id,
+				batch_id,
+				items: item_count,
+				first_slip,
+				slips,
+				relayer,
+			});
+			Ok(Some(Self::submit_summary_weight(item_count as usize, justification.as_ref()))
+				.into())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Number of precommits of a justification for weighing, capped at `MaxAuthorities`
+		/// (more is rejected before any signature is checked).
+		pub fn precommits_of(justification: &JustificationOf<T>) -> u32 {
+			(justification.commit.precommits.len() as u32).min(T::MaxAuthorities::get())
+		}
+
+		/// Weight of `submit_summary` with `items` items and this justification.
+		pub fn submit_summary_weight(
+			items: usize,
+			justification: Option<&JustificationOf<T>>,
+		) -> Weight {
+			let n = (items as u32).min(<T as pallet_slips::Config>::MaxItemsPerBatch::get());
+			match justification {
+				Some(j) => <T as Config>::WeightInfo::submit_summary(n, Self::precommits_of(j)),
+				None => <T as Config>::WeightInfo::submit_summary_imported(n),
+			}
+		}
+
+		/// `authorities` as a bounded set with id `set_id`, if GRANDPA accepts it as a voter set.
+		fn checked_authority_set(
+			authorities: AuthorityList,
+			set_id: SetId,
+		) -> Result<StoredAuthoritySetOf<T>, DispatchError> {
+			ensure!(!authorities.is_empty(), Error::<T>::InvalidAuthoritySet);
+			let bounded: BoundedVec<_, T::MaxAuthorities> =
+				authorities.clone().try_into().map_err(|_| Error::<T>::TooManyAuthorities)?;
+			// `VoterSet::new` rejects zero weights; duplicates would count twice.
+			let mut ids: Vec<_> = authorities.iter().map(|(id, _)| id.clone()).collect();
+			ids.sort();
+			ids.dedup();
+			ensure!(ids.len() == authorities.len(), Error::<T>::InvalidAuthoritySet);
+			JustificationVerificationContext::try_from(AuthoritySet::new(authorities, set_id))
+				.map_err(|_| Error::<T>::InvalidAuthoritySet)?;
+			Ok(StoredAuthoritySet { authorities: bounded, set_id })
+		}
+
+		fn finalized_header(header: &PrivateHeaderOf<T>) -> FinalizedHeader<BlockNumberFor<T>> {
+			FinalizedHeader {
+				number: *header.number(),
+				hash: header.hash(),
+				state_root: *header.state_root(),
+			}
+		}
+
+		/// Checks that `justification` of the current set `set` finalises `header`, newer than
+		/// the chain's best. Returns the set that takes over after `header`, if it hands over.
+		fn verify_finality(
+			state: &ChainState<BlockNumberFor<T>>,
+			set: &StoredAuthoritySetOf<T>,
+			header: &PrivateHeaderOf<T>,
+			justification: &JustificationOf<T>,
+		) -> Result<Option<StoredAuthoritySetOf<T>>, DispatchError> {
+			let number = *header.number();
+			ensure!(number > state.best_finalized.number, Error::<T>::OldHeader);
+			ensure!(
+				justification.commit.precommits.len() <= T::MaxAuthorities::get() as usize
+					&& justification.votes_ancestries.len()
+						<= T::MaxVotesAncestries::get() as usize,
+				Error::<T>::JustificationTooLarge
+			);
+			let context =
+				JustificationVerificationContext::try_from(AuthoritySet::from(set.clone()))
+					.map_err(|_| Error::<T>::InvalidAuthoritySet)?;
+			verify_justification::<PrivateHeaderOf<T>>(
+				(header.hash(), number),
+				&context,
+				justification,
+			)
+			.map_err(|e| Self::justification_error(e, justification, set.set_id))?;
+
+			// The hand-off, as pallet-bridge-grandpa follows it.
+			let digest = header.digest();
+			ensure!(
+				GrandpaConsensusLogReader::<BlockNumberFor<T>>::find_forced_change(digest)
+					.is_none(),
+				Error::<T>::UnsupportedForcedChange
+			);
+			match GrandpaConsensusLogReader::<BlockNumberFor<T>>::find_scheduled_change(digest) {
+				None => Ok(None),
+				Some(change) => {
+					ensure!(change.delay.is_zero(), Error::<T>::UnsupportedScheduledChange);
+					let next = Self::checked_authority_set(
+						change.next_authorities,
+						set.set_id.saturating_add(1),
+					)?;
+					Ok(Some(next))
+				}
+			}
+		}
+
+		/// A specific error for a failed justification.
+		fn justification_error(
+			e: JustificationVerificationError,
+			justification: &JustificationOf<T>,
+			set_id: SetId,
+		) -> Error<T> {
+			log::debug!(target: LOG_TARGET, "justification rejected: {:?}", e);
+			match e {
+				JustificationVerificationError::InvalidJustificationTarget => {
+					Error::<T>::JustificationTargetMismatch
+				}
+				JustificationVerificationError::TooLowCumulativeWeight => {
+					Error::<T>::NotEnoughSignatures
+				}
+				JustificationVerificationError::InvalidAuthorityList => {
+					Error::<T>::InvalidAuthoritySet
+				}
+				JustificationVerificationError::Precommit(PrecommitError::UnknownAuthorityVote) => {
+					Error::<T>::UnknownAuthority
+				}
+				JustificationVerificationError::Precommit(
+					PrecommitError::InvalidAuthoritySignature,
+				) => {
+					if Self::signed_for_other_set(justification, set_id) {
+						Error::<T>::WrongAuthoritySetId
+					} else {
+						Error::<T>::InvalidSignature
+					}
+				}
+				_ => Error::<T>::MalformedJustification,
+			}
+		}
+
+		/// True if the first precommit is validly signed for set id `set_id - 1` or
+		/// `set_id + 1`: the relayer used the wrong set, the signatures are not forged. Two
+		/// signature checks, only on the failure path.
+		fn signed_for_other_set(justification: &JustificationOf<T>, set_id: SetId) -> bool {
+			let Some(signed) = justification.commit.precommits.first() else { return false };
+			let message = finality_grandpa::Message::Precommit(signed.precommit.clone());
+			[set_id.checked_sub(1), set_id.checked_add(1)].into_iter().flatten().any(|other| {
+				sp_consensus_grandpa::check_message_signature(
+					&message,
+					&signed.id,
+					&signed.signature,
+					justification.round,
+					other,
+				)
+				.is_valid()
+			})
+		}
+
+		/// Reads closed batch `batch_id` from `proof` of the state with root `state_root`.
+		fn proven_batch(
+			state_root: H256,
+			batch_id: BatchId,
+			proof: RawStorageProof,
+		) -> Result<BatchInfo<BlockNumberFor<T>>, DispatchError> {
+			ensure!(
+				proof.len() <= MAX_STORAGE_PROOF_NODES as usize,
+				Error::<T>::StorageProofTooLarge
+			);
+			let mut checker = StorageProofChecker::<BlakeTwo256>::new(state_root, proof)
+				.map_err(|_| Error::<T>::InvalidStorageProof)?;
+			let key = pallet_slips::Batches::<T>::hashed_key_for(batch_id);
+			let batch = checker
+				.read_and_decode_value::<BatchInfo<BlockNumberFor<T>>>(&key)
+				.map_err(|e| match e {
+					StorageProofError::DecodeError => Error::<T>::UndecodableBatch,
+					_ => Error::<T>::InvalidStorageProof,
+				})?
+				.ok_or(Error::<T>::BatchNotInState)?;
+			checker.ensure_no_unused_nodes().map_err(|_| Error::<T>::UnusedProofNodes)?;
+			Ok(batch)
+		}
+
+		/// Puts `head` into the chain's ring of imported headers (evicting the oldest) and makes
+		/// it the best finalised header. Does not write `state`.
+		fn import(
+			chain_id: ChainId,
+			state: &mut ChainState<BlockNumberFor<T>>,
+			head: FinalizedHeader<BlockNumberFor<T>>,
+		) {
+			let slot = state.ring_next;
+			if let Some(evicted) = ImportedHashes::<T>::get(chain_id, slot) {
+				ImportedHeaders::<T>::remove(chain_id, evicted);
+			}
+			ImportedHashes::<T>::insert(chain_id, slot, head.hash);
+			ImportedHeaders::<T>::insert(chain_id, head.hash, head);
+			state.ring_next = slot.saturating_add(1) % T::HeadersToKeep::get().max(1);
+			state.best_finalized = head;
+		}
+
+		/// Imports a verified `header` and enacts the authority set it hands over to.
+		fn import_finalized(
+			chain_id: ChainId,
+			state: &mut ChainState<BlockNumberFor<T>>,
+			header: &PrivateHeaderOf<T>,
+			next_set: Option<StoredAuthoritySetOf<T>>,
+			old_set_id: SetId,
+		) {
+			let head = Self::finalized_header(header);
+			Self::import(chain_id, state, head);
+			Self::deposit_event(Event::HeaderImported {
+				chain_id,
+				number: head.number,
+				hash: head.hash,
+			});
+			if let Some(next) = next_set {
+				log::info!(
+					target: LOG_TARGET,
+					"chain {chain_id}: GRANDPA set {old_set_id} hands over to {} at #{:?}",
+					next.set_id,
+					head.number,
+				);
+				let (set_id, authorities) = (next.set_id, next.authorities.len() as u32);
+				AuthoritySets::<T>::insert(chain_id, next);
+				Self::deposit_event(Event::AuthoritySetChanged { chain_id, set_id, authorities });
+			}
+		}
+
+		/// Stores `items` as consortium slips of up to ten and indexes them by patient. Returns
+		/// the first slip id and the number of slips.
+		fn store_slips(
+			chain_id: ChainId,
+			batch_id: BatchId,
+			items: Vec<SummaryItemOf<T>>,
+		) -> (ConsortiumSlipId, u32) {
+			let now = frame_system::Pallet::<T>::block_number();
+			let first = NextConsortiumSlipId::<T>::get();
+			let mut next = first;
+			for chunk in items.chunks(ITEMS_PER_CONSORTIUM_SLIP as usize) {
+				for (index, item) in chunk.iter().enumerate() {
+					let n = PatientItemCount::<T>::get(&item.patient);
+					PatientItemAt::<T>::insert(
+						&item.patient,
+						n,
+						ItemRef { slip: next, index: index as u8, anchored_at: now },
+					);
+					PatientItemCount::<T>::insert(&item.patient, n.saturating_add(1));
+				}
+				// Cannot fail: chunks have at most ITEMS_PER_CONSORTIUM_SLIP items.
+				let items = BoundedVec::truncate_from(chunk.to_vec());
+				ConsortiumSlips::<T>::insert(
+					next,
+					ConsortiumSlip { chain_id, batch_id, anchored_at: now, items },
+				);
+				next = next.saturating_add(1);
+			}
+			NextConsortiumSlipId::<T>::put(next);
+			(first, next.saturating_sub(first) as u32)
+		}
+
+		/// The anchored item at `position` of `patient`'s index.
+		fn summary_at(patient: &T::AccountId, position: u32) -> Option<AnchoredSummaryOf<T>> {
+			let at = PatientItemAt::<T>::get(patient, position)?;
+			let slip = ConsortiumSlips::<T>::get(at.slip)?;
+			let item = slip.items.get(at.index as usize)?.clone();
+			Some(AnchoredSummary {
+				item,
+				slip: at.slip,
+				batch_id: slip.batch_id,
+				anchored_at: at.anchored_at,
+				position,
+			})
+		}
+
+		/// `patient`'s anchored items from position `start`, at most `limit` (capped at
+		/// [`MAX_SUMMARIES_PER_QUERY`]) (runtime API helper).
+		pub fn patient_summaries(
+			patient: &T::AccountId,
+			start: u32,
+			limit: u32,
+		) -> Vec<AnchoredSummaryOf<T>> {
+			let end = PatientItemCount::<T>::get(patient)
+				.min(start.saturating_add(limit.min(MAX_SUMMARIES_PER_QUERY)));
+			(start..end).filter_map(|n| Self::summary_at(patient, n)).collect()
+		}
+
+		/// `patient`'s items anchored at consortium block `since` or later (all if `None`),
+		/// oldest first, at most [`MAX_SUMMARIES_PER_QUERY`]; page on with
+		/// [`Self::patient_summaries`] from the last `position + 1` (runtime API helper).
+		///
+		/// Cost: a binary search and the returned items, in that patient's index only.
+		pub fn summaries_of(
+			patient: &T::AccountId,
+			since: Option<BlockNumberFor<T>>,
+		) -> Vec<AnchoredSummaryOf<T>> {
+			let count = PatientItemCount::<T>::get(patient);
+			let start = match since {
+				None => 0,
+				Some(since) => {
+					// First position anchored at `since` or later.
+					let (mut lo, mut hi) = (0u32, count);
+					while lo < hi {
+						let mid = lo + (hi - lo) / 2;
+						match PatientItemAt::<T>::get(patient, mid) {
+							Some(at) if at.anchored_at < since => lo = mid + 1,
+							_ => hi = mid,
+						}
+					}
+					lo
+				}
+			};
+			Self::patient_summaries(patient, start, MAX_SUMMARIES_PER_QUERY)
+		}
+
+		/// Number of anchored items about `patient` (runtime API helper).
+		pub fn patient_summary_count(patient: &T::AccountId) -> u32 {
+			PatientItemCount::<T>::get(patient)
+		}
+
+		/// The next batch id `chain_id` may anchor and its best finalised block number, if the
+		/// chain is registered (runtime API helper; a relayer resumes from it).
+		pub fn anchored(chain_id: ChainId) -> Option<(BatchId, BlockNumberFor<T>)> {
+			Chains::<T>::get(chain_id).map(|s| (s.next_batch, s.best_finalized.number))
+		}
+
+		/// What the light client of `chain_id` believes (runtime API helper).
+		pub fn light_client(chain_id: ChainId) -> Option<LightClientInfo<BlockNumberFor<T>>> {
+			let state = Chains::<T>::get(chain_id)?;
+			let set = AuthoritySets::<T>::get(chain_id)?;
+			Some(LightClientInfo {
+				best_finalized: state.best_finalized,
+				set_id: set.set_id,
+				authorities: set.authorities.into_inner(),
+				next_batch: state.next_batch,
+			})
+		}
+
+		/// True if `hash` is an imported header of `chain_id` still in its ring (runtime API
+		/// helper: the relayer may then anchor against it without a justification).
+		pub fn is_imported(chain_id: ChainId, hash: H256) -> bool {
+			ImportedHeaders::<T>::contains_key(chain_id, hash)
+		}
+
+		/// A consortium slip by id (runtime API helper).
+		pub fn consortium_slip(id: ConsortiumSlipId) -> Option<ConsortiumSlipOf<T>> {
+			ConsortiumSlips::<T>::get(id)
+		}
+	}
+}
+
+sp_api::decl_runtime_apis! {
+	/// Queries of the anchored summaries, for proxies (search by patient) and relayers (where to
+	/// resume).
+	///
+	/// The runtime implements it with `Item = pallet_slips::SummaryItemOf<Runtime>`, calling the
+	/// pallet's helpers.
+	pub trait AnchorApi<AccountId, BlockNumber, Item>
+	where
+		AccountId: Codec,
+		BlockNumber: Codec,
+		Item: Codec,
+	{
+		/// `patient`'s items anchored at consortium block `since` or later (all if `None`),
+		/// oldest first, at most 256.
+		fn summaries_of(patient: AccountId, since: Option<BlockNumber>)
+			-> Vec<AnchoredSummary<Item, BlockNumber>>;
+		/// `patient`'s items from position `start` of their index, at most `limit` (capped at
+		/// 256).
+		fn patient_summaries(patient: AccountId, start: u32, limit: u32)
+			-> Vec<AnchoredSummary<Item, BlockNumber>>;
+		/// Number of items anchored about `patient`.
+		fn patient_summary_count(patient: AccountId) -> u32;
+		/// The next batch id of `chain_id` and its best finalised block number, if registered.
+		fn anchored(chain_id: ChainId) -> Option<(BatchId, BlockNumber)>;
+		/// The light-client state of `chain_id`, if registered.
+		fn light_client(chain_id: ChainId) -> Option<LightClientInfo<BlockNumber>>;
+		/// True if `hash` is an imported header of `chain_id` (usable without justification).
+		fn is_imported(chain_id: ChainId, hash: H256) -> bool;
+		/// A consortium slip.
+		fn consortium_slip(id: ConsortiumSlipId) -> Option<ConsortiumSlip<Item, BlockNumber>>;
+	}
+}

@@ -1,0 +1,884 @@
+//! User stories of anchoring: a relayer carries summary batches of a hospital chain, with real
+//! GRANDPA justifications signed by the hospital chain's validators (bp-test-utils ed25519
+//! keys) and real storage proofs of `Slips::Batches` (`sp_state_machine::prove_read`, as a
+//! node's `state_getReadProof` builds them), to the consortium chain.
+
+use crate::{mock::*, *};
+use bp_test_utils::{
+	make_justification_for_header, Account, JustificationGeneratorParams, ALICE, BOB, CHARLIE,
+	DAVE, EVE, FERDIE,
+};
+use frame_support::{assert_noop, assert_ok};
+use pallet_slips::SummaryItem;
+use sp_consensus_grandpa::{AuthorityId, ConsensusLog, ScheduledChange, GRANDPA_ENGINE_ID};
+use sp_runtime::{traits::Header as _, Digest, DigestItem, DispatchError, StateVersion};
+use sp_state_machine::{backend::Backend, prove_read, InMemoryBackend};
+
+/// The hospital chain of the stories.
+const HOSPITAL: ChainId = 7;
+/// A platform chain, registered in some stories.
+const PLATFORM: ChainId = 8;
+/// Anyone may relay.
+const RELAYER: u64 = 42;
+const PATIENT: u64 = 3;
+const OTHER_PATIENT: u64 = 6;
+/// Set id of the hospital's first GRANDPA authority set as registered.
+const SET_ID: SetId = 1;
+
+type Item = SummaryItemOf<Test>;
+type Justification = JustificationOf<Test>;
+
+/// The hospital chain's validators (4: one faulty tolerated, threshold 3).
+fn validators() -> Vec<Account> {
+	vec![ALICE, BOB, CHARLIE, DAVE]
+}
+
+/// The validators after the hand-off.
+fn next_validators() -> Vec<Account> {
+	vec![EVE, FERDIE, Account(6), Account(7)]
+}
+
+fn authority_list(keys: &[Account]) -> AuthorityList {
+	keys.iter().map(|k| (AuthorityId::from(*k), 1)).collect()
+}
+
+fn item(chain_id: ChainId, patient: u64, keyword: u8, slip_id: u64) -> Item {
+	SummaryItem {
+		patient,
+		encrypted_keyword: BoundedVec::truncate_from(vec![keyword; 40]),
+		record_hash: H256::repeat_byte(keyword),
+		chain_id,
+		block_number: 3,
+		slip_id,
+	}
+}
+
+/// Three items of the hospital: two keywords of one slip of `PATIENT`, one of `OTHER_PATIENT`.
+fn three_items(seed: u8) -> Vec<Item> {
+	vec![
+		item(HOSPITAL, PATIENT, seed, seed as u64),
+		item(HOSPITAL, PATIENT, seed.wrapping_add(1), seed as u64),
+		item(HOSPITAL, OTHER_PATIENT, seed.wrapping_add(2), seed as u64 + 1),
+	]
+}
+
+/// The record `pallet-slips` keeps for a closed batch over `items`.
+fn batch_record(chain_id: ChainId, items: &[Item]) -> BatchInfo<u64> {
+	BatchInfo {
+		root: summary_root(items),
+		item_count: items.len() as u32,
+		chain_id,
+		opened_at: 2,
+		closed_at: 12,
+		closed_at_ms: 1_700_000_060_000,
+	}
+}
+
+/// The state of a private chain whose slip ledger holds these closed batches (plus unrelated
+/// keys, so proofs go through branch nodes as on a real chain).
+fn private_state(batches: &[(BatchId, BatchInfo<u64>)]) -> InMemoryBackend<BlakeTwo256> {
+	let mut entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = batches
+		.iter()
+		.map(|(id, info)| (pallet_slips::Batches::<Test>::hashed_key_for(id), Some(info.encode())))
+		.collect();
+	for i in 0u32..64 {
+		entries.push((BlakeTwo256::hash(&i.encode()).as_ref().to_vec(), Some(vec![i as u8; 40])));
+	}
+	InMemoryBackend::<BlakeTwo256>::from((vec![(None, entries)], StateVersion::V1))
+}
+
+fn state_root(state: &InMemoryBackend<BlakeTwo256>) -> H256 {
+	state.storage_root(core::iter::empty(), StateVersion::V1).0
+}
+
+/// The read proof of batch `batch_id`'s record in `state`.
+fn batch_proof(state: &InMemoryBackend<BlakeTwo256>, batch_id: BatchId) -> RawStorageProof {
+	let key = pallet_slips::Batches::<Test>::hashed_key_for(batch_id);
+	prove_read(state.clone(), [key]).expect("in-memory proof").into_nodes().into_iter().collect()
+}
+
+/// Header `number` of the private chain with this state root and digest.
+fn header_with(number: u64, state_root: H256, logs: Vec<DigestItem>) -> PrivateHeader {
+	PrivateHeader::new(
+		number,
+		H256::repeat_byte(0xE0),
+		state_root,
+		H256::from_low_u64_be(number.saturating_sub(1)),
+		Digest { logs },
+	)
+}
+
+fn header(number: u64, state_root: H256) -> PrivateHeader {
+	header_with(number, state_root, vec![])
+}
+
+/// A GRANDPA justification of `header`: precommits of `signers` in round 1 of set `set_id`.
+fn justify(header: &PrivateHeader, signers: &[Account], set_id: SetId) -> Justification {
+	make_justification_for_header(JustificationGeneratorParams {
+		header: header.clone(),
+		round: 1,
+		set_id,
+		authorities: signers.iter().map(|k| (*k, 1)).collect(),
+		ancestors: 2,
+		forks: 1,
+	})
+}
+
+/// The justification the hospital's validators give: a threshold of them, current set.
+fn finalised(header: &PrivateHeader) -> Justification {
+	justify(header, &validators()[..3], SET_ID)
+}
+
+fn scheduled_change(next: &[Account], delay: u64) -> DigestItem {
+	DigestItem::Consensus(
+		GRANDPA_ENGINE_ID,
+		ConsensusLog::<u64>::ScheduledChange(ScheduledChange {
+			next_authorities: authority_list(next),
+			delay,
+		})
+		.encode(),
+	)
+}
+
+/// Governance registers the hospital chain at its genesis with its validators.
+fn register_hospital() {
+	assert_ok!(Anchor::register_chain(
+		RuntimeOrigin::root(),
+		HOSPITAL,
+		Box::new(header(0, H256::zero())),
+		authority_list(&validators()),
+		SET_ID,
+	));
+}
+
+fn submit(
+	chain_id: ChainId,
+	header: &PrivateHeader,
+	justification: Option<Justification>,
+	batch_id: BatchId,
+	items: Vec<Item>,
+	proof: RawStorageProof,
+) -> DispatchResultWithPostInfo {
+	Anchor::submit_summary(
+		RuntimeOrigin::signed(RELAYER),
+		chain_id,
+		Box::new(header.clone()),
+		justification,
+		batch_id,
+		items,
+		proof,
+	)
+}
+
+/// Hospital registered; its state at block 5 holds batch 0 (three items); returns that state,
+/// header #5 and the items. Nothing anchored yet.
+fn hospital_with_batch_0() -> (InMemoryBackend<BlakeTwo256>, PrivateHeader, Vec<Item>) {
+	register_hospital();
+	let items = three_items(1);
+	let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+	let header = header(5, state_root(&state));
+	(state, header, items)
+}
+
+fn err(e: Error<Test>) -> DispatchError {
+	e.into()
+}
+
+#[test]
+fn governance_registers_a_hospital_chain_with_its_validators() {
+	new_test_ext().execute_with(|| {
+		let genesis = header(0, H256::repeat_byte(9));
+		assert_noop!(
+			Anchor::register_chain(
+				RuntimeOrigin::signed(RELAYER),
+				HOSPITAL,
+				Box::new(genesis.clone()),
+				authority_list(&validators()),
+				SET_ID,
+			),
+			DispatchError::BadOrigin
+		);
+		assert_ok!(Anchor::register_chain(
+			RuntimeOrigin::root(),
+			HOSPITAL,
+			Box::new(genesis.clone()),
+			authority_list(&validators()),
+			SET_ID,
+		));
+		System::assert_last_event(
+			Event::ChainRegistered {
+				chain_id: HOSPITAL,
+				number: 0,
+				hash: genesis.hash(),
+				set_id: SET_ID,
+			}
+			.into(),
+		);
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((0, 0)));
+		assert!(Anchor::is_imported(HOSPITAL, genesis.hash()));
+		let info = Anchor::light_client(HOSPITAL).unwrap();
+		assert_eq!(info.set_id, SET_ID);
+		assert_eq!(info.authorities, authority_list(&validators()));
+		assert_eq!(info.best_finalized.state_root, H256::repeat_byte(9));
+		assert_eq!(Anchor::anchored(PLATFORM), None);
+
+		assert_noop!(
+			Anchor::register_chain(
+				RuntimeOrigin::root(),
+				HOSPITAL,
+				Box::new(genesis.clone()),
+				authority_list(&validators()),
+				SET_ID,
+			),
+			err(Error::ChainAlreadyRegistered)
+		);
+	});
+}
+
+#[test]
+fn governance_cannot_register_an_unusable_authority_set() {
+	new_test_ext().execute_with(|| {
+		let genesis = Box::new(header(0, H256::zero()));
+		let register = |authorities: AuthorityList| {
+			Anchor::register_chain(RuntimeOrigin::root(), PLATFORM, genesis.clone(), authorities, 0)
+		};
+		assert_noop!(register(vec![]), err(Error::InvalidAuthoritySet));
+		let zero_weight = vec![(AuthorityId::from(ALICE), 0)];
+		assert_noop!(register(zero_weight), err(Error::InvalidAuthoritySet));
+		assert_noop!(
+			register(authority_list(&[ALICE, BOB, ALICE])),
+			err(Error::InvalidAuthoritySet)
+		);
+		let too_many: Vec<Account> = (0..=MAX_AUTHORITIES as u16).map(Account).collect();
+		assert_noop!(register(authority_list(&too_many)), err(Error::TooManyAuthorities));
+	});
+}
+
+#[test]
+fn a_finalised_batch_becomes_consortium_slips_indexed_by_patient() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		System::set_block_number(3);
+
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items.clone(),
+			batch_proof(&state, 0)
+		));
+
+		System::assert_has_event(
+			Event::HeaderImported { chain_id: HOSPITAL, number: 5, hash: header.hash() }.into(),
+		);
+		System::assert_last_event(
+			Event::SummaryAnchored {
+				chain_id: HOSPITAL,
+				batch_id: 0,
+				items: 3,
+				first_slip: 0,
+				slips: 1,
+				relayer: RELAYER,
+			}
+			.into(),
+		);
+		let slip = ConsortiumSlips::<Test>::get(0).unwrap();
+		assert_eq!(slip.chain_id, HOSPITAL);
+		assert_eq!(slip.batch_id, 0);
+		assert_eq!(slip.anchored_at, 3);
+		assert_eq!(slip.items.to_vec(), items);
+		// The relayer resumes from here: next batch 1, best finalised #5.
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((1, 5)));
+		assert_eq!(Anchor::light_client(HOSPITAL).unwrap().best_finalized.hash, header.hash());
+
+		// A search for the patient touches the patient's two items only.
+		assert_eq!(Anchor::patient_summary_count(&PATIENT), 2);
+		let found = Anchor::summaries_of(&PATIENT, None);
+		assert_eq!(found.iter().map(|s| s.item.clone()).collect::<Vec<_>>(), items[..2].to_vec());
+		assert_eq!(found[1].slip, 0);
+		assert_eq!(found[1].batch_id, 0);
+		assert_eq!(found[1].position, 1);
+		let other = Anchor::summaries_of(&OTHER_PATIENT, None);
+		assert_eq!(other.len(), 1);
+		assert_eq!(other[0].item, items[2]);
+		assert!(Anchor::summaries_of(&RELAYER, None).is_empty());
+	});
+}
+
+#[test]
+fn a_large_batch_is_split_into_slips_of_ten_items() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		let items: Vec<Item> = (0..23u8).map(|i| item(HOSPITAL, PATIENT, i, i as u64)).collect();
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let header = header(5, state_root(&state));
+
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items.clone(),
+			batch_proof(&state, 0)
+		));
+
+		let sizes: Vec<usize> =
+			(0..3).map(|id| ConsortiumSlips::<Test>::get(id).unwrap().items.len()).collect();
+		assert_eq!(sizes, vec![10, 10, 3]);
+		assert_eq!(NextConsortiumSlipId::<Test>::get(), 3);
+		let found = Anchor::patient_summaries(&PATIENT, 0, 100);
+		assert_eq!(found.iter().map(|s| s.item.clone()).collect::<Vec<_>>(), items);
+		assert_eq!((found[22].slip, found[22].position), (2, 22));
+		assert_eq!(Anchor::patient_summaries(&PATIENT, 20, 2).len(), 2);
+	});
+}
+
+#[test]
+fn the_next_batch_is_anchored_against_an_imported_header_without_justification() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		let (first, second) = (three_items(1), three_items(10));
+		let state = private_state(&[
+			(0, batch_record(HOSPITAL, &first)),
+			(1, batch_record(HOSPITAL, &second)),
+		]);
+		let header = header(5, state_root(&state));
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			first,
+			batch_proof(&state, 0)
+		));
+
+		System::set_block_number(4);
+		assert_ok!(submit(HOSPITAL, &header, None, 1, second.clone(), batch_proof(&state, 1)));
+
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((2, 5)));
+		assert_eq!(ConsortiumSlips::<Test>::get(1).unwrap().items.to_vec(), second);
+		// Searching "since consortium block 4" returns the second batch's items only.
+		let recent = Anchor::summaries_of(&PATIENT, Some(4));
+		assert_eq!(recent.iter().map(|s| s.item.clone()).collect::<Vec<_>>(), second[..2].to_vec());
+		assert_eq!(recent[0].position, 2);
+		assert_eq!(Anchor::summaries_of(&PATIENT, Some(1)).len(), 4);
+		assert!(Anchor::summaries_of(&PATIENT, Some(5)).is_empty());
+	});
+}
+
+#[test]
+fn forged_signatures_are_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let mut justification = finalised(&header);
+		// BOB's vote carries ALICE's signature.
+		justification.commit.precommits[1].signature =
+			justification.commit.precommits[0].signature.clone();
+
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(justification), 0, items, batch_proof(&state, 0)),
+			err(Error::InvalidSignature)
+		);
+	});
+}
+
+#[test]
+fn votes_of_strangers_are_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let justification = justify(&header, &[ALICE, BOB, EVE], SET_ID);
+
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(justification), 0, items, batch_proof(&state, 0)),
+			err(Error::UnknownAuthority)
+		);
+	});
+}
+
+#[test]
+fn too_few_signatures_do_not_finalise() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let justification = justify(&header, &[ALICE, BOB], SET_ID);
+
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(justification), 0, items, batch_proof(&state, 0)),
+			err(Error::NotEnoughSignatures)
+		);
+	});
+}
+
+#[test]
+fn votes_for_another_authority_set_id_are_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		for set_id in [SET_ID - 1, SET_ID + 1] {
+			let justification = justify(&header, &validators()[..3], set_id);
+			assert_noop!(
+				submit(
+					HOSPITAL,
+					&header,
+					Some(justification),
+					0,
+					items.clone(),
+					batch_proof(&state, 0)
+				),
+				err(Error::WrongAuthoritySetId)
+			);
+		}
+	});
+}
+
+#[test]
+fn a_justification_of_another_header_is_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let other = header_with(5, header.state_root, vec![DigestItem::Other(vec![1])]);
+
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(finalised(&other)), 0, items, batch_proof(&state, 0)),
+			err(Error::JustificationTargetMismatch)
+		);
+	});
+}
+
+#[test]
+fn a_header_neither_justified_nor_imported_is_not_final() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+
+		assert_noop!(
+			submit(HOSPITAL, &header, None, 0, items, batch_proof(&state, 0)),
+			err(Error::HeaderNotImported)
+		);
+	});
+}
+
+#[test]
+fn an_older_header_is_not_imported_again() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let root = state_root(&state);
+		assert_ok!(Anchor::import_header(
+			RuntimeOrigin::signed(RELAYER),
+			HOSPITAL,
+			Box::new(header.clone()),
+			finalised(&header)
+		));
+		let older = self::header(4, root);
+
+		assert_noop!(
+			submit(HOSPITAL, &older, Some(finalised(&older)), 0, items, batch_proof(&state, 0)),
+			err(Error::OldHeader)
+		);
+	});
+}
+
+#[test]
+fn a_tampered_item_does_not_match_the_batch_root() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let justification = finalised(&header);
+		let proof = batch_proof(&state, 0);
+		let submit_items = |items: Vec<Item>| {
+			submit(HOSPITAL, &header, Some(justification.clone()), 0, items, proof.clone())
+		};
+
+		let mut tampered = items.clone();
+		tampered[1].record_hash = H256::repeat_byte(0xBA);
+		assert_noop!(submit_items(tampered), err(Error::BatchRootMismatch));
+
+		let mut reordered = items.clone();
+		reordered.swap(0, 2);
+		assert_noop!(submit_items(reordered), err(Error::BatchRootMismatch));
+
+		assert_noop!(submit_items(items[..2].to_vec()), err(Error::ItemCountMismatch));
+		assert_noop!(submit_items(vec![]), err(Error::NoItems));
+	});
+}
+
+#[test]
+fn a_proof_of_another_value_or_state_is_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let justification = finalised(&header);
+
+		// The header's state holds another batch 0 (other items): the proof is valid, the
+		// items are not that batch's.
+		let other_items = three_items(50);
+		let other_state = private_state(&[(0, batch_record(HOSPITAL, &other_items))]);
+		let other_header = self::header(5, state_root(&other_state));
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&other_header,
+				Some(finalised(&other_header)),
+				0,
+				items.clone(),
+				batch_proof(&other_state, 0)
+			),
+			err(Error::BatchRootMismatch)
+		);
+
+		// A proof from another state than the header's.
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&header,
+				Some(justification.clone()),
+				0,
+				items.clone(),
+				batch_proof(&other_state, 0)
+			),
+			err(Error::InvalidStorageProof)
+		);
+
+		// The proof carries nodes the read does not need.
+		let mut padded = batch_proof(&state, 0);
+		padded.extend(batch_proof(&private_state(&[]), 3));
+		padded.sort();
+		padded.dedup();
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(justification.clone()), 0, items.clone(), padded),
+			err(Error::UnusedProofNodes)
+		);
+
+		// The batch is not closed in that state (a proof of absence).
+		let empty = private_state(&[]);
+		let early = self::header(5, state_root(&empty));
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&early,
+				Some(finalised(&early)),
+				0,
+				items.clone(),
+				batch_proof(&empty, 0)
+			),
+			err(Error::BatchNotInState)
+		);
+
+		// A record of another chain's batch.
+		let foreign = private_state(&[(0, batch_record(PLATFORM, &items))]);
+		let foreign_header = self::header(5, state_root(&foreign));
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&foreign_header,
+				Some(finalised(&foreign_header)),
+				0,
+				items,
+				batch_proof(&foreign, 0)
+			),
+			err(Error::WrongSourceChain)
+		);
+	});
+}
+
+#[test]
+fn a_replayed_batch_is_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let justification = finalised(&header);
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(justification.clone()),
+			0,
+			items.clone(),
+			batch_proof(&state, 0)
+		));
+
+		// The same extrinsic again, and the same batch against the imported header.
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&header,
+				Some(justification),
+				0,
+				items.clone(),
+				batch_proof(&state, 0)
+			),
+			err(Error::BatchAlreadyAnchored)
+		);
+		assert_noop!(
+			submit(HOSPITAL, &header, None, 0, items, batch_proof(&state, 0)),
+			err(Error::BatchAlreadyAnchored)
+		);
+		assert_eq!(NextConsortiumSlipId::<Test>::get(), 1);
+		assert_eq!(Anchor::patient_summary_count(&PATIENT), 2);
+	});
+}
+
+#[test]
+fn a_skipped_batch_is_rejected() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		let (first, second) = (three_items(1), three_items(10));
+		let state = private_state(&[
+			(0, batch_record(HOSPITAL, &first)),
+			(1, batch_record(HOSPITAL, &second)),
+		]);
+		let header = header(5, state_root(&state));
+
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(finalised(&header)), 1, second, batch_proof(&state, 1)),
+			err(Error::BatchSkipped)
+		);
+	});
+}
+
+#[test]
+fn batches_of_unregistered_chains_are_rejected() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+
+		assert_noop!(
+			submit(PLATFORM, &header, Some(finalised(&header)), 0, items, batch_proof(&state, 0)),
+			err(Error::UnknownChain)
+		);
+	});
+}
+
+#[test]
+fn the_light_client_follows_an_authority_hand_off() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		// Block 5 schedules the hand-off to the next validators; the current set finalises it.
+		let handoff =
+			header_with(5, H256::repeat_byte(5), vec![scheduled_change(&next_validators(), 0)]);
+		assert_ok!(Anchor::import_header(
+			RuntimeOrigin::signed(RELAYER),
+			HOSPITAL,
+			Box::new(handoff.clone()),
+			finalised(&handoff)
+		));
+		System::assert_last_event(
+			Event::AuthoritySetChanged { chain_id: HOSPITAL, set_id: SET_ID + 1, authorities: 4 }
+				.into(),
+		);
+		let info = Anchor::light_client(HOSPITAL).unwrap();
+		assert_eq!(
+			(info.set_id, info.authorities),
+			(SET_ID + 1, authority_list(&next_validators()))
+		);
+
+		// Block 6 carries batch 0. The old validators can no longer finalise it, whatever set id
+		// they sign for...
+		let items = three_items(1);
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let after = header(6, state_root(&state));
+		for set_id in [SET_ID, SET_ID + 1] {
+			assert_noop!(
+				submit(
+					HOSPITAL,
+					&after,
+					Some(justify(&after, &validators()[..3], set_id)),
+					0,
+					items.clone(),
+					batch_proof(&state, 0)
+				),
+				err(Error::UnknownAuthority)
+			);
+		}
+		// ... the new validators signing for the old set id are refused too ...
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&after,
+				Some(justify(&after, &next_validators()[..3], SET_ID)),
+				0,
+				items.clone(),
+				batch_proof(&state, 0)
+			),
+			err(Error::WrongAuthoritySetId)
+		);
+		// ... and the new set finalises it.
+		assert_ok!(submit(
+			HOSPITAL,
+			&after,
+			Some(justify(&after, &next_validators()[..3], SET_ID + 1)),
+			0,
+			items,
+			batch_proof(&state, 0)
+		));
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((1, 6)));
+	});
+}
+
+#[test]
+fn a_header_after_a_missed_hand_off_is_rejected() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		// The relayer skipped block 5 (the hand-off): block 6 is signed by the next set, which
+		// the light client does not know yet.
+		let after = header(6, H256::repeat_byte(6));
+		assert_noop!(
+			Anchor::import_header(
+				RuntimeOrigin::signed(RELAYER),
+				HOSPITAL,
+				Box::new(after.clone()),
+				justify(&after, &next_validators()[..3], SET_ID + 1)
+			),
+			err(Error::UnknownAuthority)
+		);
+	});
+}
+
+#[test]
+fn forced_and_delayed_authority_changes_need_governance() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		let forced = DigestItem::Consensus(
+			GRANDPA_ENGINE_ID,
+			ConsensusLog::<u64>::ForcedChange(
+				0,
+				ScheduledChange { next_authorities: authority_list(&next_validators()), delay: 0 },
+			)
+			.encode(),
+		);
+		for (log, error) in [
+			(forced, Error::UnsupportedForcedChange),
+			(scheduled_change(&next_validators(), 2), Error::UnsupportedScheduledChange),
+		] {
+			let h = header_with(5, H256::repeat_byte(5), vec![log]);
+			assert_noop!(
+				Anchor::import_header(
+					RuntimeOrigin::signed(RELAYER),
+					HOSPITAL,
+					Box::new(h.clone()),
+					finalised(&h)
+				),
+				err(error)
+			);
+		}
+	});
+}
+
+#[test]
+fn only_the_last_imported_headers_are_usable_without_justification() {
+	new_test_ext().execute_with(|| {
+		let (state, first, items) = hospital_with_batch_0();
+		assert_ok!(Anchor::import_header(
+			RuntimeOrigin::signed(RELAYER),
+			HOSPITAL,
+			Box::new(first.clone()),
+			finalised(&first)
+		));
+		// HEADERS_TO_KEEP more headers (genesis already took a slot) push block 5 out.
+		for n in 6..6 + HEADERS_TO_KEEP as u64 {
+			let h = header(n, H256::repeat_byte(n as u8));
+			assert_ok!(Anchor::import_header(
+				RuntimeOrigin::signed(RELAYER),
+				HOSPITAL,
+				Box::new(h.clone()),
+				finalised(&h)
+			));
+		}
+		assert!(!Anchor::is_imported(HOSPITAL, first.hash()));
+		assert_eq!(
+			ImportedHeaders::<Test>::iter_prefix(HOSPITAL).count(),
+			HEADERS_TO_KEEP as usize
+		);
+
+		assert_noop!(
+			submit(HOSPITAL, &first, None, 0, items, batch_proof(&state, 0)),
+			err(Error::HeaderNotImported)
+		);
+	});
+}
+
+#[test]
+fn governance_reinitialises_a_light_client_and_numbering_continues() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items.clone(),
+			batch_proof(&state, 0)
+		));
+
+		let restart = self::header(100, H256::repeat_byte(100));
+		assert_noop!(
+			Anchor::reset_light_client(
+				RuntimeOrigin::signed(RELAYER),
+				HOSPITAL,
+				Box::new(restart.clone()),
+				authority_list(&next_validators()),
+				7
+			),
+			DispatchError::BadOrigin
+		);
+		assert_noop!(
+			Anchor::reset_light_client(
+				RuntimeOrigin::root(),
+				PLATFORM,
+				Box::new(restart.clone()),
+				authority_list(&next_validators()),
+				7
+			),
+			err(Error::UnknownChain)
+		);
+		assert_ok!(Anchor::reset_light_client(
+			RuntimeOrigin::root(),
+			HOSPITAL,
+			Box::new(restart.clone()),
+			authority_list(&next_validators()),
+			7
+		));
+
+		assert!(!Anchor::is_imported(HOSPITAL, header.hash()));
+		assert!(Anchor::is_imported(HOSPITAL, restart.hash()));
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((1, 100)));
+		assert_eq!(Anchor::light_client(HOSPITAL).unwrap().set_id, 7);
+		// Batch 0 stays anchored once.
+		assert_noop!(
+			submit(HOSPITAL, &header, None, 0, items, batch_proof(&state, 0)),
+			err(Error::BatchAlreadyAnchored)
+		);
+	});
+}
+
+#[test]
+fn oversized_justifications_and_proofs_are_refused_early() {
+	new_test_ext().execute_with(|| {
+		let (state, header, items) = hospital_with_batch_0();
+		let mut long = justify(&header, &validators()[..3], SET_ID);
+		long.votes_ancestries =
+			(0..=MAX_VOTES_ANCESTRIES as u64).map(|n| self::header(6 + n, H256::zero())).collect();
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(long), 0, items.clone(), batch_proof(&state, 0)),
+			err(Error::JustificationTooLarge)
+		);
+
+		let huge: RawStorageProof =
+			(0..=MAX_STORAGE_PROOF_NODES).map(|i| vec![i as u8; 8]).collect();
+		assert_noop!(
+			submit(HOSPITAL, &header, Some(finalised(&header)), 0, items, huge),
+			err(Error::StorageProofTooLarge)
+		);
+	});
+}
+
+#[test]
+fn the_call_weight_depends_on_items_and_precommits() {
+	new_test_ext().execute_with(|| {
+		let header = header(5, H256::zero());
+		let j = finalised(&header);
+		let with = Anchor::submit_summary_weight(3, Some(&j));
+		assert_eq!(with, <() as WeightInfo>::submit_summary(3, 3));
+		assert_eq!(
+			Anchor::submit_summary_weight(3, None),
+			<() as WeightInfo>::submit_summary_imported(3)
+		);
+		// Item counts beyond a batch are weighed as a full batch (and rejected).
+		assert_eq!(
+			Anchor::submit_summary_weight(10_000, None),
+			<() as WeightInfo>::submit_summary_imported(MAX_ITEMS)
+		);
+	});
+}
