@@ -15,8 +15,8 @@ echo "[bench] building the runtime with runtime-benchmarks and mbds-bencher ..."
 # A separate target dir: the wasm builder writes to the same wbuild/ path whatever the
 # features, and the node must keep embedding the runtime without benchmarks.
 bench_target="${BENCH_TARGET_DIR:-$HOME/.cache/mbds-target-bench}"
-CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-runtime --features runtime-benchmarks
-cargo build --release -p mbds-bencher
+# One cargo invocation for both, so they share the dependencies compiled with one feature set.
+CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-runtime --features runtime-benchmarks -p mbds-bencher
 wasm="$bench_target/release/wbuild/mbds-runtime/mbds_runtime.compact.compressed.wasm"
 pallets=("$@")
 if [ ${#pallets[@]} -eq 0 ]; then
@@ -26,7 +26,7 @@ for p in "${pallets[@]}"; do
     dir="pallets/$(echo "${p#pallet_}" | tr '_' '-')"
     [ -d "$dir" ] || { echo "[bench] $p: no folder $dir"; exit 1; }
     echo "[bench] $p -> $dir/src/weights.rs (steps $STEPS, repeat $REPEAT)"
-    "$CARGO_TARGET_DIR/release/mbds-bencher" pallet \
+    "$bench_target/release/mbds-bencher" pallet \
         --runtime "$wasm" --genesis-builder runtime --genesis-builder-preset development \
         --pallet "$p" --extrinsic '*' --steps "$STEPS" --repeat "$REPEAT" \
         --wasm-execution compiled --heap-pages 4096 \

@@ -8,6 +8,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_kmc, Kmc]
 	[pallet_slips, Slips]
 	[pallet_consent, Consent]
+	[pallet_credit, Credit]
 );
 
 pub use crate::*;

@@ -9,6 +9,7 @@
 use crate::*;
 use alloc::{string::String, vec, vec::Vec};
 use frame_support::build_struct_json_patch;
+use pallet_credit::{CreditDimensions, ElectionParams};
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
@@ -38,11 +39,16 @@ pub fn chain_of(preset: &str) -> Option<(ChainId, ChainKind, &'static str)> {
 	})
 }
 
-fn authority(k: Sr25519Keyring, g: Ed25519Keyring) -> (AuraId, GrandpaId) {
-	(k.public().into(), g.public().into())
+/// A genesis validator: its account (stash and validator id) and session keys.
+type Validator = (AccountId, opaque::SessionKeys);
+
+fn validator(k: Sr25519Keyring, g: Ed25519Keyring) -> Validator {
+	let aura: AuraId = k.public().into();
+	let grandpa: GrandpaId = g.public().into();
+	(k.to_account_id(), opaque::SessionKeys { aura, grandpa })
 }
 
-fn validators(n: usize) -> Vec<(AuraId, GrandpaId)> {
+fn validators(n: usize) -> Vec<Validator> {
 	[
 		(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
 		(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
@@ -53,16 +59,54 @@ fn validators(n: usize) -> Vec<(AuraId, GrandpaId)> {
 	]
 	.into_iter()
 	.take(n)
-	.map(|(k, g)| authority(k, g))
+	.map(|(k, g)| validator(k, g))
 	.collect()
 }
 
+/// The consortium's election in the local preset: of its five institutions, three
+/// representative nodes (RPN) author blocks, one audit node (ATN) joins them as GRANDPA voter,
+/// and the fifth (Eve, lowest credit) is a willing stand-by that a credit change can elect.
+pub const CONSORTIUM_RPN: u32 = 3;
+/// Audit nodes of the local consortium preset.
+pub const CONSORTIUM_ATN: u32 = 1;
+
+/// Graded credit dimensions of the local consortium's institutions, best first.
+fn consortium_institutions(validators: &[Validator]) -> Vec<(AccountId, CreditDimensions, bool)> {
+	validators
+		.iter()
+		.enumerate()
+		.map(|(rank, (account, _))| {
+			let grade = 90 - 10 * rank as u8;
+			let dimensions =
+				CreditDimensions { grade, deployment_scale: grade, enterprise_strength: grade };
+			(account.clone(), dimensions, true)
+		})
+		.collect()
+}
+
 fn genesis(
-	initial_authorities: Vec<(AuraId, GrandpaId)>,
+	validators: Vec<Validator>,
 	endowed_accounts: Vec<AccountId>,
 	root: AccountId,
 	(chain_id, kind, name): (ChainId, ChainKind, &str),
 ) -> Value {
+	// Aura's and GRANDPA's genesis authorities stay empty: `pallet-session` hands them the
+	// genesis session's keys (on the consortium: the elected RPN to Aura, RPN and ATN to
+	// GRANDPA).
+	let credit = if kind == ChainKind::Consortium {
+		pallet_credit::GenesisConfig::<Runtime> {
+			institutions: consortium_institutions(&validators),
+			weights: Default::default(),
+			params: ElectionParams {
+				rpn_count: CONSORTIUM_RPN,
+				atn_count: CONSORTIUM_ATN,
+				credit_threshold: ElectionParams::default().credit_threshold,
+				min_rpn: 1,
+			},
+		}
+	} else {
+		Default::default()
+	};
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: pallet_balances::GenesisConfig {
 			balances: endowed_accounts
@@ -71,11 +115,16 @@ fn genesis(
 				.map(|k| (k, 1u128 << 60))
 				.collect::<Vec<_>>(),
 		},
-		aura: pallet_aura::GenesisConfig {
-			authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		session: pallet_session::GenesisConfig {
+			keys: validators
+				.into_iter()
+				.map(|(account, keys)| (account.clone(), account, keys))
+				.collect::<Vec<_>>(),
 		},
-		grandpa: pallet_grandpa::GenesisConfig {
-			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		credit: pallet_credit::GenesisConfig {
+			institutions: credit.institutions,
+			weights: credit.weights,
+			params: credit.params,
 		},
 		sudo: pallet_sudo::GenesisConfig { key: Some(root) },
 		chain_info: pallet_chain_info::GenesisConfig { chain_id, kind, name: String::from(name) },

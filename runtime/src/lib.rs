@@ -172,32 +172,47 @@ mod runtime {
 	)]
 	pub struct Runtime;
 
+	// Pallet index order is execution order (hooks, genesis builds): `ChainInfo` before
+	// `Credit` (the election asks which chain this is), `Credit` before `Session` (the genesis
+	// session is elected), `Authorship` before `Session` (the author of a block is found before a
+	// session rotation in that block changes the author list), `Session` before `Aura` and
+	// `Grandpa` (their authority sets come from the session).
 	#[runtime::pallet_index(0)]
 	pub type System = frame_system;
 	#[runtime::pallet_index(1)]
 	pub type Timestamp = pallet_timestamp;
 	#[runtime::pallet_index(2)]
-	pub type Aura = pallet_aura;
-	#[runtime::pallet_index(3)]
-	pub type Grandpa = pallet_grandpa;
-	#[runtime::pallet_index(4)]
 	pub type Balances = pallet_balances;
-	#[runtime::pallet_index(5)]
+	#[runtime::pallet_index(3)]
 	pub type TransactionPayment = pallet_transaction_payment;
-	#[runtime::pallet_index(6)]
+	#[runtime::pallet_index(4)]
 	pub type Sudo = pallet_sudo;
-
-	#[runtime::pallet_index(7)]
+	#[runtime::pallet_index(5)]
 	pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 
-	// MBDS pallets start at 20.
-	#[runtime::pallet_index(20)]
+	#[runtime::pallet_index(6)]
 	pub type ChainInfo = pallet_chain_info;
-	#[runtime::pallet_index(21)]
+	#[runtime::pallet_index(7)]
+	pub type Credit = pallet_credit;
+
+	#[runtime::pallet_index(8)]
+	pub type Authorship = pallet_authorship;
+	#[runtime::pallet_index(9)]
+	pub type Session = pallet_session;
+	#[runtime::pallet_index(10)]
+	pub type Historical = pallet_session::historical;
+	#[runtime::pallet_index(11)]
+	pub type Aura = pallet_aura;
+	#[runtime::pallet_index(12)]
+	pub type Grandpa = pallet_grandpa;
+	#[runtime::pallet_index(13)]
+	pub type Offences = pallet_offences;
+
+	#[runtime::pallet_index(20)]
 	pub type Kmc = pallet_kmc;
-	#[runtime::pallet_index(22)]
+	#[runtime::pallet_index(21)]
 	pub type Slips = pallet_slips;
-	#[runtime::pallet_index(23)]
+	#[runtime::pallet_index(22)]
 	pub type Consent = pallet_consent;
 }
 

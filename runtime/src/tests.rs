@@ -27,24 +27,31 @@ fn json_merge(a: &mut serde_json::Value, b: serde_json::Value) {
 #[test]
 fn every_preset_builds_a_chain_that_knows_what_it_is() {
 	let expected = [
-		(DEVELOPMENT, 1000, ChainKind::Hospital, 1),
-		(HOSPITAL_LOCAL, 1001, ChainKind::Hospital, 4),
-		(HOSPITAL_B_LOCAL, 1002, ChainKind::Hospital, 4),
-		(PLATFORM_LOCAL, 2001, ChainKind::Platform, 4),
-		(CONSORTIUM_LOCAL, 1, ChainKind::Consortium, 5),
+		// (preset, chain id, kind, Aura authors, GRANDPA voters)
+		(DEVELOPMENT, 1000, ChainKind::Hospital, 1, 1),
+		(HOSPITAL_LOCAL, 1001, ChainKind::Hospital, 4, 4),
+		(HOSPITAL_B_LOCAL, 1002, ChainKind::Hospital, 4, 4),
+		(PLATFORM_LOCAL, 2001, ChainKind::Platform, 4, 4),
+		// The consortium elects 3 RPN (authors) and 1 ATN (voter) of its 5 institutions.
+		(CONSORTIUM_LOCAL, 1, ChainKind::Consortium, 3, 4),
 	];
 	assert_eq!(
 		genesis_config_presets::preset_names().len(),
 		expected.len(),
 		"a preset was added without a test expectation"
 	);
-	for (preset, id, kind, validators) in expected {
+	for (preset, id, kind, authors, voters) in expected {
 		storage_of(preset).execute_with(|| {
 			use mbds_primitives::ChainIdentity;
 			assert_eq!(ChainInfo::chain_id(), id, "chain id of {preset}");
 			assert_eq!(ChainInfo::chain_kind(), kind, "chain kind of {preset}");
-			assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), validators, "{preset}");
-			assert_eq!(Grandpa::grandpa_authorities().len(), validators, "{preset}");
+			assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), authors, "{preset}");
+			assert_eq!(Grandpa::grandpa_authorities().len(), voters, "{preset}");
+			assert_eq!(
+				pallet_session::Validators::<Runtime>::get().len(),
+				voters,
+				"{preset}: session validators are the GRANDPA voters"
+			);
 			assert!(pallet_sudo::Key::<Runtime>::get().is_some(), "{preset} has a root key");
 		});
 	}
@@ -99,4 +106,33 @@ fn runtime_version_is_sane() {
 #[test]
 fn slot_and_timestamp_agree() {
 	assert_eq!(Aura::slot_duration(), SLOT_DURATION);
+}
+
+#[test]
+fn consortium_genesis_elects_by_credit() {
+	use sp_keyring::Sr25519Keyring::*;
+	storage_of(CONSORTIUM_LOCAL).execute_with(|| {
+		let roles = pallet_credit::CurrentRoles::<Runtime>::get();
+		let rpn: Vec<AccountId> = roles.rpn.into_inner();
+		let atn: Vec<AccountId> = roles.atn.into_inner();
+		assert_eq!(rpn, vec![Alice.to_account_id(), Bob.to_account_id(), Charlie.to_account_id()]);
+		assert_eq!(atn, vec![Dave.to_account_id()]);
+		// Eve is a willing, keyed stand-by: registered, not elected.
+		assert!(pallet_credit::Institutions::<Runtime>::contains_key(Eve.to_account_id()));
+		assert!(pallet_session::NextKeys::<Runtime>::contains_key(Eve.to_account_id()));
+		let aura: Vec<_> = pallet_aura::Authorities::<Runtime>::get().into_inner();
+		let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> =
+			[Alice, Bob, Charlie].iter().map(|k| k.public().into()).collect();
+		assert_eq!(aura, expected, "only the RPN author blocks");
+	});
+}
+
+#[test]
+fn private_chains_do_not_elect() {
+	for preset in [DEVELOPMENT, HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL] {
+		storage_of(preset).execute_with(|| {
+			assert_eq!(pallet_credit::Institutions::<Runtime>::count(), 0, "{preset}");
+			assert!(pallet_credit::CurrentRoles::<Runtime>::get().rpn.is_empty(), "{preset}");
+		});
+	}
 }

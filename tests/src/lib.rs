@@ -5,6 +5,8 @@
 //! Dropping either stops the processes (SIGTERM, then SIGKILL after a grace period), so a
 //! failing test leaves nothing running.
 
+pub mod client;
+
 use serde_json::{json, Value};
 use std::{
 	cell::RefCell,

@@ -1,0 +1,164 @@
+//! Consensus: sessions, Aura authorship, GRANDPA finality, equivocation reports, and the
+//! credit-scored election of the consortium's validators (`pallet-credit`).
+//!
+//! Every chain runs the same wiring. `pallet-session` rotates sessions every
+//! [`SessionPeriod`] blocks and asks `pallet-credit` (through `pallet_session::historical`,
+//! which keeps the session roots GRANDPA equivocation proofs are checked against) for the next
+//! validator set:
+//! - on the consortium, the credit election: RPN ∪ ATN are the session validators and the
+//!   GRANDPA voters; only the RPN get Aura slots ([`pallet_credit::RepresentativeAuthors`]);
+//! - on hospital and platform chains, the genesis validators, changed only by governance
+//!   (`credit.set_private_validators`).
+//!
+//! GRANDPA equivocations found by the node are reported as unsigned transactions, checked
+//! against the historical session keys and passed through `pallet-offences` to
+//! `pallet-credit`, which lowers the offender's credit. Each authored block raises its
+//! author's credit (`pallet-authorship`).
+
+use crate::*;
+use frame_support::{
+	parameter_types,
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64},
+};
+use frame_system::EnsureRoot;
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_runtime::traits::ConvertInto;
+
+/// Most Aura authorities and GRANDPA voters. `pallet-credit` elects at most
+/// `MaxRpn + MaxAtn` = 101 + 27 of them.
+pub const MAX_AUTHORITIES: u32 = 128;
+
+parameter_types! {
+	/// Blocks per session: a changed validator set (credit election, governance) takes effect
+	/// at a session boundary, one session after it was planned. Two minutes by default, so a
+	/// penalised representative node leaves the author set within four minutes. Stored under
+	/// the well-known key `:SessionPeriod:`; governance may change it with
+	/// `system.set_storage`.
+	pub storage SessionPeriod: BlockNumber = 2 * MINUTES;
+	/// How long a GRANDPA equivocation report stays valid in the transaction pool.
+	pub const ReportLongevity: u64 = 7 * DAYS as u64;
+}
+
+impl pallet_aura::Config for Runtime {
+	type AuthorityId = AuraId;
+	// Aura's author list is the RPN only, a subset of the session validators; the session's
+	// disabled-validator indices do not apply to it.
+	type DisabledValidators = ();
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	type AllowMultipleBlocksPerSlot = ConstBool<false>;
+	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
+}
+
+impl pallet_grandpa::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type WeightInfo = ();
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	type MaxNominators = ConstU32<0>;
+	// Set-id -> session entries kept for checking equivocation proofs: about 33 hours of
+	// sessions at the default period.
+	type MaxSetIdSessionEntries = ConstU64<1_000>;
+	type KeyOwnerProof = sp_session::MembershipProof;
+	type EquivocationReportSystem =
+		pallet_grandpa::EquivocationReportSystem<Self, Offences, Historical, ReportLongevity>;
+}
+
+impl pallet_session::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	// A validator is identified by its account: an institution's account.
+	type ValidatorId = AccountId;
+	type ValidatorIdOf = ConvertInto;
+	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, ConstU32<0>>;
+	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, ConstU32<0>>;
+	type SessionManager = pallet_session::historical::NoteHistoricalRoot<Runtime, Credit>;
+	// Same order as `opaque::SessionKeys` (aura, grandpa).
+	type SessionHandler = (pallet_credit::RepresentativeAuthors<Runtime, Aura>, Grandpa);
+	type Keys = opaque::SessionKeys;
+	type DisablingStrategy = ();
+	type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
+	type Currency = Balances;
+	// Held while an account has session keys: bounds `set_keys` spam by non-validators.
+	type KeyDeposit = ConstU128<UNIT>;
+}
+
+impl pallet_session::historical::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	// No stake: the account is the whole identification.
+	type FullIdentification = ();
+	type FullIdentificationOf = pallet_credit::UnitIdentification;
+}
+
+impl pallet_authorship::Config for Runtime {
+	type FindAuthor = pallet_credit::FindRepresentativeAuthor<Runtime, Aura>;
+	type EventHandler = Credit;
+}
+
+impl pallet_offences::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type IdentificationTuple = pallet_session::historical::IdentificationTuple<Self>;
+	type OnOffenceHandler = Credit;
+}
+
+parameter_types! {
+	pub const AuthoringCredit: pallet_credit::CreditPoints = 1;
+	pub const ServiceCredit: pallet_credit::CreditPoints = 10;
+	pub const MaxPerformanceCredit: pallet_credit::CreditPoints = 1_000;
+	pub const OffencePenalty: pallet_credit::CreditPoints = 2_000;
+	pub const AuditFailurePenalty: pallet_credit::CreditPoints = 1_500;
+}
+
+impl pallet_credit::Config for Runtime {
+	type ChainIdentity = ChainInfo;
+	// Root (sudo) until the authority council exists.
+	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type AuditOrigin = EnsureRoot<AccountId>;
+	type HasSessionKeys = pallet_credit::SessionKeysRegistered<Runtime>;
+	type MaxInstitutions = ConstU32<512>;
+	// The paper's 101 representative nodes and 20 audit nodes fit; Aura and GRANDPA take
+	// up to MAX_AUTHORITIES = MaxRpn + MaxAtn.
+	type MaxRpn = ConstU32<101>;
+	type MaxAtn = ConstU32<{ MAX_AUTHORITIES - 101 }>;
+	type AuthoringCredit = AuthoringCredit;
+	type ServiceCredit = ServiceCredit;
+	type MaxPerformanceCredit = MaxPerformanceCredit;
+	type OffencePenalty = OffencePenalty;
+	type AuditFailurePenalty = AuditFailurePenalty;
+	type WeightInfo = pallet_credit::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = CreditBenchmarkHelper;
+}
+
+/// Chain kind and session keys for `pallet-credit`'s benchmarks on the real runtime.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct CreditBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_credit::BenchmarkHelper<AccountId> for CreditBenchmarkHelper {
+	fn set_chain_kind(kind: ChainKind) {
+		pallet_chain_info::Kind::<Runtime>::put(kind);
+	}
+	fn register_session_keys(who: &AccountId) {
+		let seed = codec::Encode::encode(who);
+		let keys = opaque::SessionKeys {
+			aura: sp_core::sr25519::Public::from_raw(sp_core::blake2_256(&seed)).into(),
+			grandpa: sp_core::ed25519::Public::from_raw(sp_core::blake2_256(&seed)).into(),
+		};
+		pallet_session::NextKeys::<Runtime>::insert(who, keys);
+	}
+}
+
+/// Unsigned transactions created by the runtime itself: GRANDPA equivocation reports.
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateBare<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_bare(call: RuntimeCall) -> UncheckedExtrinsic {
+		UncheckedExtrinsic::new_bare(call)
+	}
+}

@@ -1,0 +1,119 @@
+//! The consortium's credit-scored election on real processes: five institutions' nodes run
+//! `consortium-local` (3 representative nodes author, 1 audit node votes, Eve waits as a
+//! stand-by). Governance re-grades Eve; at the next session boundaries she is elected, Aura
+//! gives her slots, her node authors blocks (her credit grows with each), the lowest-ranked
+//! institution leaves, and GRANDPA keeps finalising across the change.
+
+use codec::Encode;
+use mbds_runtime::{genesis_config_presets::CONSORTIUM_LOCAL, BlockNumber, Runtime, RuntimeCall};
+use mbds_tests::{
+	client::{sudo, Client},
+	Network,
+};
+use pallet_credit::{CreditDimensions, Institution};
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring as Keyring};
+use std::time::Duration;
+
+/// Blocks per session in this test (3 s blocks: 30 s sessions).
+const SESSION: BlockNumber = 10;
+
+fn aura_authors(c: &Client) -> Result<Vec<[u8; 32]>, String> {
+	c.call("AuraApi_authorities", ())
+}
+
+fn grandpa_voters(c: &Client) -> Result<Vec<([u8; 32], u64)>, String> {
+	c.call("GrandpaApi_grandpa_authorities", ())
+}
+
+fn institution(c: &Client, who: Keyring) -> Result<Institution, String> {
+	let key = pallet_credit::Institutions::<Runtime>::hashed_key_for(who.to_account_id());
+	c.storage::<Institution>(&key)?.ok_or_else(|| format!("{who:?} is not registered"))
+}
+
+#[test]
+fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_continues() {
+	let mut net = Network::start(CONSORTIUM_LOCAL, 5);
+	net.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	let eve = &net.nodes[4];
+	let chain = Client::connect(&net.nodes[0]).unwrap();
+
+	// Genesis election: Alice, Bob, Charlie author; Dave audits (votes); Eve is a stand-by.
+	let sr = |k: Keyring| k.public().0;
+	let ed = |k: Ed25519Keyring| k.public().0;
+	assert_eq!(
+		aura_authors(&chain).unwrap(),
+		vec![sr(Keyring::Alice), sr(Keyring::Bob), sr(Keyring::Charlie)]
+	);
+	let voters: Vec<[u8; 32]> = grandpa_voters(&chain).unwrap().into_iter().map(|v| v.0).collect();
+	assert!(voters.contains(&ed(Ed25519Keyring::Dave)), "the audit node votes");
+	assert!(!voters.contains(&ed(Ed25519Keyring::Eve)), "the stand-by does not vote");
+	assert_eq!(institution(&chain, Keyring::Eve).unwrap().performance, 0);
+
+	// Governance shortens sessions (on-chain configuration) and re-grades Eve above everyone.
+	chain
+		.submit(
+			sudo(RuntimeCall::System(frame_system::Call::set_storage {
+				items: vec![(
+					mbds_runtime::configs::SessionPeriod::key().to_vec(),
+					SESSION.encode(),
+				)],
+			})),
+			Keyring::Alice,
+		)
+		.unwrap();
+	chain
+		.submit(
+			sudo(RuntimeCall::Credit(pallet_credit::Call::update_dimensions {
+				who: Keyring::Eve.to_account_id(),
+				dimensions: CreditDimensions {
+					grade: 100,
+					deployment_scale: 100,
+					enterprise_strength: 100,
+				},
+			})),
+			Keyring::Alice,
+		)
+		.unwrap();
+	chain
+		.wait("Eve re-graded", Duration::from_secs(60), |c| {
+			Ok(institution(c, Keyring::Eve)?.dimensions.grade == 100)
+		})
+		.unwrap();
+	let changed_at = chain.node.best_number().unwrap();
+
+	// Elected at the next session, in office one session later: Aura gives her slots; Dave,
+	// now ranked last of five, leaves the voters.
+	chain
+		.wait("Eve among the Aura authors", Duration::from_secs(240), |c| {
+			Ok(aura_authors(c)?.contains(&sr(Keyring::Eve)))
+		})
+		.unwrap();
+	let in_office_at = chain.node.best_number().unwrap();
+	assert!(
+		in_office_at <= changed_at + 3 * SESSION + 2,
+		"took {} blocks from the credit change to the author set",
+		in_office_at - changed_at
+	);
+	let voters: Vec<[u8; 32]> = grandpa_voters(&chain).unwrap().into_iter().map(|v| v.0).collect();
+	assert!(voters.contains(&ed(Ed25519Keyring::Eve)), "the new RPN votes");
+	assert!(!voters.contains(&ed(Ed25519Keyring::Dave)), "the lowest-ranked left the voters");
+	assert_eq!(voters.len(), 4);
+
+	// Her node authors: each block she authors adds credit on chain, and her log shows it.
+	chain
+		.wait("a block authored by Eve", Duration::from_secs(120), |c| {
+			Ok(institution(c, Keyring::Eve)?.performance > 0)
+		})
+		.unwrap();
+	let log = std::fs::read_to_string(&eve.log_path).unwrap();
+	assert!(
+		log.contains("Prepared block for proposing"),
+		"Eve's node never proposed a block:\n{}",
+		eve.log_tail(30)
+	);
+
+	// Finality continues across the change, on every node.
+	let target = chain.node.best_number().unwrap() + 3;
+	net.wait_finalized(target, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	net.stop().unwrap();
+}
