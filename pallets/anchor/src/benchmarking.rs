@@ -80,7 +80,8 @@ fn batch_proof<T: Config>(items: &[SummaryItemOf<T>]) -> (H256, RawStorageProof)
 		closed_at_ms: 0,
 	};
 	let key = pallet_slips::Batches::<T>::hashed_key_for(0u64);
-	let mut db = MemoryDB::<BlakeTwo256>::default();
+	// `MemoryDB::default` is std-only; this is what it does.
+	let mut db = MemoryDB::<BlakeTwo256>::from_null_node(&[0u8][..], [0u8][..].into());
 	let mut root = H256::default();
 	{
 		let mut trie = TrieDBMutBuilderV1::<BlakeTwo256>::new(&mut db, &mut root).build();
@@ -147,7 +148,7 @@ mod benchmarks {
 	) -> Result<(), BenchmarkError> {
 		register::<T>(bp_test_utils::test_header(Zero::zero()), 1)?;
 		for slot in 0..T::HeadersToKeep::get() {
-			let hash = H256::from_low_u64_be(slot as u64 + 1);
+			let hash = BlakeTwo256::hash(&slot.encode());
 			let head = FinalizedHeader { number: Zero::zero(), hash, state_root: hash };
 			ImportedHashes::<T>::insert(CHAIN, slot, hash);
 			ImportedHeaders::<T>::insert(CHAIN, hash, head);

@@ -70,7 +70,7 @@ mod tests;
 pub use types::*;
 pub use weights::WeightInfo;
 
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 use bp_header_chain::{
 	justification::{
 		verify_justification, GrandpaJustification, JustificationVerificationContext,
