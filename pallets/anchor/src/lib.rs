@@ -50,6 +50,8 @@
 //! - It does not read or check encrypted keywords; it stores what the private chain finalised.
 //! - It does not follow forks: only finalised headers are imported, newest first wins.
 //! - It does not prune consortium slips or the patient index.
+//! - It does not check which kind of chain it runs on: on a private chain governance simply
+//!   registers no chain, and every anchoring call fails with `UnknownChain`.
 //! - Relayer fees and refunds are the transaction-payment pallet's business.
 #![cfg_attr(not(feature = "std"), no_std)]
 
