@@ -15,8 +15,10 @@ echo "[bench] building the runtime with runtime-benchmarks and mbds-bencher ..."
 # A separate target dir: the wasm builder writes to the same wbuild/ path whatever the
 # features, and the node must keep embedding the runtime without benchmarks.
 bench_target="${BENCH_TARGET_DIR:-$HOME/.cache/mbds-target-bench}"
-# One cargo invocation for both, so they share the dependencies compiled with one feature set.
-CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-runtime --features runtime-benchmarks -p mbds-bencher
+# Two cargo invocations: the bencher links polkadot client crates that do not compile with
+# frame-support's `runtime-benchmarks` feature, which one invocation would unify into them.
+CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-runtime --features runtime-benchmarks
+CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-bencher
 wasm="$bench_target/release/wbuild/mbds-runtime/mbds_runtime.compact.compressed.wasm"
 pallets=("$@")
 if [ ${#pallets[@]} -eq 0 ]; then

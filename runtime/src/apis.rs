@@ -201,6 +201,44 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl pallet_anchor::AnchorApi<
+		Block,
+		AccountId,
+		BlockNumber,
+		pallet_slips::SummaryItemOf<Runtime>,
+	> for Runtime {
+		fn summaries_of(
+			patient: AccountId,
+			since: Option<BlockNumber>,
+		) -> Vec<pallet_anchor::AnchoredSummary<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>> {
+			Anchor::summaries_of(&patient, since)
+		}
+		fn patient_summaries(
+			patient: AccountId,
+			start: u32,
+			limit: u32,
+		) -> Vec<pallet_anchor::AnchoredSummary<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>> {
+			Anchor::patient_summaries(&patient, start, limit)
+		}
+		fn patient_summary_count(patient: AccountId) -> u32 {
+			Anchor::patient_summary_count(&patient)
+		}
+		fn anchored(chain_id: ChainId) -> Option<(pallet_slips::BatchId, BlockNumber)> {
+			Anchor::anchored(chain_id)
+		}
+		fn light_client(chain_id: ChainId) -> Option<pallet_anchor::LightClientInfo<BlockNumber>> {
+			Anchor::light_client(chain_id)
+		}
+		fn is_imported(chain_id: ChainId, hash: sp_core::H256) -> bool {
+			Anchor::is_imported(chain_id, hash)
+		}
+		fn consortium_slip(
+			id: pallet_anchor::ConsortiumSlipId,
+		) -> Option<pallet_anchor::ConsortiumSlip<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>> {
+			Anchor::consortium_slip(id)
+		}
+	}
+
 	impl pallet_slips::SlipsApi<
 		Block,
 		AccountId,

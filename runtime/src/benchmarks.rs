@@ -9,6 +9,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_slips, Slips]
 	[pallet_consent, Consent]
 	[pallet_credit, Credit]
+	[pallet_anchor, Anchor]
 );
 
 pub use crate::*;

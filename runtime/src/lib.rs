@@ -214,6 +214,8 @@ mod runtime {
 	pub type Slips = pallet_slips;
 	#[runtime::pallet_index(22)]
 	pub type Consent = pallet_consent;
+	#[runtime::pallet_index(23)]
+	pub type Anchor = pallet_anchor;
 }
 
 #[cfg(test)]

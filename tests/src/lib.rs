@@ -26,18 +26,23 @@ pub fn node_binary() -> PathBuf {
 	if let Ok(p) = std::env::var("MBDS_NODE") {
 		return PathBuf::from(p);
 	}
-	// Test executables live in `<target>/<profile>/deps/`, binaries in `<target>/<profile>/`.
+	workspace_binary("mbds-node")
+}
+
+/// A binary of this workspace (`mbds-node`, `mbds-relayer`, ...) in the running executable's
+/// target dir: test executables live in `<target>/<profile>/deps/`, binaries one level up.
+pub fn workspace_binary(name: &str) -> PathBuf {
 	let exe = std::env::current_exe().expect("current executable path");
 	let mut dir = exe.parent().expect("executable has a directory").to_path_buf();
 	if dir.ends_with("deps") {
 		dir.pop();
 	}
-	let candidate = dir.join("mbds-node");
+	let candidate = dir.join(name);
 	assert!(
-        candidate.exists(),
-        "mbds-node not found at {}: build it first (`cargo build --release -p mbds-node`) or set MBDS_NODE",
-        candidate.display()
-    );
+		candidate.exists(),
+		"{name} not found at {}: build it first (`scripts/test.sh` builds every binary)",
+		candidate.display()
+	);
 	candidate
 }
 

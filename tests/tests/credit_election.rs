@@ -35,7 +35,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	let mut net = Network::start(CONSORTIUM_LOCAL, 5);
 	net.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
 	let eve = &net.nodes[4];
-	let chain = Client::connect(&net.nodes[0]).unwrap();
+	let chain = net.nodes[0].client();
 
 	// Genesis election: Alice, Bob, Charlie author; Dave audits (votes); Eve is a stand-by.
 	let sr = |k: Keyring| k.public().0;
@@ -58,7 +58,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 					SESSION.encode(),
 				)],
 			})),
-			Keyring::Alice,
+			&Keyring::Alice.pair(),
 		)
 		.unwrap();
 	chain
@@ -71,7 +71,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 					enterprise_strength: 100,
 				},
 			})),
-			Keyring::Alice,
+			&Keyring::Alice.pair(),
 		)
 		.unwrap();
 	chain
@@ -79,7 +79,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 			Ok(institution(c, Keyring::Eve)?.dimensions.grade == 100)
 		})
 		.unwrap();
-	let changed_at = chain.node.best_number().unwrap();
+	let changed_at = net.nodes[0].best_number().unwrap();
 
 	// Elected at the next session, in office one session later: Aura gives her slots; Dave,
 	// now ranked last of five, leaves the voters.
@@ -88,7 +88,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 			Ok(aura_authors(c)?.contains(&sr(Keyring::Eve)))
 		})
 		.unwrap();
-	let in_office_at = chain.node.best_number().unwrap();
+	let in_office_at = net.nodes[0].best_number().unwrap();
 	assert!(
 		in_office_at <= changed_at + 3 * SESSION + 2,
 		"took {} blocks from the credit change to the author set",
@@ -113,7 +113,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	);
 
 	// Finality continues across the change, on every node.
-	let target = chain.node.best_number().unwrap() + 3;
+	let target = net.nodes[0].best_number().unwrap() + 3;
 	net.wait_finalized(target, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
 	net.stop().unwrap();
 }

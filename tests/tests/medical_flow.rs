@@ -3,71 +3,33 @@
 //! patient confirms it without paying any fee; the patient grants the doctor read access and
 //! the consent check answers through the runtime API.
 
-use mbds_primitives::{
-	consent::{AccessTarget, Action, ActionSet, GrantScope, Grantee, Purpose},
-	InstitutionKind, Role,
-};
+use mbds_primitives::consent::{AccessTarget, Action, ActionSet, GrantScope, Grantee, Purpose};
 use mbds_runtime::{AccountId, RuntimeCall};
 use mbds_tests::{
-	client::{sudo, Client},
+	client::{hospital_setup, now_ms, Client},
 	Node,
 };
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring as Keyring;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-fn keys(tag: u8) -> pallet_kmc::KeySetOf<mbds_runtime::Runtime> {
-	use pallet_kmc::{KeyScheme, PublicKey};
-	pallet_kmc::KeySet {
-		record_key: PublicKey {
-			scheme: KeyScheme::UmbralSecp256k1V1,
-			key: vec![2u8; 33].try_into().unwrap(),
-		},
-		search_key: PublicKey {
-			scheme: KeyScheme::PeksBls12381V1,
-			key: vec![tag; 98].try_into().unwrap(),
-		},
-	}
-}
-
-fn register(who: Keyring, role: Role<AccountId>, tag: u8) -> RuntimeCall {
-	let call = RuntimeCall::Kmc(pallet_kmc::Call::register {
-		who: who.to_account_id(),
-		role,
-		identity: H256::repeat_byte(tag),
-		keys: keys(tag),
-	});
-	sudo(call)
-}
-
-fn now_ms() -> u64 {
-	SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 #[test]
 fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 	let dir = tempfile::tempdir().unwrap();
 	let node = Node::start("dev", &["--dev".into(), "--tmp".into()], &dir.path().join("dev.log"));
 	node.wait_for("block 1", Duration::from_secs(120), |n| Ok(n.best_number()? >= 1)).unwrap();
-	let chain = Client::connect(&node).unwrap();
+	let chain = node.client();
 
 	let (hospital, doctor, patient, outsider) =
 		(Keyring::Eve, Keyring::Bob, Keyring::Charlie, Keyring::Dave);
 
 	// The KMC (sudo on --dev) registers the participants; the hospital becomes this chain's
 	// institution.
-	for call in [
-		register(hospital, Role::Institution(InstitutionKind::Hospital), 1),
-		register(doctor, Role::Doctor { institution: hospital.to_account_id() }, 2),
-		register(patient, Role::Patient, 3),
-		sudo(RuntimeCall::Slips(pallet_slips::Call::set_institution {
-			institution: hospital.to_account_id(),
-		})),
-	] {
+	for call in hospital_setup(hospital, doctor, patient) {
 		// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
-		chain.submit(call, Keyring::Alice).unwrap();
+		chain.submit(call, &Keyring::Alice.pair()).unwrap();
 	}
 	chain
 		.wait("the institution is set", WAIT, |c| {
@@ -90,7 +52,7 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 				encrypted_address: vec![9u8; 64],
 				record_hash,
 			}),
-			doctor,
+			&doctor.pair(),
 		)
 		.unwrap();
 	chain
@@ -110,7 +72,7 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 	chain
 		.submit(
 			RuntimeCall::Slips(pallet_slips::Call::confirm_slip { slip_id: *slip_id, record_hash }),
-			patient,
+			&patient.pair(),
 		)
 		.unwrap();
 	chain
@@ -139,7 +101,7 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 				valid_until: now + 3_600_000,
 				purpose: Some(Purpose::Treatment),
 			}),
-			patient,
+			&patient.pair(),
 		)
 		.unwrap();
 	let allowed = |c: &Client, user: Keyring, action: Action| -> Result<bool, String> {

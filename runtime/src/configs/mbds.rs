@@ -97,3 +97,18 @@ impl pallet_consent::Config for Runtime {
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = Kmc;
 }
+
+/// The consortium's light clients of the private chains and the anchored summaries
+/// (`pallet-anchor`). Private chains run this runtime, so their header type and their slip
+/// pallet's storage layout are this runtime's.
+impl pallet_anchor::Config for Runtime {
+	// Root (sudo) until the authority council exists: registering a chain decides which
+	// GRANDPA authorities the consortium trusts.
+	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type PrivateHeader = Header;
+	type MaxAuthorities = ConstU32<{ super::MAX_AUTHORITIES }>;
+	// The last 256 imported headers can each back a batch without a new justification.
+	type HeadersToKeep = ConstU32<256>;
+	type MaxVotesAncestries = ConstU32<128>;
+	type WeightInfo = pallet_anchor::weights::SubstrateWeight<Runtime>;
+}

@@ -1,0 +1,278 @@
+//! A JSON-RPC client of MBDS chains, for the relayer, the CLI, the proxy and the tests.
+//!
+//! Transactions are built with the runtime's own types (`mbds_runtime::RuntimeCall`,
+//! `TxExtension`), so a client can never drift from the runtime it talks to: a changed call or
+//! extension fails to compile here instead of failing on chain. Transport is plain HTTP
+//! JSON-RPC (blocking), which every node serves on its RPC port.
+
+use codec::{Decode, Encode};
+use mbds_runtime::{Header, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, VERSION};
+use serde_json::{json, Value};
+use sp_core::{sr25519, Pair, H256};
+use sp_runtime::{generic::Era, MultiAddress, MultiSignature};
+use std::time::{Duration, Instant};
+
+/// What went wrong, with the endpoint and the call at fault.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// `0x`-prefixed hex of `bytes`.
+pub fn hex_of(bytes: &[u8]) -> String {
+	format!("0x{}", hex::encode(bytes))
+}
+
+/// The bytes of a `0x` hex string in a JSON-RPC answer.
+pub fn bytes_of(v: &Value) -> Result<Vec<u8>> {
+	let s = v.as_str().ok_or_else(|| format!("expected a hex string, got {v}"))?;
+	hex::decode(s.trim_start_matches("0x")).map_err(|e| format!("invalid hex {s}: {e}"))
+}
+
+/// Bytes in a JSON-RPC answer: a `0x` hex string or an array of numbers.
+fn json_bytes(v: &Value) -> Result<Vec<u8>> {
+	match v {
+		Value::String(_) => bytes_of(v),
+		Value::Array(items) => items
+			.iter()
+			.map(|x| x.as_u64().filter(|n| *n < 256).map(|n| n as u8))
+			.collect::<Option<Vec<u8>>>()
+			.ok_or_else(|| format!("expected bytes, got {v}")),
+		_ => Err(format!("expected bytes, got {v}")),
+	}
+}
+
+/// A transaction signed by `signer` with `nonce`, immortal, built with the runtime's own types.
+pub fn signed(
+	call: RuntimeCall,
+	signer: &sr25519::Pair,
+	nonce: u32,
+	genesis: H256,
+) -> UncheckedExtrinsic {
+	let ext: TxExtension = (
+		frame_system::CheckNonZeroSender::new(),
+		frame_system::CheckSpecVersion::new(),
+		frame_system::CheckTxVersion::new(),
+		frame_system::CheckGenesis::new(),
+		frame_system::CheckEra::from(Era::Immortal),
+		frame_system::CheckNonce::from(nonce),
+		frame_system::CheckWeight::new(),
+		pallet_kmc::CheckParticipant::new(),
+		pallet_transaction_payment::ChargeTransactionPayment::from(0).into(),
+	);
+	let implicit =
+		((), VERSION.spec_version, VERSION.transaction_version, genesis, genesis, (), (), (), ());
+	let payload = SignedPayload::from_raw(call.clone(), ext.clone(), implicit);
+	let signature = payload.using_encoded(|p| signer.sign(p));
+	let who: sp_runtime::AccountId32 = signer.public().into();
+	UncheckedExtrinsic::new_signed(
+		call,
+		MultiAddress::Id(who),
+		MultiSignature::Sr25519(signature),
+		ext,
+	)
+}
+
+/// `call` wrapped in `sudo.sudo` (root until the authority council exists).
+pub fn sudo(call: RuntimeCall) -> RuntimeCall {
+	RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) })
+}
+
+/// A GRANDPA finality proof as `grandpa_proveFinality` returns it (SCALE): the finalised
+/// block, its justification (SCALE `GrandpaJustification`), and headers between the requested
+/// block and it.
+#[derive(Debug, Clone, Decode, Encode)]
+pub struct FinalityProof {
+	pub block: H256,
+	pub justification: Vec<u8>,
+	pub unknown_headers: Vec<Header>,
+}
+
+/// One JSON-RPC endpoint (`http://host:port`).
+#[derive(Debug, Clone)]
+pub struct Rpc {
+	pub url: String,
+	pub timeout: Duration,
+}
+
+impl Rpc {
+	/// An endpoint at `url` (`http://…`; a `ws://` URL is taken as the same port over HTTP).
+	pub fn new(url: &str) -> Rpc {
+		let url = url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+		Rpc { url, timeout: Duration::from_secs(20) }
+	}
+
+	/// Call `method`; `Err` names the endpoint and method if the node is unreachable or
+	/// answers with an error object.
+	pub fn call(&self, method: &str, params: Value) -> Result<Value> {
+		let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+		let resp: Value = ureq::post(&self.url)
+			.timeout(self.timeout)
+			.send_json(body)
+			.map_err(|e| format!("{}: {method}: {e}", self.url))?
+			.into_json()
+			.map_err(|e| format!("{}: {method}: bad JSON: {e}", self.url))?;
+		if let Some(err) = resp.get("error") {
+			return Err(format!("{}: {method}: {err}", self.url));
+		}
+		Ok(resp["result"].clone())
+	}
+}
+
+/// A chain seen through one of its nodes.
+#[derive(Debug, Clone)]
+pub struct Client {
+	pub rpc: Rpc,
+	pub genesis: H256,
+}
+
+fn at_param(at: Option<H256>) -> Value {
+	at.map(|h| json!(hex_of(h.as_bytes()))).unwrap_or(Value::Null)
+}
+
+impl Client {
+	/// A client of the chain behind `url` (reads its genesis hash).
+	pub fn connect(url: &str) -> Result<Client> {
+		let rpc = Rpc::new(url);
+		let genesis = bytes_of(&rpc.call("chain_getBlockHash", json!([0]))?)?;
+		if genesis.len() != 32 {
+			return Err(format!("{}: chain_getBlockHash(0): not a 32-byte hash", rpc.url));
+		}
+		Ok(Client { rpc, genesis: H256::from_slice(&genesis) })
+	}
+
+	/// Next nonce of `who`, counting its transactions in the node's pool.
+	pub fn next_nonce(&self, who: &sp_runtime::AccountId32) -> Result<u32> {
+		let n = self.rpc.call("system_accountNextIndex", json!([who.to_string()]))?;
+		n.as_u64().map(|n| n as u32).ok_or_else(|| "system_accountNextIndex: not a number".into())
+	}
+
+	/// Sign `call` with `signer` and its next nonce and submit it; the transaction hash.
+	pub fn submit(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<H256> {
+		let who: sp_runtime::AccountId32 = signer.public().into();
+		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis);
+		let hash = self
+			.rpc
+			.call("author_submitExtrinsic", json!([hex_of(&xt.encode())]))
+			.map_err(|e| format!("submitting a transaction of {who}: {e}"))?;
+		Ok(H256::from_slice(&bytes_of(&hash)?))
+	}
+
+	/// Call runtime API `method` (e.g. `SlipsApi_slip`) at block `at` (best if `None`).
+	pub fn call_at<R: Decode>(
+		&self,
+		method: &str,
+		args: impl Encode,
+		at: Option<H256>,
+	) -> Result<R> {
+		let out =
+			self.rpc.call("state_call", json!([method, hex_of(&args.encode()), at_param(at)]))?;
+		R::decode(&mut &bytes_of(&out)?[..]).map_err(|e| format!("decoding {method}: {e}"))
+	}
+
+	/// Call runtime API `method` at the best block.
+	pub fn call<R: Decode>(&self, method: &str, args: impl Encode) -> Result<R> {
+		self.call_at(method, args, None)
+	}
+
+	/// The value under storage `key` at block `at` (best if `None`), if any.
+	pub fn storage_at<R: Decode>(&self, key: &[u8], at: Option<H256>) -> Result<Option<R>> {
+		let v = self.rpc.call("state_getStorage", json!([hex_of(key), at_param(at)]))?;
+		if v.is_null() {
+			return Ok(None);
+		}
+		R::decode(&mut &bytes_of(&v)?[..])
+			.map(Some)
+			.map_err(|e| format!("decoding storage {}: {e}", hex_of(key)))
+	}
+
+	/// The value under storage `key` at the best block, if any.
+	pub fn storage<R: Decode>(&self, key: &[u8]) -> Result<Option<R>> {
+		self.storage_at(key, None)
+	}
+
+	/// Free balance of `who` at the best block.
+	pub fn free_balance(&self, who: &sp_runtime::AccountId32) -> Result<u128> {
+		let key = frame_system::Account::<mbds_runtime::Runtime>::hashed_key_for(who);
+		Ok(self
+			.storage::<frame_system::AccountInfo<u32, pallet_balances::AccountData<u128>>>(&key)?
+			.map(|a| a.data.free)
+			.unwrap_or(0))
+	}
+
+	/// Hash of the last block finalised by GRANDPA.
+	pub fn finalized_head(&self) -> Result<H256> {
+		Ok(H256::from_slice(&bytes_of(&self.rpc.call("chain_getFinalizedHead", json!([]))?)?))
+	}
+
+	/// Header of block `hash` (best if `None`).
+	pub fn header(&self, hash: Option<H256>) -> Result<Header> {
+		let v = self.rpc.call("chain_getHeader", json!([at_param(hash)]))?;
+		serde_json::from_value(v).map_err(|e| format!("{}: chain_getHeader: {e}", self.rpc.url))
+	}
+
+	/// Hash of block `number` on the best chain, if it exists.
+	pub fn block_hash(&self, number: u32) -> Result<Option<H256>> {
+		let v = self.rpc.call("chain_getBlockHash", json!([number]))?;
+		if v.is_null() {
+			return Ok(None);
+		}
+		Ok(Some(H256::from_slice(&bytes_of(&v)?)))
+	}
+
+	/// Trie nodes proving the values under `keys` in the state of block `at`.
+	pub fn read_proof(&self, keys: &[Vec<u8>], at: H256) -> Result<Vec<Vec<u8>>> {
+		let keys: Vec<String> = keys.iter().map(|k| hex_of(k)).collect();
+		let v = self.rpc.call("state_getReadProof", json!([keys, hex_of(at.as_bytes())]))?;
+		v["proof"]
+			.as_array()
+			.ok_or_else(|| format!("{}: state_getReadProof: no proof array", self.rpc.url))?
+			.iter()
+			.map(bytes_of)
+			.collect()
+	}
+
+	/// A GRANDPA finality proof for block `number` or a later block with a stored
+	/// justification; `None` if there is none yet.
+	pub fn prove_finality(&self, number: u32) -> Result<Option<FinalityProof>> {
+		let v = self.rpc.call("grandpa_proveFinality", json!([number]))?;
+		if v.is_null() {
+			return Ok(None);
+		}
+		FinalityProof::decode(&mut &bytes_of(&v)?[..])
+			.map(Some)
+			.map_err(|e| format!("{}: grandpa_proveFinality({number}): {e}", self.rpc.url))
+	}
+
+	/// The GRANDPA justification stored with block `hash`, if any (nodes store one for set
+	/// hand-offs and for the first block finalised in each justification period).
+	pub fn grandpa_justification(&self, hash: H256) -> Result<Option<Vec<u8>>> {
+		let v = self.rpc.call("chain_getBlock", json!([hex_of(hash.as_bytes())]))?;
+		let Some(list) = v["justifications"].as_array() else { return Ok(None) };
+		for entry in list {
+			let (Some(engine), Some(bytes)) = (entry.get(0), entry.get(1)) else { continue };
+			if json_bytes(engine)? == b"FRNK" {
+				return json_bytes(bytes).map(Some);
+			}
+		}
+		Ok(None)
+	}
+
+	/// Poll `cond` every 500 ms until it holds or `timeout` passes; the error names `what`
+	/// and the last error `cond` returned.
+	pub fn wait(
+		&self,
+		what: &str,
+		timeout: Duration,
+		mut cond: impl FnMut(&Client) -> Result<bool>,
+	) -> Result<()> {
+		let start = Instant::now();
+		let mut last = String::from("not reached yet");
+		while start.elapsed() < timeout {
+			match cond(self) {
+				Ok(true) => return Ok(()),
+				Ok(false) => {}
+				Err(e) => last = e,
+			}
+			std::thread::sleep(Duration::from_millis(500));
+		}
+		Err(format!("{}: {what} not reached in {timeout:?} (last: {last})", self.rpc.url))
+	}
+}

@@ -1,0 +1,371 @@
+//! The relayer: carries the summary batches of private chains (hospital, platform) to the
+//! consortium chain, with proof.
+//!
+//! For each private chain it repeats one [`Relayer::step`]:
+//! 1. ask the consortium which batch the chain may anchor next and what its light client
+//!    believes (`AnchorApi_light_client`): this is the only progress state, so a relayer killed
+//!    at any point resumes exactly where the consortium is, and several relayers of one chain
+//!    can run at once (the slower one's transaction fails with `BatchAlreadyAnchored` and
+//!    changes nothing);
+//! 2. if the batch is already in the state of the light client's best header, send it with a
+//!    storage proof against that header (no justification needed);
+//! 3. otherwise fetch a GRANDPA finality proof of a newer private block
+//!    (`grandpa_proveFinality`, which for a past authority set yields the set's last block, the
+//!    one that hands finality over); send the batch with that header and justification if the
+//!    batch is in its state, or import the header alone if it hands over to a new authority set;
+//! 4. wait until the consortium has taken it (or another relayer did).
+
+use bp_header_chain::justification::{
+	verify_and_optimize_justification, JustificationVerificationContext,
+};
+use codec::Decode;
+use mbds_client::{sudo, Client, Result};
+use mbds_runtime::{BlockNumber, ChainId, Header, Runtime, RuntimeCall};
+use pallet_anchor::{JustificationOf, LightClientInfo};
+use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
+use sp_core::{sr25519, H256};
+use sp_runtime::traits::Header as _;
+use std::time::{Duration, Instant};
+
+/// Items fetched per runtime API call (the API's cap).
+const PAGE: u32 = 256;
+
+/// Finalised blocks searched back for a stored justification: more than the node's
+/// justification period (8 blocks), so one is found whenever the chain is that far.
+pub const SCAN_BACK: BlockNumber = 40;
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+	/// Batch `batch` (with `items` items) anchored, proven at private block `at`.
+	Anchored { batch: BatchId, items: u32, at: BlockNumber },
+	/// A header handing over to a new authority set imported.
+	ImportedSetChange { at: BlockNumber },
+	/// Nothing to do now: the next batch is not closed or not yet provably final.
+	Idle,
+}
+
+/// How far a chain's anchoring is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+	pub chain_id: ChainId,
+	/// Next batch the consortium accepts.
+	pub next_to_anchor: BatchId,
+	/// Batches closed on the private chain (at its finalised head).
+	pub closed: BatchId,
+	/// Best private block the consortium's light client knows as final.
+	pub light_client_best: BlockNumber,
+	/// Private chain's finalised block.
+	pub private_finalized: BlockNumber,
+}
+
+impl Status {
+	/// Closed batches not anchored yet.
+	pub fn behind(&self) -> BatchId {
+		self.closed.saturating_sub(self.next_to_anchor)
+	}
+}
+
+/// Relays one private chain to the consortium.
+pub struct Relayer {
+	pub private: Client,
+	pub consortium: Client,
+	pub chain_id: ChainId,
+	signer: sr25519::Pair,
+	/// How long to wait for the consortium to include a submission.
+	pub inclusion_timeout: Duration,
+}
+
+fn batch_key(batch: BatchId) -> Vec<u8> {
+	pallet_slips::Batches::<Runtime>::hashed_key_for(batch)
+}
+
+impl Relayer {
+	/// A relayer of the private chain at `private_url` to the consortium at `consortium_url`,
+	/// signing with `signer` (any funded account: anchoring is open to every signed origin).
+	pub fn new(private_url: &str, consortium_url: &str, signer: sr25519::Pair) -> Result<Relayer> {
+		let private = Client::connect(private_url)?;
+		let consortium = Client::connect(consortium_url)?;
+		let chain_id = private
+			.storage::<ChainId>(&pallet_chain_info::ChainIdentifier::<Runtime>::hashed_key())?
+			.ok_or_else(|| format!("{private_url}: no chain id in ChainInfo storage"))?;
+		Ok(Relayer {
+			private,
+			consortium,
+			chain_id,
+			signer,
+			inclusion_timeout: Duration::from_secs(60),
+		})
+	}
+
+	/// Governance: register this private chain on the consortium, trusting its current
+	/// finalised header and GRANDPA authority set (`sudo` signs). Anchoring starts at batch 0.
+	pub fn register(&self, sudo_signer: &sr25519::Pair) -> Result<()> {
+		let head = self.private.finalized_head()?;
+		let header = self.private.header(Some(head))?;
+		let authorities: sp_consensus_grandpa::AuthorityList =
+			self.private.call_at("GrandpaApi_grandpa_authorities", (), Some(head))?;
+		let set_id: u64 = self.private.call_at("GrandpaApi_current_set_id", (), Some(head))?;
+		let call = RuntimeCall::Anchor(pallet_anchor::Call::register_chain {
+			chain_id: self.chain_id,
+			header: Box::new(header),
+			authorities,
+			set_id,
+		});
+		self.consortium.submit(sudo(call), sudo_signer)?;
+		self.consortium.wait(
+			&format!("chain {} registered", self.chain_id),
+			self.inclusion_timeout,
+			|_| Ok(self.light_client()?.is_some()),
+		)
+	}
+
+	/// The consortium's light client of this chain, if registered.
+	pub fn light_client(&self) -> Result<Option<LightClientInfo<BlockNumber>>> {
+		self.consortium.call("AnchorApi_light_client", self.chain_id)
+	}
+
+	/// Where anchoring of this chain stands.
+	pub fn status(&self) -> Result<Status> {
+		let lc = self.registered()?;
+		let head = self.private.finalized_head()?;
+		let closed: BatchId = self.private.call_at("SlipsApi_next_batch_id", (), Some(head))?;
+		// `next_batch_id` counts the open batch too once one is open.
+		let open = self.private.storage_at::<pallet_slips::OpenBatch<BlockNumber>>(
+			&pallet_slips::CurrentBatch::<Runtime>::hashed_key(),
+			Some(head),
+		)?;
+		let closed = if open.is_some() { closed.saturating_sub(1) } else { closed };
+		Ok(Status {
+			chain_id: self.chain_id,
+			next_to_anchor: lc.next_batch,
+			closed,
+			light_client_best: lc.best_finalized.number,
+			private_finalized: *self.private.header(Some(head))?.number(),
+		})
+	}
+
+	fn registered(&self) -> Result<LightClientInfo<BlockNumber>> {
+		self.light_client()?.ok_or_else(|| {
+			format!(
+				"chain {} is not registered on the consortium (governance: `mbds-relayer register`)",
+				self.chain_id
+			)
+		})
+	}
+
+	/// The record of batch `batch` in the state of private block `at`, if it is closed there.
+	fn batch_at(&self, batch: BatchId, at: H256) -> Result<Option<BatchInfo<BlockNumber>>> {
+		self.private.storage_at(&batch_key(batch), Some(at))
+	}
+
+	/// Every item of batch `batch` in leaf order, read at private block `at`.
+	fn items_at(
+		&self,
+		batch: BatchId,
+		count: u32,
+		at: H256,
+	) -> Result<Vec<SummaryItemOf<Runtime>>> {
+		let mut items = Vec::with_capacity(count as usize);
+		while (items.len() as u32) < count {
+			let page: Option<pallet_slips::BatchWithProofs<BlockNumber, SummaryItemOf<Runtime>>> =
+				self.private.call_at(
+					"SlipsApi_batch_with_proofs",
+					(batch, items.len() as u32, PAGE),
+					Some(at),
+				)?;
+			let page = page.ok_or_else(|| format!("batch {batch} vanished at {at:?}"))?;
+			if page.items.is_empty() {
+				return Err(format!("batch {batch}: {} of {count} items readable", items.len()));
+			}
+			items.extend(page.items.into_iter().map(|i| i.item));
+		}
+		Ok(items)
+	}
+
+	/// Submit `call` and wait until the light client moved past `lc` (by anyone).
+	fn submit_and_wait(&self, call: RuntimeCall, lc: &LightClientInfo<BlockNumber>) -> Result<()> {
+		self.consortium.submit(call, &self.signer)?;
+		let (batch, best) = (lc.next_batch, lc.best_finalized.number);
+		self.consortium.wait(
+			&format!("chain {} past batch {batch} / block {best}", self.chain_id),
+			self.inclusion_timeout,
+			|_| {
+				let now = self.registered()?;
+				Ok(now.next_batch > batch || now.best_finalized.number > best)
+			},
+		)
+	}
+
+	fn anchor(
+		&self,
+		lc: &LightClientInfo<BlockNumber>,
+		header: Header,
+		justification: Option<JustificationOf<Runtime>>,
+		info: BatchInfo<BlockNumber>,
+	) -> Result<Step> {
+		let at = header.hash();
+		let batch = lc.next_batch;
+		let items = self.items_at(batch, info.item_count, at)?;
+		let storage_proof = self.private.read_proof(&[batch_key(batch)], at)?;
+		let number = *header.number();
+		let call = RuntimeCall::Anchor(pallet_anchor::Call::submit_summary {
+			chain_id: self.chain_id,
+			header: Box::new(header),
+			justification,
+			batch_id: batch,
+			items,
+			storage_proof,
+		});
+		self.submit_and_wait(call, lc)?;
+		Ok(Step::Anchored { batch, items: info.item_count, at: number })
+	}
+
+	/// A justified private block after `after`: from `grandpa_proveFinality` (which yields the
+	/// last block of a past authority set first, so hand-offs are never skipped), or, when the
+	/// node has no record of set changes (a chain still on its genesis set, where that RPC
+	/// refuses), the newest block with a stored justification among the last
+	/// [`SCAN_BACK`] finalised ones.
+	fn newer_justified(&self, after: BlockNumber) -> Result<Option<(Header, Vec<u8>)>> {
+		match self.private.prove_finality(after + 1) {
+			Ok(Some(proof)) => {
+				let header = self.private.header(Some(proof.block))?;
+				return Ok((*header.number() > after).then_some((header, proof.justification)));
+			}
+			Ok(None) => return Ok(None),
+			Err(e) if e.contains("not covered by authority set changes") => {}
+			Err(e) if e.contains("not yet finalized") => return Ok(None),
+			Err(e) => return Err(e),
+		}
+		let head = self.private.header(Some(self.private.finalized_head()?))?;
+		let mut number = *head.number();
+		let lowest = number.saturating_sub(SCAN_BACK).max(after + 1);
+		while number >= lowest && number > after {
+			let Some(hash) = self.private.block_hash(number)? else { break };
+			if let Some(justification) = self.private.grandpa_justification(hash)? {
+				return Ok(Some((self.private.header(Some(hash))?, justification)));
+			}
+			number -= 1;
+		}
+		Ok(None)
+	}
+
+	/// One round: anchor the next batch or import a hand-off header if possible.
+	pub fn step(&self) -> Result<Step> {
+		let lc = self.registered()?;
+		let batch = lc.next_batch;
+
+		// Already provable against the best imported header? (Its state may be pruned on the
+		// private node if it is old: then go on with a newer header.)
+		if let Ok(Some(info)) = self.batch_at(batch, lc.best_finalized.hash) {
+			let header = self.private.header(Some(lc.best_finalized.hash))?;
+			return self.anchor(&lc, header, None, info);
+		}
+
+		// A newer finalised private block, with its justification.
+		let Some((header, justification)) = self.newer_justified(lc.best_finalized.number)? else {
+			return Ok(Step::Idle);
+		};
+		let block = header.hash();
+		let mut justification = JustificationOf::<Runtime>::decode(&mut &justification[..])
+			.map_err(|e| format!("chain {}: undecodable justification: {e}", self.chain_id))?;
+		// A node's justification carries every precommit it saw; the consortium's verifier (the
+		// bridges' strict one) accepts only what the 2/3 threshold needs: drop the rest here,
+		// checking the signatures against the set the consortium trusts on the way.
+		let context = JustificationVerificationContext::try_from(
+			bp_header_chain::AuthoritySet::new(lc.authorities.clone(), lc.set_id),
+		)
+		.map_err(|e| format!("chain {}: unusable authority set: {e:?}", self.chain_id))?;
+		verify_and_optimize_justification::<Header>(
+			(header.hash(), *header.number()),
+			&context,
+			&mut justification,
+		)
+		.map_err(|e| {
+			format!(
+				"chain {}: justification of block {} does not verify against set {}: {e:?}",
+				self.chain_id,
+				header.number(),
+				lc.set_id
+			)
+		})?;
+
+		if let Some(info) = self.batch_at(batch, block)? {
+			return self.anchor(&lc, header, Some(justification), info);
+		}
+		let hands_over =
+			bp_header_chain::GrandpaConsensusLogReader::<BlockNumber>::find_scheduled_change(
+				header.digest(),
+			)
+			.is_some();
+		if hands_over {
+			let at = *header.number();
+			let call = RuntimeCall::Anchor(pallet_anchor::Call::import_header {
+				chain_id: self.chain_id,
+				header: Box::new(header),
+				justification,
+			});
+			self.submit_and_wait(call, &lc)?;
+			return Ok(Step::ImportedSetChange { at });
+		}
+		Ok(Step::Idle)
+	}
+}
+
+/// Run `relayers` until `stop()` says so: a step per chain every `poll` while idle, at once
+/// after progress; one line per anchored batch, a status line per chain every `report`.
+/// Errors are logged and retried (a node may be restarting); they never skip a batch.
+pub fn run(relayers: &[Relayer], poll: Duration, report: Duration, stop: impl Fn() -> bool) {
+	let started = Instant::now();
+	let mut last_report = Instant::now() - report;
+	while !stop() {
+		let mut progressed = false;
+		for r in relayers {
+			match r.step() {
+				Ok(Step::Anchored { batch, items, at }) => {
+					progressed = true;
+					println!(
+						"[{:>7.1}s] chain {}: batch {batch} anchored ({items} items, proven at private block {at})",
+						started.elapsed().as_secs_f64(),
+						r.chain_id
+					);
+				}
+				Ok(Step::ImportedSetChange { at }) => {
+					progressed = true;
+					println!(
+						"[{:>7.1}s] chain {}: authority-set hand-off at private block {at} imported",
+						started.elapsed().as_secs_f64(),
+						r.chain_id
+					);
+				}
+				Ok(Step::Idle) => {}
+				Err(e) => eprintln!(
+					"[{:>7.1}s] chain {}: {e} (retrying)",
+					started.elapsed().as_secs_f64(),
+					r.chain_id
+				),
+			}
+		}
+		if last_report.elapsed() >= report {
+			last_report = Instant::now();
+			for r in relayers {
+				match r.status() {
+					Ok(s) => println!(
+						"[{:>7.1}s] chain {}: {} batches behind (next to anchor {}, closed {}; light client at block {}, private finalised {})",
+						started.elapsed().as_secs_f64(),
+						s.chain_id,
+						s.behind(),
+						s.next_to_anchor,
+						s.closed,
+						s.light_client_best,
+						s.private_finalized
+					),
+					Err(e) => eprintln!("chain {}: status unavailable: {e}", r.chain_id),
+				}
+			}
+		}
+		if !progressed {
+			std::thread::sleep(poll);
+		}
+	}
+}
