@@ -107,7 +107,18 @@ fn confirmed_slips(h: &Client, doctor: Keyring, patient: Keyring, n: u8, tag: u8
 		});
 		h.submit(call, &patient.pair()).unwrap();
 	}
-	slips.into_iter().map(|(id, _)| id).collect()
+	let ids: Vec<SlipId> = slips.into_iter().map(|(id, _)| id).collect();
+	h.wait("the slips are confirmed", WAIT, |c| {
+		for id in &ids {
+			let slip: Option<SlipOf<Runtime>> = c.call("SlipsApi_slip", *id)?;
+			if !matches!(slip.map(|s| s.status), Some(SlipStatus::Confirmed { .. })) {
+				return Ok(false);
+			}
+		}
+		Ok(true)
+	})
+	.unwrap();
+	ids
 }
 
 /// When each slip's confirmation became final on the hospital chain and when its items
