@@ -92,19 +92,11 @@ impl Node {
 		}
 	}
 
-	/// JSON-RPC call over HTTP; `Err` if the node is unreachable or returns an error object.
+	/// JSON-RPC call over HTTP (through `mbds-client`); `Err`, naming the node, if it is
+	/// unreachable or returns an error object.
 	pub fn rpc(&self, method: &str, params: Value) -> Result<Value, String> {
-		let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-		let resp: Value = ureq::post(&format!("http://127.0.0.1:{}", self.rpc_port))
-			.timeout(Duration::from_secs(10))
-			.send_json(body)
-			.map_err(|e| format!("{}: {method}: {e}", self.name))?
-			.into_json()
-			.map_err(|e| format!("{}: {method}: bad JSON: {e}", self.name))?;
-		if let Some(err) = resp.get("error") {
-			return Err(format!("{}: {method}: {err}", self.name));
-		}
-		Ok(resp["result"].clone())
+		let rpc = mbds_client::Rpc { url: self.url(), timeout: Duration::from_secs(10) };
+		rpc.call(method, params).map_err(|e| format!("{}: {e}", self.name))
 	}
 
 	fn header_number(&self, hash: Option<Value>) -> Result<u32, String> {

@@ -66,6 +66,21 @@ impl Status {
 	}
 }
 
+impl std::fmt::Display for Status {
+	fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+		write!(
+			f,
+			"chain {}: {} batches behind (next to anchor {}, closed {}; light client at block {}, private finalised {})",
+			self.chain_id,
+			self.behind(),
+			self.next_to_anchor,
+			self.closed,
+			self.light_client_best,
+			self.private_finalized
+		)
+	}
+}
+
 /// Relays one private chain to the consortium.
 pub struct Relayer {
 	pub private: Client,
@@ -350,16 +365,7 @@ pub fn run(relayers: &[Relayer], poll: Duration, report: Duration, stop: impl Fn
 			last_report = Instant::now();
 			for r in relayers {
 				match r.status() {
-					Ok(s) => println!(
-						"[{:>7.1}s] chain {}: {} batches behind (next to anchor {}, closed {}; light client at block {}, private finalised {})",
-						started.elapsed().as_secs_f64(),
-						s.chain_id,
-						s.behind(),
-						s.next_to_anchor,
-						s.closed,
-						s.light_client_best,
-						s.private_finalized
-					),
+					Ok(s) => println!("[{:>7.1}s] {s}", started.elapsed().as_secs_f64()),
 					Err(e) => eprintln!("chain {}: status unavailable: {e}", r.chain_id),
 				}
 			}

@@ -74,9 +74,8 @@ fn relayers(cli: &Cli, signer: &sr25519::Pair) -> Result<Vec<Relayer>, String> {
 fn main() -> ExitCode {
 	let cli = Cli::parse();
 	let result = match &cli.command {
-		Command::Run { signer, poll_ms, report_secs } => pair(signer, "signer")
-			.and_then(|signer| relayers(&cli, &signer))
-			.and_then(|relayers| {
+		Command::Run { signer, poll_ms, report_secs } => {
+			pair(signer, "signer").and_then(|signer| relayers(&cli, &signer)).and_then(|relayers| {
 				let stop = Arc::new(AtomicBool::new(false));
 				let flag = stop.clone();
 				ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
@@ -95,7 +94,8 @@ fn main() -> ExitCode {
 				);
 				println!("stopped");
 				Ok(())
-			}),
+			})
+		}
 		Command::Register { sudo } => pair(sudo, "sudo").and_then(|sudo| {
 			for r in relayers(&cli, &sudo)? {
 				r.register(&sudo)?;
@@ -103,23 +103,14 @@ fn main() -> ExitCode {
 			}
 			Ok(())
 		}),
-		Command::Status => pair("//Alice", "signer")
-			.and_then(|p| relayers(&cli, &p))
-			.and_then(|relayers| {
+		Command::Status => {
+			pair("//Alice", "signer").and_then(|p| relayers(&cli, &p)).and_then(|relayers| {
 				for r in relayers {
-					let s = r.status()?;
-					println!(
-						"chain {}: next batch to anchor {}, closed {}, behind {}; light client at block {}, private finalised {}",
-						s.chain_id,
-						s.next_to_anchor,
-						s.closed,
-						s.behind(),
-						s.light_client_best,
-						s.private_finalized
-					);
+					println!("{}", r.status()?);
 				}
 				Ok(())
-			}),
+			})
+		}
 	};
 	match result {
 		Ok(()) => ExitCode::SUCCESS,
