@@ -276,3 +276,123 @@ impl Client {
 		Err(format!("{}: {what} not reached in {timeout:?} (last: {last})", self.rpc.url))
 	}
 }
+
+/// Where a transaction landed: its block, its index there and the events it emitted.
+#[derive(Debug, Clone)]
+pub struct Inclusion {
+	/// The transaction's hash.
+	pub tx: H256,
+	/// The block that includes it.
+	pub block: H256,
+	/// That block's number.
+	pub number: u32,
+	/// The transaction's index in the block.
+	pub index: u32,
+	/// The events the transaction emitted (in order).
+	pub events: Vec<mbds_runtime::RuntimeEvent>,
+}
+
+/// Plain-words description of a dispatch error: for a pallet error, `Pallet.Variant: docs`
+/// taken from the runtime's own metadata (the docs of our errors say what to do).
+pub fn describe_dispatch_error(error: &sp_runtime::DispatchError) -> String {
+	use frame_metadata::RuntimeMetadata;
+	use scale_info::TypeDef;
+	let sp_runtime::DispatchError::Module(module) = error else {
+		return format!("{error:?}");
+	};
+	let metadata = mbds_runtime::Runtime::metadata();
+	let RuntimeMetadata::V14(m) = metadata.1 else {
+		return format!("{error:?}");
+	};
+	let Some(pallet) = m.pallets.iter().find(|p| p.index == module.index) else {
+		return format!("{error:?}");
+	};
+	let variant = pallet.error.as_ref().and_then(|e| m.types.resolve(e.ty.id)).and_then(|ty| {
+		match &ty.type_def {
+			TypeDef::Variant(v) => v.variants.iter().find(|v| v.index == module.error[0]),
+			_ => None,
+		}
+	});
+	match variant {
+		Some(v) => format!("{}.{}: {}", pallet.name, v.name, v.docs.join(" ").trim()),
+		None => format!("{}: error {:?}", pallet.name, module.error),
+	}
+}
+
+impl Client {
+	/// Number of the best block.
+	pub fn best_number(&self) -> Result<u32> {
+		Ok(self.header(None)?.number)
+	}
+
+	/// The events of block `hash`.
+	pub fn events_at(
+		&self,
+		hash: H256,
+	) -> Result<Vec<frame_system::EventRecord<mbds_runtime::RuntimeEvent, H256>>> {
+		// `System::Events` (a private storage item of frame-system): twox128 of both names.
+		let key = [sp_crypto_hashing::twox_128(b"System"), sp_crypto_hashing::twox_128(b"Events")]
+			.concat();
+		Ok(self.storage_at(&key, Some(hash))?.unwrap_or_default())
+	}
+
+	/// Sign `call` with `signer`, submit it and wait (up to `timeout`) until a block includes
+	/// it. `Err` if the pool refuses it, if it is not included in time, or if it fails on chain
+	/// (with the pallet error's name and docs).
+	pub fn submit_and_wait(
+		&self,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		timeout: Duration,
+	) -> Result<Inclusion> {
+		let who: sp_runtime::AccountId32 = signer.public().into();
+		let from = self.best_number()?;
+		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis).encode();
+		let xt_hex = hex_of(&xt);
+		let tx = self
+			.rpc
+			.call("author_submitExtrinsic", json!([xt_hex]))
+			.map_err(|e| format!("the node refused the transaction of {who}: {e}"))?;
+		let tx = H256::from_slice(&bytes_of(&tx)?);
+		let start = Instant::now();
+		// Blocks up to `scanned` were searched; the last few are searched again in case a
+		// fork replaced them.
+		let mut scanned = from;
+		while start.elapsed() < timeout {
+			let best = self.best_number()?;
+			for number in scanned.saturating_sub(2).max(from.saturating_sub(1))..=best {
+				let Some(hash) = self.block_hash(number)? else { continue };
+				let block = self.rpc.call("chain_getBlock", json!([hex_of(hash.as_bytes())]))?;
+				let found = block["block"]["extrinsics"]
+					.as_array()
+					.and_then(|xts| xts.iter().position(|x| x.as_str() == Some(xt_hex.as_str())));
+				let Some(index) = found else { continue };
+				let index = index as u32;
+				let events: Vec<_> = self
+					.events_at(hash)?
+					.into_iter()
+					.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
+					.map(|r| r.event)
+					.collect();
+				for event in &events {
+					if let mbds_runtime::RuntimeEvent::System(
+						frame_system::Event::ExtrinsicFailed { dispatch_error, .. },
+					) = event
+					{
+						return Err(format!(
+							"transaction of {who} failed in block #{number}: {}",
+							describe_dispatch_error(dispatch_error)
+						));
+					}
+				}
+				return Ok(Inclusion { tx, block: hash, number, index, events });
+			}
+			scanned = best;
+			std::thread::sleep(Duration::from_millis(400));
+		}
+		Err(format!(
+			"{}: transaction {tx:?} of {who} not included within {timeout:?} (is the chain producing blocks?)",
+			self.rpc.url
+		))
+	}
+}

@@ -17,6 +17,8 @@ pub const FORMAT_VERSION: u8 = 1;
 pub enum Tag {
 	/// [`crate::envelope::RecordEnvelope`]
 	RecordEnvelope = 0x01,
+	/// [`crate::envelope::SealedNote`]
+	SealedNote = 0x02,
 	/// [`crate::keys::KeySeed`]
 	KeySeed = 0x10,
 	/// [`crate::keys::PrePublicKey`]
@@ -83,8 +85,8 @@ impl Writer {
 
 /// Reads a header and fields, with bounds checks that name the object and field.
 pub(crate) struct Reader<'a> {
-	object: &'static str,
-	rest: &'a [u8],
+	pub(crate) object: &'static str,
+	pub(crate) rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {

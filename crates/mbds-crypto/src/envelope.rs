@@ -230,3 +230,84 @@ impl RecordEnvelope {
 		})
 	}
 }
+
+/// Longest note a [`SealedNote`] carries.
+pub const MAX_NOTE_LEN: usize = 128;
+
+/// A short secret for one participant, e.g. where a record is stored (the slip's "encrypted
+/// storage address"): Umbral's own KEM/DEM to the owner's public key, without re-encryption.
+/// Small enough for a slip field (about 190 bytes for a 40-byte note).
+#[derive(Clone)]
+pub struct SealedNote {
+	capsule: Capsule,
+	ciphertext: Box<[u8]>,
+}
+
+impl core::fmt::Debug for SealedNote {
+	fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+		f.debug_struct("SealedNote").field("len", &self.ciphertext.len()).finish_non_exhaustive()
+	}
+}
+
+impl SealedNote {
+	/// Encrypts `note` (at most [`MAX_NOTE_LEN`] bytes) to `owner`.
+	pub fn seal(owner: &PrePublicKey, note: &[u8]) -> Result<Self> {
+		if note.len() > MAX_NOTE_LEN {
+			return Err(CryptoError::TooLong {
+				object: "sealed note",
+				field: "note",
+				len: note.len(),
+				max: MAX_NOTE_LEN,
+			});
+		}
+		let (capsule, ciphertext) = umbral_pre::encrypt(&owner.0, note)
+			.map_err(|e| CryptoError::Internal(format!("note encryption: {e}")))?;
+		Ok(Self { capsule, ciphertext })
+	}
+
+	/// Decrypts the note with the owner's secret key.
+	pub fn open(&self, owner_key: &PreSecretKey) -> Result<Vec<u8>> {
+		umbral_pre::decrypt_original(&owner_key.0, &self.capsule, &self.ciphertext)
+			.map(|b| b.into_vec())
+			.map_err(|e| CryptoError::KeyUnwrap(format!("sealed note: {e}")))
+	}
+
+	/// Versioned serialisation.
+	pub fn to_bytes(&self) -> Vec<u8> {
+		let capsule = self.capsule.to_bytes().expect("a capsule always serialises");
+		let mut w = Writer::new(Tag::SealedNote, capsule.len() + self.ciphertext.len() + 8);
+		w.var(&capsule).var(&self.ciphertext);
+		w.finish()
+	}
+
+	/// Decodes [`SealedNote::to_bytes`] output.
+	pub fn from_bytes(input: &[u8]) -> Result<Self> {
+		let mut r = Reader::new("sealed note", Tag::SealedNote, input)?;
+		let capsule_bytes = r.var("capsule", MAX_CAPSULE_LEN)?;
+		let capsule = Capsule::from_bytes(capsule_bytes)
+			.map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
+		let ciphertext = r.var("ciphertext", MAX_NOTE_LEN + MAX_WRAPPED_KEY_LEN)?.into();
+		r.finish()?;
+		Ok(Self { capsule, ciphertext })
+	}
+}
+
+#[cfg(test)]
+mod note_tests {
+	use super::*;
+	use crate::keys::{KeySeed, PreSecretKey};
+
+	#[test]
+	fn a_sealed_note_opens_for_its_owner_only_and_fits_a_slip_field() {
+		let owner = PreSecretKey::from_seed(&KeySeed::generate());
+		let other = PreSecretKey::from_seed(&KeySeed::generate());
+		let note = b"store=default;sha256=0123456789abcdef0123";
+		let bytes = SealedNote::seal(&owner.public_key(), note).unwrap().to_bytes();
+		assert!(bytes.len() <= 256, "{} bytes do not fit the slip's 256-byte field", bytes.len());
+		let back = SealedNote::from_bytes(&bytes).unwrap();
+		assert_eq!(back.open(&owner).unwrap(), note);
+		assert!(matches!(back.open(&other), Err(CryptoError::KeyUnwrap(_))));
+		assert!(SealedNote::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+		assert!(SealedNote::seal(&owner.public_key(), &[0u8; MAX_NOTE_LEN + 1]).is_err());
+	}
+}

@@ -142,6 +142,16 @@ impl PrePublicKey {
 			.map(Self)
 			.map_err(|e| r.malformed(field, format!("not a secp256k1 point: {e}")))
 	}
+	/// Parses a bare 33-byte compressed point (the form the KMC registry stores).
+	pub fn from_compressed_bytes(b: &[u8]) -> Result<Self> {
+		let r = Reader { object: "PRE public key", rest: &[] };
+		if b.len() != PRE_PUBLIC_KEY_LEN {
+			return Err(
+				r.malformed("point", format!("{} bytes, expected {PRE_PUBLIC_KEY_LEN}", b.len()))
+			);
+		}
+		Self::from_compressed(&r, "point", b)
+	}
 	/// Versioned serialisation.
 	pub fn to_bytes(&self) -> Vec<u8> {
 		let mut w = Writer::new(Tag::PrePublicKey, PRE_PUBLIC_KEY_LEN);

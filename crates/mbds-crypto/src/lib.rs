@@ -62,7 +62,7 @@ pub mod keys;
 pub mod peks;
 pub mod pre;
 
-pub use envelope::{RecordEnvelope, RecordHeader};
+pub use envelope::{RecordEnvelope, RecordHeader, SealedNote};
 pub use error::{CryptoError, Result};
 pub use fhir::{keywords_from_json, Keyword};
 pub use keys::{KeySeed, PatientKeys, PrePublicKey, PreSecretKey, SigningKey, VerifyingKey};

@@ -83,7 +83,7 @@ impl pallet_consent::Config for Runtime {
 	type ProxyOrigin = pallet_consent::EnsureHealthAuthority<Runtime>;
 	type AcceptsConsents = AcceptsConsents;
 	type MaxGrantsPerPatient = ConstU32<256>;
-	type MaxGrantsPerGrantee = ConstU32<1024>;
+	type MaxGrantsPerGrantee = ConstU32<16>;
 	type MaxPoliciesPerPatient = ConstU32<16>;
 	type MaxPendingRequestsPerPatient = ConstU32<64>;
 	type RequestTtl = ConsentRequestTtl;

@@ -1,0 +1,1538 @@
+//! `mbds`: the command-line client of MBDS, for every role.
+//!
+//! * everyone: `keys new|show|export` (keys are made on this device), the KMC: `kmc register`,
+//!   `kmc set-institution`;
+//! * doctor: `record put` (FHIR JSON in -> sealed to the patient -> storage -> slip on chain);
+//! * patient: `slips list|check|confirm|reject`, `consent grant|revoke|list|approve|deny|share`,
+//!   `trapdoor`, `audit`;
+//! * data user: `access request`, `search`, `record get`.
+//!
+//! `--json` prints one JSON document per command; errors say what is wrong and what to do, and
+//! exit with status 1. Waits for blocks show a spinner on a terminal.
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use mbds_client::{sudo, Client, Inclusion};
+use mbds_crypto::{
+	generate_key_fragments, keywords_from_json, CapsuleFragment, EncryptedKeyword, Keyword,
+	PrePublicKey, RecordEnvelope, SealedNote, VerifiedCapsuleFragment,
+};
+use mbds_primitives::{
+	consent::{Action, ActionSet, GrantScope, Grantee, Purpose, RecordId},
+	InstitutionKind, Role,
+};
+use mbds_proxy::{
+	api::{
+		self, KfragUpload, ReencryptRequest, ReencryptResponse, SearchRequest, SearchResponse,
+		Signed, Stored,
+	},
+	chain, open_stores, ParticipantKeys, ProxyClient, SearchKey,
+};
+use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
+use serde_json::{json, Value};
+use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long to wait for a transaction to be included.
+const INCLUSION_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Parser)]
+#[command(
+	name = "mbds",
+	version,
+	about = "MBDS client: keys, records, slips, consent, search and shared records"
+)]
+struct Cli {
+	/// Print one JSON document instead of text.
+	#[arg(long, global = true)]
+	json: bool,
+	#[command(subcommand)]
+	cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+	/// Key files: make, show, export the public part.
+	#[command(subcommand)]
+	Keys(KeysCmd),
+	/// Key management centre (runs as the chain's KMC, root until the council exists).
+	#[command(subcommand)]
+	Kmc(KmcCmd),
+	/// Records: a doctor writes one; anyone allowed reads one.
+	#[command(subcommand)]
+	Record(RecordCmd),
+	/// The patient's slips on a private chain.
+	#[command(subcommand)]
+	Slips(SlipsCmd),
+	/// The patient's consents, requests and key fragments.
+	#[command(subcommand)]
+	Consent(ConsentCmd),
+	/// A data user asks a patient for access.
+	#[command(subcommand)]
+	Access(AccessCmd),
+	/// The patient makes a search trapdoor for one or more keywords (system|code).
+	Trapdoor(TrapdoorArgs),
+	/// A data user searches a patient's anchored summaries through the search proxy.
+	Search(SearchArgs),
+	/// A patient's audit trail on the consortium.
+	Audit(AuditArgs),
+}
+
+#[derive(Args, Clone)]
+struct KeyArg {
+	/// Your key file (`mbds keys new`).
+	#[arg(long)]
+	keys: PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct ConsortiumArg {
+	/// A consortium node's RPC URL.
+	#[arg(long, default_value = "http://127.0.0.1:9944")]
+	consortium: String,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+	/// Generate a new key file (mode 0600) on this device.
+	New {
+		/// Where to write it (never overwritten).
+		#[arg(long)]
+		out: PathBuf,
+	},
+	/// Show the account and public keys of a key file.
+	Show(KeyArg),
+	/// Print the public keys as a JSON file for the KMC (no secret in it).
+	Export {
+		#[command(flatten)]
+		key: KeyArg,
+		/// Publish the designated-tester key (a search proxy) instead of the PEKS receiver key.
+		#[arg(long)]
+		tester: bool,
+		/// Write to this file instead of stdout.
+		#[arg(long)]
+		out: Option<PathBuf>,
+	},
+}
+
+#[derive(Subcommand)]
+enum KmcCmd {
+	/// Register a participant from its exported public keys.
+	Register {
+		/// The participant's exported public keys (`mbds keys export`).
+		#[arg(long)]
+		public: PathBuf,
+		/// patient | doctor:<institution SS58> | hospital | platform | health-authority |
+		/// insurer | research | medicine-company
+		#[arg(long)]
+		role: String,
+		/// The verified real identity (only its BLAKE2-256 commitment goes on chain).
+		#[arg(long)]
+		identity: String,
+		/// The chain's RPC URL.
+		#[arg(long)]
+		chain: String,
+		/// The KMC's secret URI (root on a local chain: //Alice).
+		#[arg(long)]
+		sudo: String,
+	},
+	/// Make `institution` the institution whose doctors write slips on this private chain.
+	SetInstitution {
+		/// The institution's account (SS58).
+		#[arg(long)]
+		institution: String,
+		/// The private chain's RPC URL.
+		#[arg(long)]
+		chain: String,
+		/// The KMC's secret URI.
+		#[arg(long)]
+		sudo: String,
+	},
+}
+
+#[derive(Subcommand)]
+enum RecordCmd {
+	/// Doctor: seal a FHIR record to the patient, store it, submit its slip.
+	Put {
+		#[command(flatten)]
+		key: KeyArg,
+		/// The private chain's RPC URL (your institution's chain).
+		#[arg(long)]
+		chain: String,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The patient (SS58).
+		#[arg(long)]
+		patient: String,
+		/// FHIR R4 JSON: a resource or a Bundle.
+		#[arg(long)]
+		fhir: PathBuf,
+		/// The search proxy's account (SS58): keywords are encrypted for its tester key.
+		#[arg(long)]
+		tester: String,
+		/// Record store(s): folder, file://... or s3://bucket?endpoint=URL. Repeat to replicate.
+		#[arg(long = "store", required = true)]
+		stores: Vec<String>,
+		/// consultation | diagnosis | prescription | examination | treatment | referral | follow-up
+		#[arg(long, default_value = "consultation")]
+		r#type: String,
+		/// Short public description on the slip (no clear medical data).
+		#[arg(long, default_value = "")]
+		content: String,
+	},
+	/// Read a record: your own directly, someone else's through t proxies' re-encryption.
+	Get {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The record's owner (SS58).
+		#[arg(long)]
+		patient: String,
+		/// The record hash (0x...), from `mbds search` or the slip.
+		#[arg(long)]
+		record: String,
+		/// Proxy URLs to ask (repeat); not needed for your own records.
+		#[arg(long = "proxy")]
+		proxies: Vec<String>,
+		/// Fragments needed (the patient's threshold).
+		#[arg(long, default_value_t = 2)]
+		threshold: usize,
+		/// Record store(s).
+		#[arg(long = "store", required = true)]
+		stores: Vec<String>,
+		/// Write the decrypted FHIR JSON here (default: print it).
+		#[arg(long)]
+		out: Option<PathBuf>,
+	},
+}
+
+#[derive(Subcommand)]
+enum SlipsCmd {
+	/// List your slips on a private chain.
+	List {
+		#[command(flatten)]
+		key: KeyArg,
+		/// The private chain's RPC URL.
+		#[arg(long)]
+		chain: String,
+	},
+	/// Fetch, verify and decrypt a slip's record.
+	Check(SlipArgs),
+	/// Confirm a slip (checks its record first unless --no-check).
+	Confirm {
+		#[command(flatten)]
+		slip: SlipArgs,
+		/// Confirm without fetching and decrypting the record.
+		#[arg(long)]
+		no_check: bool,
+	},
+	/// Reject a slip.
+	Reject {
+		#[command(flatten)]
+		slip: SlipArgs,
+		/// not-mine | incorrect | hash-mismatch | duplicate
+		#[arg(long)]
+		reason: String,
+	},
+}
+
+#[derive(Args, Clone)]
+struct SlipArgs {
+	#[command(flatten)]
+	key: KeyArg,
+	/// The private chain's RPC URL.
+	#[arg(long)]
+	chain: String,
+	/// The slip id.
+	#[arg(long)]
+	slip: u64,
+	/// Record store(s).
+	#[arg(long = "store")]
+	stores: Vec<String>,
+}
+
+#[derive(Args, Clone)]
+struct ShareArgs {
+	/// Proxy URLs that get one key fragment each (repeat).
+	#[arg(long = "proxy")]
+	proxies: Vec<String>,
+	/// Fragments a grantee needs.
+	#[arg(long, default_value_t = 2)]
+	threshold: usize,
+}
+
+#[derive(Subcommand)]
+enum ConsentCmd {
+	/// Grant a data user actions on your records for a period.
+	Grant {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The grantee (SS58).
+		#[arg(long)]
+		to: String,
+		/// Grant to every doctor of the institution `--to` instead.
+		#[arg(long)]
+		members_of: bool,
+		/// read,write,copy
+		#[arg(long, default_value = "read")]
+		actions: String,
+		/// Only these records (hash, repeat); default all records.
+		#[arg(long = "record")]
+		records: Vec<String>,
+		/// Validity in days from now.
+		#[arg(long, default_value_t = 30)]
+		days: u64,
+		/// treatment | emergency | payment | research | operations | public-health | patient
+		#[arg(long, default_value = "treatment")]
+		purpose: String,
+		#[command(flatten)]
+		share: ShareArgs,
+	},
+	/// Revoke a grant (effective from the next block).
+	Revoke {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The grant id.
+		#[arg(long)]
+		grant: u64,
+	},
+	/// Your grants and pending requests.
+	List {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+	},
+	/// Approve a pending request and give the proxies key fragments for the requester.
+	Approve {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The request id.
+		#[arg(long)]
+		request: u64,
+		#[command(flatten)]
+		share: ShareArgs,
+	},
+	/// Deny a pending request.
+	Deny {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The request id.
+		#[arg(long)]
+		request: u64,
+	},
+	/// Give proxies key fragments for a grantee (after a direct grant).
+	Share {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The grantee (SS58).
+		#[arg(long)]
+		to: String,
+		#[command(flatten)]
+		share: ShareArgs,
+	},
+}
+
+#[derive(Subcommand)]
+enum AccessCmd {
+	/// Apply for access to a patient's records.
+	Request {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The patient (SS58).
+		#[arg(long)]
+		patient: String,
+		/// read,write,copy
+		#[arg(long, default_value = "read")]
+		actions: String,
+		/// Only these records (hash, repeat); default all records.
+		#[arg(long = "record")]
+		records: Vec<String>,
+		/// Validity asked for, in days.
+		#[arg(long, default_value_t = 30)]
+		days: u64,
+		/// treatment | emergency | payment | research | operations | public-health | patient
+		#[arg(long, default_value = "treatment")]
+		purpose: String,
+	},
+}
+
+#[derive(Args)]
+struct TrapdoorArgs {
+	#[command(flatten)]
+	key: KeyArg,
+	#[command(flatten)]
+	consortium: ConsortiumArg,
+	/// The search proxy's account (SS58): the trapdoor works for its tester key only.
+	#[arg(long)]
+	tester: String,
+	/// A keyword, `system|code` (repeat for a conjunctive search).
+	#[arg(long = "keyword", required = true)]
+	keywords: Vec<String>,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+	#[command(flatten)]
+	key: KeyArg,
+	/// The search proxy's URL.
+	#[arg(long)]
+	proxy: String,
+	/// The patient (SS58).
+	#[arg(long)]
+	patient: String,
+	/// The patient's trapdoor (0x...).
+	#[arg(long)]
+	trapdoor: String,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+	#[command(flatten)]
+	consortium: ConsortiumArg,
+	/// Whose trail (SS58); default the owner of --keys.
+	#[arg(long)]
+	patient: Option<String>,
+	/// Your key file (to show your own trail).
+	#[arg(long)]
+	keys: Option<PathBuf>,
+}
+
+/// What a command prints: text lines, or the JSON document.
+struct Out {
+	text: Vec<String>,
+	json: Value,
+}
+
+fn out(text: Vec<String>, json: Value) -> Result<Out, String> {
+	Ok(Out { text, json })
+}
+
+fn main() {
+	let cli = Cli::parse();
+	let json = cli.json;
+	match run(cli) {
+		Ok(o) => {
+			if json {
+				println!("{}", serde_json::to_string_pretty(&o.json).expect("json"));
+			} else {
+				for line in o.text {
+					println!("{line}");
+				}
+			}
+		}
+		Err(e) => {
+			if json {
+				println!("{}", json!({ "error": e }));
+			}
+			eprintln!("mbds: error: {e}");
+			std::process::exit(1);
+		}
+	}
+}
+
+fn spinner(msg: String) -> ProgressBar {
+	let pb = ProgressBar::new_spinner();
+	pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("template"));
+	pb.set_message(msg);
+	pb.enable_steady_tick(Duration::from_millis(120));
+	pb
+}
+
+fn connect(url: &str, what: &str) -> Result<Client, String> {
+	Client::connect(url).map_err(|e| format!("cannot reach the {what} node at {url}: {e}"))
+}
+
+fn submit(
+	client: &Client,
+	call: RuntimeCall,
+	signer: &sr25519::Pair,
+	what: &str,
+) -> Result<Inclusion, String> {
+	let pb = spinner(format!("{what}: waiting for a block of {}", client.rpc.url));
+	let r = client.submit_and_wait(call, signer, INCLUSION_TIMEOUT);
+	pb.finish_and_clear();
+	r.map_err(|e| format!("{what}: {e}"))
+}
+
+fn account(what: &str, s: &str) -> Result<AccountId, String> {
+	mbds_proxy::keys::parse_account(what, s)
+}
+
+fn ss58(a: &AccountId) -> String {
+	a.to_ss58check()
+}
+
+fn hex0x(b: &[u8]) -> String {
+	format!("0x{}", hex::encode(b))
+}
+
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+	Ok(tokio::runtime::Builder::new_current_thread()
+		.enable_all()
+		.build()
+		.map_err(|e| format!("starting the storage runtime: {e}"))?
+		.block_on(f))
+}
+
+fn parse_actions(s: &str) -> Result<ActionSet, String> {
+	let actions = s
+		.split(',')
+		.map(|a| match a.trim() {
+			"read" => Ok(Action::Read),
+			"write" => Ok(Action::Write),
+			"copy" => Ok(Action::Copy),
+			other => Err(format!("--actions: unknown action {other:?} (read, write, copy)")),
+		})
+		.collect::<Result<Vec<_>, _>>()?;
+	Ok(ActionSet::of(&actions))
+}
+
+fn parse_purpose(s: &str) -> Result<Purpose, String> {
+	Ok(match s {
+		"treatment" => Purpose::Treatment,
+		"emergency" => Purpose::EmergencyTreatment,
+		"payment" => Purpose::Payment,
+		"research" => Purpose::Research,
+		"operations" => Purpose::Operations,
+		"public-health" => Purpose::PublicHealth,
+		"patient" => Purpose::PatientRequest,
+		other => return Err(format!("--purpose: unknown purpose {other:?} (treatment, emergency, payment, research, operations, public-health, patient)")),
+	})
+}
+
+fn parse_scope(records: &[String]) -> Result<GrantScope, String> {
+	if records.is_empty() {
+		return Ok(GrantScope::AllRecords);
+	}
+	let ids = records
+		.iter()
+		.map(|r| chain::parse_hash("--record", r).map(RecordId::Hash))
+		.collect::<Result<Vec<_>, _>>()?;
+	let n = ids.len();
+	Ok(GrantScope::Records(ids.try_into().map_err(|_| {
+		format!(
+			"--record: {n} records, at most {} per grant",
+			mbds_primitives::consent::MAX_SCOPE_RECORDS
+		)
+	})?))
+}
+
+fn parse_role(s: &str) -> Result<Role<AccountId>, String> {
+	Ok(match s {
+		"patient" => Role::Patient,
+		"hospital" => Role::Institution(InstitutionKind::Hospital),
+		"platform" => Role::Institution(InstitutionKind::InternetPlatform),
+		"health-authority" => Role::Institution(InstitutionKind::HealthAuthority),
+		"insurer" => Role::Institution(InstitutionKind::Insurer),
+		"research" => Role::Institution(InstitutionKind::ResearchInstitute),
+		"medicine-company" => Role::Institution(InstitutionKind::MedicineCompany),
+		other => match other.strip_prefix("doctor:") {
+			Some(inst) => Role::Doctor { institution: account("--role doctor:<institution>", inst)? },
+			None => return Err(format!("--role: unknown role {other:?} (patient, doctor:<institution SS58>, hospital, platform, health-authority, insurer, research, medicine-company)")),
+		},
+	})
+}
+
+fn sudo_pair(suri: &str) -> Result<sr25519::Pair, String> {
+	sr25519::Pair::from_string(suri, None).map_err(|e| format!("--sudo: not a secret URI: {e:?}"))
+}
+
+fn run(cli: Cli) -> Result<Out, String> {
+	match cli.cmd {
+		Cmd::Keys(c) => keys_cmd(c),
+		Cmd::Kmc(c) => kmc_cmd(c),
+		Cmd::Record(RecordCmd::Put {
+			key,
+			chain,
+			consortium,
+			patient,
+			fhir,
+			tester,
+			stores,
+			r#type,
+			content,
+		}) => record_put(
+			&key.keys,
+			&chain,
+			&consortium.consortium,
+			&patient,
+			&fhir,
+			&tester,
+			&stores,
+			&r#type,
+			&content,
+		),
+		Cmd::Record(RecordCmd::Get {
+			key,
+			consortium,
+			patient,
+			record,
+			proxies,
+			threshold,
+			stores,
+			out: o,
+		}) => record_get(
+			&key.keys,
+			&consortium.consortium,
+			&patient,
+			&record,
+			&proxies,
+			threshold,
+			&stores,
+			o.as_deref(),
+		),
+		Cmd::Slips(c) => slips_cmd(c),
+		Cmd::Consent(c) => consent_cmd(c),
+		Cmd::Access(AccessCmd::Request {
+			key,
+			consortium,
+			patient,
+			actions,
+			records,
+			days,
+			purpose,
+		}) => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let c = connect(&consortium.consortium, "consortium")?;
+			let now = api::now_ms();
+			let call = RuntimeCall::Consent(pallet_consent::Call::request_access {
+				patient: account("--patient", &patient)?,
+				actions: parse_actions(&actions)?,
+				scope: parse_scope(&records)?,
+				valid_from: now,
+				valid_until: now + days * 86_400_000,
+				purpose: parse_purpose(&purpose)?,
+			});
+			let inc = submit(&c, call, &keys.pair(), "access request")?;
+			let mut request = None;
+			let mut auto = None;
+			for e in &inc.events {
+				match e {
+					RuntimeEvent::Consent(pallet_consent::Event::AccessRequested {
+						request: r,
+						..
+					}) => request = Some(*r),
+					RuntimeEvent::Consent(pallet_consent::Event::RequestAutoGranted {
+						grant,
+						policy,
+						..
+					}) => auto = Some((*grant, *policy)),
+					_ => {}
+				}
+			}
+			let request = request.ok_or("access request: included, but no AccessRequested event (suspended for exceeding the request rate?)")?;
+			let line = match auto {
+				Some((g, p)) => format!("request {request}: granted at once by the patient's standing policy {p} (grant {g})"),
+				None => format!("request {request} sent to {patient}; waiting for the patient's answer (block #{})", inc.number),
+			};
+			out(
+				vec![line],
+				json!({"request": request, "auto_grant": auto.map(|a| a.0), "block": inc.number}),
+			)
+		}
+		Cmd::Trapdoor(a) => {
+			let keys = ParticipantKeys::load(&a.key.keys)?;
+			let c = connect(&a.consortium.consortium, "consortium")?;
+			let tester = chain::tester_key(&c, &account("--tester", &a.tester)?)?;
+			let kws = a
+				.keywords
+				.iter()
+				.map(|k| Keyword::parse(k).map_err(|e| format!("--keyword {k:?}: {e}")))
+				.collect::<Result<Vec<_>, _>>()?;
+			let td = keys
+				.peks()
+				.conjunctive_trapdoor(&tester, &kws)
+				.map_err(|e| format!("--keyword: {e}"))?;
+			let hex = hex0x(&td.to_bytes());
+			out(vec![hex.clone()], json!({"trapdoor": hex, "keywords": a.keywords}))
+		}
+		Cmd::Search(a) => {
+			let keys = ParticipantKeys::load(&a.key.keys)?;
+			let proxy = ProxyClient::new(&a.proxy);
+			let health = proxy.health().map_err(|e| e.to_string())?;
+			account("--patient", &a.patient)?;
+			let req = Signed::sign(
+				&keys.pair(),
+				&SearchRequest {
+					proxy: health.account,
+					patient: a.patient.clone(),
+					trapdoor: a.trapdoor,
+					issued_at: api::now_ms(),
+				},
+			);
+			let pb = spinner(format!("searching {}'s summaries", a.patient));
+			let r: Result<SearchResponse, _> = proxy.post("/v1/search", &req);
+			pb.finish_and_clear();
+			let r = r.map_err(|e| format!("search at {}: {e}", a.proxy))?;
+			let mut text = vec![format!(
+				"{} readable record(s) match, of {} summary items examined at consortium block #{}",
+				r.matches.len(),
+				r.examined,
+				r.at_block
+			)];
+			for m in &r.matches {
+				text.push(format!(
+					"  record {}  chain {} slip {} (confirmed at #{}, anchored at #{})",
+					m.record_hash, m.chain_id, m.slip_id, m.block_number, m.anchored_at
+				));
+			}
+			out(text, serde_json::to_value(&r).expect("json"))
+		}
+		Cmd::Audit(a) => {
+			let c = connect(&a.consortium.consortium, "consortium")?;
+			let patient = match (&a.patient, &a.keys) {
+				(Some(p), _) => account("--patient", p)?,
+				(None, Some(k)) => ParticipantKeys::load(k)?.account(),
+				(None, None) => return Err("give --patient SS58 or --keys FILE".into()),
+			};
+			let trail = chain::audit_trail(&c, &patient)?;
+			let mut text =
+				vec![format!("audit trail of {} ({} entries)", ss58(&patient), trail.len())];
+			let mut entries = Vec::new();
+			for r in &trail {
+				let what = describe_audit(&r.event);
+				text.push(format!(
+					"  #{:<4} block {:<6} by {}  {what}",
+					r.seq,
+					r.block,
+					short(&ss58(&r.actor))
+				));
+				entries.push(json!({"seq": r.seq, "block": r.block, "at": r.at, "actor": ss58(&r.actor), "event": what, "access": access_json(&r.event)}));
+			}
+			out(text, json!({"patient": ss58(&patient), "entries": entries}))
+		}
+	}
+}
+
+fn short(s: &str) -> String {
+	s.chars().take(10).collect::<String>() + "…"
+}
+
+fn describe_audit(e: &pallet_consent::AuditEvent<AccountId>) -> String {
+	use pallet_consent::AuditEvent::*;
+	match e {
+		Access { user, target, action, allowed } => format!(
+			"{} {:?} by {} on {}",
+			if *allowed { "ACCESS ALLOWED" } else { "ACCESS DENIED" },
+			action,
+			ss58(user),
+			match target {
+				mbds_primitives::consent::AccessTarget::Record {
+					id: RecordId::Hash(h), ..
+				} => chain::hash_hex(h),
+				other => format!("{other:?}"),
+			}
+		),
+		GrantCreated { grant, grantee, actions } => format!(
+			"grant {grant} created for {} (actions {:#05b})",
+			grantee_str(grantee),
+			actions.0
+		),
+		other => format!("{other:?}"),
+	}
+}
+
+fn access_json(e: &pallet_consent::AuditEvent<AccountId>) -> Value {
+	match e {
+		pallet_consent::AuditEvent::Access { user, target, allowed, .. } => json!({
+			"user": ss58(user),
+			"allowed": allowed,
+			"record": target.record().and_then(|r| match r { RecordId::Hash(h) => Some(chain::hash_hex(&h)), _ => None }),
+		}),
+		_ => Value::Null,
+	}
+}
+
+fn grantee_str(g: &Grantee<AccountId>) -> String {
+	match g {
+		Grantee::Account(a) => ss58(a),
+		Grantee::MembersOf(i) => format!("doctors of {}", ss58(i)),
+	}
+}
+
+fn keys_cmd(c: KeysCmd) -> Result<Out, String> {
+	match c {
+		KeysCmd::New { out: path } => {
+			let keys = ParticipantKeys::generate();
+			keys.save(&path)?;
+			out(
+				vec![
+					format!("new keys in {} (keep it secret, back it up)", path.display()),
+					format!("account {}", keys.ss58()),
+				],
+				json!({"file": path, "account": keys.ss58()}),
+			)
+		}
+		KeysCmd::Show(k) => {
+			let keys = ParticipantKeys::load(&k.keys)?;
+			let set = keys.key_set(SearchKey::Receiver);
+			out(
+				vec![
+					format!("account     {}", keys.ss58()),
+					format!("record key  {}", hex0x(&set.record_key.key)),
+					format!("search key  {}", hex0x(&set.search_key.key)),
+				],
+				json!({"account": keys.ss58(), "record_key": hex0x(&set.record_key.key), "search_key": hex0x(&set.search_key.key)}),
+			)
+		}
+		KeysCmd::Export { key, tester, out: path } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let set = keys.key_set(if tester { SearchKey::Tester } else { SearchKey::Receiver });
+			let doc = json!({
+				"kind": "mbds-public-keys",
+				"account": keys.ss58(),
+				"record_key": hex0x(&set.record_key.key),
+				"search_key": hex0x(&set.search_key.key),
+				"search_key_kind": if tester { "tester" } else { "receiver" },
+			});
+			if let Some(p) = &path {
+				std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json"))
+					.map_err(|e| format!("--out {}: {e}", p.display()))?;
+			}
+			let text = match &path {
+				Some(p) => {
+					vec![format!("public keys of {} written to {}", keys.ss58(), p.display())]
+				}
+				None => vec![serde_json::to_string_pretty(&doc).expect("json")],
+			};
+			out(text, doc)
+		}
+	}
+}
+
+/// Reads an exported public key file: the account and the key set to register.
+fn read_public(
+	path: &Path,
+) -> Result<(AccountId, pallet_kmc::KeySetOf<mbds_runtime::Runtime>), String> {
+	let file = || format!("public key file {}", path.display());
+	let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", file()))?;
+	let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file()))?;
+	if v["kind"] != "mbds-public-keys" {
+		return Err(format!(
+			"{}: field `kind` must be \"mbds-public-keys\" (made by `mbds keys export`)",
+			file()
+		));
+	}
+	let field = |name: &str| -> Result<Vec<u8>, String> {
+		let s = v[name].as_str().ok_or_else(|| format!("{}: field `{name}` missing", file()))?;
+		hex::decode(s.trim_start_matches("0x"))
+			.map_err(|e| format!("{}: field `{name}`: not hex: {e}", file()))
+	};
+	let who =
+		account(&format!("{}: field `account`", file()), v["account"].as_str().unwrap_or(""))?;
+	let record = field("record_key")?;
+	PrePublicKey::from_compressed_bytes(&record)
+		.map_err(|e| format!("{}: field `record_key`: {e}", file()))?;
+	let search = field("search_key")?;
+	let tester = v["search_key_kind"] == "tester";
+	let ok = if tester {
+		mbds_crypto::TesterPublicKey::from_bytes(&search).map(|_| ())
+	} else {
+		mbds_crypto::PeksPublicKey::from_bytes(&search).map(|_| ())
+	};
+	ok.map_err(|e| format!("{}: field `search_key`: {e}", file()))?;
+	use pallet_kmc::{KeyScheme, PublicKey};
+	let set = pallet_kmc::KeySet {
+		record_key: PublicKey {
+			scheme: KeyScheme::UmbralSecp256k1V1,
+			key: record.try_into().map_err(|_| format!("{}: record_key too long", file()))?,
+		},
+		search_key: PublicKey {
+			scheme: KeyScheme::PeksBls12381V1,
+			key: search.try_into().map_err(|_| format!("{}: search_key too long", file()))?,
+		},
+	};
+	Ok((who, set))
+}
+
+fn kmc_cmd(c: KmcCmd) -> Result<Out, String> {
+	match c {
+		KmcCmd::Register { public, role, identity, chain: url, sudo: suri } => {
+			let (who, keys) = read_public(&public)?;
+			let role = parse_role(&role)?;
+			let client = connect(&url, "chain")?;
+			let commitment = H256(sp_crypto_hashing::blake2_256(identity.as_bytes()));
+			let call = sudo(RuntimeCall::Kmc(pallet_kmc::Call::register {
+				who: who.clone(),
+				role: role.clone(),
+				identity: commitment,
+				keys,
+			}));
+			let inc = submit(&client, call, &sudo_pair(&suri)?, "KMC registration")?;
+			let registered = inc
+				.events
+				.iter()
+				.any(|e| matches!(e, RuntimeEvent::Kmc(pallet_kmc::Event::Registered { .. })));
+			if !registered {
+				let why = inc.events.iter().find_map(|e| match e {
+					RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+						Some(mbds_client::describe_dispatch_error(e))
+					}
+					_ => None,
+				});
+				return Err(format!(
+					"KMC registration of {} failed: {}",
+					ss58(&who),
+					why.unwrap_or_else(|| "no Registered event".into())
+				));
+			}
+			out(
+				vec![format!(
+					"registered {} as {role:?} on {} (block #{})",
+					ss58(&who),
+					url,
+					inc.number
+				)],
+				json!({"account": ss58(&who), "block": inc.number}),
+			)
+		}
+		KmcCmd::SetInstitution { institution, chain: url, sudo: suri } => {
+			let client = connect(&url, "chain")?;
+			let inst = account("--institution", &institution)?;
+			let call = sudo(RuntimeCall::Slips(pallet_slips::Call::set_institution {
+				institution: inst.clone(),
+			}));
+			let inc = submit(&client, call, &sudo_pair(&suri)?, "setting the chain's institution")?;
+			if let Some(e) = inc.events.iter().find_map(|e| match e {
+				RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+					Some(mbds_client::describe_dispatch_error(e))
+				}
+				_ => None,
+			}) {
+				return Err(format!("setting the institution failed: {e}"));
+			}
+			out(
+				vec![format!("{} is now the institution of {}", ss58(&inst), url)],
+				json!({"institution": ss58(&inst), "block": inc.number}),
+			)
+		}
+	}
+}
+
+fn tx_type(s: &str) -> Result<pallet_slips::TransactionType, String> {
+	use pallet_slips::TransactionType::*;
+	Ok(match s {
+		"consultation" => Consultation,
+		"diagnosis" => Diagnosis,
+		"prescription" => Prescription,
+		"examination" => Examination,
+		"treatment" => Treatment,
+		"referral" => Referral,
+		"follow-up" => FollowUp,
+		other => return Err(format!("--type: unknown transaction type {other:?} (consultation, diagnosis, prescription, examination, treatment, referral, follow-up)")),
+	})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_put(
+	keys: &Path,
+	chain_url: &str,
+	consortium_url: &str,
+	patient: &str,
+	fhir: &Path,
+	tester: &str,
+	stores: &[String],
+	kind: &str,
+	content: &str,
+) -> Result<Out, String> {
+	let keys = ParticipantKeys::load(keys)?;
+	let patient = account("--patient", patient)?;
+	let kind = tx_type(kind)?;
+	let text =
+		std::fs::read_to_string(fhir).map_err(|e| format!("--fhir {}: {e}", fhir.display()))?;
+	let resource: Value = serde_json::from_str(&text)
+		.map_err(|e| format!("--fhir {}: not JSON: {e}", fhir.display()))?;
+	let rtype = resource["resourceType"].as_str().ok_or_else(|| {
+		format!(
+			"--fhir {}: no `resourceType`; expected a FHIR R4 resource or Bundle",
+			fhir.display()
+		)
+	})?;
+	let record_id = format!("{rtype}/{}", resource["id"].as_str().unwrap_or("-"));
+	let keywords =
+		keywords_from_json(&text).map_err(|e| format!("--fhir {}: {e}", fhir.display()))?;
+	if keywords.is_empty() {
+		return Err(format!("--fhir {}: no coded concept (Condition, Observation, Procedure, MedicationRequest codes) to make keywords from; the record could never be found by search", fhir.display()));
+	}
+	let private = connect(chain_url, "private chain")?;
+	let consortium = connect(consortium_url, "consortium")?;
+	let patient_pk = chain::record_key(&private, &patient)?;
+	let patient_search = chain::search_key(&private, &patient)?;
+	let tester = chain::tester_key(&consortium, &account("--tester", tester)?)?;
+
+	let envelope = RecordEnvelope::seal(&patient_pk, record_id.as_bytes(), 1, text.as_bytes())
+		.map_err(|e| format!("sealing the record: {e}"))?;
+	let bytes = envelope.to_bytes();
+	let store = open_stores(stores)?;
+	let pb = spinner(format!(
+		"uploading {} KiB to {} store(s)",
+		bytes.len().div_ceil(1024),
+		stores.len()
+	));
+	let address = block_on(store.put(bytes::Bytes::from(bytes.clone())))?
+		.map_err(|e| format!("storing the record: {e}"))?;
+	pb.finish_and_clear();
+	let record_hash = H256(*address.as_bytes());
+	let note =
+		SealedNote::seal(&patient_pk, format!("mbds-store:sha256:{}", address.to_hex()).as_bytes())
+			.map_err(|e| format!("sealing the address: {e}"))?;
+	let encrypted_keywords: Vec<Vec<u8>> = keywords
+		.iter()
+		.map(|k| EncryptedKeyword::encrypt(&patient_search, &tester, k).to_bytes())
+		.collect();
+	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
+		patient: patient.clone(),
+		generated_at: api::now_ms(),
+		tx_type: kind,
+		content: content.as_bytes().to_vec(),
+		encrypted_keywords,
+		encrypted_address: note.to_bytes(),
+		record_hash,
+	});
+	let inc = submit(&private, call, &keys.pair(), "submitting the slip")?;
+	let slip = inc
+		.events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Slips(pallet_slips::Event::SlipSubmitted { slip_id, .. }) => {
+				Some(*slip_id)
+			}
+			_ => None,
+		})
+		.ok_or("submitting the slip: included but no SlipSubmitted event")?;
+	let kws: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+	out(
+		vec![
+			format!(
+				"record {record_id} sealed to {} and stored as {}",
+				ss58(&patient),
+				chain::hash_hex(&record_hash)
+			),
+			format!(
+				"slip {slip} submitted in block #{} with {} encrypted keyword(s): {}",
+				inc.number,
+				kws.len(),
+				kws.join(", ")
+			),
+			format!("the patient confirms it with: mbds slips confirm --slip {slip} ..."),
+		],
+		json!({"slip": slip, "record_hash": chain::hash_hex(&record_hash), "block": inc.number, "keywords": kws, "record_id": record_id}),
+	)
+}
+
+type SlipOf = pallet_slips::SlipOf<mbds_runtime::Runtime>;
+
+fn slip_json(id: u64, s: &SlipOf) -> Value {
+	json!({
+		"slip": id,
+		"status": format!("{:?}", s.status),
+		"doctor": ss58(&s.doctor),
+		"institution": ss58(&s.institution),
+		"type": format!("{:?}", s.tx_type),
+		"content": String::from_utf8_lossy(&s.content),
+		"record_hash": chain::hash_hex(&s.record_hash),
+		"keywords": s.encrypted_keywords.len(),
+		"submitted_at": s.submitted_at,
+	})
+}
+
+/// Fetches, verifies and decrypts a slip's record as its patient.
+fn check_slip(
+	keys: &ParticipantKeys,
+	client: &Client,
+	slip_id: u64,
+	stores: &[String],
+) -> Result<(SlipOf, Value, Vec<String>), String> {
+	let slip: SlipOf = client
+		.call::<Option<SlipOf>>("SlipsApi_slip", slip_id)?
+		.ok_or_else(|| format!("--slip {slip_id}: no such slip on {}", client.rpc.url))?;
+	if slip.patient != keys.account() {
+		return Err(format!(
+			"--slip {slip_id}: the slip is about {}, not you ({})",
+			ss58(&slip.patient),
+			keys.ss58()
+		));
+	}
+	let sk = keys.record_key();
+	let address =
+		SealedNote::from_bytes(&slip.encrypted_address)
+			.and_then(|n| n.open(&sk))
+			.map(|b| String::from_utf8_lossy(&b).into_owned())
+			.map_err(|e| {
+				format!("slip {slip_id}: the encrypted storage address does not open with your key: {e}")
+			})?;
+	let store = open_stores(stores)?;
+	let bytes = block_on(store.get(&mbds_storage::ContentAddress::from_bytes(slip.record_hash.0)))?
+		.map_err(|e| {
+			format!("slip {slip_id}: fetching record {}: {e}", chain::hash_hex(&slip.record_hash))
+		})?;
+	let envelope = RecordEnvelope::from_bytes(&bytes)
+		.map_err(|e| format!("slip {slip_id}: stored record: {e}"))?;
+	let plain =
+		envelope.open(&sk).map_err(|e| format!("slip {slip_id}: decrypting the record: {e}"))?;
+	let text = String::from_utf8(plain)
+		.map_err(|_| format!("slip {slip_id}: the record is not UTF-8 text"))?;
+	let keywords: Vec<String> = keywords_from_json(&text)
+		.map_err(|e| format!("slip {slip_id}: the record is not FHIR JSON: {e}"))?
+		.iter()
+		.map(|k| k.to_string())
+		.collect();
+	if keywords.len() != slip.encrypted_keywords.len() {
+		return Err(format!("slip {slip_id}: the record has {} keyword(s) but the slip carries {} encrypted keyword(s); reject it with --reason incorrect", keywords.len(), slip.encrypted_keywords.len()));
+	}
+	let rtype = serde_json::from_str::<Value>(&text)
+		.ok()
+		.and_then(|v| v["resourceType"].as_str().map(String::from))
+		.unwrap_or_default();
+	Ok((
+		slip,
+		json!({"address": address, "resourceType": rtype, "keywords": keywords, "bytes": text.len()}),
+		keywords,
+	))
+}
+
+fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
+	match c {
+		SlipsCmd::List { key, chain: url } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&url, "private chain")?;
+			let slips: Vec<(u64, SlipOf)> =
+				client.call("SlipsApi_patient_slips", (keys.account(), 0u32, 100u32))?;
+			let mut text = vec![format!("{} slip(s) of {} on {}", slips.len(), keys.ss58(), url)];
+			for (id, s) in &slips {
+				text.push(format!(
+					"  slip {id:<4} {:?} {:?} by {} record {}",
+					s.status,
+					s.tx_type,
+					short(&ss58(&s.doctor)),
+					chain::hash_hex(&s.record_hash)
+				));
+			}
+			out(text, json!(slips.iter().map(|(id, s)| slip_json(*id, s)).collect::<Vec<_>>()))
+		}
+		SlipsCmd::Check(a) => {
+			let keys = ParticipantKeys::load(&a.key.keys)?;
+			let client = connect(&a.chain, "private chain")?;
+			let (slip, info, keywords) = check_slip(&keys, &client, a.slip, &a.stores)?;
+			out(
+				vec![
+					format!(
+						"slip {}: record {} verified against its hash and decrypted",
+						a.slip,
+						chain::hash_hex(&slip.record_hash)
+					),
+					format!(
+						"  {} by {} , keywords: {}",
+						info["resourceType"].as_str().unwrap_or(""),
+						ss58(&slip.doctor),
+						keywords.join(", ")
+					),
+				],
+				json!({"slip": slip_json(a.slip, &slip), "record": info}),
+			)
+		}
+		SlipsCmd::Confirm { slip: a, no_check } => {
+			let keys = ParticipantKeys::load(&a.key.keys)?;
+			let client = connect(&a.chain, "private chain")?;
+			let (slip, info) = if no_check {
+				let s: SlipOf = client
+					.call::<Option<SlipOf>>("SlipsApi_slip", a.slip)?
+					.ok_or_else(|| format!("--slip {}: no such slip", a.slip))?;
+				(s, Value::Null)
+			} else {
+				if a.stores.is_empty() {
+					return Err(
+						"give --store to check the record before confirming (or --no-check)".into(),
+					);
+				}
+				let (s, info, _) = check_slip(&keys, &client, a.slip, &a.stores)?;
+				(s, info)
+			};
+			let call = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
+				slip_id: a.slip,
+				record_hash: slip.record_hash,
+			});
+			let inc = submit(&client, call, &keys.pair(), "confirming the slip")?;
+			let batch = inc.events.iter().find_map(|e| match e {
+				RuntimeEvent::Slips(pallet_slips::Event::SlipConfirmed {
+					batch, items, ..
+				}) => Some((*batch, *items)),
+				_ => None,
+			});
+			let (batch, items) =
+				batch.ok_or("confirming the slip: included but no SlipConfirmed event")?;
+			out(
+				vec![format!("slip {} confirmed in block #{}; {items} summary item(s) in batch {batch}, to be anchored on the consortium", a.slip, inc.number)],
+				json!({"slip": a.slip, "block": inc.number, "batch": batch, "items": items, "record": info}),
+			)
+		}
+		SlipsCmd::Reject { slip: a, reason } => {
+			use pallet_slips::RejectReason::*;
+			let reason = match reason.as_str() {
+				"not-mine" => NotMyRecord,
+				"incorrect" => IncorrectContent,
+				"hash-mismatch" => HashMismatch,
+				"duplicate" => Duplicate,
+				other => {
+					return Err(format!(
+						"--reason: {other:?} (not-mine, incorrect, hash-mismatch, duplicate)"
+					))
+				}
+			};
+			let keys = ParticipantKeys::load(&a.key.keys)?;
+			let client = connect(&a.chain, "private chain")?;
+			let inc = submit(
+				&client,
+				RuntimeCall::Slips(pallet_slips::Call::reject_slip { slip_id: a.slip, reason }),
+				&keys.pair(),
+				"rejecting the slip",
+			)?;
+			out(
+				vec![format!("slip {} rejected ({reason:?}) in block #{}", a.slip, inc.number)],
+				json!({"slip": a.slip, "block": inc.number}),
+			)
+		}
+	}
+}
+
+/// Gives each proxy one key fragment for `grantee` (threshold `t`).
+fn share(
+	keys: &ParticipantKeys,
+	consortium: &Client,
+	grantee: &AccountId,
+	s: &ShareArgs,
+) -> Result<Vec<String>, String> {
+	if s.proxies.is_empty() {
+		return Ok(vec![]);
+	}
+	let grantee_pk = chain::record_key(consortium, grantee)?;
+	let crypto = keys.crypto();
+	let kfrags = generate_key_fragments(
+		&crypto.pre,
+		&crypto.signing,
+		&grantee_pk,
+		s.threshold,
+		s.proxies.len(),
+	)
+	.map_err(|e| format!("--threshold {} with {} --proxy: {e}", s.threshold, s.proxies.len()))?;
+	let vk = hex0x(&crypto.signing.verifying_key().to_bytes());
+	let mut done = Vec::new();
+	for (url, kfrag) in s.proxies.iter().zip(kfrags) {
+		let proxy = ProxyClient::new(url);
+		let health = proxy.health().map_err(|e| e.to_string())?;
+		let up = KfragUpload {
+			proxy: health.account.clone(),
+			patient: keys.ss58(),
+			grantee: ss58(grantee),
+			verifying_key: vk.clone(),
+			kfrag: hex0x(&kfrag.to_bytes()),
+			issued_at: api::now_ms(),
+		};
+		let _: Stored = proxy
+			.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up))
+			.map_err(|e| format!("giving proxy {url} its key fragment: {e}"))?;
+		done.push(health.account);
+	}
+	Ok(done)
+}
+
+fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
+	match c {
+		ConsentCmd::Grant {
+			key,
+			consortium,
+			to,
+			members_of,
+			actions,
+			records,
+			days,
+			purpose,
+			share: sh,
+		} => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let who = account("--to", &to)?;
+			let grantee = if members_of {
+				Grantee::MembersOf(who.clone())
+			} else {
+				Grantee::Account(who.clone())
+			};
+			let now = api::now_ms();
+			let call = RuntimeCall::Consent(pallet_consent::Call::grant {
+				grantee: grantee.clone(),
+				actions: parse_actions(&actions)?,
+				scope: parse_scope(&records)?,
+				valid_from: now.saturating_sub(60_000),
+				valid_until: now + days * 86_400_000,
+				purpose: Some(parse_purpose(&purpose)?),
+			});
+			let inc = submit(&client, call, &keys.pair(), "granting")?;
+			let grant = inc
+				.events
+				.iter()
+				.find_map(|e| match e {
+					RuntimeEvent::Consent(pallet_consent::Event::GrantCreated {
+						grant, ..
+					}) => Some(*grant),
+					_ => None,
+				})
+				.ok_or("granting: included but no GrantCreated event")?;
+			let shared = if members_of { vec![] } else { share(&keys, &client, &who, &sh)? };
+			out(
+				vec![format!("grant {grant} to {} for {days} day(s) in block #{}; key fragments at {} proxy(ies)", grantee_str(&grantee), inc.number, shared.len())],
+				json!({"grant": grant, "block": inc.number, "proxies": shared}),
+			)
+		}
+		ConsentCmd::Revoke { key, consortium, grant } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let inc = submit(
+				&client,
+				RuntimeCall::Consent(pallet_consent::Call::revoke { grant }),
+				&keys.pair(),
+				"revoking",
+			)?;
+			out(
+				vec![format!(
+					"grant {grant} revoked in block #{}; proxies refuse from the next block on",
+					inc.number
+				)],
+				json!({"grant": grant, "block": inc.number}),
+			)
+		}
+		ConsentCmd::List { key, consortium } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let grants: Vec<(u64, mbds_primitives::consent::Grant<AccountId>)> =
+				client.call("ConsentApi_grants_of", keys.account())?;
+			let pending: Vec<(u64, pallet_consent::AccessRequest<AccountId>)> =
+				client.call("ConsentApi_pending_requests", keys.account())?;
+			let mut text =
+				vec![format!("{} grant(s), {} pending request(s)", grants.len(), pending.len())];
+			for (id, g) in &grants {
+				text.push(format!(
+					"  grant {id}: {} actions {:#05b} scope {:?} until {}",
+					grantee_str(&g.grantee),
+					g.actions.0,
+					g.scope,
+					g.valid_until
+				));
+			}
+			for (id, r) in &pending {
+				text.push(format!(
+					"  request {id}: {} asks actions {:#05b} for {:?} ({:?})",
+					ss58(&r.requester),
+					r.actions.0,
+					r.purpose,
+					r.scope
+				));
+			}
+			out(
+				text,
+				json!({
+					"grants": grants.iter().map(|(id, g)| json!({"grant": id, "grantee": grantee_str(&g.grantee), "valid_until": g.valid_until})).collect::<Vec<_>>(),
+					"requests": pending.iter().map(|(id, r)| json!({"request": id, "requester": ss58(&r.requester), "purpose": format!("{:?}", r.purpose)})).collect::<Vec<_>>(),
+				}),
+			)
+		}
+		ConsentCmd::Approve { key, consortium, request, share: sh } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let pending: Vec<(u64, pallet_consent::AccessRequest<AccountId>)> =
+				client.call("ConsentApi_pending_requests", keys.account())?;
+			let (_, req) =
+				pending.into_iter().find(|(id, _)| *id == request).ok_or_else(|| {
+					format!("--request {request}: not among your pending requests (`mbds consent list`)")
+				})?;
+			let inc = submit(
+				&client,
+				RuntimeCall::Consent(pallet_consent::Call::approve_request { request }),
+				&keys.pair(),
+				"approving",
+			)?;
+			let grant = inc
+				.events
+				.iter()
+				.find_map(|e| match e {
+					RuntimeEvent::Consent(pallet_consent::Event::RequestApproved {
+						grant, ..
+					}) => Some(*grant),
+					_ => None,
+				})
+				.ok_or("approving: included but no RequestApproved event")?;
+			let shared = share(&keys, &client, &req.requester, &sh)?;
+			out(
+				vec![format!("request {request} approved in block #{}: grant {grant} to {}; key fragments at {} proxy(ies)", inc.number, ss58(&req.requester), shared.len())],
+				json!({"request": request, "grant": grant, "block": inc.number, "proxies": shared}),
+			)
+		}
+		ConsentCmd::Deny { key, consortium, request } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let inc = submit(
+				&client,
+				RuntimeCall::Consent(pallet_consent::Call::deny_request { request }),
+				&keys.pair(),
+				"denying",
+			)?;
+			out(
+				vec![format!("request {request} denied in block #{}", inc.number)],
+				json!({"request": request, "block": inc.number}),
+			)
+		}
+		ConsentCmd::Share { key, consortium, to, share: sh } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			if sh.proxies.is_empty() {
+				return Err("give at least one --proxy URL".into());
+			}
+			let shared = share(&keys, &client, &account("--to", &to)?, &sh)?;
+			out(
+				vec![format!("key fragments for {to} at {} proxy(ies)", shared.len())],
+				json!({"proxies": shared}),
+			)
+		}
+	}
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_get(
+	keys: &Path,
+	consortium_url: &str,
+	patient: &str,
+	record: &str,
+	proxies: &[String],
+	threshold: usize,
+	stores: &[String],
+	out_path: Option<&Path>,
+) -> Result<Out, String> {
+	let keys = ParticipantKeys::load(keys)?;
+	let patient_id = account("--patient", patient)?;
+	let hash = chain::parse_hash("--record", record)?;
+	let consortium = connect(consortium_url, "consortium")?;
+	let patient_pk = chain::record_key(&consortium, &patient_id)?;
+	let store = open_stores(stores)?;
+	let pb = spinner(format!("fetching record {record}"));
+	let bytes = block_on(store.get(&mbds_storage::ContentAddress::from_bytes(hash.0)))?;
+	pb.finish_and_clear();
+	let bytes = bytes.map_err(|e| format!("record {record}: {e}"))?;
+	let envelope =
+		RecordEnvelope::from_bytes(&bytes).map_err(|e| format!("record {record}: {e}"))?;
+	if envelope.header().owner != patient_pk {
+		return Err(format!("record {record} is not sealed to {patient}"));
+	}
+	let (plain, via) = if keys.account() == patient_id {
+		(envelope.open(&keys.record_key()).map_err(|e| format!("record {record}: {e}"))?, vec![])
+	} else {
+		if proxies.len() < threshold {
+			return Err(format!(
+				"{threshold} proxy fragments are needed but only {} --proxy given",
+				proxies.len()
+			));
+		}
+		let my_pk = keys.record_key().public_key();
+		let mut cfrags: Vec<VerifiedCapsuleFragment> = Vec::new();
+		let mut via = Vec::new();
+		let mut refusals = Vec::new();
+		for url in proxies {
+			if cfrags.len() >= threshold {
+				break;
+			}
+			match fragment_from(&keys, url, patient, record, &patient_id, &envelope, &my_pk) {
+				Ok(c) => {
+					cfrags.push(c);
+					via.push(url.clone());
+				}
+				Err(e) => refusals.push(format!("{url}: {e}")),
+			}
+		}
+		if cfrags.len() < threshold {
+			return Err(format!(
+				"only {} of the {threshold} capsule fragments needed were obtained:\n  {}",
+				cfrags.len(),
+				refusals.join("\n  ")
+			));
+		}
+		(
+			envelope
+				.open_reencrypted(&keys.record_key(), cfrags)
+				.map_err(|e| format!("record {record}: {e}"))?,
+			via,
+		)
+	};
+	let text = String::from_utf8(plain).map_err(|_| format!("record {record}: not UTF-8 text"))?;
+	let keywords: Vec<String> = keywords_from_json(&text)
+		.map(|k| k.iter().map(|k| k.to_string()).collect())
+		.unwrap_or_default();
+	let mut lines = vec![format!(
+		"record {record} of {patient} decrypted ({} bytes{}), keywords: {}",
+		text.len(),
+		if via.is_empty() {
+			String::new()
+		} else {
+			format!(", fragments from {} proxies", via.len())
+		},
+		keywords.join(", ")
+	)];
+	match out_path {
+		Some(p) => {
+			std::fs::write(p, &text).map_err(|e| format!("--out {}: {e}", p.display()))?;
+			lines.push(format!("written to {}", p.display()));
+		}
+		None => lines.push(text.clone()),
+	}
+	let fhir: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+	out(lines, json!({"record": record, "keywords": keywords, "proxies": via, "fhir": fhir}))
+}
+
+/// One proxy's verified capsule fragment for `record`.
+fn fragment_from(
+	keys: &ParticipantKeys,
+	url: &str,
+	patient: &str,
+	record: &str,
+	patient_id: &AccountId,
+	envelope: &RecordEnvelope,
+	my_pk: &PrePublicKey,
+) -> Result<VerifiedCapsuleFragment, String> {
+	let proxy = ProxyClient::new(url);
+	let health = proxy.health().map_err(|e| e.to_string())?;
+	let req = ReencryptRequest {
+		proxy: health.account,
+		patient: patient.into(),
+		record_hash: record.into(),
+		issued_at: api::now_ms(),
+	};
+	let pb = spinner(format!("asking proxy {url} (it records the access on chain)"));
+	let resp: Result<ReencryptResponse, _> =
+		proxy.post("/v1/reencrypt", &Signed::sign(&keys.pair(), &req));
+	pb.finish_and_clear();
+	let resp = resp.map_err(|e| e.to_string())?;
+	// The fragment's provenance: the patient's own signed upload, for us.
+	let (signer, up): (AccountId, KfragUpload) = resp.grant.open()?;
+	if &signer != patient_id || up.grantee != keys.ss58() {
+		return Err("the proxy's key fragment was not issued by the patient for you".into());
+	}
+	let vk = hex::decode(up.verifying_key.trim_start_matches("0x")).map_err(|e| e.to_string())?;
+	let vk = mbds_crypto::VerifyingKey::from_bytes(&vk).map_err(|e| e.to_string())?;
+	let cfrag =
+		hex::decode(resp.cfrag.trim_start_matches("0x")).map_err(|e| format!("cfrag: {e}"))?;
+	CapsuleFragment::from_bytes(&cfrag).and_then(|c| c.verify(envelope, &vk, my_pk)).map_err(|e| {
+		format!("the proxy's capsule fragment is invalid (forged or for another record): {e}")
+	})
+}

@@ -1,0 +1,228 @@
+//! The proxy's HTTP API (JSON), shared by the server and its clients (the `mbds` CLI).
+//!
+//! Every request that acts for someone is a [`Signed`] envelope: the JSON payload as a string,
+//! the signer's SS58 account and its sr25519 signature over `"mbds-proxy-request-v1:" | payload`.
+//! Payloads name the proxy they are for and carry the time they were issued, so a request
+//! cannot be replayed to another proxy, nor later than [`MAX_REQUEST_AGE_MS`].
+//!
+//! | endpoint | payload | signer | answer |
+//! |---|---|---|---|
+//! | `GET /v1/health` | – | – | [`Health`] |
+//! | `POST /v1/kfrag` | [`KfragUpload`] | the patient | [`Stored`] |
+//! | `POST /v1/search` | [`SearchRequest`] | the data user | [`SearchResponse`] |
+//! | `POST /v1/reencrypt` | [`ReencryptRequest`] | the data user (grantee) | [`ReencryptResponse`] |
+//!
+//! Refusals come back as HTTP 4xx/5xx with an [`ErrorBody`] saying what is wrong, whether the
+//! refusal was recorded in the patient's audit trail, and what to do.
+
+use mbds_runtime::AccountId;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sp_core::{crypto::Ss58Codec, sr25519, Pair};
+
+/// Domain separator of request signatures.
+pub const SIGNING_DOMAIN: &[u8] = b"mbds-proxy-request-v1:";
+/// Oldest (and furthest in the future) a request's `issued_at` may be, in ms.
+pub const MAX_REQUEST_AGE_MS: u64 = 5 * 60 * 1000;
+
+/// A payload signed by an account.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Signed {
+	/// SS58 account of the signer.
+	pub signer: String,
+	/// The JSON payload, exactly as signed.
+	pub payload: String,
+	/// `0x` hex sr25519 signature over [`SIGNING_DOMAIN`] | payload.
+	pub signature: String,
+}
+
+impl Signed {
+	/// Signs `payload` with `pair`.
+	pub fn sign<T: Serialize>(pair: &sr25519::Pair, payload: &T) -> Signed {
+		let payload = serde_json::to_string(payload).expect("payloads are plain JSON");
+		let mut message = SIGNING_DOMAIN.to_vec();
+		message.extend_from_slice(payload.as_bytes());
+		let signature = pair.sign(&message);
+		Signed {
+			signer: AccountId::from(pair.public()).to_ss58check(),
+			payload,
+			signature: format!("0x{}", hex::encode(signature.0)),
+		}
+	}
+
+	/// Checks the signature; the signer and the decoded payload. Errors say which part is bad.
+	pub fn open<T: DeserializeOwned>(&self) -> Result<(AccountId, T), String> {
+		let signer = AccountId::from_ss58check(&self.signer).map_err(|e| {
+			format!("field `signer`: {:?} is not an SS58 account ({e:?})", self.signer)
+		})?;
+		let raw = hex::decode(self.signature.trim_start_matches("0x"))
+			.map_err(|e| format!("field `signature`: not hex: {e}"))?;
+		let signature = sr25519::Signature::try_from(&raw[..])
+			.map_err(|_| format!("field `signature`: {} bytes, expected 64", raw.len()))?;
+		let public = sr25519::Public::from_raw(*signer.as_ref());
+		let mut message = SIGNING_DOMAIN.to_vec();
+		message.extend_from_slice(self.payload.as_bytes());
+		if !sr25519::Pair::verify(&signature, &message, &public) {
+			return Err(format!(
+				"field `signature`: not a valid signature of {} over the payload",
+				self.signer
+			));
+		}
+		let payload = serde_json::from_str(&self.payload)
+			.map_err(|e| format!("field `payload`: malformed for this endpoint: {e}"))?;
+		Ok((signer, payload))
+	}
+}
+
+/// What a proxy says about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Health {
+	/// The proxy's account (a health authority registered on the consortium).
+	pub account: String,
+	/// `0x` hex of its designated-tester public key (`mbds-crypto` encoding).
+	pub tester_key: String,
+	/// Number of (patient, grantee) key fragments it holds.
+	pub kfrags: u32,
+	/// The consortium node it reads and writes through.
+	pub consortium: String,
+}
+
+/// A patient hands this proxy a re-encryption key fragment for one grantee.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KfragUpload {
+	/// The proxy's account (SS58): the fragment is for this proxy only.
+	pub proxy: String,
+	/// The patient (must be the signer).
+	pub patient: String,
+	/// The grantee the fragment re-encrypts for.
+	pub grantee: String,
+	/// `0x` hex of the patient's Umbral verifying key (`mbds-crypto` encoding).
+	pub verifying_key: String,
+	/// `0x` hex of the key fragment (`mbds-crypto` encoding).
+	pub kfrag: String,
+	/// Unix ms.
+	pub issued_at: u64,
+}
+
+/// The proxy stored a key fragment.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stored {
+	/// The patient.
+	pub patient: String,
+	/// The grantee.
+	pub grantee: String,
+}
+
+/// A keyword search over one patient's anchored summaries.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SearchRequest {
+	/// The proxy's account (SS58).
+	pub proxy: String,
+	/// The patient whose summaries are searched.
+	pub patient: String,
+	/// `0x` hex of a conjunctive trapdoor (one or more keywords) made by the patient for this
+	/// proxy's tester key.
+	pub trapdoor: String,
+	/// Unix ms.
+	pub issued_at: u64,
+}
+
+/// One record found by a search.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Match {
+	/// `0x` hex of the record hash (its content address in storage).
+	pub record_hash: String,
+	/// The private chain holding the record's slip.
+	pub chain_id: u32,
+	/// The slip on that chain.
+	pub slip_id: u64,
+	/// Block of the patient's confirmation on that chain.
+	pub block_number: u32,
+	/// Consortium block that anchored it.
+	pub anchored_at: u32,
+}
+
+/// The records matching every keyword of the trapdoor that the signer may read now.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SearchResponse {
+	/// Matching records the signer may read (consent checked at the consortium's finalised
+	/// block); matches the signer may not read are not disclosed.
+	pub matches: Vec<Match>,
+	/// Summary items examined.
+	pub examined: u32,
+	/// Consortium block (finalised) the search ran at.
+	pub at_block: u32,
+}
+
+/// A request for this proxy's capsule fragment of one record.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReencryptRequest {
+	/// The proxy's account (SS58).
+	pub proxy: String,
+	/// The record's owner.
+	pub patient: String,
+	/// `0x` hex of the record hash.
+	pub record_hash: String,
+	/// Unix ms.
+	pub issued_at: u64,
+}
+
+/// A capsule fragment, with what the grantee needs to verify it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReencryptResponse {
+	/// `0x` hex of the capsule fragment (`mbds-crypto` encoding).
+	pub cfrag: String,
+	/// The patient's signed [`KfragUpload`] the fragment came from: the grantee checks the
+	/// patient's signature and takes the verifying key from it.
+	pub grant: Signed,
+	/// Consortium block whose audit entry records this access.
+	pub audit_block: u32,
+}
+
+/// A refusal or failure.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+	/// Machine-readable kind: `bad-request`, `bad-signature`, `stale-request`, `wrong-proxy`,
+	/// `unknown-participant`, `no-kfrag`, `not-anchored`, `denied`, `storage`, `chain`.
+	pub code: String,
+	/// What is wrong and what to do.
+	pub error: String,
+	/// True if the refusal is in the patient's audit trail on the consortium.
+	pub audited: bool,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+	use std::time::{SystemTime, UNIX_EPOCH};
+	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn signed_requests_verify_and_tampering_is_named() {
+		let pair = sr25519::Pair::from_seed(&[3u8; 32]);
+		let req = SearchRequest {
+			proxy: "p".into(),
+			patient: "x".into(),
+			trapdoor: "0x00".into(),
+			issued_at: 1,
+		};
+		let signed = Signed::sign(&pair, &req);
+		let (who, back): (AccountId, SearchRequest) = signed.open().unwrap();
+		assert_eq!(who, AccountId::from(pair.public()));
+		assert_eq!(back, req);
+
+		let mut forged = signed.clone();
+		forged.payload = forged.payload.replace("\"x\"", "\"y\"");
+		assert!(forged.open::<SearchRequest>().unwrap_err().contains("not a valid signature"));
+		let mut other = signed.clone();
+		other.signer =
+			AccountId::from(sr25519::Pair::from_seed(&[4u8; 32]).public()).to_ss58check();
+		assert!(other.open::<SearchRequest>().unwrap_err().contains("not a valid signature"));
+		let mut short = signed;
+		short.signature = "0x1234".into();
+		assert!(short.open::<SearchRequest>().unwrap_err().contains("expected 64"));
+	}
+}

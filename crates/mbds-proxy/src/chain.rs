@@ -1,0 +1,132 @@
+//! Typed reads of MBDS chains used by the proxy and the CLI: registered keys, anchored
+//! summaries, consent answers and audit trails.
+
+use mbds_client::Client;
+use mbds_crypto::{PeksPublicKey, PrePublicKey, TesterPublicKey};
+use mbds_primitives::consent::{AccessTarget, Action, RecordId};
+use mbds_runtime::{AccountId, BlockNumber, Runtime};
+use pallet_kmc::{KeyScheme, KeySetOf, ParticipantOf};
+use sp_core::{crypto::Ss58Codec, H256};
+
+/// One anchored summary item as the consortium returns it.
+pub type Summary =
+	pallet_anchor::AnchoredSummary<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>;
+/// One entry of a patient's audit trail.
+pub type AuditEntry = pallet_consent::AuditRecord<AccountId, BlockNumber>;
+
+/// The registry entry of `who` on the chain behind `client`, if registered.
+pub fn participant(
+	client: &Client,
+	who: &AccountId,
+) -> Result<Option<ParticipantOf<Runtime>>, String> {
+	client.storage(&pallet_kmc::Participants::<Runtime>::hashed_key_for(who))
+}
+
+/// The active key set of `who`, or an error saying they are not registered there.
+pub fn key_set(client: &Client, who: &AccountId) -> Result<KeySetOf<Runtime>, String> {
+	client
+		.storage::<KeySetOf<Runtime>>(&pallet_kmc::ActiveKeys::<Runtime>::hashed_key_for(who))?
+		.ok_or_else(|| {
+			format!(
+				"{} has no keys registered with the KMC of the chain at {}; register it first (`mbds kmc register`)",
+				who.to_ss58check(),
+				client.rpc.url
+			)
+		})
+}
+
+/// The registered record (Umbral) key of `who`.
+pub fn record_key(client: &Client, who: &AccountId) -> Result<PrePublicKey, String> {
+	let set = key_set(client, who)?;
+	if set.record_key.scheme != KeyScheme::UmbralSecp256k1V1 {
+		return Err(format!(
+			"{}: record key scheme {:?} is not one this client reads",
+			who.to_ss58check(),
+			set.record_key.scheme
+		));
+	}
+	PrePublicKey::from_compressed_bytes(&set.record_key.key)
+		.map_err(|e| format!("{}: registered record key: {e}", who.to_ss58check()))
+}
+
+/// The registered PEKS receiver key of patient `who`.
+pub fn search_key(client: &Client, who: &AccountId) -> Result<PeksPublicKey, String> {
+	let set = key_set(client, who)?;
+	PeksPublicKey::from_bytes(&set.search_key.key)
+		.map_err(|e| format!("{}: registered search key: {e}", who.to_ss58check()))
+}
+
+/// The registered designated-tester key of proxy `who`.
+pub fn tester_key(client: &Client, who: &AccountId) -> Result<TesterPublicKey, String> {
+	let set = key_set(client, who)?;
+	TesterPublicKey::from_bytes(&set.search_key.key).map_err(|e| {
+		format!("{}: registered search key is not a proxy's tester key: {e}", who.to_ss58check())
+	})
+}
+
+/// All of `patient`'s anchored summaries at consortium block `at`, oldest first.
+pub fn summaries(
+	client: &Client,
+	patient: &AccountId,
+	at: Option<H256>,
+) -> Result<Vec<Summary>, String> {
+	let mut out: Vec<Summary> = Vec::new();
+	loop {
+		let page: Vec<Summary> = client.call_at(
+			"AnchorApi_patient_summaries",
+			(patient, out.len() as u32, 256u32),
+			at,
+		)?;
+		let done = page.len() < 256;
+		out.extend(page);
+		if done {
+			return Ok(out);
+		}
+	}
+}
+
+/// The consent answer at consortium block `at`: may `user` do `action` on record `hash` of
+/// `patient` at `now` (Unix ms)?
+pub fn may_access(
+	client: &Client,
+	patient: &AccountId,
+	user: &AccountId,
+	hash: H256,
+	action: Action,
+	now: u64,
+	at: Option<H256>,
+) -> Result<bool, String> {
+	let target = AccessTarget::Record { id: RecordId::Hash(hash), categories: Default::default() };
+	client.call_at("ConsentApi_is_access_allowed", (patient, user, target, action, now), at)
+}
+
+/// The patient's whole audit trail kept in storage (the ring), oldest first.
+pub fn audit_trail(client: &Client, patient: &AccountId) -> Result<Vec<AuditEntry>, String> {
+	let mut out: Vec<AuditEntry> = Vec::new();
+	let mut from = 0u64;
+	loop {
+		let (total, page): (u64, Vec<AuditEntry>) =
+			client.call("ConsentApi_audit_trail", (patient, from, 256u32))?;
+		let Some(last) = page.last() else { return Ok(out) };
+		from = last.seq + 1;
+		out.extend(page);
+		if from >= total {
+			return Ok(out);
+		}
+	}
+}
+
+/// `0x` hex of a hash.
+pub fn hash_hex(h: &H256) -> String {
+	format!("0x{}", hex::encode(h.as_bytes()))
+}
+
+/// Parses a `0x` hex 32-byte hash, naming `what` on error.
+pub fn parse_hash(what: &str, s: &str) -> Result<H256, String> {
+	let b = hex::decode(s.trim().trim_start_matches("0x"))
+		.map_err(|e| format!("{what}: {s:?} is not hex: {e}"))?;
+	if b.len() != 32 {
+		return Err(format!("{what}: {} bytes, expected a 32-byte hash", b.len()));
+	}
+	Ok(H256::from_slice(&b))
+}

@@ -1,0 +1,260 @@
+//! A participant's key file: one 32-byte secret seed from which every key of the participant
+//! is derived, generated on the participant's own device (MISSION part 4: the KMC attests the
+//! public keys, it never sees the secrets).
+//!
+//! ```json
+//! { "kind": "mbds-participant-keys", "version": 1, "seed": "0x…64 hex digits…" }
+//! ```
+//!
+//! * account key (the on-chain identity): sr25519 from the seed (`sp_core`);
+//! * record key (Umbral, secp256k1), signing key for key fragments, PEKS receiver key and, for a
+//!   proxy, the designated-tester key: `mbds-crypto` keys from a second seed,
+//!   `BLAKE2b-256("mbds-crypto-seed" | seed)`, so the account key and the encryption keys never
+//!   share a scalar.
+//!
+//! The file is written with mode 0600 and the seed is never printed.
+
+use mbds_crypto::{KeySeed, PatientKeys, PeksSecretKey, PreSecretKey, TesterSecretKey};
+use mbds_runtime::{AccountId, Runtime};
+use pallet_kmc::{KeyScheme, KeySetOf, PublicKey};
+use serde::{Deserialize, Serialize};
+use sp_core::{crypto::Ss58Codec, sr25519, Pair};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+const KIND: &str = "mbds-participant-keys";
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+	kind: String,
+	version: u32,
+	seed: String,
+}
+
+/// Every key of one participant, derived from its seed.
+pub struct ParticipantKeys {
+	seed: Zeroizing<[u8; 32]>,
+}
+
+impl core::fmt::Debug for ParticipantKeys {
+	fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+		write!(f, "ParticipantKeys({})", self.account())
+	}
+}
+
+/// Which search key a participant publishes: the PEKS receiver key (patients and everyone
+/// else) or the designated-tester key (a proxy that runs searches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+	/// Keywords encrypted for this participant (patients).
+	Receiver,
+	/// Searches run by this participant (the health authority's search proxy).
+	Tester,
+}
+
+impl ParticipantKeys {
+	/// Fresh keys from the operating system's randomness.
+	pub fn generate() -> Self {
+		let seed = KeySeed::generate();
+		let bytes = seed.to_bytes();
+		let mut out = Zeroizing::new([0u8; 32]);
+		out.copy_from_slice(&bytes[bytes.len() - 32..]);
+		Self { seed: out }
+	}
+
+	/// Keys from a known seed (tests, recovery).
+	pub fn from_seed(seed: [u8; 32]) -> Self {
+		Self { seed: Zeroizing::new(seed) }
+	}
+
+	/// Reads a key file; the error names the file and what is wrong with it.
+	pub fn load(path: &Path) -> Result<Self, String> {
+		let text = std::fs::read_to_string(path)
+			.map_err(|e| format!("key file {}: cannot read it: {e}", path.display()))?;
+		let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
+			format!(
+				"key file {}: not an MBDS key file (expected JSON with kind, version, seed): {e}",
+				path.display()
+			)
+		})?;
+		if file.kind != KIND {
+			return Err(format!(
+				"key file {}: field `kind` is {:?}, expected {KIND:?}",
+				path.display(),
+				file.kind
+			));
+		}
+		if file.version != VERSION {
+			return Err(format!(
+				"key file {}: field `version` is {}, this build reads version {VERSION}",
+				path.display(),
+				file.version
+			));
+		}
+		let raw =
+			Zeroizing::new(hex::decode(file.seed.trim_start_matches("0x")).map_err(|e| {
+				format!("key file {}: field `seed` is not hex: {e}", path.display())
+			})?);
+		if raw.len() != 32 {
+			return Err(format!(
+				"key file {}: field `seed` is {} bytes, expected 32",
+				path.display(),
+				raw.len()
+			));
+		}
+		let mut seed = Zeroizing::new([0u8; 32]);
+		seed.copy_from_slice(&raw);
+		Ok(Self { seed })
+	}
+
+	/// Writes the key file (mode 0600); refuses to overwrite an existing file.
+	pub fn save(&self, path: &Path) -> Result<(), String> {
+		use std::io::Write;
+		if path.exists() {
+			return Err(format!(
+				"key file {}: already exists; move it away or choose another path (keys are never overwritten)",
+				path.display()
+			));
+		}
+		if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+			std::fs::create_dir_all(dir).map_err(|e| {
+				format!("key file {}: cannot create its folder: {e}", path.display())
+			})?;
+		}
+		let file = KeyFile {
+			kind: KIND.into(),
+			version: VERSION,
+			seed: format!("0x{}", hex::encode(&self.seed[..])),
+		};
+		let text = Zeroizing::new(serde_json::to_string_pretty(&file).expect("plain JSON"));
+		let mut options = std::fs::OpenOptions::new();
+		options.write(true).create_new(true);
+		#[cfg(unix)]
+		{
+			use std::os::unix::fs::OpenOptionsExt;
+			options.mode(0o600);
+		}
+		let mut f = options
+			.open(path)
+			.map_err(|e| format!("key file {}: cannot create it: {e}", path.display()))?;
+		f.write_all(text.as_bytes())
+			.and_then(|_| f.sync_all())
+			.map_err(|e| format!("key file {}: cannot write it: {e}", path.display()))
+	}
+
+	/// The account key pair (signs transactions and proxy requests).
+	pub fn pair(&self) -> sr25519::Pair {
+		sr25519::Pair::from_seed(&self.seed)
+	}
+
+	/// The account: the participant's identity on every chain.
+	pub fn account(&self) -> AccountId {
+		self.pair().public().into()
+	}
+
+	/// The account in SS58.
+	pub fn ss58(&self) -> String {
+		self.account().to_ss58check()
+	}
+
+	fn crypto_seed(&self) -> KeySeed {
+		let mut input = b"mbds-crypto-seed".to_vec();
+		input.extend_from_slice(&self.seed[..]);
+		let derived = Zeroizing::new(sp_crypto_hashing::blake2_256(&input));
+		input.iter_mut().for_each(|b| *b = 0);
+		KeySeed::from_bytes(*derived)
+	}
+
+	/// Record (PRE) key, signing key and PEKS receiver key.
+	pub fn crypto(&self) -> PatientKeys {
+		PatientKeys::from_seed(&self.crypto_seed())
+	}
+
+	/// The record (PRE) secret key.
+	pub fn record_key(&self) -> PreSecretKey {
+		PreSecretKey::from_seed(&self.crypto_seed())
+	}
+
+	/// The PEKS receiver secret key.
+	pub fn peks(&self) -> PeksSecretKey {
+		PeksSecretKey::from_seed(&self.crypto_seed())
+	}
+
+	/// The designated-tester secret key (proxies).
+	pub fn tester(&self) -> TesterSecretKey {
+		TesterSecretKey::from_seed(&self.crypto_seed())
+	}
+
+	/// The public key set the KMC registers for this participant.
+	pub fn key_set(&self, search: SearchKey) -> KeySetOf<Runtime> {
+		let search_key = match search {
+			SearchKey::Receiver => self.peks().public_key().to_bytes(),
+			SearchKey::Tester => self.tester().public_key().to_bytes(),
+		};
+		pallet_kmc::KeySet {
+			record_key: PublicKey {
+				scheme: KeyScheme::UmbralSecp256k1V1,
+				key: self
+					.record_key()
+					.public_key()
+					.to_compressed()
+					.to_vec()
+					.try_into()
+					.expect("33 bytes fit the key bound"),
+			},
+			search_key: PublicKey {
+				scheme: KeyScheme::PeksBls12381V1,
+				key: search_key.try_into().expect("a G1 point fits the key bound"),
+			},
+		}
+	}
+}
+
+/// Parses an SS58 account, naming `what` on error.
+pub fn parse_account(what: &str, s: &str) -> Result<AccountId, String> {
+	AccountId::from_ss58check(s.trim())
+		.map_err(|e| format!("{what}: {s:?} is not an SS58 account ({e:?})"))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_key_file_round_trips_and_bad_files_are_named() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("k.json");
+		let keys = ParticipantKeys::generate();
+		keys.save(&path).unwrap();
+		let back = ParticipantKeys::load(&path).unwrap();
+		assert_eq!(back.account(), keys.account());
+		assert_eq!(back.record_key().public_key(), keys.record_key().public_key());
+		assert!(keys.save(&path).unwrap_err().contains("already exists"));
+		#[cfg(unix)]
+		{
+			use std::os::unix::fs::PermissionsExt;
+			assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+		}
+		assert!(!std::fs::read_to_string(&path).unwrap().contains(&keys.ss58()));
+
+		let bad = dir.path().join("bad.json");
+		std::fs::write(&bad, r#"{"kind":"mbds-participant-keys","version":1,"seed":"0x12"}"#)
+			.unwrap();
+		let err = ParticipantKeys::load(&bad).unwrap_err();
+		assert!(err.contains("bad.json") && err.contains("`seed` is 1 bytes"), "{err}");
+		std::fs::write(&bad, r#"{"kind":"other","version":1,"seed":"0x12"}"#).unwrap();
+		assert!(ParticipantKeys::load(&bad).unwrap_err().contains("`kind`"));
+		std::fs::write(&bad, "not json").unwrap();
+		assert!(ParticipantKeys::load(&bad).unwrap_err().contains("not an MBDS key file"));
+	}
+
+	#[test]
+	fn account_and_encryption_keys_are_distinct_derivations() {
+		let keys = ParticipantKeys::from_seed([7u8; 32]);
+		let set = keys.key_set(SearchKey::Receiver);
+		assert_eq!(set.record_key.key.len(), 33);
+		assert_ne!(&set.record_key.key[1..], keys.account().as_ref() as &[u8]);
+		assert_ne!(keys.key_set(SearchKey::Tester).search_key, set.search_key);
+	}
+}

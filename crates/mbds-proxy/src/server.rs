@@ -1,0 +1,535 @@
+//! The proxy service (MISSION parts 8 and 9): a health authority's server that
+//!
+//! * keeps the re-encryption key fragments patients give it (verified against the keys the
+//!   consortium's KMC attests, stored on disk so a restart loses nothing);
+//! * answers keyword searches: a patient's trapdoor, tested (designated-tester PEKS) against
+//!   that patient's summaries anchored on the consortium, at its latest finalised block,
+//!   disclosing only the records the searcher may read now;
+//! * re-encrypts a record's capsule for a grantee only after recording the access on the
+//!   consortium (`consent.record_access`), whose runtime decides from the patient's consent at
+//!   that block whether it is allowed; refusals are recorded the same way. The record must be
+//!   one anchored for that patient, fetched from storage by its hash (so a tampered blob is
+//!   detected) and sealed to that patient.
+//!
+//! One request is served at a time: the proxy's transactions then take consecutive nonces.
+//! A grantee needs `t` proxies' fragments; no proxy can decrypt anything itself.
+
+use crate::api::*;
+use crate::chain;
+use crate::keys::ParticipantKeys;
+use bytes::Bytes;
+use mbds_client::Client;
+use mbds_crypto::{
+	ConjunctiveTrapdoor, EncryptedKeyword, KeyFragment, RecordEnvelope, TesterSecretKey,
+	VerifyingKey,
+};
+use mbds_primitives::{
+	consent::{AccessTarget, Action, RecordId},
+	InstitutionKind, Role,
+};
+use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
+use mbds_storage::{ContentAddress, ReplicatedStore};
+use sp_core::{crypto::Ss58Codec, H256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body accepted.
+const MAX_BODY: u64 = 1 << 20;
+/// How long the proxy waits for its audit entry to be included.
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A refusal: HTTP status and body.
+#[derive(Debug)]
+pub struct Refusal {
+	/// HTTP status.
+	pub status: u16,
+	/// The body.
+	pub body: ErrorBody,
+}
+
+fn refuse(status: u16, code: &str, audited: bool, error: impl Into<String>) -> Refusal {
+	Refusal { status, body: ErrorBody { code: code.into(), error: error.into(), audited } }
+}
+
+/// A running proxy's state.
+pub struct Proxy {
+	keys: ParticipantKeys,
+	me: String,
+	tester: TesterSecretKey,
+	consortium: Client,
+	store: ReplicatedStore,
+	state_dir: PathBuf,
+	rt: tokio::runtime::Runtime,
+}
+
+impl Proxy {
+	/// A proxy with `keys`, talking to the consortium node at `consortium_url`, reading
+	/// records from `store`, keeping key fragments under `state_dir`. Checks that its account
+	/// is an active health authority on the consortium whose registered search key is this
+	/// proxy's tester key.
+	pub fn new(
+		keys: ParticipantKeys,
+		consortium_url: &str,
+		store: ReplicatedStore,
+		state_dir: &Path,
+	) -> Result<Proxy, String> {
+		let consortium = Client::connect(consortium_url)?;
+		let me = keys.ss58();
+		match chain::participant(&consortium, &keys.account())? {
+			Some(p)
+				if p.role == Role::Institution(InstitutionKind::HealthAuthority)
+					&& p.status == pallet_kmc::ParticipantStatus::Active => {},
+			Some(p) => {
+				return Err(format!(
+					"proxy account {me} is registered on the consortium as {:?} ({:?}); a proxy must be an active health authority",
+					p.role, p.status
+				))
+			},
+			None => {
+				return Err(format!(
+					"proxy account {me} is not registered on the consortium at {consortium_url}; have the KMC register it as a health authority with its tester key (`mbds kmc register --role health-authority`)"
+				))
+			},
+		}
+		let tester = keys.tester();
+		let registered = chain::tester_key(&consortium, &keys.account())?;
+		if registered != tester.public_key() {
+			return Err(format!(
+				"proxy account {me}: the search key registered on the consortium is not this key file's tester key"
+			));
+		}
+		std::fs::create_dir_all(state_dir.join("kfrags"))
+			.map_err(|e| format!("state folder {}: cannot create it: {e}", state_dir.display()))?;
+		let rt = tokio::runtime::Builder::new_current_thread()
+			.enable_all()
+			.build()
+			.map_err(|e| format!("starting the storage runtime: {e}"))?;
+		Ok(Proxy { keys, me, tester, consortium, store, state_dir: state_dir.to_path_buf(), rt })
+	}
+
+	/// The proxy's account (SS58).
+	pub fn account(&self) -> &str {
+		&self.me
+	}
+
+	fn kfrag_path(&self, patient: &AccountId, grantee: &AccountId) -> PathBuf {
+		self.state_dir
+			.join("kfrags")
+			.join(patient.to_ss58check())
+			.join(format!("{}.json", grantee.to_ss58check()))
+	}
+
+	fn kfrag_count(&self) -> u32 {
+		let Ok(patients) = std::fs::read_dir(self.state_dir.join("kfrags")) else { return 0 };
+		patients
+			.flatten()
+			.filter_map(|p| std::fs::read_dir(p.path()).ok())
+			.map(|d| {
+				d.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")).count()
+					as u32
+			})
+			.sum()
+	}
+
+	/// Serves one request: method, path and body in, HTTP status and JSON body out.
+	pub fn handle(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+		let result = match (method, path) {
+			("GET", "/v1/health") => Ok(serde_json::to_value(Health {
+				account: self.me.clone(),
+				tester_key: format!("0x{}", hex::encode(self.tester.public_key().to_bytes())),
+				kfrags: self.kfrag_count(),
+				consortium: self.consortium.rpc.url.clone(),
+			})
+			.expect("plain JSON")),
+			("POST", "/v1/kfrag") => self.kfrag(body).map(|r| serde_json::to_value(r).expect("json")),
+			("POST", "/v1/search") => self.search(body).map(|r| serde_json::to_value(r).expect("json")),
+			("POST", "/v1/reencrypt") =>
+				self.reencrypt(body).map(|r| serde_json::to_value(r).expect("json")),
+			_ => Err(refuse(
+				404,
+				"bad-request",
+				false,
+				format!("no endpoint {method} {path}; see GET /v1/health, POST /v1/kfrag, /v1/search, /v1/reencrypt"),
+			)),
+		};
+		match result {
+			Ok(v) => (200, v),
+			Err(r) => {
+				println!(
+					"[proxy {}] refused {path}: {} ({})",
+					short(&self.me),
+					r.body.error,
+					r.body.code
+				);
+				(r.status, serde_json::to_value(r.body).expect("json"))
+			}
+		}
+	}
+
+	/// Opens a signed request addressed to this proxy and fresh enough.
+	fn open<T: serde::de::DeserializeOwned>(
+		&self,
+		body: &str,
+		proxy_of: impl Fn(&T) -> (&str, u64),
+	) -> Result<(AccountId, T), Refusal> {
+		let signed: Signed = serde_json::from_str(body).map_err(|e| {
+			refuse(
+				400,
+				"bad-request",
+				false,
+				format!("body is not a signed request (signer, payload, signature): {e}"),
+			)
+		})?;
+		let (signer, payload) =
+			signed.open::<T>().map_err(|e| refuse(401, "bad-signature", false, e))?;
+		let (proxy, issued_at) = proxy_of(&payload);
+		if proxy != self.me {
+			return Err(refuse(
+				400,
+				"wrong-proxy",
+				false,
+				format!("field `proxy` is {proxy}, but this proxy is {}", self.me),
+			));
+		}
+		let now = now_ms();
+		if issued_at + MAX_REQUEST_AGE_MS < now || issued_at > now + MAX_REQUEST_AGE_MS {
+			return Err(refuse(
+				400,
+				"stale-request",
+				false,
+				format!("field `issued_at` ({issued_at}) is more than 5 minutes from this proxy's clock ({now}); sign a fresh request"),
+			));
+		}
+		Ok((signer, payload))
+	}
+
+	fn parse_account(field: &str, s: &str) -> Result<AccountId, Refusal> {
+		crate::keys::parse_account(&format!("field `{field}`"), s)
+			.map_err(|e| refuse(400, "bad-request", false, e))
+	}
+
+	fn chain_err(e: String) -> Refusal {
+		refuse(503, "chain", false, format!("consortium chain: {e}"))
+	}
+
+	fn kfrag(&self, body: &str) -> Result<Stored, Refusal> {
+		let signed: Signed = serde_json::from_str(body)
+			.map_err(|e| refuse(400, "bad-request", false, format!("body: {e}")))?;
+		let (signer, up): (AccountId, KfragUpload) =
+			self.open(body, |u: &KfragUpload| (u.proxy.as_str(), u.issued_at))?;
+		let patient = Self::parse_account("patient", &up.patient)?;
+		let grantee = Self::parse_account("grantee", &up.grantee)?;
+		if signer != patient {
+			return Err(refuse(
+				403,
+				"bad-signature",
+				false,
+				"only the patient uploads key fragments for their own records",
+			));
+		}
+		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(400, "bad-request", false, e))?;
+		let patient_pk = chain::record_key(&self.consortium, &patient)
+			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		let grantee_pk = chain::record_key(&self.consortium, &grantee)
+			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
+			refuse(
+				400,
+				"bad-request",
+				false,
+				format!("field `kfrag`: {e} (made for other keys than those the KMC attests?)"),
+			)
+		})?;
+		let path = self.kfrag_path(&patient, &grantee);
+		write_atomically(&path, &serde_json::to_vec_pretty(&signed).expect("json"))
+			.map_err(|e| refuse(500, "storage", false, e))?;
+		println!(
+			"[proxy {}] stored a key fragment of {} for {}",
+			short(&self.me),
+			short(&up.patient),
+			short(&up.grantee)
+		);
+		Ok(Stored { patient: up.patient, grantee: up.grantee })
+	}
+
+	fn search(&self, body: &str) -> Result<SearchResponse, Refusal> {
+		let (user, req): (AccountId, SearchRequest) =
+			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
+		let patient = Self::parse_account("patient", &req.patient)?;
+		let trapdoor = hex::decode(req.trapdoor.trim_start_matches("0x"))
+			.map_err(|e| format!("field `trapdoor`: not hex: {e}"))
+			.and_then(|b| {
+				ConjunctiveTrapdoor::from_bytes(&b).map_err(|e| format!("field `trapdoor`: {e}"))
+			})
+			.map_err(|e| refuse(400, "bad-request", false, e))?;
+		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
+		let at_block = self.consortium.header(Some(at)).map_err(Self::chain_err)?.number;
+		let summaries =
+			chain::summaries(&self.consortium, &patient, Some(at)).map_err(Self::chain_err)?;
+		// One record = one slip on one chain; its items carry one encrypted keyword each.
+		let mut records: BTreeMap<(u32, u64), (Vec<EncryptedKeyword>, &chain::Summary)> =
+			BTreeMap::new();
+		for s in &summaries {
+			let entry = records.entry((s.item.chain_id, s.item.slip_id)).or_insert((Vec::new(), s));
+			// An item whose keyword does not decode cannot match; skip it.
+			if let Ok(kw) = EncryptedKeyword::from_bytes(&s.item.encrypted_keyword) {
+				entry.0.push(kw);
+			}
+		}
+		let query = self.tester.prepare_conjunctive(&trapdoor);
+		let now = now_ms();
+		let mut matches = Vec::new();
+		for (keywords, s) in records.values() {
+			if !query.matches(keywords) {
+				continue;
+			}
+			let readable = chain::may_access(
+				&self.consortium,
+				&patient,
+				&user,
+				s.item.record_hash,
+				Action::Read,
+				now,
+				Some(at),
+			)
+			.map_err(Self::chain_err)?;
+			if readable {
+				matches.push(Match {
+					record_hash: chain::hash_hex(&s.item.record_hash),
+					chain_id: s.item.chain_id,
+					slip_id: s.item.slip_id,
+					block_number: s.item.block_number,
+					anchored_at: s.anchored_at,
+				});
+			}
+		}
+		println!(
+			"[proxy {}] search by {} over {} items of {}: {} readable match(es)",
+			short(&self.me),
+			short(&user.to_ss58check()),
+			summaries.len(),
+			short(&req.patient),
+			matches.len()
+		);
+		Ok(SearchResponse { matches, examined: summaries.len() as u32, at_block })
+	}
+
+	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
+		let (user, req): (AccountId, ReencryptRequest) =
+			self.open(body, |r: &ReencryptRequest| (r.proxy.as_str(), r.issued_at))?;
+		let patient = Self::parse_account("patient", &req.patient)?;
+		let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
+			.map_err(|e| refuse(400, "bad-request", false, e))?;
+		// The record must be one of the patient's, as anchored on the consortium.
+		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
+		let anchored = chain::summaries(&self.consortium, &patient, Some(at))
+			.map_err(Self::chain_err)?
+			.iter()
+			.any(|s| s.item.record_hash == hash);
+		if !anchored {
+			return Err(refuse(
+				404,
+				"not-anchored",
+				false,
+				format!(
+					"record {} is not among the records anchored for {} on the consortium (yet?)",
+					req.record_hash, req.patient
+				),
+			));
+		}
+		let grant_path = self.kfrag_path(&patient, &user);
+		let grant: Option<Signed> =
+			std::fs::read(&grant_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+		let Some(grant) = grant else {
+			return Err(refuse(
+				404,
+				"no-kfrag",
+				false,
+				format!("this proxy holds no key fragment of {} for {}; the patient gives one when approving a request (`mbds consent approve --proxy ...`)", req.patient, user.to_ss58check()),
+			));
+		};
+
+		// The chain decides, from the patient's consent at the including block, and records
+		// the access either way.
+		let (allowed, audit_block) = self.record_access(&patient, &user, hash)?;
+		if !allowed {
+			return Err(refuse(
+				403,
+				"denied",
+				true,
+				format!("the consent of {} does not allow {} to read record {} now (refusal recorded in the audit trail at consortium block #{audit_block})", req.patient, user.to_ss58check(), req.record_hash),
+			));
+		}
+
+		let bytes =
+			self.rt.block_on(self.store.get(&ContentAddress::from_bytes(hash.0))).map_err(|e| {
+				refuse(502, "storage", true, format!("record {}: {e}", req.record_hash))
+			})?;
+		let envelope = RecordEnvelope::from_bytes(&bytes).map_err(|e| {
+			refuse(502, "storage", true, format!("record {}: {e}", req.record_hash))
+		})?;
+		let patient_pk = chain::record_key(&self.consortium, &patient)
+			.map_err(|e| refuse(404, "unknown-participant", true, e))?;
+		let grantee_pk = chain::record_key(&self.consortium, &user)
+			.map_err(|e| refuse(404, "unknown-participant", true, e))?;
+		if envelope.header().owner != patient_pk {
+			return Err(refuse(
+				409,
+				"storage",
+				true,
+				format!("record {} is not sealed to {}", req.record_hash, req.patient),
+			));
+		}
+		let (_, up): (AccountId, KfragUpload) = grant
+			.open()
+			.map_err(|e| refuse(500, "storage", true, format!("stored fragment: {e}")))?;
+		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(500, "storage", true, e))?;
+		let kfrag = kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
+			refuse(409, "no-kfrag", true, format!("stored fragment no longer matches the attested keys ({e}); the patient must issue a new one"))
+		})?;
+		let cfrag = kfrag.reencrypt(&envelope);
+		println!(
+			"[proxy {}] re-encrypted record {} of {} for {} (audited at #{audit_block})",
+			short(&self.me),
+			short(&req.record_hash),
+			short(&req.patient),
+			short(&user.to_ss58check())
+		);
+		Ok(ReencryptResponse {
+			cfrag: format!("0x{}", hex::encode(cfrag.to_bytes())),
+			grant,
+			audit_block,
+		})
+	}
+
+	/// Records the access on the consortium; whether the chain allowed it and the block.
+	fn record_access(
+		&self,
+		patient: &AccountId,
+		user: &AccountId,
+		hash: H256,
+	) -> Result<(bool, u32), Refusal> {
+		let call = RuntimeCall::Consent(pallet_consent::Call::record_access {
+			patient: patient.clone(),
+			user: user.clone(),
+			target: AccessTarget::Record {
+				id: RecordId::Hash(hash),
+				categories: Default::default(),
+			},
+			action: Action::Read,
+		});
+		let inclusion = self
+			.consortium
+			.submit_and_wait(call, &self.keys.pair(), AUDIT_TIMEOUT)
+			.map_err(|e| {
+				refuse(
+					503,
+					"chain",
+					false,
+					format!(
+						"recording the access on the consortium failed, so nothing is served: {e}"
+					),
+				)
+			})?;
+		let allowed = inclusion.events.iter().find_map(|e| match e {
+			RuntimeEvent::Consent(pallet_consent::Event::AccessRecorded { allowed, .. }) => {
+				Some(*allowed)
+			}
+			_ => None,
+		});
+		match allowed {
+			Some(a) => Ok((a, inclusion.number)),
+			None => Err(refuse(
+				503,
+				"chain",
+				false,
+				"the consortium included the access record but emitted no AccessRecorded event",
+			)),
+		}
+	}
+}
+
+fn decode_kfrag(up: &KfragUpload) -> Result<(VerifyingKey, KeyFragment), String> {
+	let vk = hex::decode(up.verifying_key.trim_start_matches("0x"))
+		.map_err(|e| format!("field `verifying_key`: not hex: {e}"))
+		.and_then(|b| {
+			VerifyingKey::from_bytes(&b).map_err(|e| format!("field `verifying_key`: {e}"))
+		})?;
+	let kfrag = hex::decode(up.kfrag.trim_start_matches("0x"))
+		.map_err(|e| format!("field `kfrag`: not hex: {e}"))
+		.and_then(|b| KeyFragment::from_bytes(&b).map_err(|e| format!("field `kfrag`: {e}")))?;
+	Ok((vk, kfrag))
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+	use std::io::Write;
+	let dir = path.parent().expect("kfrag paths have a folder");
+	std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+	let tmp = path.with_extension("json.tmp");
+	let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+	f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+	std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+	if let Ok(d) = std::fs::File::open(dir) {
+		let _ = d.sync_all();
+	}
+	Ok(())
+}
+
+/// First characters of an account or hash, for log lines.
+pub fn short(s: &str) -> String {
+	s.chars().take(10).collect()
+}
+
+/// Serves HTTP on `listen` until `stop` is set.
+pub fn serve(proxy: &Proxy, listen: &str, stop: Arc<AtomicBool>) -> Result<(), String> {
+	let server =
+		tiny_http::Server::http(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+	println!("[proxy {}] listening on http://{listen}", short(proxy.account()));
+	let json = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("ascii");
+	while !stop.load(Ordering::SeqCst) {
+		let Some(mut req) =
+			server.recv_timeout(Duration::from_millis(300)).map_err(|e| e.to_string())?
+		else {
+			continue;
+		};
+		let method = req.method().as_str().to_string();
+		let path = req.url().split('?').next().unwrap_or("").to_string();
+		let mut body = String::new();
+		let (status, value) = if req.body_length().unwrap_or(0) as u64 > MAX_BODY {
+			(
+				413,
+				serde_json::json!({"code": "bad-request", "error": "body larger than 1 MiB", "audited": false}),
+			)
+		} else if let Err(e) = std::io::Read::read_to_string(
+			&mut std::io::Read::take(req.as_reader(), MAX_BODY),
+			&mut body,
+		) {
+			(
+				400,
+				serde_json::json!({"code": "bad-request", "error": format!("body is not UTF-8 text: {e}"), "audited": false}),
+			)
+		} else {
+			proxy.handle(&method, &path, &body)
+		};
+		let resp = tiny_http::Response::from_data(value.to_string().into_bytes())
+			.with_status_code(status)
+			.with_header(json.clone());
+		let _ = req.respond(resp);
+	}
+	println!("[proxy {}] stopped", short(proxy.account()));
+	Ok(())
+}
+
+/// Puts `bytes` into `store` (used by tests and tools that seed storage).
+pub fn put_blocking(store: &ReplicatedStore, bytes: Vec<u8>) -> Result<ContentAddress, String> {
+	tokio::runtime::Builder::new_current_thread()
+		.enable_all()
+		.build()
+		.map_err(|e| e.to_string())?
+		.block_on(store.put(Bytes::from(bytes)))
+		.map_err(|e| e.to_string())
+}
