@@ -5,11 +5,14 @@
 #   platform-p  (platform-local,   chain id 2001, 4 validators)  RPC ws://127.0.0.1:23001..23004
 #   consortium  (consortium-local, chain id 1,    5 validators)  RPC ws://127.0.0.1:24001..24005
 #
-#   zombienet/run-all.sh [--once] [NETWORK...]
+#   zombienet/run-all.sh [--once] [--journey] [NETWORK...]
 #
 # Waits until every network reports finalised blocks, prints each chain's RPC endpoints, then
 # keeps running until Ctrl-C / SIGTERM, which stops all networks and their nodes.
 # --once: stop as soon as all networks finalise (a smoke check).
+# --journey: then register the private chains on the consortium, start the relayer and three
+#   proxies and run the patient journey (`mbds-journey --attach`, all four networks needed);
+#   with --once, stop everything after it; otherwise relayer and proxies run until Ctrl-C.
 # Env: MBDS_NODE (node binary, default ${CARGO_TARGET_DIR:-$HOME/.cache/mbds-target}/release/mbds-node),
 #      READY_TIMEOUT (seconds to wait for finalised blocks, default 900),
 #      MIN_FINALISED (finalised height that counts as ready, default 2).
@@ -19,10 +22,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 once=0
+journey=0
+journey_pid=""
 nets=()
 while (($#)); do
 	case "$1" in
 	--once) once=1; shift ;;
+	--journey) journey=1; shift ;;
 	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) zn_known "$1" || zn_die "unknown network '$1' (known: ${ZN_NETWORKS[*]})"; nets+=("$1"); shift ;;
 	esac
@@ -57,6 +63,11 @@ stop_all() {
 	((stopping)) && return
 	stopping=1
 	trap '' INT TERM
+	if [[ -n "$journey_pid" ]] && kill -0 "$journey_pid" 2>/dev/null; then
+		zn_log "stopping the journey's relayer and proxies"
+		kill -TERM "$journey_pid" 2>/dev/null || true
+		wait "$journey_pid" 2>/dev/null || true
+	fi
 	zn_log "stopping ${!pid_of[*]}"
 	# First the nodes, with SIGTERM (a clean shutdown), while zombienet is alive to reap them;
 	# zombienet itself would kill -9 them and exit, leaving <defunct> entries for PID 1 to reap.
@@ -147,6 +158,21 @@ for n in "${nets[@]}"; do
 done
 echo
 echo "  node logs: $run_dir/<network>/<node>.log"
+
+if ((journey)); then
+	journey_bin="$(dirname "$MBDS_NODE")/mbds-journey"
+	[[ -x "$journey_bin" ]] || zn_die "--journey: $journey_bin not built (scripts/test.sh or scripts/run.sh builds it)"
+	urls=(http://127.0.0.1:23001 http://127.0.0.1:21001 http://127.0.0.1:22001 http://127.0.0.1:24001)
+	if ((once)); then
+		zn_log "running the patient journey on the zombienet networks (log also in $run_dir/journey.log)"
+		"$journey_bin" --exit --dir "$run_dir/journey" --attach "${urls[@]}" 2>&1 | tee "$run_dir/journey.log"
+		[[ ${PIPESTATUS[0]} -eq 0 ]] || { zn_log "FAILED: the journey failed"; exit 1; }
+	else
+		"$journey_bin" --dir "$run_dir/journey" --attach "${urls[@]}" >"$run_dir/journey.log" 2>&1 &
+		journey_pid=$!
+		zn_log "patient journey running (pid $journey_pid): tail -f $run_dir/journey.log"
+	fi
+fi
 
 if ((once)); then
 	zn_log "--once: stopping"

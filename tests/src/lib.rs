@@ -6,6 +6,7 @@
 //! failing test leaves nothing running.
 
 pub mod client;
+pub mod journey;
 
 use serde_json::{json, Value};
 use std::{

@@ -340,20 +340,8 @@ impl Proxy {
 				),
 			));
 		}
-		let grant_path = self.kfrag_path(&patient, &user);
-		let grant: Option<Signed> =
-			std::fs::read(&grant_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-		let Some(grant) = grant else {
-			return Err(refuse(
-				404,
-				"no-kfrag",
-				false,
-				format!("this proxy holds no key fragment of {} for {}; the patient gives one when approving a request (`mbds consent approve --proxy ...`)", req.patient, user.to_ss58check()),
-			));
-		};
-
 		// The chain decides, from the patient's consent at the including block, and records
-		// the access either way.
+		// the access either way (a data user without consent is refused on the record).
 		let (allowed, audit_block) = self.record_access(&patient, &user, hash)?;
 		if !allowed {
 			return Err(refuse(
@@ -363,6 +351,18 @@ impl Proxy {
 				format!("the consent of {} does not allow {} to read record {} now (refusal recorded in the audit trail at consortium block #{audit_block})", req.patient, user.to_ss58check(), req.record_hash),
 			));
 		}
+
+		let grant_path = self.kfrag_path(&patient, &user);
+		let grant: Option<Signed> =
+			std::fs::read(&grant_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+		let Some(grant) = grant else {
+			return Err(refuse(
+				404,
+				"no-kfrag",
+				true,
+				format!("this proxy holds no key fragment of {} for {}; the patient gives one when approving a request (`mbds consent approve --proxy ...`)", req.patient, user.to_ss58check()),
+			));
+		};
 
 		let bytes =
 			self.rt.block_on(self.store.get(&ContentAddress::from_bytes(hash.0))).map_err(|e| {

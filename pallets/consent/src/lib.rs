@@ -41,6 +41,9 @@
 //!
 //! ## Semantics worth knowing
 //!
+//! - Every call is **feeless** for an active registered participant (`feeless_if`): a patient
+//!   needs no tokens to grant, revoke or answer, nor a proxy to record accesses. The identity
+//!   registry's `CheckParticipant` extension bounds such transactions per identity and window.
 //! - A grant is in force for `valid_from <= now < valid_until` (ms). Grants past their end are
 //!   removed lazily when a new grant to the same grantee is added.
 //! - **Revocation** deletes the grant in the block that includes it. Calls later in that block
@@ -389,6 +392,9 @@ pub mod pallet {
 		/// on someone else's data.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::grant())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _grantee: &Grantee<T::AccountId>,
+			_actions: &ActionSet, _scope: &GrantScope, _from: &Moment, _until: &Moment,
+			_purpose: &Option<Purpose>| -> bool { Pallet::<T>::is_active_signer(origin) })]
 		pub fn grant(
 			origin: OriginFor<T>,
 			grantee: Grantee<T::AccountId>,
@@ -424,6 +430,9 @@ pub mod pallet {
 		/// Revoke one of the caller's grants. It stops allowing anything from this block on.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::revoke())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _grant: &GrantId| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn revoke(origin: OriginFor<T>, grant: GrantId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			let stored = Grants::<T>::get(grant).ok_or(Error::<T>::GrantNotFound)?;
@@ -438,6 +447,9 @@ pub mod pallet {
 		/// Set a standing policy on the caller's records.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::set_policy())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &Policy<T::AccountId>| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn set_policy(origin: OriginFor<T>, policy: Policy<T::AccountId>) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			Self::ensure_consent_chain()?;
@@ -471,6 +483,9 @@ pub mod pallet {
 		/// revoked or expired.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::remove_policy())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &PolicyId| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn remove_policy(origin: OriginFor<T>, policy: PolicyId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			let mut policies = Policies::<T>::get(&patient);
@@ -493,6 +508,9 @@ pub mod pallet {
 		/// policies for that institution.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::record_visit())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn record_visit(origin: OriginFor<T>, patient: T::AccountId) -> DispatchResult {
 			let caller = ensure_signed(origin)?;
 			Self::ensure_consent_chain()?;
@@ -521,6 +539,10 @@ pub mod pallet {
 		/// suspension is kept).
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::request_access(T::MaxPoliciesPerPatient::get()))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId, _actions: &ActionSet,
+			_scope: &GrantScope, _from: &Moment, _until: &Moment, _purpose: &Purpose| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn request_access(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
@@ -636,6 +658,9 @@ pub mod pallet {
 		/// asked for.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::approve_request())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn approve_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			Self::ensure_consent_chain()?;
@@ -673,6 +698,9 @@ pub mod pallet {
 		/// Deny a request addressed to the caller.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::deny_request())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
+			Pallet::<T>::is_active_signer(origin)
+		})]
 		pub fn deny_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			let req = Requests::<T>::get(request).ok_or(Error::<T>::RequestNotFound)?;
@@ -690,6 +718,8 @@ pub mod pallet {
 		/// and one access over the limit suspends `user` (and is denied).
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::record_access(2 * T::MaxGrantsPerGrantee::get()))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId, _user: &T::AccountId,
+			_target: &AccessTarget, _action: &Action| -> bool { Pallet::<T>::is_active_signer(origin) })]
 		pub fn record_access(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
@@ -737,6 +767,15 @@ struct GrantPlan<T: Config> {
 }
 
 impl<T: Config> Pallet<T> {
+	/// True for a signed origin of an active registered participant: the consent calls are
+	/// then feeless (the identity registry's `CheckParticipant` bounds them per window).
+	pub fn is_active_signer(origin: &OriginFor<T>) -> bool {
+		match origin.clone().into() {
+			Ok(RawOrigin::Signed(who)) => T::Participants::is_active(&who),
+			_ => false,
+		}
+	}
+
 	/// The access check: may `user` perform `action` on `target` of `patient`'s records at
 	/// `now` (Unix ms)? See the crate doc for the rules.
 	pub fn is_access_allowed(

@@ -1,0 +1,895 @@
+//! The paper's patient journey ("The process of a patient using the MBDS system"), end to end
+//! on real processes: four chains (internet platform P, hospitals A and B, the consortium), the
+//! relayer, three proxies (threshold 2), a local-folder record store, and every participant
+//! acting through the `mbds` CLI with its own generated keys.
+//!
+//! 1. Online visit on platform P: P's doctor writes a FHIR record, the patient checks and
+//!    confirms the slip.
+//! 2. Offline visit at hospital A: the patient gives A's doctor a keyword trapdoor; the doctor
+//!    asks for access, the patient approves and gives the proxies key fragments; once P's
+//!    summary is anchored on the consortium the doctor finds P's record by keyword, gets two
+//!    proxies' fragments and decrypts it, then writes A's record.
+//! 3. Referral to hospital B: the same for B's doctor, who reads P's and A's records, then
+//!    writes B's.
+//! 4. Online follow-up on P: P's doctor, granted by the patient, reads all three.
+//!
+//! And the refusals: a doctor without consent finds nothing readable and is refused by every
+//! proxy; after the patient revokes A's grant the proxies refuse A's doctor; every access and
+//! refusal is in the patient's audit trail; a tampered blob in storage is detected.
+//!
+//! Used by the end-to-end test (`tests/tests/journey.rs`) and by `mbds-journey`, the README's
+//! run command, which prints every step for a person to follow.
+
+use crate::{free_port, workspace_binary, Network};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long to wait for a record to be anchored and found by search.
+const ANCHOR_WAIT: Duration = Duration::from_secs(300);
+
+/// The FHIR records of the journey (in `tests/fixtures/journey/`).
+pub fn fixture(name: &str) -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/journey").join(name)
+}
+
+/// A helper process (relayer, proxy) stopped with SIGTERM (then SIGKILL) when dropped.
+pub struct Proc {
+	/// What it is.
+	pub name: String,
+	child: Child,
+	/// Its log file.
+	pub log: PathBuf,
+}
+
+impl Proc {
+	fn start(name: &str, bin: &str, args: &[String], log: PathBuf) -> Result<Proc, String> {
+		let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+		let child = Command::new(workspace_binary(bin))
+			.args(args)
+			.stdout(file.try_clone().map_err(|e| e.to_string())?)
+			.stderr(file)
+			.stdin(Stdio::null())
+			.spawn()
+			.map_err(|e| format!("starting {bin}: {e}"))?;
+		Ok(Proc { name: name.into(), child, log })
+	}
+
+	/// Stop it: SIGTERM, then SIGKILL after 10 s.
+	pub fn stop(&mut self) {
+		if let Ok(Some(_)) = self.child.try_wait() {
+			return;
+		}
+		let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+		let start = Instant::now();
+		while start.elapsed() < Duration::from_secs(10) {
+			if let Ok(Some(_)) = self.child.try_wait() {
+				return;
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
+
+impl Drop for Proc {
+	fn drop(&mut self) {
+		self.stop();
+	}
+}
+
+/// The chains of the journey, in order, and the presets they run.
+const LABELS: [&str; 4] = ["platform P", "hospital A", "hospital B", "consortium"];
+const PRESETS: [&str; 4] =
+	["platform-local", "hospital-local", "hospital-b-local", "consortium-local"];
+
+/// Everyone in the journey, by key file name.
+const PEOPLE: [&str; 11] = [
+	"patient", "inst-p", "inst-a", "inst-b", "doc-p", "doc-a", "doc-b", "doc-x", "ha-1", "ha-2",
+	"ha-3",
+];
+
+/// What the journey observed; the end-to-end test checks it.
+#[derive(Debug, Default)]
+pub struct Report {
+	/// Record hashes written on P, A, B.
+	pub records: Vec<String>,
+	/// (reader, record hash, decrypted FHIR equals the original) for every shared read.
+	pub reads: Vec<(String, String, bool)>,
+	/// Readable matches the doctor without consent got from a search.
+	pub outsider_matches: usize,
+	/// The error the doctor without consent got reading P's record.
+	pub outsider_refusal: String,
+	/// The error A's doctor got after the patient revoked A's grant.
+	pub revoked_refusal: String,
+	/// The error reading a tampered blob.
+	pub tamper_error: String,
+	/// The patient's audit trail at the end (`mbds audit --json`).
+	pub audit: Value,
+	/// Accounts by key file name.
+	pub accounts: std::collections::BTreeMap<String, String>,
+	/// Seconds each step took.
+	pub steps: Vec<(String, f64)>,
+}
+
+/// The running network and the participants' files.
+pub struct Journey {
+	/// Work folder: keys, public keys, record store, proxy state, logs.
+	pub dir: PathBuf,
+	/// The four chains: (label, RPC URL of the node the clients use).
+	pub chains: Vec<(String, String)>,
+	/// The chains' nodes, when this journey started them.
+	networks: Vec<Network>,
+	/// Relayer and proxies.
+	pub procs: Vec<Proc>,
+	/// Proxy URLs (the first is the search proxy).
+	pub proxies: Vec<String>,
+	say: Box<dyn FnMut(&str) + Send>,
+}
+
+fn json_str(v: &Value, key: &str) -> Result<String, String> {
+	v[key].as_str().map(String::from).ok_or_else(|| format!("no `{key}` in {v}"))
+}
+
+impl Journey {
+	/// Start the four chains (three validators each: enough for GRANDPA, 3 of 4), wait until
+	/// they finalise; `say` prints progress.
+	pub fn start(dir: &Path, mut say: Box<dyn FnMut(&str) + Send>) -> Result<Journey, String> {
+		std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+		let mut networks = Vec::new();
+		for (label, preset) in LABELS.iter().zip(PRESETS) {
+			say(&format!("[network] starting {label} ({preset}, 3 validators)"));
+			networks.push(Network::start(preset, 3));
+		}
+		let mut chains = Vec::new();
+		for (label, net) in LABELS.iter().zip(&mut networks) {
+			net.wait_finalized(1, Duration::from_secs(240)).map_err(|e| format!("{label}: {e}"))?;
+			say(&format!("[network] {label} finalises blocks; RPC {}", net.nodes[0].url()));
+			chains.push((label.to_string(), net.nodes[0].url()));
+		}
+		Ok(Journey {
+			dir: dir.to_path_buf(),
+			chains,
+			networks,
+			procs: Vec::new(),
+			proxies: Vec::new(),
+			say,
+		})
+	}
+
+	/// Use chains that are already running (e.g. the zombienet networks): RPC URLs of
+	/// platform P, hospital A, hospital B and the consortium, in that order.
+	pub fn attach(
+		dir: &Path,
+		urls: [String; 4],
+		mut say: Box<dyn FnMut(&str) + Send>,
+	) -> Result<Journey, String> {
+		std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+		let mut chains = Vec::new();
+		for (label, url) in LABELS.iter().zip(urls) {
+			let client = mbds_client::Client::connect(&url).map_err(|e| format!("{label}: {e}"))?;
+			client
+				.wait(&format!("{label} finalises"), Duration::from_secs(240), |c| {
+					Ok(c.header(Some(c.finalized_head()?))?.number >= 1)
+				})
+				.map_err(|e| format!("{label}: {e}"))?;
+			say(&format!("[network] {label} at {url} finalises blocks"));
+			chains.push((label.to_string(), url));
+		}
+		Ok(Journey {
+			dir: dir.to_path_buf(),
+			chains,
+			networks: Vec::new(),
+			procs: Vec::new(),
+			proxies: Vec::new(),
+			say,
+		})
+	}
+
+	fn url(&self, i: usize) -> String {
+		self.chains[i].1.clone()
+	}
+	fn p(&self) -> String {
+		self.url(0)
+	}
+	fn a(&self) -> String {
+		self.url(1)
+	}
+	fn b(&self) -> String {
+		self.url(2)
+	}
+	/// The consortium node's URL.
+	pub fn c(&self) -> String {
+		self.url(3)
+	}
+	fn keys(&self, who: &str) -> String {
+		self.dir.join("keys").join(format!("{who}.json")).display().to_string()
+	}
+	fn public(&self, who: &str) -> String {
+		self.dir.join("public").join(format!("{who}.json")).display().to_string()
+	}
+	fn store(&self) -> String {
+		self.dir.join("store").display().to_string()
+	}
+
+	fn say(&mut self, line: &str) {
+		(self.say)(line)
+	}
+
+	/// Runs `mbds --json ARGS`; its JSON answer, or its error message.
+	fn mbds(&mut self, args: &[&str]) -> Result<Value, String> {
+		let shown: Vec<String> = args
+			.iter()
+			.map(|a| {
+				let a = a.replace(&format!("{}/", self.dir.display()), "");
+				if a.starts_with("0x") && a.len() > 24 {
+					format!("{}…", &a[..18])
+				} else {
+					a
+				}
+			})
+			.collect();
+		self.say(&format!("    $ mbds {}", shown.join(" ")));
+		let out = Command::new(workspace_binary("mbds"))
+			.arg("--json")
+			.args(args)
+			.stdin(Stdio::null())
+			.output()
+			.map_err(|e| format!("running mbds: {e}"))?;
+		let stdout = String::from_utf8_lossy(&out.stdout);
+		if !out.status.success() {
+			let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+			return Err(err.trim_start_matches("mbds: error: ").to_string());
+		}
+		serde_json::from_str(&stdout)
+			.map_err(|e| format!("mbds {}: not JSON ({e}): {stdout}", args[0]))
+	}
+
+	/// Like [`Self::mbds`], and an error names the command.
+	fn must(&mut self, args: &[&str]) -> Result<Value, String> {
+		self.mbds(args)
+			.map_err(|e| format!("`mbds {}` failed: {e}", args[..2.min(args.len())].join(" ")))
+	}
+
+	fn account(&self, who: &str) -> Result<String, String> {
+		let v: Value = serde_json::from_str(
+			&std::fs::read_to_string(self.public(who)).map_err(|e| format!("{who}: {e}"))?,
+		)
+		.map_err(|e| e.to_string())?;
+		json_str(&v, "account")
+	}
+
+	/// Keys for everyone, KMC registrations on every chain, the relayer and three proxies.
+	pub fn setup(&mut self) -> Result<(), String> {
+		let sudo = "//Alice";
+		self.say("[setup] every participant generates keys on their own device and exports the public part");
+		std::fs::create_dir_all(self.dir.join("public")).map_err(|e| e.to_string())?;
+		for who in PEOPLE {
+			let (k, p) = (self.keys(who), self.public(who));
+			if !Path::new(&k).exists() {
+				self.must(&["keys", "new", "--out", &k])?;
+			}
+			let mut args = vec!["keys", "export", "--keys", &k, "--out", &p];
+			if who.starts_with("ha-") {
+				args.push("--tester");
+			}
+			self.must(&args)?;
+		}
+		let acct = |j: &Journey, w: &str| j.account(w);
+		let (inst_p, inst_a, inst_b) =
+			(acct(self, "inst-p")?, acct(self, "inst-a")?, acct(self, "inst-b")?);
+		let doctor_p = format!("doctor:{inst_p}");
+		let doctor_a = format!("doctor:{inst_a}");
+		let doctor_b = format!("doctor:{inst_b}");
+		let plan: Vec<(String, Vec<(&str, String)>, Option<String>)> = vec![
+			(
+				self.p(),
+				vec![
+					("inst-p", "platform".into()),
+					("doc-p", doctor_p.clone()),
+					("patient", "patient".into()),
+				],
+				Some(inst_p.clone()),
+			),
+			(
+				self.a(),
+				vec![
+					("inst-a", "hospital".into()),
+					("doc-a", doctor_a.clone()),
+					("doc-x", doctor_a.clone()),
+					("patient", "patient".into()),
+				],
+				Some(inst_a.clone()),
+			),
+			(
+				self.b(),
+				vec![
+					("inst-b", "hospital".into()),
+					("doc-b", doctor_b.clone()),
+					("patient", "patient".into()),
+				],
+				Some(inst_b.clone()),
+			),
+			(
+				self.c(),
+				vec![
+					("ha-1", "health-authority".into()),
+					("ha-2", "health-authority".into()),
+					("ha-3", "health-authority".into()),
+					("inst-p", "platform".into()),
+					("inst-a", "hospital".into()),
+					("inst-b", "hospital".into()),
+					("doc-p", doctor_p),
+					("doc-a", doctor_a.clone()),
+					("doc-x", doctor_a),
+					("doc-b", doctor_b),
+					("patient", "patient".into()),
+				],
+				None,
+			),
+		];
+		for (url, people, institution) in plan {
+			self.say(&format!(
+				"[setup] the KMC of {url} registers {} participant(s)",
+				people.len()
+			));
+			for (who, role) in people {
+				let public = self.public(who);
+				let identity = format!("verified identity of {who}");
+				self.must(&[
+					"kmc",
+					"register",
+					"--public",
+					&public,
+					"--role",
+					&role,
+					"--identity",
+					&identity,
+					"--chain",
+					&url,
+					"--sudo",
+					sudo,
+				])?;
+			}
+			if let Some(inst) = institution {
+				self.must(&[
+					"kmc",
+					"set-institution",
+					"--institution",
+					&inst,
+					"--chain",
+					&url,
+					"--sudo",
+					sudo,
+				])?;
+			}
+		}
+
+		self.say("[setup] governance registers the three private chains on the consortium; one relayer follows them");
+		let relay_args = |j: &Journey| -> Vec<String> {
+			vec![
+				"--consortium".into(),
+				j.c(),
+				"--private".into(),
+				j.p(),
+				"--private".into(),
+				j.a(),
+				"--private".into(),
+				j.b(),
+			]
+		};
+		let mut reg = relay_args(self);
+		reg.extend(["register".into(), "--sudo".into(), sudo.into()]);
+		let out = Command::new(workspace_binary("mbds-relayer"))
+			.args(&reg)
+			.output()
+			.map_err(|e| e.to_string())?;
+		if !out.status.success() {
+			return Err(format!("mbds-relayer register: {}", String::from_utf8_lossy(&out.stderr)));
+		}
+		let mut run = relay_args(self);
+		run.extend([
+			"run".into(),
+			"--poll-ms".into(),
+			"500".into(),
+			"--report-secs".into(),
+			"15".into(),
+		]);
+		let relayer = Proc::start("relayer", "mbds-relayer", &run, self.dir.join("relayer.log"))?;
+		self.procs.push(relayer);
+
+		self.say("[setup] three health authorities start their proxies (a grantee needs 2 of 3)");
+		for i in 1..=3 {
+			let port = free_port();
+			let who = format!("ha-{i}");
+			let args = vec![
+				"--keys".into(),
+				self.keys(&who),
+				"--consortium".into(),
+				self.c(),
+				"--store".into(),
+				self.store(),
+				"--state".into(),
+				self.dir.join(format!("proxy-{i}")).display().to_string(),
+				"--listen".into(),
+				format!("127.0.0.1:{port}"),
+			];
+			let proc =
+				Proc::start(&who, "mbds-proxy", &args, self.dir.join(format!("proxy-{i}.log")))?;
+			self.procs.push(proc);
+			let url = format!("http://127.0.0.1:{port}");
+			let client = mbds_proxy::ProxyClient::new(&url);
+			let start = Instant::now();
+			while client.health().is_err() {
+				if start.elapsed() > Duration::from_secs(30) {
+					let log = std::fs::read_to_string(self.dir.join(format!("proxy-{i}.log")))
+						.unwrap_or_default();
+					return Err(format!("proxy {who} did not come up at {url}: {log}"));
+				}
+				std::thread::sleep(Duration::from_millis(200));
+			}
+			self.say(&format!("[setup] proxy {who} serves {url}"));
+			self.proxies.push(url);
+		}
+		Ok(())
+	}
+
+	/// `who` writes `fixture` on `chain` for the patient; the patient checks and confirms it.
+	fn write_and_confirm(
+		&mut self,
+		who: &str,
+		chain: &str,
+		fixture_name: &str,
+		kind: &str,
+	) -> Result<String, String> {
+		let (keys, patient, tester) =
+			(self.keys(who), self.account("patient")?, self.account("ha-1")?);
+		let fhir = fixture(fixture_name).display().to_string();
+		let (c, store) = (self.c(), self.store());
+		let put = self.must(&[
+			"record",
+			"put",
+			"--keys",
+			&keys,
+			"--chain",
+			chain,
+			"--consortium",
+			&c,
+			"--patient",
+			&patient,
+			"--fhir",
+			&fhir,
+			"--tester",
+			&tester,
+			"--store",
+			&store,
+			"--type",
+			kind,
+		])?;
+		let slip = put["slip"].as_u64().ok_or("record put: no slip id")?.to_string();
+		let hash = json_str(&put, "record_hash")?;
+		self.say(&format!("      slip {slip}, record {hash}, keywords {}", put["keywords"]));
+		let pk = self.keys("patient");
+		self.must(&["slips", "list", "--keys", &pk, "--chain", chain])?;
+		let confirm = self.must(&[
+			"slips", "confirm", "--keys", &pk, "--chain", chain, "--slip", &slip, "--store", &store,
+		])?;
+		self.say(&format!(
+			"      the patient decrypted it ({}), checked its hash and confirmed it in block #{}",
+			confirm["record"]["keywords"], confirm["block"]
+		));
+		Ok(hash)
+	}
+
+	/// `who` searches with `trapdoor` until `want` readable records are found.
+	fn search_until(
+		&mut self,
+		who: &str,
+		trapdoor: &str,
+		want: usize,
+	) -> Result<Vec<String>, String> {
+		let (keys, patient, proxy) =
+			(self.keys(who), self.account("patient")?, self.proxies[0].clone());
+		let start = Instant::now();
+		let mut quiet = false;
+		loop {
+			let args = [
+				"search",
+				"--keys",
+				&keys,
+				"--proxy",
+				&proxy,
+				"--patient",
+				&patient,
+				"--trapdoor",
+				trapdoor,
+			];
+			let r = if quiet {
+				let out = Command::new(workspace_binary("mbds"))
+					.arg("--json")
+					.args(args)
+					.output()
+					.map_err(|e| e.to_string())?;
+				serde_json::from_slice::<Value>(&out.stdout).map_err(|e| e.to_string())?
+			} else {
+				self.must(&args)?
+			};
+			let found: Vec<String> = r["matches"]
+				.as_array()
+				.map(|m| {
+					m.iter().filter_map(|x| x["record_hash"].as_str().map(String::from)).collect()
+				})
+				.unwrap_or_default();
+			if found.len() >= want {
+				self.say(&format!(
+					"      {} readable record(s) found after {:.0} s",
+					found.len(),
+					start.elapsed().as_secs_f64()
+				));
+				return Ok(found);
+			}
+			if start.elapsed() > ANCHOR_WAIT {
+				return Err(format!("{who}: only {} of {want} records found by search after {ANCHOR_WAIT:?} (anchoring stalled? see relayer.log)", found.len()));
+			}
+			if !quiet {
+				self.say(&format!("      {} of {want} found; waiting for the relayer to anchor the newest summaries ...", found.len()));
+			}
+			quiet = true;
+			std::thread::sleep(Duration::from_secs(3));
+		}
+	}
+
+	/// `who` reads `record` through the proxies; true if it equals `fixture_name`.
+	fn read(&mut self, who: &str, record: &str, report: &mut Report) -> Result<(), String> {
+		let (keys, patient, c, store) =
+			(self.keys(who), self.account("patient")?, self.c(), self.store());
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			keys,
+			"--consortium".into(),
+			c,
+			"--patient".into(),
+			patient,
+			"--record".into(),
+			record.into(),
+			"--threshold".into(),
+			"2".into(),
+			"--store".into(),
+			store,
+		];
+		for p in self.proxies.clone() {
+			args.extend(["--proxy".into(), p]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		let r = self.must(&refs)?;
+		let fhir = r["fhir"].clone();
+		let original = [
+			"1-platform-online-visit.json",
+			"2-hospital-a-visit.json",
+			"3-hospital-b-referral.json",
+		]
+		.iter()
+		.filter_map(|f| std::fs::read_to_string(fixture(f)).ok())
+		.filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+		.any(|o| o == fhir);
+		self.say(&format!(
+			"      decrypted with fragments from {} proxies: {} ({})",
+			r["proxies"].as_array().map(|a| a.len()).unwrap_or(0),
+			fhir["id"],
+			r["keywords"]
+		));
+		report.reads.push((who.into(), record.into(), original));
+		Ok(())
+	}
+
+	/// `who` asks for access; the patient approves and gives the proxies key fragments.
+	fn request_and_approve(&mut self, who: &str) -> Result<(), String> {
+		let (keys, patient, c) = (self.keys(who), self.account("patient")?, self.c());
+		let r = self.must(&[
+			"access",
+			"request",
+			"--keys",
+			&keys,
+			"--consortium",
+			&c,
+			"--patient",
+			&patient,
+			"--purpose",
+			"treatment",
+			"--days",
+			"30",
+		])?;
+		let request = r["request"].as_u64().ok_or("access request: no request id")?.to_string();
+		let pk = self.keys("patient");
+		self.must(&["consent", "list", "--keys", &pk, "--consortium", &c])?;
+		let mut args = vec![
+			"consent".to_string(),
+			"approve".into(),
+			"--keys".into(),
+			pk,
+			"--consortium".into(),
+			c,
+			"--request".into(),
+			request,
+			"--threshold".into(),
+			"2".into(),
+		];
+		for p in self.proxies.clone() {
+			args.extend(["--proxy".into(), p]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		let a = self.must(&refs)?;
+		self.say(&format!(
+			"      grant {} created; key fragments with {} proxies",
+			a["grant"],
+			a["proxies"].as_array().map(|x| x.len()).unwrap_or(0)
+		));
+		Ok(())
+	}
+
+	fn trapdoor(&mut self, keywords: &[&str]) -> Result<String, String> {
+		let (pk, c, tester) = (self.keys("patient"), self.c(), self.account("ha-1")?);
+		let mut args = vec!["trapdoor", "--keys", &pk, "--consortium", &c, "--tester", &tester];
+		for k in keywords {
+			args.extend(["--keyword", k]);
+		}
+		let t = self.must(&args)?;
+		json_str(&t, "trapdoor")
+	}
+
+	fn step(&mut self, report: &mut Report, title: &str, start: Instant) {
+		report.steps.push((title.into(), start.elapsed().as_secs_f64()));
+		self.say(&format!("    ({title}: {:.0} s)", start.elapsed().as_secs_f64()));
+	}
+
+	/// The four steps and the refusals.
+	pub fn run(&mut self) -> Result<Report, String> {
+		let mut report = Report::default();
+		for who in PEOPLE {
+			report.accounts.insert(who.into(), self.account(who)?);
+		}
+		let diabetes = "http://hl7.org/fhir/sid/icd-10|E11.9";
+		let hba1c = "http://loinc.org|4548-4";
+		let c = self.c();
+
+		self.say("\n== Step 1: online visit on internet platform P ==");
+		self.say("  P's doctor writes the visit record (FHIR), sealed to the patient; the patient checks and confirms the slip");
+		let t = Instant::now();
+		let (p, a, b) = (self.p(), self.a(), self.b());
+		let rec_p =
+			self.write_and_confirm("doc-p", &p, "1-platform-online-visit.json", "consultation")?;
+		report.records.push(rec_p.clone());
+		self.step(&mut report, "step 1", t);
+
+		self.say("\n== Step 2: offline visit at hospital A ==");
+		self.say("  the patient gives A's doctor a trapdoor for E11.9; the doctor applies for access; the patient approves");
+		let t = Instant::now();
+		let trap = self.trapdoor(&[diabetes])?;
+		self.request_and_approve("doc-a")?;
+		self.say("  A's doctor searches by keyword (the proxy tests the trapdoor on the consortium's summaries) and reads P's record");
+		let found = self.search_until("doc-a", &trap, 1)?;
+		if !found.contains(&rec_p) {
+			return Err(format!("A's doctor found {found:?}, not P's record {rec_p}"));
+		}
+		self.read("doc-a", &rec_p, &mut report)?;
+		self.say("  a doctor of A without the patient's consent tries the same");
+		let x = self.keys("doc-x");
+		let proxy0 = self.proxies[0].clone();
+		let patient = self.account("patient")?;
+		let s = self.must(&[
+			"search",
+			"--keys",
+			&x,
+			"--proxy",
+			&proxy0,
+			"--patient",
+			&patient,
+			"--trapdoor",
+			&trap,
+		])?;
+		report.outsider_matches = s["matches"].as_array().map(|m| m.len()).unwrap_or(usize::MAX);
+		self.say(&format!("      search: {} readable match(es)", report.outsider_matches));
+		let store = self.store();
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			x.clone(),
+			"--consortium".into(),
+			c.clone(),
+			"--patient".into(),
+			patient.clone(),
+			"--record".into(),
+			rec_p.clone(),
+			"--store".into(),
+			store.clone(),
+		];
+		for pu in self.proxies.clone() {
+			args.extend(["--proxy".into(), pu]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		report.outsider_refusal = match self.mbds(&refs) {
+			Ok(v) => return Err(format!("a doctor without consent read P's record: {v}")),
+			Err(e) => e,
+		};
+		self.say(&format!(
+			"      refused: {}",
+			report.outsider_refusal.lines().collect::<Vec<_>>().join("\n        ")
+		));
+		self.say("  A's doctor writes the hospital visit record; the patient confirms it");
+		let rec_a = self.write_and_confirm("doc-a", &a, "2-hospital-a-visit.json", "diagnosis")?;
+		report.records.push(rec_a.clone());
+		self.step(&mut report, "step 2", t);
+
+		self.say("\n== Step 3: referral to hospital B ==");
+		let t = Instant::now();
+		self.request_and_approve("doc-b")?;
+		let found = self.search_until("doc-b", &trap, 2)?;
+		for r in [&rec_p, &rec_a] {
+			if !found.contains(r) {
+				return Err(format!("B's doctor did not find record {r}"));
+			}
+		}
+		self.read("doc-b", &rec_p, &mut report)?;
+		self.read("doc-b", &rec_a, &mut report)?;
+		let rec_b =
+			self.write_and_confirm("doc-b", &b, "3-hospital-b-referral.json", "referral")?;
+		report.records.push(rec_b.clone());
+		self.step(&mut report, "step 3", t);
+
+		self.say("\n== Step 4: online follow-up on platform P ==");
+		self.say("  the patient grants P's doctor read access directly and shares key fragments");
+		let t = Instant::now();
+		let (pk, dp) = (self.keys("patient"), self.account("doc-p")?);
+		let mut args = vec![
+			"consent".to_string(),
+			"grant".into(),
+			"--keys".into(),
+			pk.clone(),
+			"--consortium".into(),
+			c.clone(),
+			"--to".into(),
+			dp,
+			"--days".into(),
+			"7".into(),
+			"--threshold".into(),
+			"2".into(),
+		];
+		for pu in self.proxies.clone() {
+			args.extend(["--proxy".into(), pu]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		self.must(&refs)?;
+		let found = self.search_until("doc-p", &trap, 3)?;
+		for r in [&rec_p, &rec_a, &rec_b] {
+			if !found.contains(r) {
+				return Err(format!("P's doctor did not find record {r}"));
+			}
+			self.read("doc-p", r, &mut report)?;
+		}
+		self.say("  a conjunctive search (E11.9 AND HbA1c) finds only the records with both");
+		let both = self.trapdoor(&[diabetes, hba1c])?;
+		let found = self.search_until("doc-p", &both, 2)?;
+		if found.len() != 2 || found.contains(&rec_b) {
+			return Err(format!(
+				"conjunctive search found {found:?}, expected P's and A's records only"
+			));
+		}
+		self.step(&mut report, "step 4", t);
+
+		self.say("\n== Refusals ==");
+		self.say("  the patient revokes A's grant; A's doctor is refused from the next block on");
+		let list = self.must(&["consent", "list", "--keys", &pk, "--consortium", &c])?;
+		let doc_a = self.account("doc-a")?;
+		let grant = list["grants"]
+			.as_array()
+			.and_then(|g| g.iter().find(|g| g["grantee"] == doc_a.as_str()))
+			.and_then(|g| g["grant"].as_u64())
+			.ok_or("no grant of A's doctor to revoke")?
+			.to_string();
+		self.must(&["consent", "revoke", "--keys", &pk, "--consortium", &c, "--grant", &grant])?;
+		let ka = self.keys("doc-a");
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			ka,
+			"--consortium".into(),
+			c.clone(),
+			"--patient".into(),
+			patient.clone(),
+			"--record".into(),
+			rec_p.clone(),
+			"--store".into(),
+			store.clone(),
+		];
+		for pu in self.proxies.clone() {
+			args.extend(["--proxy".into(), pu]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		report.revoked_refusal = match self.mbds(&refs) {
+			Ok(v) => return Err(format!("A's doctor still read P's record after revocation: {v}")),
+			Err(e) => e,
+		};
+		self.say(&format!(
+			"      refused: {}",
+			report.revoked_refusal.lines().collect::<Vec<_>>().join("\n        ")
+		));
+
+		self.say("  someone alters B's record in storage; the reader detects it");
+		let blob = find_blob(Path::new(&store), &rec_b)?;
+		let mut bytes = std::fs::read(&blob).map_err(|e| e.to_string())?;
+		let mid = bytes.len() / 2;
+		bytes[mid] ^= 0x01;
+		std::fs::write(&blob, bytes).map_err(|e| e.to_string())?;
+		let kp = self.keys("doc-p");
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			kp,
+			"--consortium".into(),
+			c.clone(),
+			"--patient".into(),
+			patient,
+			"--record".into(),
+			rec_b,
+			"--store".into(),
+			store,
+		];
+		for pu in self.proxies.clone() {
+			args.extend(["--proxy".into(), pu]);
+		}
+		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+		report.tamper_error = match self.mbds(&refs) {
+			Ok(v) => return Err(format!("a tampered record was served: {v}")),
+			Err(e) => e,
+		};
+		self.say(&format!("      detected: {}", report.tamper_error.lines().next().unwrap_or("")));
+
+		self.say("\n== The patient's audit trail ==");
+		report.audit = self.must(&["audit", "--keys", &pk, "--consortium", &c])?;
+		if let Some(entries) = report.audit["entries"].as_array() {
+			let lines: Vec<String> = entries
+				.iter()
+				.map(|e| {
+					format!(
+						"    #{} block {} {}",
+						e["seq"],
+						e["block"],
+						e["event"].as_str().unwrap_or("")
+					)
+				})
+				.collect();
+			for l in lines {
+				self.say(&l);
+			}
+		}
+		Ok(report)
+	}
+
+	/// Stop the relayer, the proxies and the chains.
+	pub fn stop(&mut self) {
+		for p in &mut self.procs {
+			p.stop();
+		}
+		for net in &mut self.networks {
+			let _ = net.stop();
+		}
+	}
+}
+
+/// The file holding `hash` in a local-folder store.
+fn find_blob(store: &Path, hash: &str) -> Result<PathBuf, String> {
+	let hex = hash.trim_start_matches("0x");
+	let path = store.join("blobs/sha256").join(&hex[..2]).join(&hex[2..4]).join(hex);
+	if path.exists() {
+		Ok(path)
+	} else {
+		Err(format!("blob {hash} not found at {}", path.display()))
+	}
+}
