@@ -506,15 +506,28 @@ impl Journey {
 				"--trapdoor",
 				trapdoor,
 			];
+			// A failed search (a busy node, a proxy restarting) is retried until the deadline.
 			let r = if quiet {
-				let out = Command::new(workspace_binary("mbds"))
+				Command::new(workspace_binary("mbds"))
 					.arg("--json")
 					.args(args)
 					.output()
-					.map_err(|e| e.to_string())?;
-				serde_json::from_slice::<Value>(&out.stdout).map_err(|e| e.to_string())?
+					.map_err(|e| e.to_string())
+					.and_then(|out| {
+						serde_json::from_slice::<Value>(&out.stdout).map_err(|e| e.to_string())
+					})
 			} else {
-				self.must(&args)?
+				self.mbds(&args)
+			};
+			let r = match r {
+				Ok(r) => r,
+				Err(e) if start.elapsed() < ANCHOR_WAIT => {
+					self.say(&format!("      search failed ({e}); retrying"));
+					quiet = true;
+					std::thread::sleep(Duration::from_secs(3));
+					continue;
+				}
+				Err(e) => return Err(format!("{who}: search failed: {e}")),
 			};
 			let found: Vec<String> = r["matches"]
 				.as_array()

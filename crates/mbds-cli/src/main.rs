@@ -23,8 +23,8 @@ use mbds_primitives::{
 };
 use mbds_proxy::{
 	api::{
-		self, KfragUpload, ReencryptRequest, ReencryptResponse, SearchRequest, SearchResponse,
-		Signed, Stored,
+		self, KfragCertificate, KfragUpload, ReencryptRequest, ReencryptResponse, SearchRequest,
+		SearchResponse, Signed, Stored,
 	},
 	chain, open_stores, ParticipantKeys, ProxyClient, SearchKey,
 };
@@ -1231,22 +1231,56 @@ fn share(
 	)
 	.map_err(|e| format!("--threshold {} with {} --proxy: {e}", s.threshold, s.proxies.len()))?;
 	let vk = hex0x(&crypto.signing.verifying_key().to_bytes());
+	// Each fragment goes to a distinct, active health authority: a URL is only trusted for the
+	// account the consortium's KMC registered with that role.
+	let mut targets: Vec<(String, String)> = Vec::new();
+	for url in &s.proxies {
+		let health = ProxyClient::new(url).health().map_err(|e| e.to_string())?;
+		let proxy_account = account(&format!("proxy {url}: its account"), &health.account)?;
+		match chain::participant(consortium, &proxy_account)? {
+			Some(p)
+				if p.role == Role::Institution(InstitutionKind::HealthAuthority)
+					&& p.status == pallet_kmc::ParticipantStatus::Active => {},
+			_ =>
+				return Err(format!(
+					"proxy {url} claims account {}, which is not an active health authority on the consortium; not giving it a key fragment",
+					health.account
+				)),
+		}
+		if targets.iter().any(|(_, a)| *a == health.account) {
+			return Err(format!(
+				"proxy {url} is the same health authority ({}) as another --proxy; each fragment must go to a different proxy",
+				health.account
+			));
+		}
+		targets.push((url.clone(), health.account));
+	}
 	let mut done = Vec::new();
-	for (url, kfrag) in s.proxies.iter().zip(kfrags) {
-		let proxy = ProxyClient::new(url);
-		let health = proxy.health().map_err(|e| e.to_string())?;
+	for ((url, proxy_account), kfrag) in targets.into_iter().zip(kfrags) {
+		let now = api::now_ms();
+		let certificate = Signed::sign(
+			&keys.pair(),
+			&KfragCertificate {
+				proxy: proxy_account.clone(),
+				patient: keys.ss58(),
+				grantee: ss58(grantee),
+				verifying_key: vk.clone(),
+				issued_at: now,
+			},
+		);
 		let up = KfragUpload {
-			proxy: health.account.clone(),
+			proxy: proxy_account.clone(),
 			patient: keys.ss58(),
 			grantee: ss58(grantee),
 			verifying_key: vk.clone(),
 			kfrag: hex0x(&kfrag.to_bytes()),
-			issued_at: api::now_ms(),
+			certificate,
+			issued_at: now,
 		};
-		let _: Stored = proxy
+		let _: Stored = ProxyClient::new(&url)
 			.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up))
 			.map_err(|e| format!("giving proxy {url} its key fragment: {e}"))?;
-		done.push(health.account);
+		done.push(proxy_account);
 	}
 	Ok(done)
 }
@@ -1491,13 +1525,26 @@ fn record_get(
 	)];
 	match out_path {
 		Some(p) => {
-			std::fs::write(p, &text).map_err(|e| format!("--out {}: {e}", p.display()))?;
+			write_private(p, text.as_bytes()).map_err(|e| format!("--out {}: {e}", p.display()))?;
 			lines.push(format!("written to {}", p.display()));
 		}
 		None => lines.push(text.clone()),
 	}
 	let fhir: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
 	out(lines, json!({"record": record, "keywords": keywords, "proxies": via, "fhir": fhir}))
+}
+
+/// Writes decrypted data readable by its owner only (mode 0600).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+	use std::io::Write;
+	let mut options = std::fs::OpenOptions::new();
+	options.write(true).create(true).truncate(true);
+	#[cfg(unix)]
+	{
+		use std::os::unix::fs::OpenOptionsExt;
+		options.mode(0o600);
+	}
+	options.open(path)?.write_all(bytes)
 }
 
 /// One proxy's verified capsule fragment for `record`.
@@ -1512,6 +1559,7 @@ fn fragment_from(
 ) -> Result<VerifiedCapsuleFragment, String> {
 	let proxy = ProxyClient::new(url);
 	let health = proxy.health().map_err(|e| e.to_string())?;
+	let req_proxy = health.account.clone();
 	let req = ReencryptRequest {
 		proxy: health.account,
 		patient: patient.into(),
@@ -1523,13 +1571,25 @@ fn fragment_from(
 		proxy.post("/v1/reencrypt", &Signed::sign(&keys.pair(), &req));
 	pb.finish_and_clear();
 	let resp = resp.map_err(|e| e.to_string())?;
-	// The fragment's provenance: the patient's own signed upload, for us.
-	let (signer, up): (AccountId, KfragUpload) = resp.grant.open()?;
-	if &signer != patient_id || up.grantee != keys.ss58() {
-		return Err("the proxy's key fragment was not issued by the patient for you".into());
+	// The fragment's provenance: the patient's certificate of this proxy's fragment for us.
+	let (signer, cert): (AccountId, KfragCertificate) =
+		resp.certificate.open().map_err(|e| format!("the proxy's certificate: {e}"))?;
+	if &signer != patient_id {
+		return Err(format!(
+			"the proxy's certificate is signed by {}, not by the patient",
+			ss58(&signer)
+		));
 	}
-	let vk = hex::decode(up.verifying_key.trim_start_matches("0x")).map_err(|e| e.to_string())?;
-	let vk = mbds_crypto::VerifyingKey::from_bytes(&vk).map_err(|e| e.to_string())?;
+	if cert.grantee != keys.ss58() || cert.proxy != req_proxy {
+		return Err(format!(
+			"the proxy's certificate is for grantee {} at proxy {}, not for you at this proxy",
+			cert.grantee, cert.proxy
+		));
+	}
+	let vk = hex::decode(cert.verifying_key.trim_start_matches("0x"))
+		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
+	let vk = mbds_crypto::VerifyingKey::from_bytes(&vk)
+		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
 	let cfrag =
 		hex::decode(resp.cfrag.trim_start_matches("0x")).map_err(|e| format!("cfrag: {e}"))?;
 	CapsuleFragment::from_bytes(&cfrag).and_then(|c| c.verify(envelope, &vk, my_pk)).map_err(|e| {

@@ -320,6 +320,28 @@ pub fn describe_dispatch_error(error: &sp_runtime::DispatchError) -> String {
 }
 
 impl Client {
+	/// Searches blocks from `scanned - 2` (at least `from - 1`) to the best block for the
+	/// encoded extrinsic `xt_hex`: the best block number and, if found, (block, number, index).
+	fn find_inclusion(
+		&self,
+		xt_hex: &str,
+		from: u32,
+		scanned: u32,
+	) -> Result<(u32, Option<(H256, u32, u32)>)> {
+		let best = self.best_number()?;
+		for number in scanned.saturating_sub(2).max(from.saturating_sub(1))..=best {
+			let Some(hash) = self.block_hash(number)? else { continue };
+			let block = self.rpc.call("chain_getBlock", json!([hex_of(hash.as_bytes())]))?;
+			let found = block["block"]["extrinsics"]
+				.as_array()
+				.and_then(|xts| xts.iter().position(|x| x.as_str() == Some(xt_hex)));
+			if let Some(index) = found {
+				return Ok((best, Some((hash, number, index as u32))));
+			}
+		}
+		Ok((best, None))
+	}
+
 	/// Number of the best block.
 	pub fn best_number(&self) -> Result<u32> {
 		Ok(self.header(None)?.number)
@@ -358,37 +380,39 @@ impl Client {
 		// Blocks up to `scanned` were searched; the last few are searched again in case a
 		// fork replaced them.
 		let mut scanned = from;
+		let mut last_error = String::new();
 		while start.elapsed() < timeout {
-			let best = self.best_number()?;
-			for number in scanned.saturating_sub(2).max(from.saturating_sub(1))..=best {
-				let Some(hash) = self.block_hash(number)? else { continue };
-				let block = self.rpc.call("chain_getBlock", json!([hex_of(hash.as_bytes())]))?;
-				let found = block["block"]["extrinsics"]
-					.as_array()
-					.and_then(|xts| xts.iter().position(|x| x.as_str() == Some(xt_hex.as_str())));
-				let Some(index) = found else { continue };
-				let index = index as u32;
-				let events: Vec<_> = self
-					.events_at(hash)?
-					.into_iter()
-					.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
-					.map(|r| r.event)
-					.collect();
-				for event in &events {
-					if let mbds_runtime::RuntimeEvent::System(
-						frame_system::Event::ExtrinsicFailed { dispatch_error, .. },
-					) = event
-					{
-						return Err(format!(
-							"transaction of {who} failed in block #{number}: {}",
-							describe_dispatch_error(dispatch_error)
-						));
+			// A failing RPC call (a busy node) does not end the wait: the transaction is out.
+			match self.find_inclusion(&xt_hex, from, scanned) {
+				Ok((best, None)) => scanned = best,
+				Ok((_, Some((hash, number, index)))) => {
+					let events: Vec<_> = self
+						.events_at(hash)?
+						.into_iter()
+						.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
+						.map(|r| r.event)
+						.collect();
+					for event in &events {
+						if let mbds_runtime::RuntimeEvent::System(
+							frame_system::Event::ExtrinsicFailed { dispatch_error, .. },
+						) = event
+						{
+							return Err(format!(
+								"transaction of {who} failed in block #{number}: {}",
+								describe_dispatch_error(dispatch_error)
+							));
+						}
 					}
+					return Ok(Inclusion { tx, block: hash, number, index, events });
 				}
-				return Ok(Inclusion { tx, block: hash, number, index, events });
+				Err(e) => last_error = e,
 			}
-			scanned = best;
 			std::thread::sleep(Duration::from_millis(400));
+		}
+		if !last_error.is_empty() {
+			return Err(format!(
+				"transaction {tx:?} of {who}: not seen in a block within {timeout:?}; last RPC error: {last_error}"
+			));
 		}
 		Err(format!(
 			"{}: transaction {tx:?} of {who} not included within {timeout:?} (is the chain producing blocks?)",

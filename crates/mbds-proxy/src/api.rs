@@ -86,8 +86,27 @@ pub struct Health {
 	pub consortium: String,
 }
 
+/// The patient's statement that `verifying_key` signs the key fragments it issued for
+/// `grantee` at `proxy`: what a grantee checks a capsule fragment against. It carries no key
+/// fragment (a grantee holding `t` key fragments could re-encrypt without any proxy).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KfragCertificate {
+	/// The proxy's account (SS58).
+	pub proxy: String,
+	/// The patient (the signer).
+	pub patient: String,
+	/// The grantee.
+	pub grantee: String,
+	/// `0x` hex of the patient's Umbral verifying key (`mbds-crypto` encoding).
+	pub verifying_key: String,
+	/// Unix ms.
+	pub issued_at: u64,
+}
+
 /// A patient hands this proxy a re-encryption key fragment for one grantee.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct KfragUpload {
 	/// The proxy's account (SS58): the fragment is for this proxy only.
 	pub proxy: String,
@@ -99,6 +118,9 @@ pub struct KfragUpload {
 	pub verifying_key: String,
 	/// `0x` hex of the key fragment (`mbds-crypto` encoding).
 	pub kfrag: String,
+	/// The patient-signed [`KfragCertificate`] for the same proxy, patient, grantee and
+	/// verifying key; the proxy hands it (never the fragment) to the grantee.
+	pub certificate: Signed,
 	/// Unix ms.
 	pub issued_at: u64,
 }
@@ -114,6 +136,7 @@ pub struct Stored {
 
 /// A keyword search over one patient's anchored summaries.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct SearchRequest {
 	/// The proxy's account (SS58).
 	pub proxy: String,
@@ -155,6 +178,7 @@ pub struct SearchResponse {
 
 /// A request for this proxy's capsule fragment of one record.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct ReencryptRequest {
 	/// The proxy's account (SS58).
 	pub proxy: String,
@@ -171,9 +195,9 @@ pub struct ReencryptRequest {
 pub struct ReencryptResponse {
 	/// `0x` hex of the capsule fragment (`mbds-crypto` encoding).
 	pub cfrag: String,
-	/// The patient's signed [`KfragUpload`] the fragment came from: the grantee checks the
-	/// patient's signature and takes the verifying key from it.
-	pub grant: Signed,
+	/// The patient's signed [`KfragCertificate`] of the key fragment used: the grantee checks
+	/// the patient's signature and verifies the capsule fragment with its verifying key.
+	pub certificate: Signed,
 	/// Consortium block whose audit entry records this access.
 	pub audit_block: u32,
 }

@@ -64,25 +64,24 @@ pub fn tester_key(client: &Client, who: &AccountId) -> Result<TesterPublicKey, S
 	})
 }
 
-/// All of `patient`'s anchored summaries at consortium block `at`, oldest first.
+/// All of `patient`'s anchored summaries at consortium block `at`, oldest first, paging
+/// by index position up to the patient's item count.
 pub fn summaries(
 	client: &Client,
 	patient: &AccountId,
 	at: Option<H256>,
 ) -> Result<Vec<Summary>, String> {
+	let count: u32 = client.call_at("AnchorApi_patient_summary_count", patient, at)?;
 	let mut out: Vec<Summary> = Vec::new();
-	loop {
-		let page: Vec<Summary> = client.call_at(
-			"AnchorApi_patient_summaries",
-			(patient, out.len() as u32, 256u32),
-			at,
-		)?;
-		let done = page.len() < 256;
+	let mut start = 0u32;
+	while start < count {
+		let page: Vec<Summary> =
+			client.call_at("AnchorApi_patient_summaries", (patient, start, 256u32), at)?;
+		let Some(last) = page.last() else { break };
+		start = last.position.saturating_add(1);
 		out.extend(page);
-		if done {
-			return Ok(out);
-		}
 	}
+	Ok(out)
 }
 
 /// The consent answer at consortium block `at`: may `user` do `action` on record `hash` of

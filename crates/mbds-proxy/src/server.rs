@@ -63,6 +63,9 @@ pub struct Proxy {
 	store: ReplicatedStore,
 	state_dir: PathBuf,
 	rt: tokio::runtime::Runtime,
+	/// Requests already served, by (signer, payload hash), with the time they expire: a
+	/// replayed request is refused instead of spending the proxy's quota or the user's rate.
+	seen: std::cell::RefCell<std::collections::HashMap<(AccountId, [u8; 32]), u64>>,
 }
 
 impl Proxy {
@@ -107,7 +110,16 @@ impl Proxy {
 			.enable_all()
 			.build()
 			.map_err(|e| format!("starting the storage runtime: {e}"))?;
-		Ok(Proxy { keys, me, tester, consortium, store, state_dir: state_dir.to_path_buf(), rt })
+		Ok(Proxy {
+			keys,
+			me,
+			tester,
+			consortium,
+			store,
+			state_dir: state_dir.to_path_buf(),
+			rt,
+			seen: Default::default(),
+		})
 	}
 
 	/// The proxy's account (SS58).
@@ -195,13 +207,48 @@ impl Proxy {
 			));
 		}
 		let now = now_ms();
-		if issued_at + MAX_REQUEST_AGE_MS < now || issued_at > now + MAX_REQUEST_AGE_MS {
+		if now.abs_diff(issued_at) > MAX_REQUEST_AGE_MS {
 			return Err(refuse(
 				400,
 				"stale-request",
 				false,
 				format!("field `issued_at` ({issued_at}) is more than 5 minutes from this proxy's clock ({now}); sign a fresh request"),
 			));
+		}
+		// The signature is randomised, so a replay is recognised by signer and payload.
+		let key = (signer.clone(), sp_crypto_hashing::blake2_256(signed.payload.as_bytes()));
+		{
+			let mut seen = self.seen.borrow_mut();
+			seen.retain(|_, expires| *expires > now);
+			if seen.contains_key(&key) {
+				return Err(refuse(
+					409,
+					"replayed-request",
+					false,
+					"this exact signed request was already received; sign a new one",
+				));
+			}
+			seen.insert(key, issued_at.saturating_add(2 * MAX_REQUEST_AGE_MS));
+		}
+		// Only active registered participants make the proxy work (and write on chain).
+		match chain::participant(&self.consortium, &signer).map_err(Self::chain_err)? {
+			Some(p) if p.status == pallet_kmc::ParticipantStatus::Active => {},
+			Some(_) => {
+				return Err(refuse(
+					403,
+					"unknown-participant",
+					false,
+					format!("{} is suspended on the consortium; the KMC must reinstate it first", signer.to_ss58check()),
+				))
+			},
+			None => {
+				return Err(refuse(
+					403,
+					"unknown-participant",
+					false,
+					format!("{} is not registered on the consortium; have the KMC register it (`mbds kmc register`)", signer.to_ss58check()),
+				))
+			},
 		}
 		Ok((signer, payload))
 	}
@@ -231,6 +278,23 @@ impl Proxy {
 			));
 		}
 		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(400, "bad-request", false, e))?;
+		let (cert_signer, cert): (AccountId, KfragCertificate) = up
+			.certificate
+			.open()
+			.map_err(|e| refuse(400, "bad-request", false, format!("field `certificate`: {e}")))?;
+		if cert_signer != patient
+			|| cert.proxy != self.me
+			|| cert.patient != up.patient
+			|| cert.grantee != up.grantee
+			|| cert.verifying_key != up.verifying_key
+		{
+			return Err(refuse(
+				400,
+				"bad-request",
+				false,
+				"field `certificate`: not the patient's certificate of this proxy, grantee and verifying key",
+			));
+		}
 		let patient_pk = chain::record_key(&self.consortium, &patient)
 			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
 		let grantee_pk = chain::record_key(&self.consortium, &grantee)
@@ -340,56 +404,85 @@ impl Proxy {
 				),
 			));
 		}
-		// The chain decides, from the patient's consent at the including block, and records
-		// the access either way (a data user without consent is refused on the record).
-		let (allowed, audit_block) = self.record_access(&patient, &user, hash)?;
-		if !allowed {
-			return Err(refuse(
-				403,
-				"denied",
-				true,
-				format!("the consent of {} does not allow {} to read record {} now (refusal recorded in the audit trail at consortium block #{audit_block})", req.patient, user.to_ss58check(), req.record_hash),
-			));
-		}
-
+		// Everything this proxy needs to serve is checked first; the access is recorded only
+		// when it can be served (or when it is refused for lack of consent).
 		let grant_path = self.kfrag_path(&patient, &user);
-		let grant: Option<Signed> =
-			std::fs::read(&grant_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-		let Some(grant) = grant else {
+		let upload: Option<Signed> = match std::fs::read(&grant_path) {
+			Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+			Err(e) => {
+				return Err(refuse(
+					500,
+					"storage",
+					false,
+					format!("key fragment file {}: {e}", grant_path.display()),
+				))
+			}
+			Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
+				refuse(
+					500,
+					"storage",
+					false,
+					format!("key fragment file {}: {e}", grant_path.display()),
+				)
+			})?),
+		};
+		let Some(upload) = upload else {
+			// Without a fragment nothing can be served; without consent either, the refusal
+			// goes on record.
+			let allowed = chain::may_access(
+				&self.consortium,
+				&patient,
+				&user,
+				hash,
+				Action::Read,
+				now_ms(),
+				None,
+			)
+			.map_err(Self::chain_err)?;
+			if !allowed {
+				let (_, audit_block) = self.record_access(&patient, &user, hash)?;
+				return Err(self.denied(&req, &user, audit_block));
+			}
 			return Err(refuse(
 				404,
 				"no-kfrag",
-				true,
+				false,
 				format!("this proxy holds no key fragment of {} for {}; the patient gives one when approving a request (`mbds consent approve --proxy ...`)", req.patient, user.to_ss58check()),
 			));
 		};
-
+		let (_, up): (AccountId, KfragUpload) = upload
+			.open()
+			.map_err(|e| refuse(500, "storage", false, format!("stored fragment: {e}")))?;
+		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(500, "storage", false, e))?;
+		let patient_pk = chain::record_key(&self.consortium, &patient)
+			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		let grantee_pk = chain::record_key(&self.consortium, &user)
+			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		let kfrag = kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
+			refuse(409, "no-kfrag", false, format!("stored fragment no longer matches the keys the KMC attests ({e}); the patient must issue a new one"))
+		})?;
 		let bytes =
 			self.rt.block_on(self.store.get(&ContentAddress::from_bytes(hash.0))).map_err(|e| {
-				refuse(502, "storage", true, format!("record {}: {e}", req.record_hash))
+				refuse(502, "storage", false, format!("record {}: {e}", req.record_hash))
 			})?;
 		let envelope = RecordEnvelope::from_bytes(&bytes).map_err(|e| {
-			refuse(502, "storage", true, format!("record {}: {e}", req.record_hash))
+			refuse(502, "storage", false, format!("record {}: {e}", req.record_hash))
 		})?;
-		let patient_pk = chain::record_key(&self.consortium, &patient)
-			.map_err(|e| refuse(404, "unknown-participant", true, e))?;
-		let grantee_pk = chain::record_key(&self.consortium, &user)
-			.map_err(|e| refuse(404, "unknown-participant", true, e))?;
 		if envelope.header().owner != patient_pk {
 			return Err(refuse(
 				409,
 				"storage",
-				true,
+				false,
 				format!("record {} is not sealed to {}", req.record_hash, req.patient),
 			));
 		}
-		let (_, up): (AccountId, KfragUpload) = grant
-			.open()
-			.map_err(|e| refuse(500, "storage", true, format!("stored fragment: {e}")))?;
-		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(500, "storage", true, e))?;
-		let kfrag = kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
-			refuse(409, "no-kfrag", true, format!("stored fragment no longer matches the attested keys ({e}); the patient must issue a new one"))
-		})?;
+
+		// The chain decides, from the patient's consent at the including block, and records
+		// the access either way; it is served only once that record is final.
+		let (allowed, audit_block) = self.record_access(&patient, &user, hash)?;
+		if !allowed {
+			return Err(self.denied(&req, &user, audit_block));
+		}
 		let cfrag = kfrag.reencrypt(&envelope);
 		println!(
 			"[proxy {}] re-encrypted record {} of {} for {} (audited at #{audit_block})",
@@ -400,9 +493,18 @@ impl Proxy {
 		);
 		Ok(ReencryptResponse {
 			cfrag: format!("0x{}", hex::encode(cfrag.to_bytes())),
-			grant,
+			certificate: up.certificate,
 			audit_block,
 		})
+	}
+
+	fn denied(&self, req: &ReencryptRequest, user: &AccountId, audit_block: u32) -> Refusal {
+		refuse(
+			403,
+			"denied",
+			true,
+			format!("the consent of {} does not allow {} to read record {} now (refusal recorded in the audit trail at consortium block #{audit_block})", req.patient, user.to_ss58check(), req.record_hash),
+		)
 	}
 
 	/// Records the access on the consortium; whether the chain allowed it and the block.
@@ -440,6 +542,21 @@ impl Proxy {
 			}
 			_ => None,
 		});
+		// Serve only on a final audit entry: a fork must not drop the record of an access.
+		let final_block = self
+			.consortium
+			.wait("the access record to be finalised", AUDIT_TIMEOUT, |c| {
+				let finalized = c.header(Some(c.finalized_head()?))?.number;
+				Ok(finalized >= inclusion.number)
+			})
+			.and_then(|_| self.consortium.block_hash(inclusion.number));
+		match final_block {
+			Ok(Some(h)) if h == inclusion.block => {},
+			Ok(_) => {
+				return Err(refuse(503, "chain", false, "the block recording the access was replaced by a fork; nothing was served, try again"))
+			},
+			Err(e) => return Err(refuse(503, "chain", false, format!("the access record did not become final: {e}"))),
+		}
 		match allowed {
 			Some(a) => Ok((a, inclusion.number)),
 			None => Err(refuse(
@@ -470,7 +587,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 	let dir = path.parent().expect("kfrag paths have a folder");
 	std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 	let tmp = path.with_extension("json.tmp");
-	let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+	let mut options = std::fs::OpenOptions::new();
+	options.write(true).create(true).truncate(true);
+	#[cfg(unix)]
+	{
+		use std::os::unix::fs::OpenOptionsExt;
+		options.mode(0o600);
+	}
+	let mut f = options.open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
 	f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
 	std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
 	if let Ok(d) = std::fs::File::open(dir) {
@@ -491,10 +615,14 @@ pub fn serve(proxy: &Proxy, listen: &str, stop: Arc<AtomicBool>) -> Result<(), S
 	println!("[proxy {}] listening on http://{listen}", short(proxy.account()));
 	let json = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("ascii");
 	while !stop.load(Ordering::SeqCst) {
-		let Some(mut req) =
-			server.recv_timeout(Duration::from_millis(300)).map_err(|e| e.to_string())?
-		else {
-			continue;
+		// An error accepting one connection must not stop the service.
+		let mut req = match server.recv_timeout(Duration::from_millis(300)) {
+			Ok(Some(req)) => req,
+			Ok(None) => continue,
+			Err(e) => {
+				eprintln!("[proxy {}] accepting a connection: {e}", short(proxy.account()));
+				continue;
+			},
 		};
 		let method = req.method().as_str().to_string();
 		let path = req.url().split('?').next().unwrap_or("").to_string();
