@@ -622,7 +622,7 @@ pub fn serve(proxy: &Proxy, listen: &str, stop: Arc<AtomicBool>) -> Result<(), S
 			Err(e) => {
 				eprintln!("[proxy {}] accepting a connection: {e}", short(proxy.account()));
 				continue;
-			},
+			}
 		};
 		let method = req.method().as_str().to_string();
 		let path = req.url().split('?').next().unwrap_or("").to_string();
