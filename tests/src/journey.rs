@@ -218,23 +218,31 @@ impl Journey {
 		(self.say)(line)
 	}
 
-	/// Runs `mbds --json ARGS`; its JSON answer, or its error message.
-	fn mbds(&mut self, args: &[&str]) -> Result<Value, String> {
-		let shown: Vec<String> = args
-			.iter()
-			.map(|a| {
-				let a = a.replace(&format!("{}/", self.dir.display()), "");
-				if a.starts_with("0x") && a.len() > 24 {
-					format!("{}…", &a[..18])
-				} else {
-					a
-				}
-			})
-			.collect();
-		self.say(&format!("    $ mbds {}", shown.join(" ")));
+	/// Runs `mbds --json ARGS`, printing the command line; its JSON answer, or its error.
+	fn mbds<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Value, String> {
+		self.exec(args, true)
+	}
+
+	/// Runs `mbds --json ARGS`, printing the command line if `show`.
+	fn exec<S: AsRef<str>>(&mut self, args: &[S], show: bool) -> Result<Value, String> {
+		let args: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
+		if show {
+			let shown: Vec<String> = args
+				.iter()
+				.map(|a| {
+					let a = a.replace(&format!("{}/", self.dir.display()), "");
+					if a.starts_with("0x") && a.len() > 24 {
+						format!("{}…", &a[..18])
+					} else {
+						a
+					}
+				})
+				.collect();
+			self.say(&format!("    $ mbds {}", shown.join(" ")));
+		}
 		let out = Command::new(workspace_binary("mbds"))
 			.arg("--json")
-			.args(args)
+			.args(&args)
 			.stdin(Stdio::null())
 			.output()
 			.map_err(|e| format!("running mbds: {e}"))?;
@@ -248,9 +256,54 @@ impl Journey {
 	}
 
 	/// Like [`Self::mbds`], and an error names the command.
-	fn must(&mut self, args: &[&str]) -> Result<Value, String> {
-		self.mbds(args)
-			.map_err(|e| format!("`mbds {}` failed: {e}", args[..2.min(args.len())].join(" ")))
+	fn must<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Value, String> {
+		self.mbds(args).map_err(|e| {
+			let head: Vec<&str> = args.iter().take(2).map(|a| a.as_ref()).collect();
+			format!("`mbds {}` failed: {e}", head.join(" "))
+		})
+	}
+
+	/// The patient's sharing options: threshold 2 over every proxy.
+	fn share_args(&self) -> Vec<String> {
+		let mut args = vec!["--threshold".to_string(), "2".into()];
+		for p in &self.proxies {
+			args.extend(["--proxy".into(), p.clone()]);
+		}
+		args
+	}
+
+	/// `who` runs `mbds record get` for the patient's `record` through every proxy.
+	fn record_get(&mut self, who: &str, record: &str) -> Result<Value, String> {
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			self.keys(who),
+			"--consortium".into(),
+			self.c(),
+			"--patient".into(),
+			self.account("patient")?,
+			"--record".into(),
+			record.into(),
+			"--store".into(),
+			self.store(),
+		];
+		args.extend(self.share_args());
+		self.mbds(&args)
+	}
+
+	/// `who` tries to read `record`; the refusal, or an error naming `what` if it was served.
+	fn refused(&mut self, who: &str, record: &str, what: &str) -> Result<String, String> {
+		match self.record_get(who, record) {
+			Ok(v) => Err(format!("{what}: {v}")),
+			Err(e) => {
+				self.say(&format!(
+					"      refused: {}",
+					e.lines().collect::<Vec<_>>().join("\n        ")
+				));
+				Ok(e)
+			}
+		}
 	}
 
 	fn account(&self, who: &str) -> Result<String, String> {
@@ -507,18 +560,7 @@ impl Journey {
 				trapdoor,
 			];
 			// A failed search (a busy node, a proxy restarting) is retried until the deadline.
-			let r = if quiet {
-				Command::new(workspace_binary("mbds"))
-					.arg("--json")
-					.args(args)
-					.output()
-					.map_err(|e| e.to_string())
-					.and_then(|out| {
-						serde_json::from_slice::<Value>(&out.stdout).map_err(|e| e.to_string())
-					})
-			} else {
-				self.mbds(&args)
-			};
+			let r = self.exec(&args, !quiet);
 			let r = match r {
 				Ok(r) => r,
 				Err(e) if start.elapsed() < ANCHOR_WAIT => {
@@ -556,29 +598,8 @@ impl Journey {
 
 	/// `who` reads `record` through the proxies; true if it equals `fixture_name`.
 	fn read(&mut self, who: &str, record: &str, report: &mut Report) -> Result<(), String> {
-		let (keys, patient, c, store) =
-			(self.keys(who), self.account("patient")?, self.c(), self.store());
-		let mut args = vec![
-			"record".to_string(),
-			"get".into(),
-			"--keys".into(),
-			keys,
-			"--consortium".into(),
-			c,
-			"--patient".into(),
-			patient,
-			"--record".into(),
-			record.into(),
-			"--threshold".into(),
-			"2".into(),
-			"--store".into(),
-			store,
-		];
-		for p in self.proxies.clone() {
-			args.extend(["--proxy".into(), p]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		let r = self.must(&refs)?;
+		let r =
+			self.record_get(who, record).map_err(|e| format!("`mbds record get` failed: {e}"))?;
 		let fhir = r["fhir"].clone();
 		let original = [
 			"1-platform-online-visit.json",
@@ -628,14 +649,9 @@ impl Journey {
 			c,
 			"--request".into(),
 			request,
-			"--threshold".into(),
-			"2".into(),
 		];
-		for p in self.proxies.clone() {
-			args.extend(["--proxy".into(), p]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		let a = self.must(&refs)?;
+		args.extend(self.share_args());
+		let a = self.must(&args)?;
 		self.say(&format!(
 			"      grant {} created; key fragments with {} proxies",
 			a["grant"],
@@ -706,33 +722,8 @@ impl Journey {
 		])?;
 		report.outsider_matches = s["matches"].as_array().map(|m| m.len()).unwrap_or(usize::MAX);
 		self.say(&format!("      search: {} readable match(es)", report.outsider_matches));
-		let store = self.store();
-		let mut args = vec![
-			"record".to_string(),
-			"get".into(),
-			"--keys".into(),
-			x.clone(),
-			"--consortium".into(),
-			c.clone(),
-			"--patient".into(),
-			patient.clone(),
-			"--record".into(),
-			rec_p.clone(),
-			"--store".into(),
-			store.clone(),
-		];
-		for pu in self.proxies.clone() {
-			args.extend(["--proxy".into(), pu]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		report.outsider_refusal = match self.mbds(&refs) {
-			Ok(v) => return Err(format!("a doctor without consent read P's record: {v}")),
-			Err(e) => e,
-		};
-		self.say(&format!(
-			"      refused: {}",
-			report.outsider_refusal.lines().collect::<Vec<_>>().join("\n        ")
-		));
+		report.outsider_refusal =
+			self.refused("doc-x", &rec_p, "a doctor without consent read P's record")?;
 		self.say("  A's doctor writes the hospital visit record; the patient confirms it");
 		let rec_a = self.write_and_confirm("doc-a", &a, "2-hospital-a-visit.json", "diagnosis")?;
 		report.records.push(rec_a.clone());
@@ -769,14 +760,9 @@ impl Journey {
 			dp,
 			"--days".into(),
 			"7".into(),
-			"--threshold".into(),
-			"2".into(),
 		];
-		for pu in self.proxies.clone() {
-			args.extend(["--proxy".into(), pu]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		self.must(&refs)?;
+		args.extend(self.share_args());
+		self.must(&args)?;
 		let found = self.search_until("doc-p", &trap, 3)?;
 		for r in [&rec_p, &rec_a, &rec_b] {
 			if !found.contains(r) {
@@ -805,60 +791,16 @@ impl Journey {
 			.ok_or("no grant of A's doctor to revoke")?
 			.to_string();
 		self.must(&["consent", "revoke", "--keys", &pk, "--consortium", &c, "--grant", &grant])?;
-		let ka = self.keys("doc-a");
-		let mut args = vec![
-			"record".to_string(),
-			"get".into(),
-			"--keys".into(),
-			ka,
-			"--consortium".into(),
-			c.clone(),
-			"--patient".into(),
-			patient.clone(),
-			"--record".into(),
-			rec_p.clone(),
-			"--store".into(),
-			store.clone(),
-		];
-		for pu in self.proxies.clone() {
-			args.extend(["--proxy".into(), pu]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		report.revoked_refusal = match self.mbds(&refs) {
-			Ok(v) => return Err(format!("A's doctor still read P's record after revocation: {v}")),
-			Err(e) => e,
-		};
-		self.say(&format!(
-			"      refused: {}",
-			report.revoked_refusal.lines().collect::<Vec<_>>().join("\n        ")
-		));
+		report.revoked_refusal =
+			self.refused("doc-a", &rec_p, "A's doctor still read P's record after revocation")?;
 
 		self.say("  someone alters B's record in storage; the reader detects it");
-		let blob = find_blob(Path::new(&store), &rec_b)?;
+		let blob = find_blob(Path::new(&self.store()), &rec_b)?;
 		let mut bytes = std::fs::read(&blob).map_err(|e| e.to_string())?;
 		let mid = bytes.len() / 2;
 		bytes[mid] ^= 0x01;
 		std::fs::write(&blob, bytes).map_err(|e| e.to_string())?;
-		let kp = self.keys("doc-p");
-		let mut args = vec![
-			"record".to_string(),
-			"get".into(),
-			"--keys".into(),
-			kp,
-			"--consortium".into(),
-			c.clone(),
-			"--patient".into(),
-			patient,
-			"--record".into(),
-			rec_b,
-			"--store".into(),
-			store,
-		];
-		for pu in self.proxies.clone() {
-			args.extend(["--proxy".into(), pu]);
-		}
-		let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-		report.tamper_error = match self.mbds(&refs) {
+		report.tamper_error = match self.record_get("doc-p", &rec_b) {
 			Ok(v) => return Err(format!("a tampered record was served: {v}")),
 			Err(e) => e,
 		};

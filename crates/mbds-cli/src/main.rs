@@ -253,6 +253,44 @@ struct SlipArgs {
 	stores: Vec<String>,
 }
 
+/// The terms of a grant or an access request.
+#[derive(Args, Clone)]
+struct TermsArgs {
+	/// read,write,copy
+	#[arg(long, default_value = "read")]
+	actions: String,
+	/// Only these records (hash, repeat); default all records.
+	#[arg(long = "record")]
+	records: Vec<String>,
+	/// Validity in days from now.
+	#[arg(long, default_value_t = 30)]
+	days: u64,
+	/// treatment | emergency | payment | research | operations | public-health | patient
+	#[arg(long, default_value = "treatment")]
+	purpose: String,
+}
+
+/// Parsed [`TermsArgs`].
+struct Terms {
+	actions: ActionSet,
+	scope: GrantScope,
+	/// End of validity, Unix ms.
+	until: u64,
+	purpose: Purpose,
+}
+
+impl TermsArgs {
+	/// Parses the terms; the end of validity is `days` from `now` (Unix ms).
+	fn parse(&self, now: u64) -> Result<Terms, String> {
+		Ok(Terms {
+			actions: parse_actions(&self.actions)?,
+			scope: parse_scope(&self.records)?,
+			until: now + self.days * 86_400_000,
+			purpose: parse_purpose(&self.purpose)?,
+		})
+	}
+}
+
 #[derive(Args, Clone)]
 struct ShareArgs {
 	/// Proxy URLs that get one key fragment each (repeat).
@@ -277,18 +315,8 @@ enum ConsentCmd {
 		/// Grant to every doctor of the institution `--to` instead.
 		#[arg(long)]
 		members_of: bool,
-		/// read,write,copy
-		#[arg(long, default_value = "read")]
-		actions: String,
-		/// Only these records (hash, repeat); default all records.
-		#[arg(long = "record")]
-		records: Vec<String>,
-		/// Validity in days from now.
-		#[arg(long, default_value_t = 30)]
-		days: u64,
-		/// treatment | emergency | payment | research | operations | public-health | patient
-		#[arg(long, default_value = "treatment")]
-		purpose: String,
+		#[command(flatten)]
+		terms: TermsArgs,
 		#[command(flatten)]
 		share: ShareArgs,
 	},
@@ -356,18 +384,8 @@ enum AccessCmd {
 		/// The patient (SS58).
 		#[arg(long)]
 		patient: String,
-		/// read,write,copy
-		#[arg(long, default_value = "read")]
-		actions: String,
-		/// Only these records (hash, repeat); default all records.
-		#[arg(long = "record")]
-		records: Vec<String>,
-		/// Validity asked for, in days.
-		#[arg(long, default_value_t = 30)]
-		days: u64,
-		/// treatment | emergency | payment | research | operations | public-health | patient
-		#[arg(long, default_value = "treatment")]
-		purpose: String,
+		#[command(flatten)]
+		terms: TermsArgs,
 	},
 }
 
@@ -598,25 +616,18 @@ fn run(cli: Cli) -> Result<Out, String> {
 		),
 		Cmd::Slips(c) => slips_cmd(c),
 		Cmd::Consent(c) => consent_cmd(c),
-		Cmd::Access(AccessCmd::Request {
-			key,
-			consortium,
-			patient,
-			actions,
-			records,
-			days,
-			purpose,
-		}) => {
+		Cmd::Access(AccessCmd::Request { key, consortium, patient, terms }) => {
 			let keys = ParticipantKeys::load(&key.keys)?;
 			let c = connect(&consortium.consortium, "consortium")?;
 			let now = api::now_ms();
+			let t = terms.parse(now)?;
 			let call = RuntimeCall::Consent(pallet_consent::Call::request_access {
 				patient: account("--patient", &patient)?,
-				actions: parse_actions(&actions)?,
-				scope: parse_scope(&records)?,
+				actions: t.actions,
+				scope: t.scope,
 				valid_from: now,
-				valid_until: now + days * 86_400_000,
-				purpose: parse_purpose(&purpose)?,
+				valid_until: t.until,
+				purpose: t.purpose,
 			});
 			let inc = submit(&c, call, &keys.pair(), "access request")?;
 			let mut request = None;
@@ -1287,17 +1298,7 @@ fn share(
 
 fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 	match c {
-		ConsentCmd::Grant {
-			key,
-			consortium,
-			to,
-			members_of,
-			actions,
-			records,
-			days,
-			purpose,
-			share: sh,
-		} => {
+		ConsentCmd::Grant { key, consortium, to, members_of, terms, share: sh } => {
 			let keys = ParticipantKeys::load(&key.keys)?;
 			let client = connect(&consortium.consortium, "consortium")?;
 			let who = account("--to", &to)?;
@@ -1307,13 +1308,14 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				Grantee::Account(who.clone())
 			};
 			let now = api::now_ms();
+			let t = terms.parse(now)?;
 			let call = RuntimeCall::Consent(pallet_consent::Call::grant {
 				grantee: grantee.clone(),
-				actions: parse_actions(&actions)?,
-				scope: parse_scope(&records)?,
+				actions: t.actions,
+				scope: t.scope,
 				valid_from: now.saturating_sub(60_000),
-				valid_until: now + days * 86_400_000,
-				purpose: Some(parse_purpose(&purpose)?),
+				valid_until: t.until,
+				purpose: Some(t.purpose),
 			});
 			let inc = submit(&client, call, &keys.pair(), "granting")?;
 			let grant = inc
@@ -1328,7 +1330,7 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				.ok_or("granting: included but no GrantCreated event")?;
 			let shared = if members_of { vec![] } else { share(&keys, &client, &who, &sh)? };
 			out(
-				vec![format!("grant {grant} to {} for {days} day(s) in block #{}; key fragments at {} proxy(ies)", grantee_str(&grantee), inc.number, shared.len())],
+				vec![format!("grant {grant} to {} for {} day(s) in block #{}; key fragments at {} proxy(ies)", grantee_str(&grantee), terms.days, inc.number, shared.len())],
 				json!({"grant": grant, "block": inc.number, "proxies": shared}),
 			)
 		}

@@ -263,8 +263,6 @@ impl Proxy {
 	}
 
 	fn kfrag(&self, body: &str) -> Result<Stored, Refusal> {
-		let signed: Signed = serde_json::from_str(body)
-			.map_err(|e| refuse(400, "bad-request", false, format!("body: {e}")))?;
 		let (signer, up): (AccountId, KfragUpload) =
 			self.open(body, |u: &KfragUpload| (u.proxy.as_str(), u.issued_at))?;
 		let patient = Self::parse_account("patient", &up.patient)?;
@@ -308,8 +306,8 @@ impl Proxy {
 			)
 		})?;
 		let path = self.kfrag_path(&patient, &grantee);
-		write_atomically(&path, &serde_json::to_vec_pretty(&signed).expect("json"))
-			.map_err(|e| refuse(500, "storage", false, e))?;
+		// The body is the verified signed upload: kept as received, re-verified on use.
+		write_atomically(&path, body.as_bytes()).map_err(|e| refuse(500, "storage", false, e))?;
 		println!(
 			"[proxy {}] stored a key fragment of {} for {}",
 			short(&self.me),
