@@ -135,6 +135,17 @@ pub trait ParticipantRegistry<AccountId> {
 	fn is_active_patient(who: &AccountId) -> bool {
 		Self::is_active(who) && matches!(Self::role_of(who), Some(Role::Patient))
 	}
+	/// True if `origin` is signed by an active participant: the rule under which the medical
+	/// calls of every pallet are feeless (`#[pallet::feeless_if]`).
+	fn is_active_signer<O>(origin: &O) -> bool
+	where
+		O: Clone + Into<Result<frame_support::dispatch::RawOrigin<AccountId>, O>>,
+	{
+		matches!(
+			origin.clone().into(),
+			Ok(frame_support::dispatch::RawOrigin::Signed(who)) if Self::is_active(&who)
+		)
+	}
 }
 
 /// Suspension of a participant, used by abnormal-access detection. Reinstatement stays an

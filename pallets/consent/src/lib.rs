@@ -394,7 +394,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::grant())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _grantee: &Grantee<T::AccountId>,
 			_actions: &ActionSet, _scope: &GrantScope, _from: &Moment, _until: &Moment,
-			_purpose: &Option<Purpose>| -> bool { Pallet::<T>::is_active_signer(origin) })]
+			_purpose: &Option<Purpose>| -> bool { T::Participants::is_active_signer(origin) })]
 		pub fn grant(
 			origin: OriginFor<T>,
 			grantee: Grantee<T::AccountId>,
@@ -431,7 +431,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::revoke())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _grant: &GrantId| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn revoke(origin: OriginFor<T>, grant: GrantId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -448,7 +448,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::set_policy())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &Policy<T::AccountId>| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn set_policy(origin: OriginFor<T>, policy: Policy<T::AccountId>) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -484,7 +484,7 @@ pub mod pallet {
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::remove_policy())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &PolicyId| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn remove_policy(origin: OriginFor<T>, policy: PolicyId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -509,7 +509,7 @@ pub mod pallet {
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::record_visit())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn record_visit(origin: OriginFor<T>, patient: T::AccountId) -> DispatchResult {
 			let caller = ensure_signed(origin)?;
@@ -541,7 +541,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::request_access(T::MaxPoliciesPerPatient::get()))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId, _actions: &ActionSet,
 			_scope: &GrantScope, _from: &Moment, _until: &Moment, _purpose: &Purpose| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn request_access(
 			origin: OriginFor<T>,
@@ -659,7 +659,7 @@ pub mod pallet {
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::approve_request())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn approve_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -699,7 +699,7 @@ pub mod pallet {
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::deny_request())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
-			Pallet::<T>::is_active_signer(origin)
+			T::Participants::is_active_signer(origin)
 		})]
 		pub fn deny_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -719,7 +719,7 @@ pub mod pallet {
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::record_access(2 * T::MaxGrantsPerGrantee::get()))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId, _user: &T::AccountId,
-			_target: &AccessTarget, _action: &Action| -> bool { Pallet::<T>::is_active_signer(origin) })]
+			_target: &AccessTarget, _action: &Action| -> bool { T::Participants::is_active_signer(origin) })]
 		pub fn record_access(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
@@ -767,15 +767,6 @@ struct GrantPlan<T: Config> {
 }
 
 impl<T: Config> Pallet<T> {
-	/// True for a signed origin of an active registered participant: the consent calls are
-	/// then feeless (the identity registry's `CheckParticipant` bounds them per window).
-	pub fn is_active_signer(origin: &OriginFor<T>) -> bool {
-		match origin.clone().into() {
-			Ok(RawOrigin::Signed(who)) => T::Participants::is_active(&who),
-			_ => false,
-		}
-	}
-
 	/// The access check: may `user` perform `action` on `target` of `patient`'s records at
 	/// `now` (Unix ms)? See the crate doc for the rules.
 	pub fn is_access_allowed(

@@ -388,7 +388,7 @@ pub mod pallet {
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
 			_generated_at: &Moment, _tx_type: &TransactionType, _content: &Vec<u8>,
 			_encrypted_keywords: &Vec<Vec<u8>>, _encrypted_address: &Vec<u8>,
-			_record_hash: &H256| -> bool { Pallet::<T>::is_active_signer(origin) })]
+			_record_hash: &H256| -> bool { T::Participants::is_active_signer(origin) })]
 		pub fn submit_slip(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
@@ -473,7 +473,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::confirm_slip(T::MaxKeywords::get()))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _record_hash: &H256|
-			-> bool { Pallet::<T>::is_active_signer(origin) })]
+			-> bool { T::Participants::is_active_signer(origin) })]
 		pub fn confirm_slip(
 			origin: OriginFor<T>,
 			slip_id: SlipId,
@@ -530,7 +530,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::reject_slip())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _reason: &RejectReason|
-			-> bool { Pallet::<T>::is_active_signer(origin) })]
+			-> bool { T::Participants::is_active_signer(origin) })]
 		pub fn reject_slip(
 			origin: OriginFor<T>,
 			slip_id: SlipId,
@@ -564,14 +564,6 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
-		/// True if `origin` is signed by an active registered participant (the feeless rule).
-		pub fn is_active_signer(origin: &OriginFor<T>) -> bool {
-			match ensure_signed(origin.clone()) {
-				Ok(who) => T::Participants::is_active(&who),
-				Err(_) => false,
-			}
-		}
-
 		fn ensure_doctor_of(who: &T::AccountId, institution: &T::AccountId) -> DispatchResult {
 			match T::Participants::role_of(who) {
 				None => Err(Error::<T>::NotRegistered.into()),
