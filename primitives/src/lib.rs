@@ -123,13 +123,15 @@ pub trait ParticipantRegistry<AccountId> {
 	/// True if `who` is registered and not suspended.
 	fn is_active(who: &AccountId) -> bool;
 
-	/// True if `who` is an active doctor of `institution`.
+	/// True if `who` is an active doctor of `institution` and the institution itself is
+	/// active: a suspended institution's doctors do not act for it.
 	fn is_active_doctor_of(who: &AccountId, institution: &AccountId) -> bool
 	where
 		AccountId: PartialEq,
 	{
 		Self::is_active(who)
 			&& matches!(Self::role_of(who), Some(Role::Doctor { institution: ref i }) if i == institution)
+			&& Self::is_active(institution)
 	}
 	/// True if `who` is an active patient.
 	fn is_active_patient(who: &AccountId) -> bool {
@@ -144,6 +146,17 @@ pub trait ParticipantRegistry<AccountId> {
 		matches!(
 			origin.clone().into(),
 			Ok(frame_support::dispatch::RawOrigin::Signed(who)) if Self::is_active(&who)
+		)
+	}
+	/// True if `origin` is signed by a registered participant, active or suspended: the rule
+	/// under which a patient's retreat calls (revoke, deny, remove a policy) stay feeless.
+	fn is_registered_signer<O>(origin: &O) -> bool
+	where
+		O: Clone + Into<Result<frame_support::dispatch::RawOrigin<AccountId>, O>>,
+	{
+		matches!(
+			origin.clone().into(),
+			Ok(frame_support::dispatch::RawOrigin::Signed(who)) if Self::role_of(&who).is_some()
 		)
 	}
 }
@@ -167,3 +180,39 @@ pub trait RegistryBenchmarkHelper<AccountId> {
 }
 
 pub mod consent;
+pub mod statements;
+
+/// Tag of the header digest item in which every MBDS chain names itself.
+///
+/// `pallet-chain-info` deposits, in every block it initialises, a
+/// [`DigestItem::Other`](sp_runtime::DigestItem::Other) whose data is this tag followed by the
+/// SCALE-encoded [`ChainId`] of the chain (8 + 4 bytes; see [`chain_digest_item`]). The
+/// consortium's light clients (`pallet-anchor`) accept a private chain's header only if it names
+/// that chain: GRANDPA signatures do not name the chain, so without it a header of one chain,
+/// finalised by validator keys that another chain shares, would be taken for the other chain's.
+/// The trailing `1` is the format version: another layout gets another tag.
+pub const CHAIN_DIGEST_TAG: [u8; 8] = *b"mbdschn1";
+
+/// The header digest item naming chain `id`: [`CHAIN_DIGEST_TAG`] followed by `id`
+/// SCALE-encoded.
+pub fn chain_digest_item(id: ChainId) -> sp_runtime::DigestItem {
+	sp_runtime::DigestItem::Other((CHAIN_DIGEST_TAG, id).encode())
+}
+
+/// The chain a header digest names (see [`CHAIN_DIGEST_TAG`]).
+///
+/// `None` if no item carries the tag, if a tagged item is not exactly the tag and a
+/// SCALE-encoded [`ChainId`], or if tagged items name different chains: a block of a chain
+/// running `pallet-chain-info` carries exactly one well-formed item (a genesis header none).
+pub fn chain_id_in_digest(digest: &sp_runtime::Digest) -> Option<ChainId> {
+	use codec::DecodeAll;
+	let mut named = None;
+	for data in digest.logs().iter().filter_map(sp_runtime::DigestItem::as_other) {
+		let Some(mut payload) = data.strip_prefix(&CHAIN_DIGEST_TAG[..]) else { continue };
+		let id = ChainId::decode_all(&mut payload).ok()?;
+		if named.replace(id).is_some_and(|earlier| earlier != id) {
+			return None;
+		}
+	}
+	named
+}

@@ -291,6 +291,10 @@ impl_runtime_apis! {
 		) -> (u64, Vec<pallet_consent::AuditRecord<AccountId, BlockNumber>>) {
 			Consent::audit_trail(&patient, from, limit)
 		}
+
+		fn audit_head(patient: AccountId) -> (u64, [u8; 32]) {
+			Consent::audit_head(&patient)
+		}
 		fn grants_of(
 			patient: AccountId,
 		) -> Vec<(mbds_primitives::consent::GrantId, mbds_primitives::consent::Grant<AccountId>)> {

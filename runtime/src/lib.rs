@@ -79,11 +79,11 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; an upgrade with the same number is refused.
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump when the encoding of calls or transaction extensions changes.
-	transaction_version: 1,
+	transaction_version: 2,
 	system_version: 1,
 };
 

@@ -58,6 +58,25 @@ pub fn hospital_setup(hospital: Keyring, doctor: Keyring, patient: Keyring) -> V
 	]
 }
 
+/// `patient`'s visit proof for `institution`, signed now: what a doctor of `institution`
+/// needs to submit a slip about `patient`.
+pub fn visit_proof(
+	patient: Keyring,
+	institution: Keyring,
+) -> pallet_slips::VisitProof<AccountId, mbds_runtime::Signature> {
+	use sp_core::Pair;
+	let statement = pallet_slips::VisitStatement {
+		patient: patient.to_account_id(),
+		institution: institution.to_account_id(),
+		issued_at: now_ms(),
+	};
+	pallet_slips::VisitProof {
+		institution: statement.institution.clone(),
+		issued_at: statement.issued_at,
+		signature: patient.pair().sign(&statement.signing_payload()).into(),
+	}
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
 	use std::time::{SystemTime, UNIX_EPOCH};

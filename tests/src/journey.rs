@@ -489,7 +489,8 @@ impl Journey {
 		Ok(())
 	}
 
-	/// `who` writes `fixture` on `chain` for the patient; the patient checks and confirms it.
+	/// `who` (doctor `doc-X` of institution `inst-X`) writes `fixture` on `chain` for the
+	/// patient, with the patient's visit proof for `inst-X`; the patient checks and confirms it.
 	fn write_and_confirm(
 		&mut self,
 		who: &str,
@@ -501,6 +502,12 @@ impl Journey {
 			(self.keys(who), self.account("patient")?, self.account("ha-1")?);
 		let fhir = fixture(fixture_name).display().to_string();
 		let (c, store) = (self.c(), self.store());
+		// The patient is at the doctor's institution and signs a visit proof for it: without
+		// one, no doctor may write a slip about the patient.
+		let institution = self.account(&who.replacen("doc-", "inst-", 1))?;
+		let pk = self.keys("patient");
+		let visit = self.must(&["visit", "--keys", &pk, "--institution", &institution])?;
+		let visit = json_str(&visit, "visit")?;
 		let put = self.must(&[
 			"record",
 			"put",
@@ -520,11 +527,12 @@ impl Journey {
 			&store,
 			"--type",
 			kind,
+			"--visit",
+			&visit,
 		])?;
 		let slip = put["slip"].as_u64().ok_or("record put: no slip id")?.to_string();
 		let hash = json_str(&put, "record_hash")?;
 		self.say(&format!("      slip {slip}, record {hash}, keywords {}", put["keywords"]));
-		let pk = self.keys("patient");
 		self.must(&["slips", "list", "--keys", &pk, "--chain", chain])?;
 		let confirm = self.must(&[
 			"slips", "confirm", "--keys", &pk, "--chain", chain, "--slip", &slip, "--store", &store,

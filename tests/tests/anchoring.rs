@@ -9,7 +9,7 @@ use mbds_runtime::{
 	BlockNumber, RuntimeCall,
 };
 use mbds_tests::{
-	client::{hospital_setup, now_ms, Client},
+	client::{hospital_setup, now_ms, visit_proof, Client},
 	workspace_binary, Network,
 };
 use pallet_slips::{SlipId, SlipOf, SlipStatus, SummaryItemOf};
@@ -77,13 +77,21 @@ fn summaries(c: &Client, patient: &Keyring) -> Result<Vec<Summary>, String> {
 	Ok(all)
 }
 
-/// Submit `n` slips by `doctor` about `patient` (two keywords each) and confirm them all as
-/// the patient; their ids.
-fn confirmed_slips(h: &Client, doctor: Keyring, patient: Keyring, n: u8, tag: u8) -> Vec<SlipId> {
+/// Submit `n` slips (at most the runtime's 4 pending per doctor and patient) by `doctor` of
+/// `institution` about `patient` (two keywords each, with the patient's visit proof) and
+/// confirm them all as the patient; their ids.
+fn confirmed_slips(
+	h: &Client,
+	(institution, doctor, patient): (Keyring, Keyring, Keyring),
+	n: u8,
+	tag: u8,
+) -> Vec<SlipId> {
 	let before: u32 = h.call("SlipsApi_patient_slip_count", patient.to_account_id()).unwrap();
+	let visit = visit_proof(patient, institution);
 	for i in 0..n {
 		let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 			patient: patient.to_account_id(),
+			visit: visit.clone(),
 			generated_at: now_ms(),
 			tx_type: pallet_slips::TransactionType::Diagnosis,
 			content: format!("visit {tag}.{i}").into_bytes(),
@@ -202,7 +210,7 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	let relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-1.log"));
 
 	// Wave 1 with the relayer running: these give the latency figures.
-	let wave1 = confirmed_slips(&h, doctor, patient, 4, 1);
+	let wave1 = confirmed_slips(&h, (institution, doctor, patient), 4, 1);
 	c.wait("wave 1 anchored", Duration::from_secs(300), |c| {
 		let anchored: BTreeSet<SlipId> =
 			summaries(c, &patient)?.into_iter().map(|s| s.item.slip_id).collect();
@@ -216,12 +224,12 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	});
 
 	// Wave 2; the relayer is killed -9 while it is at work, and restarted 5 s later.
-	let wave2 = confirmed_slips(&h, doctor, patient, 3, 2);
+	let wave2 = confirmed_slips(&h, (institution, doctor, patient), 3, 2);
 	std::thread::sleep(Duration::from_secs(12));
 	relayer.kill_9();
 	std::thread::sleep(Duration::from_secs(5));
 	let _relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-2.log"));
-	let wave3 = confirmed_slips(&h, doctor, patient, 2, 3);
+	let wave3 = confirmed_slips(&h, (institution, doctor, patient), 2, 3);
 
 	let expected: BTreeSet<(SlipId, Vec<u8>)> = wave1
 		.iter()

@@ -2,7 +2,9 @@
 //! `consortium-local` (3 representative nodes author, 1 audit node votes, Eve waits as a
 //! stand-by). Governance re-grades Eve; at the next session boundaries she is elected, Aura
 //! gives her slots, her node authors blocks (her credit grows with each), the lowest-ranked
-//! institution leaves, and GRANDPA keeps finalising across the change.
+//! institution leaves, and GRANDPA keeps finalising across the change. Then a representative
+//! node stops: its missed Aura slots cost it credit until the next election replaces it by the
+//! stand-by, with no operator acting, and finality never stops.
 
 use codec::Encode;
 use mbds_runtime::{genesis_config_presets::CONSORTIUM_LOCAL, BlockNumber, Runtime, RuntimeCall};
@@ -115,5 +117,43 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	// Finality continues across the change, on every node.
 	let target = net.nodes[0].best_number().unwrap() + 3;
 	net.wait_finalized(target, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
-	net.stop().unwrap();
+
+	// A representative node goes silent: Bob's node stops. Each of his Aura slots that passes
+	// without his block costs him credit on chain; once under the stand-by's (Dave, now ranked
+	// fifth), the next election replaces him, with nobody acting. Finality never stops: 3 of
+	// the 4 voters are still online.
+	let rpn = |c: &Client| -> Result<Vec<[u8; 32]>, String> { aura_authors(c) };
+	assert!(rpn(&chain).unwrap().contains(&sr(Keyring::Bob)), "Bob authors before he stops");
+	let bob_before = institution(&chain, Keyring::Bob).unwrap().performance;
+	net.nodes[1].stop(Duration::from_secs(30)).expect("Bob's node stops cleanly");
+	let stopped_at = net.nodes[0].best_number().unwrap();
+	chain
+		.wait("Bob's credit to fall for his missed slots", Duration::from_secs(120), |c| {
+			Ok(institution(c, Keyring::Bob)?.performance < bob_before)
+		})
+		.unwrap();
+	chain
+		.wait("Bob out of the authors and voters, Dave in", Duration::from_secs(420), |c| {
+			let voters: Vec<[u8; 32]> = grandpa_voters(c)?.into_iter().map(|v| v.0).collect();
+			Ok(!rpn(c)?.contains(&sr(Keyring::Bob))
+				&& !voters.contains(&ed(Ed25519Keyring::Bob))
+				&& voters.contains(&ed(Ed25519Keyring::Dave)))
+		})
+		.unwrap();
+	let replaced_at = net.nodes[0].best_number().unwrap();
+	eprintln!(
+		"silent RPN replaced {} blocks after its node stopped (sessions of {SESSION} blocks)",
+		replaced_at - stopped_at
+	);
+	// Finality went on throughout and goes on with the new set, on every running node.
+	let target = replaced_at + 3;
+	for (i, node) in net.nodes.iter().enumerate().filter(|(i, _)| *i != 1) {
+		node.wait_for(&format!("finalized height >= {target}"), Duration::from_secs(180), |n| {
+			Ok(n.finalized_number()? >= target)
+		})
+		.unwrap_or_else(|e| panic!("node {i}: {e}"));
+	}
+	for (i, node) in net.nodes.iter_mut().enumerate().filter(|(i, _)| *i != 1) {
+		node.stop(Duration::from_secs(30)).unwrap_or_else(|e| panic!("node {i}: {e}"));
+	}
 }

@@ -98,4 +98,17 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	assert!(events.iter().any(|e| e.starts_with("GrantRevoked")), "{events:?}");
 	let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
 	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "audit trail out of order: {seqs:?}");
+	// The whole trail folds to the chain's commitment to it (`mbds audit` checks it).
+	assert_eq!(report.audit["verified"], true, "audit trail not verified: {:?}", report.audit);
+	// Searches are audited like reads, for the user who signed them, with their result count.
+	let searched = |who: &str, results: Option<u32>| {
+		let prefix = format!("SEARCH by {} (", acct(who));
+		events.iter().any(|e| {
+			e.starts_with(&prefix)
+				&& results.is_none_or(|n| e.contains(&format!("({n} readable record(s)")))
+		})
+	};
+	assert!(searched("doc-x", Some(0)), "the outsider's search is not audited: {events:?}");
+	assert!(searched("doc-a", None), "A's doctor's search is not audited: {events:?}");
+	assert!(searched("doc-p", Some(2)), "the conjunctive search is not audited: {events:?}");
 }

@@ -6,7 +6,7 @@
 use mbds_primitives::consent::{AccessTarget, Action, ActionSet, GrantScope, Grantee, Purpose};
 use mbds_runtime::{AccountId, RuntimeCall};
 use mbds_tests::{
-	client::{hospital_setup, now_ms, Client},
+	client::{hospital_setup, now_ms, visit_proof, Client},
 	Node,
 };
 use sp_core::H256;
@@ -39,12 +39,14 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 		})
 		.unwrap();
 
-	// The doctor submits a slip about the patient.
+	// The patient, at the hospital, signs a visit proof; the doctor submits a slip about the
+	// patient with it.
 	let record_hash = H256::repeat_byte(0xAB);
 	chain
 		.submit(
 			RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 				patient: patient.to_account_id(),
+				visit: visit_proof(patient, hospital),
 				generated_at: now_ms(),
 				tx_type: pallet_slips::TransactionType::Diagnosis,
 				content: b"outpatient visit, diagnosis recorded".to_vec(),

@@ -3,8 +3,8 @@
 //! * everyone: `keys new|show|export` (keys are made on this device), the KMC: `kmc register`,
 //!   `kmc set-institution`;
 //! * doctor: `record put` (FHIR JSON in -> sealed to the patient -> storage -> slip on chain);
-//! * patient: `slips list|check|confirm|reject`, `consent grant|revoke|list|approve|deny|share`,
-//!   `trapdoor`, `audit`;
+//! * patient: `visit` (a signed visit proof for the doctor), `slips list|check|confirm|reject`,
+//!   `consent grant|revoke|list|approve|deny|share`, `trapdoor`, `audit`;
 //! * data user: `access request`, `search`, `record get`.
 //!
 //! `--json` prints one JSON document per command; errors say what is wrong and what to do, and
@@ -65,6 +65,9 @@ enum Cmd {
 	/// The patient's slips on a private chain.
 	#[command(subcommand)]
 	Slips(SlipsCmd),
+	/// The patient signs a visit proof for an institution, so its doctors may write slips about
+	/// the patient (for 30 days); give the printed hex to the doctor (`record put --visit`).
+	Visit(VisitArgs),
 	/// The patient's consents, requests and key fragments.
 	#[command(subcommand)]
 	Consent(ConsentCmd),
@@ -180,6 +183,10 @@ enum RecordCmd {
 		/// Short public description on the slip (no clear medical data).
 		#[arg(long, default_value = "")]
 		content: String,
+		/// The patient's visit proof for your institution (hex, from the patient's
+		/// `mbds visit --institution <your institution>`).
+		#[arg(long)]
+		visit: String,
 	},
 	/// Read a record: your own directly, someone else's through t proxies' re-encryption.
 	Get {
@@ -236,6 +243,15 @@ enum SlipsCmd {
 		#[arg(long)]
 		reason: String,
 	},
+}
+
+#[derive(Args, Clone)]
+struct VisitArgs {
+	#[command(flatten)]
+	key: KeyArg,
+	/// The hospital or internet platform you visit (SS58).
+	#[arg(long)]
+	institution: String,
 }
 
 #[derive(Args, Clone)]
@@ -584,6 +600,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			stores,
 			r#type,
 			content,
+			visit,
 		}) => record_put(
 			&key.keys,
 			&chain,
@@ -594,6 +611,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			&stores,
 			&r#type,
 			&content,
+			&visit,
 		),
 		Cmd::Record(RecordCmd::Get {
 			key,
@@ -615,6 +633,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			o.as_deref(),
 		),
 		Cmd::Slips(c) => slips_cmd(c),
+		Cmd::Visit(a) => visit_cmd(&a.key.keys, &a.institution),
 		Cmd::Consent(c) => consent_cmd(c),
 		Cmd::Access(AccessCmd::Request { key, consortium, patient, terms }) => {
 			let keys = ParticipantKeys::load(&key.keys)?;
@@ -676,14 +695,25 @@ fn run(cli: Cli) -> Result<Out, String> {
 			let keys = ParticipantKeys::load(&a.key.keys)?;
 			let proxy = ProxyClient::new(&a.proxy);
 			let health = proxy.health().map_err(|e| e.to_string())?;
-			account("--patient", &a.patient)?;
+			let patient = account("--patient", &a.patient)?;
+			let trapdoor = hex::decode(a.trapdoor.trim().trim_start_matches("0x"))
+				.map_err(|e| format!("--trapdoor: not hex: {e}"))?;
+			let issued_at = api::now_ms();
+			// The proxy records the search in the patient's audit trail with this signature.
+			let statement = api::search_statement(
+				&account("proxy account", &health.account)?,
+				&patient,
+				&trapdoor,
+				issued_at,
+			);
 			let req = Signed::sign(
 				&keys.pair(),
 				&SearchRequest {
 					proxy: health.account,
 					patient: a.patient.clone(),
 					trapdoor: a.trapdoor,
-					issued_at: api::now_ms(),
+					issued_at,
+					search_signature: api::sign_search(&keys.pair(), &statement),
 				},
 			);
 			let pb = spinner(format!("searching {}'s summaries", a.patient));
@@ -691,10 +721,11 @@ fn run(cli: Cli) -> Result<Out, String> {
 			pb.finish_and_clear();
 			let r = r.map_err(|e| format!("search at {}: {e}", a.proxy))?;
 			let mut text = vec![format!(
-				"{} readable record(s) match, of {} summary items examined at consortium block #{}",
+				"{} readable record(s) match, of {} summary items examined at consortium block #{} (search recorded in the patient's audit trail at #{})",
 				r.matches.len(),
 				r.examined,
-				r.at_block
+				r.at_block,
+				r.audit_block
 			)];
 			for m in &r.matches {
 				text.push(format!(
@@ -711,11 +742,21 @@ fn run(cli: Cli) -> Result<Out, String> {
 				(None, Some(k)) => ParticipantKeys::load(k)?.account(),
 				(None, None) => return Err("give --patient SS58 or --keys FILE".into()),
 			};
-			let trail = chain::audit_trail(&c, &patient)?;
+			let checked = chain::audit_trail_checked(&c, &patient)?;
+			let trail = &checked.entries;
 			let mut text =
-				vec![format!("audit trail of {} ({} entries)", ss58(&patient), trail.len())];
+				vec![format!("audit trail of {} ({} entries)", ss58(&patient), checked.total)];
+			text.push(if checked.complete {
+				"  the whole trail matches the chain's commitment to it (ConsentApi_audit_head)"
+					.to_string()
+			} else {
+				format!(
+					"  {} older entries left the chain's state: an archive node's copy of them can be checked against the chain's commitment",
+					checked.total - trail.len() as u64
+				)
+			});
 			let mut entries = Vec::new();
-			for r in &trail {
+			for r in trail {
 				let what = describe_audit(&r.event);
 				text.push(format!(
 					"  #{:<4} block {:<6} by {}  {what}",
@@ -725,7 +766,10 @@ fn run(cli: Cli) -> Result<Out, String> {
 				));
 				entries.push(json!({"seq": r.seq, "block": r.block, "at": r.at, "actor": ss58(&r.actor), "event": what, "access": access_json(&r.event)}));
 			}
-			out(text, json!({"patient": ss58(&patient), "entries": entries}))
+			out(
+				text,
+				json!({"patient": ss58(&patient), "total": checked.total, "verified": checked.complete, "entries": entries}),
+			)
 		}
 	}
 }
@@ -748,6 +792,14 @@ fn describe_audit(e: &pallet_consent::AuditEvent<AccountId>) -> String {
 				} => chain::hash_hex(h),
 				other => format!("{other:?}"),
 			}
+		),
+		Search { user, results } => {
+			format!("SEARCH by {} ({results} readable record(s) disclosed)", ss58(user))
+		},
+		EmergencyAttested { doctor } => format!("emergency attested for doctor {}", ss58(doctor)),
+		EmergencyAccessGranted { request, grant, attester, until } => format!(
+			"EMERGENCY ACCESS: request {request} granted (grant {grant}) until {until} ms on the attestation of {}",
+			ss58(attester)
 		),
 		GrantCreated { grant, grantee, actions } => format!(
 			"grant {grant} created for {} (actions {:#05b})",
@@ -949,6 +1001,62 @@ fn tx_type(s: &str) -> Result<pallet_slips::TransactionType, String> {
 	})
 }
 
+/// A patient's visit proof, as `mbds visit` prints it and `submit_slip` takes it.
+type VisitProofOf = pallet_slips::VisitProof<AccountId, mbds_runtime::Signature>;
+
+/// Patient: signs "I am at `institution` now" with the account key; prints the proof's hex.
+fn visit_cmd(keys: &Path, institution: &str) -> Result<Out, String> {
+	use sp_runtime::codec::Encode;
+	let keys = ParticipantKeys::load(keys)?;
+	let institution = account("--institution", institution)?;
+	let statement = pallet_slips::VisitStatement {
+		patient: keys.account(),
+		institution: institution.clone(),
+		issued_at: api::now_ms(),
+	};
+	let proof: VisitProofOf = pallet_slips::VisitProof {
+		institution: institution.clone(),
+		issued_at: statement.issued_at,
+		signature: sp_runtime::MultiSignature::Sr25519(
+			keys.pair().sign(&statement.signing_payload()),
+		),
+	};
+	let hex = hex0x(&proof.encode());
+	let valid_until = statement
+		.issued_at
+		.saturating_add(<mbds_runtime::Runtime as pallet_slips::Config>::VisitValidity::get());
+	out(
+		vec![hex.clone()],
+		json!({"visit": hex, "patient": keys.ss58(), "institution": ss58(&institution), "issued_at": statement.issued_at, "valid_until": valid_until}),
+	)
+}
+
+/// Decodes `--visit` and checks it is `patient`'s proof for `institution` (if known).
+fn parse_visit(
+	hex: &str,
+	patient: &AccountId,
+	institution: Option<&AccountId>,
+) -> Result<VisitProofOf, String> {
+	use sp_runtime::codec::DecodeAll;
+	let bytes = hex::decode(hex.trim().trim_start_matches("0x"))
+		.map_err(|e| format!("--visit: not hex: {e}"))?;
+	let proof = VisitProofOf::decode_all(&mut &bytes[..]).map_err(|e| {
+		format!("--visit: not a visit proof ({e}); the patient makes one with `mbds visit`")
+	})?;
+	if !proof.is_signed_by(patient) {
+		return Err(format!("--visit: the proof is not signed by the patient {}; ask them for theirs (`mbds visit --institution <your institution>`)", ss58(patient)));
+	}
+	if let Some(i) = institution.filter(|i| **i != proof.institution) {
+		return Err(format!(
+			"--visit: the proof is for a visit to {}, but this chain's institution is {}; ask the patient for a proof for {}",
+			ss58(&proof.institution),
+			ss58(i),
+			ss58(i)
+		));
+	}
+	Ok(proof)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn record_put(
 	keys: &Path,
@@ -960,6 +1068,7 @@ fn record_put(
 	stores: &[String],
 	kind: &str,
 	content: &str,
+	visit: &str,
 ) -> Result<Out, String> {
 	let keys = ParticipantKeys::load(keys)?;
 	let patient = account("--patient", patient)?;
@@ -981,6 +1090,10 @@ fn record_put(
 		return Err(format!("--fhir {}: no coded concept (Condition, Observation, Procedure, MedicationRequest codes) to make keywords from; the record could never be found by search", fhir.display()));
 	}
 	let private = connect(chain_url, "private chain")?;
+	let institution: Option<AccountId> = private
+		.storage(&pallet_slips::Institution::<mbds_runtime::Runtime>::hashed_key())
+		.map_err(|e| format!("reading the chain's institution: {e}"))?;
+	let visit = parse_visit(visit, &patient, institution.as_ref())?;
 	let consortium = connect(consortium_url, "consortium")?;
 	let patient_pk = chain::record_key(&private, &patient)?;
 	let patient_search = chain::search_key(&private, &patient)?;
@@ -1008,6 +1121,7 @@ fn record_put(
 		.collect();
 	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 		patient: patient.clone(),
+		visit,
 		generated_at: api::now_ms(),
 		tx_type: kind,
 		content: content.as_bytes().to_vec(),
@@ -1117,14 +1231,44 @@ fn check_slip(
 	))
 }
 
+/// Every slip about `patient` (pending and decided), paging through the whole list at one
+/// block so the pages agree.
+fn all_patient_slips(client: &Client, patient: &AccountId) -> Result<Vec<(u64, SlipOf)>, String> {
+	/// Positions per runtime-API call (the runtime reads at most 256).
+	const PAGE: u32 = 256;
+	let best = mbds_client::bytes_of(&client.rpc.call("chain_getBlockHash", json!([]))?)?;
+	if best.len() != 32 {
+		return Err(format!("{}: chain_getBlockHash: not a 32-byte hash", client.rpc.url));
+	}
+	let at = H256::from_slice(&best);
+	let count: u32 = client.call_at("SlipsApi_patient_slip_count", patient, Some(at))?;
+	let mut slips = Vec::new();
+	let mut start = 0u32;
+	while start < count {
+		let page: Vec<(u64, SlipOf)> =
+			client.call_at("SlipsApi_patient_slips", (patient, start, PAGE), Some(at))?;
+		slips.extend(page);
+		start = start.saturating_add(PAGE);
+	}
+	Ok(slips)
+}
+
 fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 	match c {
 		SlipsCmd::List { key, chain: url } => {
 			let keys = ParticipantKeys::load(&key.keys)?;
 			let client = connect(&url, "private chain")?;
-			let slips: Vec<(u64, SlipOf)> =
-				client.call("SlipsApi_patient_slips", (keys.account(), 0u32, 100u32))?;
-			let mut text = vec![format!("{} slip(s) of {} on {}", slips.len(), keys.ss58(), url)];
+			let slips = all_patient_slips(&client, &keys.account())?;
+			let pending = slips
+				.iter()
+				.filter(|(_, s)| matches!(s.status, pallet_slips::SlipStatus::Pending { .. }))
+				.count();
+			let mut text = vec![format!(
+				"{} slip(s) of {} on {} ({pending} waiting for your decision)",
+				slips.len(),
+				keys.ss58(),
+				url
+			)];
 			for (id, s) in &slips {
 				text.push(format!(
 					"  slip {id:<4} {:?} {:?} by {} record {}",
@@ -1562,11 +1706,20 @@ fn fragment_from(
 	let proxy = ProxyClient::new(url);
 	let health = proxy.health().map_err(|e| e.to_string())?;
 	let req_proxy = health.account.clone();
+	let issued_at = api::now_ms();
+	// The statement the consortium needs to record this access for us (and only for us).
+	let statement = api::read_statement(
+		&account("proxy account", &health.account)?,
+		&account("patient", patient)?,
+		chain::parse_hash("record", record)?,
+		issued_at,
+	);
 	let req = ReencryptRequest {
 		proxy: health.account,
 		patient: patient.into(),
 		record_hash: record.into(),
-		issued_at: api::now_ms(),
+		issued_at,
+		access_signature: api::sign_statement(&keys.pair(), &statement),
 	};
 	let pb = spinner(format!("asking proxy {url} (it records the access on chain)"));
 	let resp: Result<ReencryptResponse, _> =

@@ -15,9 +15,13 @@
 //! Refusals come back as HTTP 4xx/5xx with an [`ErrorBody`] saying what is wrong, whether the
 //! refusal was recorded in the patient's audit trail, and what to do.
 
+use mbds_primitives::{
+	consent::{AccessTarget, Action, RecordId},
+	statements::{AccessStatement, SearchStatement},
+};
 use mbds_runtime::AccountId;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sp_core::{crypto::Ss58Codec, sr25519, Pair};
+use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
 
 /// Domain separator of request signatures.
 pub const SIGNING_DOMAIN: &[u8] = b"mbds-proxy-request-v1:";
@@ -147,6 +151,10 @@ pub struct SearchRequest {
 	pub trapdoor: String,
 	/// Unix ms.
 	pub issued_at: u64,
+	/// `0x` hex sr25519 signature of the signer over the on-chain [`SearchStatement`] of this
+	/// request ([`search_statement`]): the search is recorded in the patient's audit trail
+	/// for the signer, and only with it.
+	pub search_signature: String,
 }
 
 /// One record found by a search.
@@ -174,6 +182,8 @@ pub struct SearchResponse {
 	pub examined: u32,
 	/// Consortium block (finalised) the search ran at.
 	pub at_block: u32,
+	/// Consortium block whose audit entry records this search.
+	pub audit_block: u32,
 }
 
 /// A request for this proxy's capsule fragment of one record.
@@ -188,6 +198,92 @@ pub struct ReencryptRequest {
 	pub record_hash: String,
 	/// Unix ms.
 	pub issued_at: u64,
+	/// `0x` hex sr25519 signature of the signer over the on-chain [`AccessStatement`] of
+	/// this request ([`read_statement`]): the consortium records the access only with it, so
+	/// the proxy cannot record accesses the user never asked for.
+	pub access_signature: String,
+}
+
+/// The on-chain statement a [`ReencryptRequest`] stands for: read `record` of `patient`
+/// through `proxy`, asked at `issued_at`.
+pub fn read_statement(
+	proxy: &AccountId,
+	patient: &AccountId,
+	record: H256,
+	issued_at: u64,
+) -> AccessStatement<AccountId> {
+	AccessStatement {
+		proxy: proxy.clone(),
+		patient: patient.clone(),
+		target: AccessTarget::Record { id: RecordId::Hash(record), categories: Default::default() },
+		action: Action::Read,
+		issued_at,
+	}
+}
+
+/// `pair`'s signature over `statement` (`0x` hex), for [`ReencryptRequest::access_signature`].
+pub fn sign_statement(pair: &sr25519::Pair, statement: &AccessStatement<AccountId>) -> String {
+	format!("0x{}", hex::encode(pair.sign(&statement.signing_payload()).0))
+}
+
+/// The on-chain statement a [`SearchRequest`] stands for: search `patient`'s records with
+/// `trapdoor` (its bytes) through `proxy`, asked at `issued_at`.
+pub fn search_statement(
+	proxy: &AccountId,
+	patient: &AccountId,
+	trapdoor: &[u8],
+	issued_at: u64,
+) -> SearchStatement<AccountId> {
+	SearchStatement {
+		proxy: proxy.clone(),
+		patient: patient.clone(),
+		trapdoor: sp_crypto_hashing::blake2_256(trapdoor),
+		issued_at,
+	}
+}
+
+/// `pair`'s signature over `statement` (`0x` hex), for [`SearchRequest::search_signature`].
+pub fn sign_search(pair: &sr25519::Pair, statement: &SearchStatement<AccountId>) -> String {
+	format!("0x{}", hex::encode(pair.sign(&statement.signing_payload()).0))
+}
+
+/// Parses and checks `signature` (`0x` hex) as `user`'s signature over a search statement.
+pub fn open_search_signature(
+	signature: &str,
+	user: &AccountId,
+	statement: &SearchStatement<AccountId>,
+) -> Result<sr25519::Signature, String> {
+	open_signature("search_signature", signature, user, &statement.signing_payload())
+}
+
+/// Parses `signature` (`0x` hex, field `field`) and checks it is `user`'s over `payload`.
+fn open_signature(
+	field: &str,
+	signature: &str,
+	user: &AccountId,
+	payload: &[u8],
+) -> Result<sr25519::Signature, String> {
+	let raw = hex::decode(signature.trim_start_matches("0x"))
+		.map_err(|e| format!("field `{field}`: not hex: {e}"))?;
+	let signature = sr25519::Signature::try_from(&raw[..])
+		.map_err(|_| format!("field `{field}`: {} bytes, expected 64", raw.len()))?;
+	let public = sr25519::Public::from_raw(*user.as_ref());
+	if !sr25519::Pair::verify(&signature, payload, &public) {
+		return Err(format!(
+			"field `{field}`: not {}'s signature over the on-chain statement of this request",
+			user.to_ss58check()
+		));
+	}
+	Ok(signature)
+}
+
+/// Parses and checks `signature` (`0x` hex) as `user`'s signature over `statement`.
+pub fn open_statement_signature(
+	signature: &str,
+	user: &AccountId,
+	statement: &AccessStatement<AccountId>,
+) -> Result<sr25519::Signature, String> {
+	open_signature("access_signature", signature, user, &statement.signing_payload())
 }
 
 /// A capsule fragment, with what the grantee needs to verify it.
@@ -225,6 +321,36 @@ mod tests {
 	use super::*;
 
 	#[test]
+	fn access_statements_verify_only_for_their_signer_and_content() {
+		let user = sr25519::Pair::from_seed(&[5u8; 32]);
+		let who = AccountId::from(user.public());
+		let proxy = AccountId::from([7u8; 32]);
+		let patient = AccountId::from([8u8; 32]);
+		let statement = read_statement(&proxy, &patient, H256::repeat_byte(1), 42);
+		let sig = sign_statement(&user, &statement);
+		assert!(open_statement_signature(&sig, &who, &statement).is_ok());
+		// Another record, another proxy or another time is another statement.
+		let other = read_statement(&proxy, &patient, H256::repeat_byte(2), 42);
+		assert!(open_statement_signature(&sig, &who, &other).unwrap_err().contains("not "));
+		let other = read_statement(&patient, &patient, H256::repeat_byte(1), 42);
+		assert!(open_statement_signature(&sig, &who, &other).is_err());
+		let other = read_statement(&proxy, &patient, H256::repeat_byte(1), 43);
+		assert!(open_statement_signature(&sig, &who, &other).is_err());
+		// Another signer.
+		assert!(open_statement_signature(&sig, &proxy, &statement).is_err());
+		// A search statement is signed for its trapdoor only, and is not an access statement.
+		let search = search_statement(&proxy, &patient, b"trapdoor", 42);
+		let ssig = sign_search(&user, &search);
+		assert!(open_search_signature(&ssig, &who, &search).is_ok());
+		let other = search_statement(&proxy, &patient, b"another", 42);
+		assert!(open_search_signature(&ssig, &who, &other).is_err());
+		assert!(open_statement_signature(&ssig, &who, &statement).is_err());
+		assert!(open_statement_signature("0x12", &who, &statement)
+			.unwrap_err()
+			.contains("expected 64"));
+	}
+
+	#[test]
 	fn signed_requests_verify_and_tampering_is_named() {
 		let pair = sr25519::Pair::from_seed(&[3u8; 32]);
 		let req = SearchRequest {
@@ -232,6 +358,7 @@ mod tests {
 			patient: "x".into(),
 			trapdoor: "0x00".into(),
 			issued_at: 1,
+			search_signature: "0x".into(),
 		};
 		let signed = Signed::sign(&pair, &req);
 		let (who, back): (AccountId, SearchRequest) = signed.open().unwrap();

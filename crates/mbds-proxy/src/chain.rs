@@ -101,18 +101,43 @@ pub fn may_access(
 
 /// The patient's whole audit trail kept in storage (the ring), oldest first.
 pub fn audit_trail(client: &Client, patient: &AccountId) -> Result<Vec<AuditEntry>, String> {
-	let mut out: Vec<AuditEntry> = Vec::new();
+	Ok(audit_trail_checked(client, patient)?.entries)
+}
+
+/// A patient's audit trail as kept in state, read at one block, and what the on-chain
+/// commitment says of it.
+pub struct CheckedTrail {
+	/// The entries still in state, in order.
+	pub entries: Vec<AuditEntry>,
+	/// Entries ever written (older ones left the ring; an archive node has them).
+	pub total: u64,
+	/// True if the entries in state are the whole trail and fold to the on-chain commitment
+	/// (`ConsentApi_audit_head`); false if some left state (check an archive copy with
+	/// `pallet_consent::audit_chain_head`).
+	pub complete: bool,
+}
+
+/// Reads the patient's trail and its commitment at the same (best) block. Fails if a whole
+/// trail does not match its commitment: the node served a trail that is not the chain's.
+pub fn audit_trail_checked(client: &Client, patient: &AccountId) -> Result<CheckedTrail, String> {
+	let at = Some(client.block_hash(client.best_number()?)?.ok_or("best block vanished")?);
+	let mut entries: Vec<AuditEntry> = Vec::new();
 	let mut from = 0u64;
-	loop {
-		let (total, page): (u64, Vec<AuditEntry>) =
-			client.call("ConsentApi_audit_trail", (patient, from, 256u32))?;
-		let Some(last) = page.last() else { return Ok(out) };
+	let (total, head): (u64, [u8; 32]) = client.call_at("ConsentApi_audit_head", patient, at)?;
+	while from < total {
+		let (_, page): (u64, Vec<AuditEntry>) =
+			client.call_at("ConsentApi_audit_trail", (patient, from, 256u32), at)?;
+		let Some(last) = page.last() else { break };
 		from = last.seq + 1;
-		out.extend(page);
-		if from >= total {
-			return Ok(out);
-		}
+		entries.extend(page);
 	}
+	let complete = entries.first().is_none_or(|e| e.seq == 0) && entries.len() as u64 == total;
+	if complete && pallet_consent::audit_chain_head(&entries) != Some(head) {
+		return Err(format!(
+			"the audit trail of {patient} read from the consortium node does not match the chain's commitment to it (ConsentApi_audit_head); do not trust this node"
+		));
+	}
+	Ok(CheckedTrail { entries, total, complete })
 }
 
 /// `0x` hex of a hash.

@@ -24,12 +24,14 @@ use mbds_crypto::{
 	VerifyingKey,
 };
 use mbds_primitives::{
-	consent::{AccessTarget, Action, RecordId},
+	consent::Action,
+	statements::{AccessStatement, SearchStatement},
 	InstitutionKind, Role,
 };
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use mbds_storage::{ContentAddress, ReplicatedStore};
-use sp_core::{crypto::Ss58Codec, H256};
+use sp_core::{crypto::Ss58Codec, sr25519, H256};
+use sp_runtime::MultiSignature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -321,12 +323,16 @@ impl Proxy {
 		let (user, req): (AccountId, SearchRequest) =
 			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
 		let patient = Self::parse_account("patient", &req.patient)?;
-		let trapdoor = hex::decode(req.trapdoor.trim_start_matches("0x"))
-			.map_err(|e| format!("field `trapdoor`: not hex: {e}"))
-			.and_then(|b| {
-				ConjunctiveTrapdoor::from_bytes(&b).map_err(|e| format!("field `trapdoor`: {e}"))
-			})
-			.map_err(|e| refuse(400, "bad-request", false, e))?;
+		let trapdoor_bytes = hex::decode(req.trapdoor.trim_start_matches("0x")).map_err(|e| {
+			refuse(400, "bad-request", false, format!("field `trapdoor`: not hex: {e}"))
+		})?;
+		let trapdoor = ConjunctiveTrapdoor::from_bytes(&trapdoor_bytes)
+			.map_err(|e| refuse(400, "bad-request", false, format!("field `trapdoor`: {e}")))?;
+		// The search is audited on chain for the user who signed it, like a read.
+		let statement =
+			search_statement(&self.keys.account(), &patient, &trapdoor_bytes, req.issued_at);
+		let search_signature = open_search_signature(&req.search_signature, &user, &statement)
+			.map_err(|e| refuse(401, "bad-signature", false, e))?;
 		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
 		let at_block = self.consortium.header(Some(at)).map_err(Self::chain_err)?.number;
 		let summaries =
@@ -368,15 +374,26 @@ impl Proxy {
 				});
 			}
 		}
+		// Nothing is disclosed before the search is on record, final.
+		let (counted, audit_block) =
+			self.record_search(&user, statement, search_signature, matches.len() as u32)?;
+		if !counted {
+			return Err(refuse(
+				429,
+				"denied",
+				true,
+				format!("{} exceeded the access rate and is suspended; nothing is disclosed (recorded at consortium block #{audit_block})", user.to_ss58check()),
+			));
+		}
 		println!(
-			"[proxy {}] search by {} over {} items of {}: {} readable match(es)",
+			"[proxy {}] search by {} over {} items of {}: {} readable match(es) (audited at #{audit_block})",
 			short(&self.me),
 			short(&user.to_ss58check()),
 			summaries.len(),
 			short(&req.patient),
 			matches.len()
 		);
-		Ok(SearchResponse { matches, examined: summaries.len() as u32, at_block })
+		Ok(SearchResponse { matches, examined: summaries.len() as u32, at_block, audit_block })
 	}
 
 	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
@@ -385,6 +402,12 @@ impl Proxy {
 		let patient = Self::parse_account("patient", &req.patient)?;
 		let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
 			.map_err(|e| refuse(400, "bad-request", false, e))?;
+		// The user's signature over the on-chain statement of this access: without it the
+		// consortium would refuse to record it, so check it before anything else.
+		let statement = read_statement(&self.keys.account(), &patient, hash, req.issued_at);
+		let access_signature = open_statement_signature(&req.access_signature, &user, &statement)
+			.map_err(|e| refuse(401, "bad-signature", false, e))?;
+		let access = (statement, access_signature);
 		// The record must be one of the patient's, as anchored on the consortium.
 		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
 		let anchored = chain::summaries(&self.consortium, &patient, Some(at))
@@ -438,7 +461,7 @@ impl Proxy {
 			)
 			.map_err(Self::chain_err)?;
 			if !allowed {
-				let (_, audit_block) = self.record_access(&patient, &user, hash)?;
+				let (_, audit_block) = self.record_access(&user, &access)?;
 				return Err(self.denied(&req, &user, audit_block));
 			}
 			return Err(refuse(
@@ -477,7 +500,7 @@ impl Proxy {
 
 		// The chain decides, from the patient's consent at the including block, and records
 		// the access either way; it is served only once that record is final.
-		let (allowed, audit_block) = self.record_access(&patient, &user, hash)?;
+		let (allowed, audit_block) = self.record_access(&user, &access)?;
 		if !allowed {
 			return Err(self.denied(&req, &user, audit_block));
 		}
@@ -505,22 +528,58 @@ impl Proxy {
 		)
 	}
 
-	/// Records the access on the consortium; whether the chain allowed it and the block.
+	/// Records the access `user` signed on the consortium; whether the chain allowed it and
+	/// the block.
 	fn record_access(
 		&self,
-		patient: &AccountId,
 		user: &AccountId,
-		hash: H256,
+		(statement, signature): &(AccessStatement<AccountId>, sr25519::Signature),
 	) -> Result<(bool, u32), Refusal> {
 		let call = RuntimeCall::Consent(pallet_consent::Call::record_access {
-			patient: patient.clone(),
 			user: user.clone(),
-			target: AccessTarget::Record {
-				id: RecordId::Hash(hash),
-				categories: Default::default(),
-			},
-			action: Action::Read,
+			statement: statement.clone(),
+			signature: MultiSignature::Sr25519(signature.clone()),
 		});
+		self.record_final(call, "access", |e| match e {
+			RuntimeEvent::Consent(pallet_consent::Event::AccessRecorded { allowed, .. }) => {
+				Some(*allowed)
+			}
+			_ => None,
+		})
+	}
+
+	/// Records the search `user` signed and its number of results on the consortium; whether
+	/// it counted (false: the user exceeded the access rate and was suspended) and the block.
+	fn record_search(
+		&self,
+		user: &AccountId,
+		statement: SearchStatement<AccountId>,
+		signature: sr25519::Signature,
+		results: u32,
+	) -> Result<(bool, u32), Refusal> {
+		let call = RuntimeCall::Consent(pallet_consent::Call::record_search {
+			user: user.clone(),
+			statement,
+			signature: MultiSignature::Sr25519(signature),
+			results,
+		});
+		self.record_final(call, "search", |e| match e {
+			RuntimeEvent::Consent(pallet_consent::Event::SearchRecorded { counted, .. }) => {
+				Some(*counted)
+			}
+			_ => None,
+		})
+	}
+
+	/// Submits an audit call, waits until the block including it is final (a fork must not
+	/// drop the record of an access), and returns what `outcome` finds in its events and the
+	/// block number. Nothing may be served unless this succeeds.
+	fn record_final(
+		&self,
+		call: RuntimeCall,
+		what: &str,
+		outcome: impl Fn(&RuntimeEvent) -> Option<bool>,
+	) -> Result<(bool, u32), Refusal> {
 		let inclusion = self
 			.consortium
 			.submit_and_wait(call, &self.keys.pair(), AUDIT_TIMEOUT)
@@ -530,20 +589,14 @@ impl Proxy {
 					"chain",
 					false,
 					format!(
-						"recording the access on the consortium failed, so nothing is served: {e}"
+						"recording the {what} on the consortium failed, so nothing is served: {e}"
 					),
 				)
 			})?;
-		let allowed = inclusion.events.iter().find_map(|e| match e {
-			RuntimeEvent::Consent(pallet_consent::Event::AccessRecorded { allowed, .. }) => {
-				Some(*allowed)
-			}
-			_ => None,
-		});
-		// Serve only on a final audit entry: a fork must not drop the record of an access.
+		let result = inclusion.events.iter().find_map(outcome);
 		let final_block = self
 			.consortium
-			.wait("the access record to be finalised", AUDIT_TIMEOUT, |c| {
+			.wait(&format!("the {what} record to be finalised"), AUDIT_TIMEOUT, |c| {
 				let finalized = c.header(Some(c.finalized_head()?))?.number;
 				Ok(finalized >= inclusion.number)
 			})
@@ -551,17 +604,17 @@ impl Proxy {
 		match final_block {
 			Ok(Some(h)) if h == inclusion.block => {},
 			Ok(_) => {
-				return Err(refuse(503, "chain", false, "the block recording the access was replaced by a fork; nothing was served, try again"))
+				return Err(refuse(503, "chain", false, format!("the block recording the {what} was replaced by a fork; nothing was served, try again")))
 			},
-			Err(e) => return Err(refuse(503, "chain", false, format!("the access record did not become final: {e}"))),
+			Err(e) => return Err(refuse(503, "chain", false, format!("the {what} record did not become final: {e}"))),
 		}
-		match allowed {
-			Some(a) => Ok((a, inclusion.number)),
+		match result {
+			Some(r) => Ok((r, inclusion.number)),
 			None => Err(refuse(
 				503,
 				"chain",
 				false,
-				"the consortium included the access record but emitted no AccessRecorded event",
+				format!("the consortium included the {what} record but emitted no event for it"),
 			)),
 		}
 	}

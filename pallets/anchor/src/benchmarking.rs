@@ -4,6 +4,7 @@
 //!
 //! Justifications are signed with `bp-test-utils` keys (as the bridge GRANDPA pallet's
 //! benchmarks do); storage proofs are built in memory with `sp-trie`, so no helper is needed.
+//! Headers after genesis name their chain in their digest, as the pallet requires.
 
 use super::*;
 use crate::Pallet as Anchor;
@@ -15,6 +16,7 @@ use bp_test_utils::{
 };
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
+use mbds_primitives::chain_digest_item;
 use pallet_slips::SummaryItem;
 use sp_consensus_grandpa::{AuthorityId, ConsensusLog, ScheduledChange, GRANDPA_ENGINE_ID};
 use sp_runtime::{traits::One, DigestItem};
@@ -28,6 +30,13 @@ const CHAIN: ChainId = 1_000;
 
 /// Other keys in the proven trie, so the proof has the depth of a real chain's state.
 const FILLER_KEYS: u32 = 4_096;
+
+/// Header `number` of `CHAIN` with `state_root`, naming `CHAIN` in its digest.
+fn chain_header<T: Config>(number: BlockNumberFor<T>, state_root: H256) -> PrivateHeaderOf<T> {
+	let mut header: PrivateHeaderOf<T> = bp_test_utils::test_header_with_root(number, state_root);
+	header.digest_mut().push(chain_digest_item(CHAIN));
+	header
+}
 
 /// `n` authorities of weight 1, from the bp-test-utils keyring.
 fn authority_list(n: u32) -> AuthorityList {
@@ -103,8 +112,7 @@ fn justified_header<T: Config>(
 	state_root: H256,
 	p: u32,
 ) -> (PrivateHeaderOf<T>, JustificationOf<T>) {
-	let mut header: PrivateHeaderOf<T> =
-		bp_test_utils::test_header_with_root(One::one(), state_root);
+	let mut header = chain_header::<T>(One::one(), state_root);
 	let change = ScheduledChange::<BlockNumberFor<T>> {
 		next_authorities: authority_list(T::MaxAuthorities::get()),
 		delay: Zero::zero(),
@@ -155,7 +163,7 @@ mod benchmarks {
 		}
 		let origin =
 			T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
-		let header: PrivateHeaderOf<T> = bp_test_utils::test_header(One::one());
+		let header = chain_header::<T>(One::one(), Default::default());
 		let hash = header.hash();
 
 		#[extrinsic_call]
@@ -207,8 +215,7 @@ mod benchmarks {
 	) -> Result<(), BenchmarkError> {
 		let items = items::<T>(n);
 		let (state_root, proof) = batch_proof::<T>(&items);
-		let header: PrivateHeaderOf<T> =
-			bp_test_utils::test_header_with_root(One::one(), state_root);
+		let header = chain_header::<T>(One::one(), state_root);
 		register::<T>(header.clone(), 1)?;
 		let caller: T::AccountId = whitelisted_caller();
 

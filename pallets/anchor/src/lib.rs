@@ -21,13 +21,33 @@
 //! A relayer calls [`Pallet::submit_summary`] with a private-chain header, optionally a GRANDPA
 //! justification for it, the batch id, all its items and a storage proof of the batch's
 //! `pallet_slips::Batches` entry in that header's state. The pallet (1) checks the batch is the
-//! chain's next one, (2) checks the header is final (the justification verifies against the
-//! current authority set, or the header was imported before), (3) reads the batch record from
-//! the storage proof against the header's state root and (4) recomputes the Merkle root over the
-//! submitted items. Only then does it write: the header (if new), the next batch id, the
-//! consortium slips and the patient index. [`Pallet::import_header`] imports a header without a
-//! batch: the relayer must use it for every header that schedules a GRANDPA authority change
-//! when no batch goes with it, since later headers are signed by the next set.
+//! chain's next one, (2) checks the header names that chain (see *Chain binding*), (3) checks
+//! the header is final (the justification verifies against the current authority set, or the
+//! header was imported before), (4) reads the batch record from the storage proof against the
+//! header's state root and (5) recomputes the Merkle root over the submitted items. Only then
+//! does it write: the header (if new), the next batch id, the consortium slips and the patient
+//! index. [`Pallet::import_header`] imports a header without a batch: the relayer must use it for
+//! every header that schedules a GRANDPA authority change when no batch goes with it, since later
+//! headers are signed by the next set.
+//!
+//! ## Chain binding
+//! GRANDPA signatures name a round, a set id and a block, not a chain, and private chains may
+//! share validator keys (the local presets do). A header of one chain, finalised by keys that
+//! another chain's light client trusts, would verify there; relaying a hand-off of the first
+//! chain would then move the second chain's light client to a set its own validators never
+//! sign for. So every private chain names itself in each block: `pallet-chain-info` deposits a
+//! header digest item `DigestItem::Other(CHAIN_DIGEST_TAG ++ chain_id.encode())` (see
+//! [`mbds_primitives::chain_digest_item`]). The light client of chain `c` accepts a header
+//! only if its digest names exactly `c` ([`mbds_primitives::chain_id_in_digest`]), checked
+//! before the justification and before anything is written: a header naming another chain
+//! fails with `HeaderOfAnotherChain`, one naming none (or naming it ambiguously) with
+//! `HeaderNamesNoChain`. This holds for [`Pallet::import_header`] and
+//! [`Pallet::submit_summary`] (with or without justification), and for the header governance
+//! gives to [`Pallet::register_chain`] and [`Pallet::reset_light_client`], with one exception:
+//! a genesis header (number 0 and an empty digest, as every Substrate genesis header has) names
+//! no chain and is accepted from governance. The header hash covers the digest, so the chain
+//! named by a justified header is as final as the header. Consequence for upgrades: a private
+//! chain's blocks from before it ran `pallet-chain-info`'s digest deposit cannot be imported.
 //!
 //! ## Trust model
 //! - GRANDPA's: a header is final once more than two thirds of the current authority set
@@ -51,7 +71,8 @@
 //! - It does not follow forks: only finalised headers are imported, newest first wins.
 //! - It does not prune consortium slips or the patient index.
 //! - It does not check which kind of chain it runs on: on a private chain governance simply
-//!   registers no chain, and every anchoring call fails with `UnknownChain`.
+//!   registers no chain, and every anchoring call fails with `UnknownChain`. Which chain a header
+//!   belongs to it does check (see *Chain binding*); which *kind* of chain that is, it does not.
 //! - Relayer fees and refunds are the transaction-payment pallet's business.
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -84,7 +105,7 @@ use bp_runtime::{RawStorageProof, StorageProofChecker, StorageProofError};
 use codec::{Codec, Encode};
 use frame_support::pallet_prelude::*;
 use frame_system::pallet_prelude::BlockNumberFor;
-use mbds_primitives::ChainId;
+use mbds_primitives::{chain_id_in_digest, ChainId};
 use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
 use sp_consensus_grandpa::{AuthorityList, SetId};
 use sp_core::H256;
@@ -318,6 +339,15 @@ pub mod pallet {
 		/// The Merkle root over the items differs from the proven batch root: an item was
 		/// altered, dropped, added or reordered.
 		BatchRootMismatch,
+		/// The header names another chain than the one of this light client in its digest: it
+		/// is a header of another private chain (whose validators may share keys with this
+		/// one), and is refused whatever its justification.
+		HeaderOfAnotherChain,
+		/// The header names no chain in its digest (or names several, or a malformed id), so
+		/// it cannot be tied to this light client's chain. Every block of an MBDS chain but
+		/// genesis names its chain (`pallet-chain-info`); only governance may give a genesis
+		/// header, at registration or re-initialisation.
+		HeaderNamesNoChain,
 	}
 
 	#[pallet::hooks]
@@ -331,7 +361,8 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Register private chain `chain_id`, trusting `header` as finalised and `authorities`
-		/// (with id `set_id`) as the GRANDPA set that finalises the headers after it.
+		/// (with id `set_id`) as the GRANDPA set that finalises the headers after it. `header`
+		/// is the chain's genesis header or names `chain_id` in its digest.
 		///
 		/// Origin: [`Config::GovernanceOrigin`]. Batch anchoring starts at batch 0.
 		#[pallet::call_index(0)]
@@ -346,6 +377,7 @@ pub mod pallet {
 			T::GovernanceOrigin::ensure_origin(origin)?;
 			ensure!(!Chains::<T>::contains_key(chain_id), Error::<T>::ChainAlreadyRegistered);
 			let set = Self::checked_authority_set(authorities, set_id)?;
+			Self::ensure_trusted_header_of(chain_id, &header)?;
 
 			let head = Self::finalized_header(&header);
 			let mut state = ChainState { best_finalized: head, next_batch: 0, ring_next: 0 };
@@ -362,7 +394,8 @@ pub mod pallet {
 		}
 
 		/// Re-initialise the light client of `chain_id` at `header` with `authorities` (id
-		/// `set_id`), e.g. after a forced authority change or a finality incident.
+		/// `set_id`), e.g. after a forced authority change or a finality incident. `header` is the
+		/// chain's genesis header or names `chain_id` in its digest.
 		///
 		/// Origin: [`Config::GovernanceOrigin`]. Imported headers are dropped; the header may be
 		/// older than the current best. Batch numbering continues, so nothing is anchored twice.
@@ -378,6 +411,7 @@ pub mod pallet {
 			T::GovernanceOrigin::ensure_origin(origin)?;
 			let mut state = Chains::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
 			let set = Self::checked_authority_set(authorities, set_id)?;
+			Self::ensure_trusted_header_of(chain_id, &header)?;
 
 			let keep = T::HeadersToKeep::get();
 			let _ = ImportedHashes::<T>::clear_prefix(chain_id, keep, None);
@@ -398,7 +432,7 @@ pub mod pallet {
 		}
 
 		/// Import `header` of `chain_id`, finalised by `justification` of the current authority
-		/// set, without a batch.
+		/// set, without a batch. `header` must name `chain_id` in its digest.
 		///
 		/// Relayers must import every header that schedules an authority change (unless a batch
 		/// goes with it), since headers after it are signed by the next set. Any signed origin.
@@ -412,6 +446,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			ensure_signed(origin)?;
 			let mut state = Chains::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
+			Self::ensure_header_of(chain_id, &header)?;
 			let set = AuthoritySets::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
 			let next_set = Self::verify_finality(&state, &set, &header, &justification)?;
 
@@ -423,7 +458,8 @@ pub mod pallet {
 		/// Anchor batch `batch_id` of private chain `chain_id`: `items` are all its summary
 		/// items in leaf order, `storage_proof` proves its `pallet_slips::Batches` record in the
 		/// state of `header`, which is either finalised by `justification` (and imported as the
-		/// chain's best header) or, without a justification, an imported header.
+		/// chain's best header) or, without a justification, an imported header. `header` must
+		/// name `chain_id` in its digest.
 		///
 		/// The items become consortium slips of up to ten items, indexed by patient. Any signed
 		/// origin (a relayer).
@@ -448,7 +484,8 @@ pub mod pallet {
 				Error::<T>::TooManyItems
 			);
 
-			// Finality of the header.
+			// The header is one of this chain's, then final.
+			Self::ensure_header_of(chain_id, &header)?;
 			let (state_root, imported) = match &justification {
 				Some(justification) => {
 					let set = AuthoritySets::<T>::get(chain_id).ok_or(Error::<T>::UnknownChain)?;
@@ -525,6 +562,36 @@ pub mod pallet {
 			JustificationVerificationContext::try_from(AuthoritySet::new(authorities, set_id))
 				.map_err(|_| Error::<T>::InvalidAuthoritySet)?;
 			Ok(StoredAuthoritySet { authorities: bounded, set_id })
+		}
+
+		/// Checks that `header` names `chain_id` in its digest (see *Chain binding* in the crate
+		/// docs). Reads no storage: a scan of the header's digest.
+		fn ensure_header_of(chain_id: ChainId, header: &PrivateHeaderOf<T>) -> DispatchResult {
+			match chain_id_in_digest(header.digest()) {
+				Some(named) if named == chain_id => Ok(()),
+				Some(named) => {
+					log::debug!(
+						target: LOG_TARGET,
+						"header #{:?} names chain {named}, not chain {chain_id}",
+						header.number(),
+					);
+					Err(Error::<T>::HeaderOfAnotherChain.into())
+				}
+				None => Err(Error::<T>::HeaderNamesNoChain.into()),
+			}
+		}
+
+		/// [`Self::ensure_header_of`] for the header governance trusts at registration and
+		/// re-initialisation, which may also be a genesis header: number 0 and an empty digest
+		/// (genesis blocks are not initialised, so they name no chain).
+		fn ensure_trusted_header_of(
+			chain_id: ChainId,
+			header: &PrivateHeaderOf<T>,
+		) -> DispatchResult {
+			if header.number().is_zero() && header.digest().logs().is_empty() {
+				return Ok(());
+			}
+			Self::ensure_header_of(chain_id, header)
 		}
 
 		fn finalized_header(header: &PrivateHeaderOf<T>) -> FinalizedHeader<BlockNumberFor<T>> {

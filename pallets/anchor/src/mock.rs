@@ -77,9 +77,27 @@ impl pallet_slips::Config for Test {
 	type BatchBlocks = frame_support::traits::ConstU64<10>;
 	type BatchPeriodMs = frame_support::traits::ConstU64<600_000>;
 	type MaxItemsPerBatch = ConstU32<MAX_ITEMS>;
+	type Signature = sp_runtime::testing::TestSignature;
+	type VisitValidity = frame_support::traits::ConstU64<{ 30 * 86_400_000 }>;
+	type MaxPendingPerPatient = ConstU32<32>;
+	type MaxPendingPerDoctorPatient = ConstU32<4>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = NoParticipants;
+	#[cfg(feature = "runtime-benchmarks")]
+	type SignerHelper = NoParticipants;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl mbds_primitives::statements::SignerBenchmarkHelper<u64, sp_runtime::testing::TestSignature>
+	for NoParticipants
+{
+	fn signer(seed: u32) -> u64 {
+		1_000 + seed as u64
+	}
+	fn sign(who: &u64, payload: &[u8]) -> sp_runtime::testing::TestSignature {
+		sp_runtime::testing::TestSignature(*who, payload.to_vec())
+	}
 }
 
 /// Header of the simulated private chains (same number type as this runtime's blocks).

@@ -2,6 +2,9 @@
 //! GRANDPA justifications signed by the hospital chain's validators (bp-test-utils ed25519
 //! keys) and real storage proofs of `Slips::Batches` (`sp_state_machine::prove_read`, as a
 //! node's `state_getReadProof` builds them), to the consortium chain.
+//!
+//! Headers name their chain in their digest, as `pallet-chain-info` makes every block after
+//! genesis do; the hospital and the platform chain may share validator keys.
 
 use crate::{mock::*, *};
 use bp_test_utils::{
@@ -9,6 +12,7 @@ use bp_test_utils::{
 	DAVE, EVE, FERDIE,
 };
 use frame_support::{assert_noop, assert_ok};
+use mbds_primitives::chain_digest_item;
 use pallet_slips::SummaryItem;
 use sp_consensus_grandpa::{AuthorityId, ConsensusLog, ScheduledChange, GRANDPA_ENGINE_ID};
 use sp_runtime::{traits::Header as _, Digest, DigestItem, DispatchError, StateVersion};
@@ -97,8 +101,8 @@ fn batch_proof(state: &InMemoryBackend<BlakeTwo256>, batch_id: BatchId) -> RawSt
 	prove_read(state.clone(), [key]).expect("in-memory proof").into_nodes().into_iter().collect()
 }
 
-/// Header `number` of the private chain with this state root and digest.
-fn header_with(number: u64, state_root: H256, logs: Vec<DigestItem>) -> PrivateHeader {
+/// Header `number` of a private chain with this state root and exactly this digest.
+fn bare_header(number: u64, state_root: H256, logs: Vec<DigestItem>) -> PrivateHeader {
 	PrivateHeader::new(
 		number,
 		H256::repeat_byte(0xE0),
@@ -106,6 +110,23 @@ fn header_with(number: u64, state_root: H256, logs: Vec<DigestItem>) -> PrivateH
 		H256::from_low_u64_be(number.saturating_sub(1)),
 		Digest { logs },
 	)
+}
+
+/// Header `number` of private chain `chain` with this state root and these further digest
+/// items. As on a real chain, it names its chain first, unless it is the genesis header.
+fn header_of(
+	chain: ChainId,
+	number: u64,
+	state_root: H256,
+	logs: Vec<DigestItem>,
+) -> PrivateHeader {
+	let naming = (number > 0).then(|| chain_digest_item(chain));
+	bare_header(number, state_root, naming.into_iter().chain(logs).collect())
+}
+
+/// Header `number` of the hospital chain with this state root and further digest items.
+fn header_with(number: u64, state_root: H256, logs: Vec<DigestItem>) -> PrivateHeader {
+	header_of(HOSPITAL, number, state_root, logs)
 }
 
 fn header(number: u64, state_root: H256) -> PrivateHeader {
@@ -149,6 +170,32 @@ fn register_hospital() {
 		authority_list(&validators()),
 		SET_ID,
 	));
+}
+
+/// Governance registers the platform chain at its genesis with the hospital's validator keys
+/// and set id, as the local presets do.
+fn register_platform_with_shared_keys() {
+	assert_ok!(Anchor::register_chain(
+		RuntimeOrigin::root(),
+		PLATFORM,
+		Box::new(bare_header(0, H256::repeat_byte(0xB0), vec![])),
+		authority_list(&validators()),
+		SET_ID,
+	));
+}
+
+/// A relayer imports `header` of `chain_id` with `justification`.
+fn relay_header(
+	chain_id: ChainId,
+	header: &PrivateHeader,
+	justification: Justification,
+) -> DispatchResult {
+	Anchor::import_header(
+		RuntimeOrigin::signed(RELAYER),
+		chain_id,
+		Box::new(header.clone()),
+		justification,
+	)
 }
 
 fn submit(
@@ -880,5 +927,219 @@ fn the_call_weight_depends_on_items_and_precommits() {
 			Anchor::submit_summary_weight(10_000, None),
 			<() as WeightInfo>::submit_summary_imported(MAX_ITEMS)
 		);
+	});
+}
+
+#[test]
+fn a_platform_header_finalised_by_shared_keys_is_refused_by_the_hospital_light_client() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		register_platform_with_shared_keys();
+		// The platform finalises its block 5, holding its batch 0: the header names the
+		// platform, the justification is signed by the keys both chains trust, for the set id
+		// both light clients are at.
+		let platform_items = vec![item(PLATFORM, PATIENT, 1, 1)];
+		let platform_state = private_state(&[(0, batch_record(PLATFORM, &platform_items))]);
+		let platform_header = header_of(PLATFORM, 5, state_root(&platform_state), vec![]);
+		let justification = finalised(&platform_header);
+
+		// Relayed into the hospital's light client, it is refused by every call, before
+		// anything is written (`assert_noop` compares the storage roots).
+		assert_noop!(
+			relay_header(HOSPITAL, &platform_header, justification.clone()),
+			err(Error::HeaderOfAnotherChain)
+		);
+		for justification in [Some(justification.clone()), None] {
+			assert_noop!(
+				submit(
+					HOSPITAL,
+					&platform_header,
+					justification,
+					0,
+					platform_items.clone(),
+					batch_proof(&platform_state, 0)
+				),
+				err(Error::HeaderOfAnotherChain)
+			);
+		}
+		assert!(!Anchor::is_imported(HOSPITAL, platform_header.hash()));
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((0, 0)));
+
+		// The justification is genuine: the platform's own light client takes it.
+		assert_ok!(submit(
+			PLATFORM,
+			&platform_header,
+			Some(justification),
+			0,
+			platform_items,
+			batch_proof(&platform_state, 0)
+		));
+		assert_eq!(Anchor::anchored(PLATFORM), Some((1, 5)));
+
+		// The hospital's own block 5, naming the hospital, is anchored as always.
+		let items = three_items(1);
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let header = header(5, state_root(&state));
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items,
+			batch_proof(&state, 0)
+		));
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((1, 5)));
+		assert!(Anchor::is_imported(HOSPITAL, header.hash()));
+	});
+}
+
+#[test]
+fn a_platform_authority_hand_off_relayed_to_the_hospital_is_refused() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		register_platform_with_shared_keys();
+		// The platform's block 5 hands its finality over to other validators; the shared keys
+		// finalise it.
+		let platform_items = vec![item(PLATFORM, PATIENT, 1, 1)];
+		let platform_state = private_state(&[(0, batch_record(PLATFORM, &platform_items))]);
+		let handoff = header_of(
+			PLATFORM,
+			5,
+			state_root(&platform_state),
+			vec![scheduled_change(&next_validators(), 0)],
+		);
+		let justification = finalised(&handoff);
+
+		// Relayed to the hospital, alone or with a batch, it is refused and changes nothing.
+		assert_noop!(
+			relay_header(HOSPITAL, &handoff, justification.clone()),
+			err(Error::HeaderOfAnotherChain)
+		);
+		assert_noop!(
+			submit(
+				HOSPITAL,
+				&handoff,
+				Some(justification.clone()),
+				0,
+				platform_items,
+				batch_proof(&platform_state, 0)
+			),
+			err(Error::HeaderOfAnotherChain)
+		);
+		let info = Anchor::light_client(HOSPITAL).unwrap();
+		assert_eq!((info.set_id, info.authorities), (SET_ID, authority_list(&validators())));
+
+		// The platform's light client follows its own hand-off...
+		assert_ok!(relay_header(PLATFORM, &handoff, justification));
+		assert_eq!(Anchor::light_client(PLATFORM).unwrap().set_id, SET_ID + 1);
+
+		// ... and the hospital's validators still finalise the hospital's blocks (with the
+		// hand-off relayed, this failed with `WrongAuthoritySetId`).
+		let items = three_items(1);
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let after = header(6, state_root(&state));
+		assert_ok!(submit(
+			HOSPITAL,
+			&after,
+			Some(finalised(&after)),
+			0,
+			items,
+			batch_proof(&state, 0)
+		));
+		assert_eq!(Anchor::anchored(HOSPITAL), Some((1, 6)));
+		assert_eq!(Anchor::light_client(HOSPITAL).unwrap().set_id, SET_ID);
+	});
+}
+
+#[test]
+fn a_header_naming_no_chain_or_several_is_refused() {
+	new_test_ext().execute_with(|| {
+		let (state, _, items) = hospital_with_batch_0();
+		let root = state_root(&state);
+		let unnamed = bare_header(5, root, vec![]);
+		let ambiguous =
+			bare_header(5, root, vec![chain_digest_item(HOSPITAL), chain_digest_item(PLATFORM)]);
+		let mut malformed_id = chain_digest_item(HOSPITAL).as_other().unwrap().to_vec();
+		malformed_id.push(0);
+		let malformed = bare_header(5, root, vec![DigestItem::Other(malformed_id)]);
+		for h in [unnamed, ambiguous, malformed] {
+			assert_noop!(relay_header(HOSPITAL, &h, finalised(&h)), err(Error::HeaderNamesNoChain));
+			assert_noop!(
+				submit(HOSPITAL, &h, Some(finalised(&h)), 0, items.clone(), batch_proof(&state, 0)),
+				err(Error::HeaderNamesNoChain)
+			);
+		}
+		// A genesis header is governance's to give, not a relayer's.
+		let genesis = bare_header(0, root, vec![]);
+		assert_noop!(
+			relay_header(HOSPITAL, &genesis, finalised(&genesis)),
+			err(Error::HeaderNamesNoChain)
+		);
+	});
+}
+
+#[test]
+fn governance_starts_a_light_client_at_genesis_or_at_a_header_naming_its_chain() {
+	new_test_ext().execute_with(|| {
+		let register = |chain_id: ChainId, header: PrivateHeader| {
+			Anchor::register_chain(
+				RuntimeOrigin::root(),
+				chain_id,
+				Box::new(header),
+				authority_list(&validators()),
+				SET_ID,
+			)
+		};
+		let reset = |chain_id: ChainId, header: PrivateHeader| {
+			Anchor::reset_light_client(
+				RuntimeOrigin::root(),
+				chain_id,
+				Box::new(header),
+				authority_list(&validators()),
+				SET_ID,
+			)
+		};
+		let root = H256::repeat_byte(3);
+
+		// Another chain's header, a later header naming no chain, a "genesis" header with a
+		// digest: none starts the hospital's light client.
+		assert_noop!(
+			register(HOSPITAL, header_of(PLATFORM, 3, root, vec![])),
+			err(Error::HeaderOfAnotherChain)
+		);
+		assert_noop!(
+			register(HOSPITAL, bare_header(0, root, vec![chain_digest_item(PLATFORM)])),
+			err(Error::HeaderOfAnotherChain)
+		);
+		assert_noop!(
+			register(HOSPITAL, bare_header(3, root, vec![])),
+			err(Error::HeaderNamesNoChain)
+		);
+		assert_noop!(
+			register(HOSPITAL, bare_header(0, root, vec![DigestItem::Other(vec![1])])),
+			err(Error::HeaderNamesNoChain)
+		);
+
+		// The hospital's own later header does, and so does a genesis header.
+		let start = header(3, root);
+		assert_ok!(register(HOSPITAL, start.clone()));
+		assert!(Anchor::is_imported(HOSPITAL, start.hash()));
+		assert_ok!(register(PLATFORM, bare_header(0, root, vec![])));
+
+		// Re-initialisation is held to the same rule.
+		assert_noop!(
+			reset(HOSPITAL, header_of(PLATFORM, 100, root, vec![])),
+			err(Error::HeaderOfAnotherChain)
+		);
+		assert_noop!(
+			reset(HOSPITAL, bare_header(100, root, vec![])),
+			err(Error::HeaderNamesNoChain)
+		);
+		let restart = header(100, root);
+		assert_ok!(reset(HOSPITAL, restart.clone()));
+		assert!(Anchor::is_imported(HOSPITAL, restart.hash()));
+		let genesis = bare_header(0, root, vec![]);
+		assert_ok!(reset(HOSPITAL, genesis.clone()));
+		assert!(Anchor::is_imported(HOSPITAL, genesis.hash()));
 	});
 }

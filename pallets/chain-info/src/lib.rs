@@ -7,6 +7,14 @@
 //! pallet stamps the chain id into every summary item; the anchoring pallet on the consortium
 //! refuses to run on a private chain).
 //!
+//! The chain also names itself in every block header: `on_initialize` deposits a header digest
+//! item [`DigestItem::Other`](sp_runtime::DigestItem::Other) holding [`CHAIN_DIGEST_TAG`]
+//! (`b"mbdschn1"`) followed by the SCALE-encoded [`ChainId`] (built by
+//! [`chain_digest_item`], read back by [`chain_id_in_digest`]). GRANDPA signatures do not name
+//! the chain they finalise, and chains may share validator keys; the consortium's light clients
+//! (`pallet-anchor`) therefore accept a private chain's header only if its digest names that
+//! chain. The genesis header carries no such item (no block is initialised to build it).
+//!
 //! Trust model: the values are set in genesis and are not changeable by any call. Changing
 //! what a chain *is* would invalidate every summary item it has published; a chain that needs
 //! another identity is a new chain.
@@ -15,7 +23,9 @@
 
 pub use pallet::*;
 
-pub use mbds_primitives::{ChainId, ChainIdentity, ChainKind};
+pub use mbds_primitives::{
+	chain_digest_item, chain_id_in_digest, ChainId, ChainIdentity, ChainKind, CHAIN_DIGEST_TAG,
+};
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +34,7 @@ mod tests;
 pub mod pallet {
 	use super::*;
 	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::BlockNumberFor;
 
 	/// Longest chain name accepted in genesis, in bytes.
 	pub const MAX_NAME_LEN: u32 = 64;
@@ -45,6 +56,18 @@ pub mod pallet {
 	/// Human-readable name of the chain (e.g. "Hospital A").
 	#[pallet::storage]
 	pub type Name<T> = StorageValue<_, BoundedVec<u8, ConstU32<MAX_NAME_LEN>>, ValueQuery>;
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Names this chain in the block's header digest (see the crate docs).
+		fn on_initialize(_n: BlockNumberFor<T>) -> Weight {
+			frame_system::Pallet::<T>::deposit_log(chain_digest_item(ChainIdentifier::<T>::get()));
+			// A fixed cost, not benchmarked: one read (`ChainIdentifier`) and one append of a
+			// 12-byte item to `frame_system::Digest`, which `frame_system` moves into the header
+			// when the block is finalised. No storage of this pallet is written.
+			T::DbWeight::get().reads_writes(1, 1)
+		}
+	}
 
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]

@@ -2,8 +2,10 @@
 //! case under the runtime's bounds.
 //!
 //! Participants are registered through [`Config::BenchmarkHelper`] (the identity registry's
-//! benchmark hook). The calls check [`Config::AcceptsConsents`]: run the benchmarks on a chain
-//! preset where it holds (the consortium preset).
+//! benchmark hook); those who sign statements (the patient of a visit, the user of an access)
+//! are made by [`Config::SignerHelper`], so the benchmarks verify real signatures. The calls
+//! check [`Config::AcceptsConsents`]: run the benchmarks on a chain preset where it holds (the
+//! consortium preset).
 
 use super::*;
 use crate::Pallet as Consent;
@@ -12,6 +14,7 @@ use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
 use mbds_primitives::{
 	consent::{RecordId, MAX_SCOPE_RECORDS},
+	statements::{SignerBenchmarkHelper, VisitStatement},
 	RegistryBenchmarkHelper,
 };
 use sp_core::H256;
@@ -35,6 +38,13 @@ fn hospital<T: Config>(i: u32) -> T::AccountId {
 fn doctor<T: Config>(i: u32, institution: &T::AccountId) -> T::AccountId {
 	let who: T::AccountId = account("doctor", i, 0);
 	register::<T>(&who, Role::Doctor { institution: institution.clone() });
+	who
+}
+
+/// An account that can sign statements, registered active with `role`.
+fn signer<T: Config>(seed: u32, role: Role<T::AccountId>) -> T::AccountId {
+	let who = T::SignerHelper::signer(seed);
+	register::<T>(&who, role);
 	who
 }
 
@@ -181,21 +191,30 @@ mod benchmarks {
 		assert_last_event::<T>(Event::PolicyRemoved { policy: last, patient });
 	}
 
+	/// A doctor records a visit with the patient's signed proof, replacing an earlier visit.
 	#[benchmark]
 	fn record_visit() {
-		let patient = patient::<T>(0);
+		let patient = signer::<T>(0, Role::Patient);
 		let h = hospital::<T>(0);
 		let d = doctor::<T>(0, &h);
+		// Not 0: the proof must be later than the earlier visit (the runtime's clock may read
+		// 0 in benchmarks).
+		let issued_at = now::<T>().max(1);
+		LastVisit::<T>::insert(&patient, &h, issued_at - 1);
+		let statement =
+			VisitStatement { patient: patient.clone(), institution: h.clone(), issued_at };
+		let signature = T::SignerHelper::sign(&patient, &statement.signing_payload());
+		let visit = VisitProof { institution: h.clone(), issued_at, signature };
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(d), patient.clone());
+		_(RawOrigin::Signed(d), patient.clone(), visit);
 
-		assert!(LastVisit::<T>::contains_key(&patient, &h));
+		assert_eq!(LastVisit::<T>::get(&patient, &h), Some(issued_at));
 	}
 
 	/// `p` policies examined: `p - 1` after-visit policies of the requester's hospital with no
-	/// visit recorded, then an emergency policy that grants, pruning a full list of expired
-	/// grants.
+	/// visit recorded, then an emergency policy that grants on the hospital's attestation
+	/// (used up, flagged and announced), pruning a full list of expired grants.
 	#[benchmark]
 	fn request_access(p: Linear<1, { T::MaxPoliciesPerPatient::get() }>) {
 		let patient = patient::<T>(0);
@@ -219,6 +238,12 @@ mod benchmarks {
 		Consent::<T>::set_policy(RawOrigin::Signed(patient.clone()).into(), emergency)
 			.expect("within bounds");
 		fill_with_expired::<T>(&patient, &Grantee::Account(d.clone()));
+		Consent::<T>::attest_emergency(
+			RawOrigin::Signed(h.clone()).into(),
+			patient.clone(),
+			d.clone(),
+		)
+		.expect("the doctor's own hospital attests");
 		let start = now::<T>();
 
 		#[extrinsic_call]
@@ -232,7 +257,8 @@ mod benchmarks {
 			Purpose::EmergencyTreatment,
 		);
 
-		assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
+		assert_eq!(GrantsOf::<T>::get(&patient, Grantee::Account(d.clone())).len(), 1);
+		assert!(!EmergencyAttestations::<T>::contains_key(&d));
 	}
 
 	#[benchmark]
@@ -259,7 +285,7 @@ mod benchmarks {
 		_(RawOrigin::Signed(patient.clone()), request);
 
 		assert!(!Requests::<T>::contains_key(request));
-		assert_eq!(GrantsOf::<T>::get(&patient, &Grantee::Account(d)).len(), 1);
+		assert_eq!(GrantsOf::<T>::get(&patient, Grantee::Account(d)).len(), 1);
 	}
 
 	#[benchmark]
@@ -288,16 +314,20 @@ mod benchmarks {
 	}
 
 	/// `g` grants examined, none of which allows (the denial worst case): up to
-	/// `MaxGrantsPerGrantee` for the doctor, the rest for the doctor's hospital's members.
+	/// `MaxGrantsPerGrantee` for the doctor, the rest for the doctor's hospital's members. The
+	/// doctor signed the access statement; an earlier statement of theirs to this proxy is
+	/// recorded.
 	#[benchmark]
 	fn record_access(
 		g: Linear<1, { 2 * T::MaxGrantsPerGrantee::get() }>,
 	) -> Result<(), BenchmarkError> {
 		let origin =
 			T::ProxyOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let proxy = T::ProxyOrigin::ensure_origin(origin.clone())
+			.map_err(|_| BenchmarkError::Weightless)?;
 		let patient = patient::<T>(0);
 		let h = hospital::<T>(0);
-		let d = doctor::<T>(0, &h);
+		let d = signer::<T>(0, Role::Doctor { institution: h.clone() });
 		let far = now::<T>() + 86_400_000;
 		let own = g.min(T::MaxGrantsPerGrantee::get());
 		for _ in 0..own {
@@ -315,15 +345,46 @@ mod benchmarks {
 			id: RecordId::Hash(H256::repeat_byte(0x01)),
 			categories: BoundedVec::new(),
 		};
+		// Not 0: the statement must be later than the recorded one (the runtime's clock may
+		// read 0 in benchmarks).
+		let issued_at = now::<T>().max(1);
+		AccessNonce::<T>::insert(&d, &proxy, issued_at - 1);
+		let statement = AccessStatement {
+			proxy,
+			patient: patient.clone(),
+			target,
+			action: Action::Copy,
+			issued_at,
+		};
+		let signature = T::SignerHelper::sign(&d, &statement.signing_payload());
 
 		#[extrinsic_call]
-		_(origin as T::RuntimeOrigin, patient.clone(), d.clone(), target, Action::Copy);
+		_(origin as T::RuntimeOrigin, d.clone(), statement, signature);
 
 		let (_, trail) = Consent::<T>::audit_trail(&patient, 0, 1);
 		assert!(
 			matches!(&trail[0].event, AuditEvent::Access { allowed: false, user, .. } if *user == d)
 		);
 		Ok(())
+	}
+
+	/// A health authority attests an emergency, replacing the doctor's earlier attestation.
+	#[benchmark]
+	fn attest_emergency() {
+		let earlier_patient = patient::<T>(1);
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = doctor::<T>(0, &h);
+		let authority: T::AccountId = account("health-authority", 1, 0);
+		register::<T>(&authority, Role::Institution(InstitutionKind::HealthAuthority));
+		Consent::<T>::attest_emergency(RawOrigin::Signed(h).into(), earlier_patient, d.clone())
+			.expect("the doctor's own hospital attests");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(authority.clone()), patient.clone(), d.clone());
+
+		let attestation = EmergencyAttestations::<T>::get(&d).expect("stored");
+		assert_eq!((attestation.patient, attestation.attester), (patient, authority));
 	}
 
 	/// `n` lapsed requests removed in one block.

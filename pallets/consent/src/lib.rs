@@ -17,9 +17,13 @@
 //! Everyone else asks one question, [`Pallet::is_access_allowed`] (also the
 //! [`AccessControl`] trait for other pallets and the [`ConsentApi`] runtime API for off-chain
 //! proxies). Proxies (health authorities, [`Config::ProxyOrigin`]) record every access they
-//! serve or refuse with [`Pallet::record_access`]. Every request, decision, grant, revocation,
-//! policy change, visit and access lands in the patient's **audit trail**, in order, readable
-//! page by page through the runtime API. An identity making more requests or accesses than the
+//! serve or refuse with [`Pallet::record_access`], and every keyword search with
+//! [`Pallet::record_search`], each only with the data user's signed statement of what they
+//! asked (`mbds_primitives::statements`): a proxy cannot write an access, a refusal or a
+//! suspension-triggering rate count for anyone who did not ask. Every request, decision, grant,
+//! revocation, policy change, visit, search and access lands in the patient's **audit trail**,
+//! in order, readable page by page through the runtime API, and committed to by a hash chain
+//! ([`AuditHead`]) so entries that left state can still be checked. An identity making more requests or accesses than the
 //! rate limits allow within [`Config::RateWindow`] is **suspended** through the identity
 //! registry ([`SuspendParticipant`]); only the key management centre reinstates it (the
 //! paper's "security vulnerability identification": abnormal access disables the identity
@@ -56,15 +60,25 @@
 //!   themselves stay encrypted; categories are coarse, client-tagged code-system classes.
 //! - The patient may read and copy their own records, never write them (the paper: the data
 //!   owner has no right to write or modify the data; doctors write slips).
-//! - Suspended identities are denied everything, whatever their grants say.
+//! - Suspended identities are denied everything, whatever their grants say; but a suspended
+//!   patient can always take consent back (revoke, deny, remove a policy), without fees.
+//! - A visit (which opens after-visit policies) is recorded only with the patient's signed
+//!   visit proof, once per proof.
+//! - Break-glass (an emergency policy) needs a second party: an emergency attestation by the
+//!   doctor's own institution or a health authority ([`Pallet::attest_emergency`]); the grant
+//!   is capped by [`Config::MaxEmergencyDuration`], flagged in the trail, announced by an event.
+//! - One requester holds at most [`Config::MaxPendingPerRequester`] unanswered requests per
+//!   patient, so a few accounts cannot fill a patient's request slots.
 //!
 //! ## What this pallet does not do
 //!
 //! It does not serve, decrypt or re-encrypt data (proxies do), does not know the records (the
 //! proxy describes the target), and does not reinstate identities (the KMC does). The audit
 //! trail kept in storage is a ring of the last [`Config::MaxAuditEntriesPerPatient`] entries per
-//! patient; every entry is also an event in its block, and sequence numbers reveal any gap, so
-//! an archive node holds the complete history.
+//! patient; older entries remain in an archive node's state at the blocks that wrote them, and
+//! a copy of the whole trail is checked against [`AuditHead`] with [`audit_chain_head`]. What
+//! others can add to a trail is bounded: accesses and searches by the users' own signed
+//! requests and rate limits, visits by the patient's signature, requests per requester.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -96,10 +110,14 @@ use mbds_primitives::{
 		AccessControl, AccessTarget, Action, ActionSet, Grant, GrantId, GrantScope, GrantSource,
 		Grantee, PolicyId, Purpose, RequestId,
 	},
+	statements::{AccessStatement, SearchStatement, VisitProof},
 	ChainIdentity, ChainKind, InstitutionKind, Moment, ParticipantRegistry, Role,
 	SuspendParticipant,
 };
-use sp_runtime::{traits::Saturating, ArithmeticError, SaturatedConversion};
+use sp_runtime::{
+	traits::{IdentifyAccount, Saturating, Verify},
+	ArithmeticError, SaturatedConversion,
+};
 
 /// Most audit entries one [`ConsentApi::audit_trail`] call returns.
 pub const MAX_AUDIT_PAGE: u32 = 256;
@@ -182,12 +200,45 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAccessesPerWindow: Get<u32>;
 
+		/// Signatures of the statements participants sign off chain (an access asked of a
+		/// proxy, a visit): the runtime's account signature type, so the signer is the account.
+		type Signature: Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>
+			+ Parameter
+			+ DecodeWithMemTracking;
+
+		/// How far (ms) a signed statement's `issued_at` may lie from the chain's time, either
+		/// way. Bounds how long a proxy can hold a user's request before recording it, and how
+		/// stale a visit proof may be.
+		#[pallet::constant]
+		type StatementValidity: Get<Moment>;
+
+		/// Most unanswered requests one requester may hold for one patient. Stops a few
+		/// accounts filling the patient's [`Config::MaxPendingRequestsPerPatient`] slots.
+		#[pallet::constant]
+		type MaxPendingPerRequester: Get<u32>;
+
+		/// How long (ms) an institution's or health authority's emergency attestation for a
+		/// doctor stays usable.
+		#[pallet::constant]
+		type EmergencyAttestationTtl: Get<Moment>;
+
+		/// Longest (ms) a grant made by an emergency policy lasts, whatever the policy says.
+		#[pallet::constant]
+		type MaxEmergencyDuration: Get<Moment>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
 		/// Registers participants in the identity registry for benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
 		type BenchmarkHelper: mbds_primitives::RegistryBenchmarkHelper<Self::AccountId>;
+
+		/// Makes accounts that can sign statements, for benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type SignerHelper: mbds_primitives::statements::SignerBenchmarkHelper<
+			Self::AccountId,
+			Self::Signature,
+		>;
 	}
 
 	/// Next grant id.
@@ -277,6 +328,44 @@ pub mod pallet {
 	pub type Activity<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, ActivityWindow, ValueQuery>;
 
+	/// Commitment to a patient's whole audit trail: `h(n) = blake2_256(h(n-1) ++ entry n)`
+	/// from `h(-1) = [0; 32]`, over the SCALE encoding of every entry ever written. Entries
+	/// that left the ring stay checkable: an archive copy (e.g. read from an archive node's
+	/// state at the block that wrote them) must fold to this head.
+	#[pallet::storage]
+	pub type AuditHead<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, [u8; 32], ValueQuery>;
+
+	/// `issued_at` of the last access statement of a user recorded through a proxy: each
+	/// statement is recorded at most once, and in order.
+	#[pallet::storage]
+	pub type AccessNonce<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		Moment,
+		ValueQuery,
+	>;
+
+	/// Unanswered requests per (patient, requester).
+	#[pallet::storage]
+	pub type PendingBy<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		u32,
+		ValueQuery,
+	>;
+
+	/// A doctor's current emergency attestation (one per doctor; a new one replaces it).
+	#[pallet::storage]
+	pub type EmergencyAttestations<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, EmergencyAttestation<T::AccountId>>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -313,6 +402,33 @@ pub mod pallet {
 			user: T::AccountId,
 			proxy: T::AccountId,
 			allowed: bool,
+		},
+		/// A proxy recorded a keyword search of the patient's records and how many records it
+		/// disclosed. `counted` is false if the search exceeded the user's access rate (the
+		/// user is suspended and the proxy must disclose nothing).
+		SearchRecorded {
+			patient: T::AccountId,
+			user: T::AccountId,
+			proxy: T::AccountId,
+			results: u32,
+			counted: bool,
+		},
+		/// An institution or health authority attested that `doctor` treats `patient` in an
+		/// emergency; the doctor may now use the patient's emergency policy once.
+		EmergencyAttested {
+			patient: T::AccountId,
+			doctor: T::AccountId,
+			attester: T::AccountId,
+			expires_at: Moment,
+		},
+		/// An emergency policy granted `doctor` access to `patient`'s records until `until`.
+		/// The patient's client alerts the patient on this event.
+		EmergencyAccessGranted {
+			patient: T::AccountId,
+			doctor: T::AccountId,
+			attester: T::AccountId,
+			grant: GrantId,
+			until: Moment,
 		},
 		/// An identity exceeded a rate limit.
 		RateLimitExceeded { who: T::AccountId },
@@ -369,6 +485,32 @@ pub mod pallet {
 		NotRequestPatient,
 		/// The request lapsed; the data user must apply again.
 		RequestExpired,
+		/// The access statement names another proxy: only the proxy the user asked may record
+		/// it.
+		WrongProxy,
+		/// The user's signature over the access statement does not verify: the user did not ask
+		/// for this access.
+		AccessNotSignedByUser,
+		/// The statement's time is too far from the chain's time (see
+		/// [`Config::StatementValidity`]); the signer must sign a fresh one.
+		StaleStatement,
+		/// This access statement, or a later one of the same user to this proxy, is already
+		/// recorded.
+		AccessAlreadyRecorded,
+		/// The visit proof is not signed by the patient.
+		VisitNotSignedByPatient,
+		/// The visit proof names another institution than the caller's.
+		VisitAtAnotherInstitution,
+		/// This visit, or a later one to this institution, is already recorded.
+		VisitAlreadyRecorded,
+		/// The requester already holds the most unanswered requests allowed per requester for
+		/// this patient; wait for an answer or for them to lapse.
+		TooManyRequestsFromRequester,
+		/// Only an active health authority, or the doctor's own active hospital or platform,
+		/// may attest an emergency.
+		NotEmergencyAttester,
+		/// The account named as doctor is not an active doctor of an active institution.
+		NotAnActiveDoctor,
 	}
 
 	#[pallet::hooks]
@@ -428,10 +570,11 @@ pub mod pallet {
 		}
 
 		/// Revoke one of the caller's grants. It stops allowing anything from this block on.
+		/// Always open to the grant's patient, suspended or not, without fees.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::revoke())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _grant: &GrantId| -> bool {
-			T::Participants::is_active_signer(origin)
+			T::Participants::is_registered_signer(origin)
 		})]
 		pub fn revoke(origin: OriginFor<T>, grant: GrantId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -480,11 +623,11 @@ pub mod pallet {
 		}
 
 		/// Remove one of the caller's standing policies. Grants it already created stay until
-		/// revoked or expired.
+		/// revoked or expired. Always open to the patient, suspended or not, without fees.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::remove_policy())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &PolicyId| -> bool {
-			T::Participants::is_active_signer(origin)
+			T::Participants::is_registered_signer(origin)
 		})]
 		pub fn remove_policy(origin: OriginFor<T>, policy: PolicyId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -503,15 +646,23 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Record that `patient` visited the caller's institution now. Called by a hospital or
-		/// internet platform, or one of its active doctors; opens the patient's after-visit
-		/// policies for that institution.
+		/// Record `patient`'s visit to the caller's institution, proved by the patient's signed
+		/// [`VisitProof`] (made by the patient's client at the visit, at most
+		/// [`Config::StatementValidity`] old). Called by a hospital or internet platform, or
+		/// one of its active doctors; opens the patient's after-visit policies for that
+		/// institution. Each proof is recorded once: its time must be later than the last
+		/// recorded visit to the institution.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::record_visit())]
-		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId| -> bool {
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
+			_visit: &VisitProof<T::AccountId, T::Signature>| -> bool {
 			T::Participants::is_active_signer(origin)
 		})]
-		pub fn record_visit(origin: OriginFor<T>, patient: T::AccountId) -> DispatchResult {
+		pub fn record_visit(
+			origin: OriginFor<T>,
+			patient: T::AccountId,
+			visit: VisitProof<T::AccountId, T::Signature>,
+		) -> DispatchResult {
 			let caller = ensure_signed(origin)?;
 			Self::ensure_consent_chain()?;
 			ensure!(T::Participants::is_active(&caller), Error::<T>::NotActiveParticipant);
@@ -520,8 +671,18 @@ pub mod pallet {
 				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
 				Error::<T>::NotAPatient
 			);
+			ensure!(visit.institution == institution, Error::<T>::VisitAtAnotherInstitution);
 			let now = Self::now();
+			Self::ensure_fresh(visit.issued_at, now)?;
+			ensure!(
+				LastVisit::<T>::get(&patient, &institution)
+					.is_none_or(|last| visit.issued_at > last),
+				Error::<T>::VisitAlreadyRecorded
+			);
+			ensure!(visit.is_signed_by(&patient), Error::<T>::VisitNotSignedByPatient);
 
+			// The visit happened when the patient signed, not when it was relayed.
+			let now = visit.issued_at;
 			LastVisit::<T>::insert(&patient, &institution, now);
 			Self::audit(
 				&patient,
@@ -580,12 +741,14 @@ pub mod pallet {
 				purpose,
 				now,
 			)
-			.and_then(|(policy, from, until)| {
-				Self::plan_grant(&patient, &grantee, now)
-					.ok()
-					.map(|plan| (policy, from, until, plan))
+			.and_then(|matched| {
+				Self::plan_grant(&patient, &grantee, now).ok().map(|plan| (matched, plan))
 			});
 			let pending = if auto.is_none() {
+				ensure!(
+					PendingBy::<T>::get(&patient, &requester) < T::MaxPendingPerRequester::get(),
+					Error::<T>::TooManyRequestsFromRequester
+				);
 				let mut pending = PendingOf::<T>::get(&patient);
 				pending.try_push(id).map_err(|_| Error::<T>::TooManyPendingRequests)?;
 				Some(pending)
@@ -611,7 +774,7 @@ pub mod pallet {
 				purpose,
 			});
 
-			if let Some((policy, from, until, plan)) = auto {
+			if let Some(((policy, from, until, attester), plan)) = auto {
 				Self::audit(
 					&patient,
 					&requester,
@@ -622,6 +785,27 @@ pub mod pallet {
 					policy,
 					grant: plan.id,
 				});
+				if let Some(attester) = attester {
+					// Break-glass: used once, flagged in the trail, and the patient is told.
+					EmergencyAttestations::<T>::remove(&requester);
+					Self::audit(
+						&patient,
+						&requester,
+						AuditEvent::EmergencyAccessGranted {
+							request: id,
+							grant: plan.id,
+							attester: attester.clone(),
+							until,
+						},
+					);
+					Self::deposit_event(Event::EmergencyAccessGranted {
+						patient: patient.clone(),
+						doctor: requester.clone(),
+						attester,
+						grant: plan.id,
+						until,
+					});
+				}
 				let grant = Grant {
 					patient: patient.clone(),
 					grantee,
@@ -636,6 +820,7 @@ pub mod pallet {
 				Self::commit_grant(plan, grant, &requester, now);
 			} else if let Some(pending) = pending {
 				PendingOf::<T>::insert(&patient, pending);
+				PendingBy::<T>::mutate(&patient, &requester, |n| n.saturating_inc());
 				Requests::<T>::insert(
 					id,
 					AccessRequest {
@@ -673,7 +858,7 @@ pub mod pallet {
 			let grantee = Grantee::Account(req.requester.clone());
 			let plan = Self::plan_grant(&patient, &grantee, now)?;
 
-			Self::take_request(request, &patient);
+			Self::take_request(request, &req);
 			Self::audit(
 				&patient,
 				&patient,
@@ -695,46 +880,65 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Deny a request addressed to the caller.
+		/// Deny a request addressed to the caller. Always open to the patient, suspended or
+		/// not, without fees.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::deny_request())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
-			T::Participants::is_active_signer(origin)
+			T::Participants::is_registered_signer(origin)
 		})]
 		pub fn deny_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
 			let req = Requests::<T>::get(request).ok_or(Error::<T>::RequestNotFound)?;
 			ensure!(req.patient == patient, Error::<T>::NotRequestPatient);
 
-			Self::take_request(request, &patient);
+			Self::take_request(request, &req);
 			Self::audit(&patient, &patient, AuditEvent::RequestDenied { request });
 			Self::deposit_event(Event::RequestDenied { request });
 			Ok(())
 		}
 
-		/// Record, as a proxy, that `user` accessed (or tried to access) `target` of
-		/// `patient`'s records with `action`. The chain decides and records whether the access
-		/// was allowed at this block's time; the access counts against `user`'s access rate,
-		/// and one access over the limit suspends `user` (and is denied).
+		/// Record, as a proxy, the access `user` asked this proxy for: the user's signed
+		/// [`AccessStatement`] names the proxy, the patient, the target, the action and the
+		/// time, so a proxy records only accesses a user really asked for, each once
+		/// (statements of one user to one proxy are recorded in the order of their times, at
+		/// most [`Config::StatementValidity`] away from the chain's time). The chain decides and
+		/// records whether the access was allowed at this block's time; the access counts
+		/// against `user`'s access rate, and one access over the limit suspends `user` (and is
+		/// denied).
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::record_access(2 * T::MaxGrantsPerGrantee::get()))]
-		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId, _user: &T::AccountId,
-			_target: &AccessTarget, _action: &Action| -> bool { T::Participants::is_active_signer(origin) })]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _user: &T::AccountId,
+			_statement: &AccessStatement<T::AccountId>, _signature: &T::Signature| -> bool {
+			T::Participants::is_active_signer(origin)
+		})]
 		pub fn record_access(
 			origin: OriginFor<T>,
-			patient: T::AccountId,
 			user: T::AccountId,
-			target: AccessTarget,
-			action: Action,
+			statement: AccessStatement<T::AccountId>,
+			signature: T::Signature,
 		) -> DispatchResultWithPostInfo {
 			let proxy = T::ProxyOrigin::ensure_origin(origin)?;
 			Self::ensure_consent_chain()?;
+			ensure!(statement.proxy == proxy, Error::<T>::WrongProxy);
+			let AccessStatement { patient, target, action, issued_at, .. } = statement.clone();
 			ensure!(target.is_valid(), Error::<T>::InvalidTarget);
 			ensure!(
 				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
 				Error::<T>::NotAPatient
 			);
 			let now = Self::now();
+			Self::ensure_fresh(issued_at, now)?;
+			ensure!(
+				issued_at > AccessNonce::<T>::get(&user, &proxy),
+				Error::<T>::AccessAlreadyRecorded
+			);
+			ensure!(
+				signature.verify(&statement.signing_payload()[..], &user),
+				Error::<T>::AccessNotSignedByUser
+			);
+
+			AccessNonce::<T>::insert(&user, &proxy, issued_at);
 
 			let within_rate = Self::note_activity(&user, ActivityKind::Access, &patient, now);
 			let (allowed, examined) = if within_rate {
@@ -749,6 +953,109 @@ pub mod pallet {
 			);
 			Self::deposit_event(Event::AccessRecorded { patient, user, proxy, allowed });
 			Ok(Some(T::WeightInfo::record_access(examined.max(1))).into())
+		}
+
+		/// Record, as a proxy, the keyword search `user` asked this proxy for (the user's signed
+		/// [`SearchStatement`], checked as for [`Pallet::record_access`] and sharing its replay
+		/// guard) and how many records it found that the user may read. A search tells the
+		/// searcher which coded records a patient has, so it is audited like a read and counts
+		/// against the user's access rate; a search over the limit suspends the user, and the
+		/// proxy then discloses nothing (`SearchRecorded { counted: false }`).
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::record_search())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _user: &T::AccountId,
+			_statement: &SearchStatement<T::AccountId>, _signature: &T::Signature,
+			_results: &u32| -> bool { T::Participants::is_active_signer(origin) })]
+		pub fn record_search(
+			origin: OriginFor<T>,
+			user: T::AccountId,
+			statement: SearchStatement<T::AccountId>,
+			signature: T::Signature,
+			results: u32,
+		) -> DispatchResult {
+			let proxy = T::ProxyOrigin::ensure_origin(origin)?;
+			Self::ensure_consent_chain()?;
+			ensure!(statement.proxy == proxy, Error::<T>::WrongProxy);
+			let patient = statement.patient.clone();
+			ensure!(
+				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
+				Error::<T>::NotAPatient
+			);
+			let now = Self::now();
+			Self::ensure_fresh(statement.issued_at, now)?;
+			ensure!(
+				statement.issued_at > AccessNonce::<T>::get(&user, &proxy),
+				Error::<T>::AccessAlreadyRecorded
+			);
+			ensure!(
+				signature.verify(&statement.signing_payload()[..], &user),
+				Error::<T>::AccessNotSignedByUser
+			);
+
+			AccessNonce::<T>::insert(&user, &proxy, statement.issued_at);
+			let counted = Self::note_activity(&user, ActivityKind::Access, &patient, now);
+			let results = if counted { results } else { 0 };
+			Self::audit(&patient, &proxy, AuditEvent::Search { user: user.clone(), results });
+			Self::deposit_event(Event::SearchRecorded { patient, user, proxy, results, counted });
+			Ok(())
+		}
+
+		/// Attest that `doctor` is treating `patient` in an emergency: the second party that
+		/// break-glass access needs. The caller is an active health authority, or the doctor's
+		/// own active hospital or platform (its institution account; no doctor can attest). It
+		/// counts against the caller's request rate. For [`Config::EmergencyAttestationTtl`] the doctor may ask
+		/// with purpose `EmergencyTreatment` and be granted by the patient's emergency policy,
+		/// once, for at most [`Config::MaxEmergencyDuration`]; the grant is flagged in the
+		/// patient's audit trail and announced by [`Event::EmergencyAccessGranted`].
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::attest_emergency())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
+			_doctor: &T::AccountId| -> bool { T::Participants::is_active_signer(origin) })]
+		pub fn attest_emergency(
+			origin: OriginFor<T>,
+			patient: T::AccountId,
+			doctor: T::AccountId,
+		) -> DispatchResult {
+			let attester = ensure_signed(origin)?;
+			Self::ensure_consent_chain()?;
+			ensure!(T::Participants::is_active(&attester), Error::<T>::NotActiveParticipant);
+			ensure!(
+				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
+				Error::<T>::NotAPatient
+			);
+			ensure!(Self::is_active_doctor(&doctor), Error::<T>::NotAnActiveDoctor);
+			let may_attest = match T::Participants::role_of(&attester) {
+				Some(Role::Institution(InstitutionKind::HealthAuthority)) => true,
+				Some(Role::Institution(
+					InstitutionKind::Hospital | InstitutionKind::InternetPlatform,
+				)) => T::Participants::is_active_doctor_of(&doctor, &attester),
+				_ => false,
+			};
+			ensure!(may_attest, Error::<T>::NotEmergencyAttester);
+			let now = Self::now();
+			let expires_at = now.saturating_add(T::EmergencyAttestationTtl::get());
+
+			// Attestations count against the attester's request rate, so no institution can
+			// flood a patient's trail with them; one over the limit suspends the attester
+			// instead (and the call succeeds, so the suspension is kept).
+			if !Self::note_activity(&attester, ActivityKind::Request, &patient, now) {
+				return Ok(());
+			}
+			EmergencyAttestations::<T>::insert(
+				&doctor,
+				EmergencyAttestation {
+					patient: patient.clone(),
+					attester: attester.clone(),
+					expires_at,
+				},
+			);
+			Self::audit(
+				&patient,
+				&attester,
+				AuditEvent::EmergencyAttested { doctor: doctor.clone() },
+			);
+			Self::deposit_event(Event::EmergencyAttested { patient, doctor, attester, expires_at });
+			Ok(())
 		}
 	}
 }
@@ -791,6 +1098,12 @@ impl<T: Config> Pallet<T> {
 			.filter_map(|seq| AuditLog::<T>::get(patient, (seq % ring) as u32))
 			.collect();
 		(total, page)
+	}
+
+	/// The length of the patient's audit trail and the commitment to all of it
+	/// ([`AuditHead`]).
+	pub fn audit_head(patient: &T::AccountId) -> (u64, [u8; 32]) {
+		(AuditLength::<T>::get(patient), AuditHead::<T>::get(patient))
 	}
 
 	/// The patient's grants in storage (including future and not yet removed expired ones).
@@ -849,6 +1162,12 @@ impl<T: Config> Pallet<T> {
 		T::Time::now().as_millis().saturated_into()
 	}
 
+	/// A signed statement's time must lie within [`Config::StatementValidity`] of `now`.
+	fn ensure_fresh(issued_at: Moment, now: Moment) -> DispatchResult {
+		ensure!(issued_at.abs_diff(now) <= T::StatementValidity::get(), Error::<T>::StaleStatement);
+		Ok(())
+	}
+
 	fn ensure_consent_chain() -> DispatchResult {
 		ensure!(T::AcceptsConsents::get(), Error::<T>::NotConsentChain);
 		Ok(())
@@ -898,7 +1217,8 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The first standing policy that grants this request, with the period it grants.
+	/// The first standing policy that grants this request, with the period it grants and,
+	/// for an emergency policy, who attested the emergency.
 	#[allow(clippy::too_many_arguments)]
 	fn match_policy(
 		policies: &[(PolicyId, Policy<T::AccountId>)],
@@ -910,31 +1230,47 @@ impl<T: Config> Pallet<T> {
 		valid_until: Moment,
 		purpose: Purpose,
 		now: Moment,
-	) -> Option<(PolicyId, Moment, Moment)> {
+	) -> Option<(PolicyId, Moment, Moment, Option<T::AccountId>)> {
 		policies.iter().find_map(|(id, policy)| {
 			if !actions.is_subset_of(&policy.actions) || !policy.scope.contains(scope) {
 				return None;
 			}
-			let limit = match &policy.rule {
+			let (limit, attester) = match &policy.rule {
 				PolicyRule::AfterVisit { institution, window } => {
 					if !T::Participants::is_active_doctor_of(requester, institution) {
 						return None;
 					}
-					LastVisit::<T>::get(patient, institution)?.saturating_add(*window)
+					(LastVisit::<T>::get(patient, institution)?.saturating_add(*window), None)
 				}
 				PolicyRule::Emergency { duration } => {
-					let is_doctor =
-						matches!(T::Participants::role_of(requester), Some(Role::Doctor { .. }));
-					if purpose != Purpose::EmergencyTreatment || !is_doctor {
+					// A doctor's word is not enough: an institution or health authority must
+					// have attested this emergency for this patient, recently.
+					if purpose != Purpose::EmergencyTreatment || !Self::is_active_doctor(requester)
+					{
 						return None;
 					}
-					now.saturating_add(*duration)
+					let attestation = EmergencyAttestations::<T>::get(requester)?;
+					if attestation.patient != *patient || attestation.expires_at <= now {
+						return None;
+					}
+					let duration = (*duration).min(T::MaxEmergencyDuration::get());
+					(now.saturating_add(duration), Some(attestation.attester))
 				}
 			};
 			let from = valid_from.max(now);
 			let until = valid_until.min(limit);
-			(from < until).then_some((*id, from, until))
+			(from < until).then_some((*id, from, until, attester))
 		})
+	}
+
+	/// True if `who` is an active doctor of an active institution.
+	fn is_active_doctor(who: &T::AccountId) -> bool {
+		match T::Participants::role_of(who) {
+			Some(Role::Doctor { institution }) => {
+				T::Participants::is_active_doctor_of(who, &institution)
+			}
+			_ => false,
+		}
 	}
 
 	/// Reads and checks everything needed to add a grant for `grantee`; writes nothing.
@@ -1010,9 +1346,13 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// Deletes an unanswered request and its index entry.
-	fn take_request(id: RequestId, patient: &T::AccountId) {
+	/// Deletes an unanswered request and its index entries.
+	fn take_request(id: RequestId, req: &AccessRequest<T::AccountId>) {
+		let patient = &req.patient;
 		Requests::<T>::remove(id);
+		PendingBy::<T>::mutate_exists(patient, &req.requester, |n| {
+			*n = n.map(|n| n.saturating_sub(1)).filter(|n| *n > 0);
+		});
 		PendingOf::<T>::mutate_exists(patient, |list| {
 			if let Some(l) = list {
 				l.retain(|r| *r != id);
@@ -1034,6 +1374,7 @@ impl<T: Config> Pallet<T> {
 			actor: actor.clone(),
 			event,
 		};
+		AuditHead::<T>::mutate(patient, |head| *head = audit_chain_step(head, &record));
 		AuditLog::<T>::insert(patient, slot, record);
 		AuditLength::<T>::insert(patient, seq.saturating_add(1));
 	}
@@ -1101,7 +1442,7 @@ impl<T: Config> Pallet<T> {
 			match Requests::<T>::get(cursor) {
 				Some(req) if req.expires_at > now => break,
 				Some(req) => {
-					Self::take_request(cursor, &req.patient);
+					Self::take_request(cursor, &req);
 					Self::audit(
 						&req.patient,
 						&req.requester,
@@ -1129,6 +1470,32 @@ impl<T: Config> AccessControl<T::AccountId> for Pallet<T> {
 	) -> bool {
 		Pallet::<T>::is_access_allowed(patient, user, target, action, now)
 	}
+}
+
+/// One step of the audit commitment: `blake2_256(head ++ SCALE(record))`.
+pub fn audit_chain_step<AccountId: Encode, BlockNumber: Encode>(
+	head: &[u8; 32],
+	record: &AuditRecord<AccountId, BlockNumber>,
+) -> [u8; 32] {
+	let mut bytes = head.to_vec();
+	record.encode_to(&mut bytes);
+	<sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash(&bytes).0
+}
+
+/// The commitment to a whole trail, folded from its first entry: what a client compares with
+/// [`ConsentApi::audit_head`] to check an archive copy (every entry, in order, from seq 0).
+/// Returns `None` if the entries are not numbered 0, 1, 2, ... without gaps.
+pub fn audit_chain_head<'a, AccountId: Encode + 'a, BlockNumber: Encode + 'a>(
+	entries: impl IntoIterator<Item = &'a AuditRecord<AccountId, BlockNumber>>,
+) -> Option<[u8; 32]> {
+	let mut head = [0u8; 32];
+	for (i, record) in entries.into_iter().enumerate() {
+		if record.seq != i as u64 {
+			return None;
+		}
+		head = audit_chain_step(&head, record);
+	}
+	Some(head)
 }
 
 /// [`Config::AcceptsConsents`] for the recommended deployment: true on the consortium chain.
@@ -1194,6 +1561,10 @@ sp_api::decl_runtime_apis! {
 			from: u64,
 			limit: u32,
 		) -> (u64, Vec<AuditRecord<AccountId, BlockNumber>>);
+
+		/// The trail's length and the commitment to all of it (see [`audit_chain_head`]): an
+		/// archive copy of entries that left the ring is checked against it.
+		fn audit_head(patient: AccountId) -> (u64, [u8; 32]);
 
 		/// The patient's stored grants (for the patient's client and FHIR export).
 		fn grants_of(patient: AccountId) -> Vec<(GrantId, Grant<AccountId>)>;

@@ -100,6 +100,24 @@ impl SuspendParticipant<AccountId> for MockRegistry {
 	}
 }
 
+/// Test signatures: `TestSignature(signer, message)` verifies iff both match, so a test signs
+/// for an account by naming it, and a forged or mismatched statement fails verification.
+pub type Signature = sp_runtime::testing::TestSignature;
+
+/// `who`'s (test) signature over `payload`.
+pub fn sign(who: AccountId, payload: &[u8]) -> Signature {
+	sp_runtime::testing::TestSignature(who, payload.to_vec())
+}
+
+impl mbds_primitives::statements::SignerBenchmarkHelper<AccountId, Signature> for MockRegistry {
+	fn signer(seed: u32) -> AccountId {
+		1_000_000 + seed as AccountId
+	}
+	fn sign(who: &AccountId, payload: &[u8]) -> Signature {
+		sign(*who, payload)
+	}
+}
+
 impl RegistryBenchmarkHelper<AccountId> for MockRegistry {
 	fn register_active(who: &AccountId, role: Role<AccountId>) {
 		Self::register(*who, role);
@@ -135,6 +153,9 @@ pub fn set_consortium(yes: bool) {
 parameter_types! {
 	pub const RequestTtl: Moment = 7 * DAY;
 	pub const RateWindow: Moment = 60_000;
+	pub const StatementValidity: Moment = 5 * 60_000;
+	pub const EmergencyAttestationTtl: Moment = 15 * 60_000;
+	pub const MaxEmergencyDuration: Moment = DAY;
 }
 
 impl pallet_consent::Config for Test {
@@ -152,9 +173,16 @@ impl pallet_consent::Config for Test {
 	type RateWindow = RateWindow;
 	type MaxRequestsPerWindow = ConstU32<5>;
 	type MaxAccessesPerWindow = ConstU32<5>;
+	type Signature = Signature;
+	type StatementValidity = StatementValidity;
+	type MaxPendingPerRequester = ConstU32<2>;
+	type EmergencyAttestationTtl = EmergencyAttestationTtl;
+	type MaxEmergencyDuration = MaxEmergencyDuration;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockRegistry;
+	#[cfg(feature = "runtime-benchmarks")]
+	type SignerHelper = MockRegistry;
 }
 
 /// A registry with two patients, two hospitals with doctors, an insurer and a health authority,

@@ -3,13 +3,17 @@
 //! changes nothing.
 
 use crate::{mock::*, *};
-use frame_support::{assert_noop, assert_ok, BoundedVec};
-use mbds_primitives::consent::{
-	category, CategoryList, RecordId, SENSITIVE_MENTAL_HEALTH, SYSTEM_ICD10_CHAPTER,
-	SYSTEM_LOINC_CLASS,
+use frame_support::{assert_noop, assert_ok, dispatch::CheckIfFeeless, traits::Get, BoundedVec};
+use mbds_primitives::{
+	consent::{
+		category, CategoryList, RecordId, SENSITIVE_MENTAL_HEALTH, SYSTEM_ICD10_CHAPTER,
+		SYSTEM_LOINC_CLASS,
+	},
+	statements::{AccessStatement, SearchStatement, VisitProof, VisitStatement},
+	InstitutionKind, Role,
 };
 use sp_core::H256;
-use sp_runtime::DispatchError;
+use sp_runtime::{DispatchError, DispatchResult};
 
 const READ: Action = Action::Read;
 const WRITE: Action = Action::Write;
@@ -79,8 +83,66 @@ fn request(who: AccountId, actions: ActionSet, scope: GrantScope, purpose: Purpo
 fn audit_events(patient: AccountId) -> Vec<AuditEvent<AccountId>> {
 	Consent::audit_trail(&patient, 0, MAX_AUDIT_PAGE).1.into_iter().map(|r| r.event).collect()
 }
+/// A second health authority (another proxy), registered by the tests that need it.
+const AUTHORITY_2: AccountId = 41;
+
+/// `user`'s statement asking `proxy` for `action` on `target` of `patient`'s records, issued
+/// now or, if a statement of `user` to `proxy` was already recorded at this time or later, just
+/// after it (statements are recorded once and in order).
+fn access_statement(
+	proxy: AccountId,
+	user: AccountId,
+	patient: AccountId,
+	target: AccessTarget,
+	action: Action,
+) -> AccessStatement<AccountId> {
+	let issued_at = now().max(AccessNonce::<Test>::get(user, proxy) + 1);
+	AccessStatement { proxy, patient, target, action, issued_at }
+}
+/// `who`'s signature over an access statement.
+fn sign_access(who: AccountId, statement: &AccessStatement<AccountId>) -> Signature {
+	sign(who, &statement.signing_payload())
+}
+/// A statement of `user` through the health authority, signed by `user`.
+fn signed_access(
+	user: AccountId,
+	patient: AccountId,
+	target: AccessTarget,
+	action: Action,
+) -> (AccessStatement<AccountId>, Signature) {
+	let statement = access_statement(AUTHORITY, user, patient, target, action);
+	let signature = sign_access(user, &statement);
+	(statement, signature)
+}
+/// The health authority records an access to the patient's records that `user` asked for (and
+/// signed).
 fn record_access(user: AccountId, target: AccessTarget, action: Action) {
-	assert_ok!(Consent::record_access(signed(AUTHORITY), PATIENT, user, target, action));
+	let (statement, signature) = signed_access(user, PATIENT, target, action);
+	assert_ok!(Consent::record_access(signed(AUTHORITY), user, statement, signature));
+}
+/// `patient`'s signed proof of a visit to `institution` at `issued_at`.
+fn visit_proof(
+	patient: AccountId,
+	institution: AccountId,
+	issued_at: Moment,
+) -> VisitProof<AccountId, Signature> {
+	let statement = VisitStatement { patient, institution, issued_at };
+	VisitProof { institution, issued_at, signature: sign(patient, &statement.signing_payload()) }
+}
+/// `caller` records `patient`'s visit to `institution` now, with the patient's proof.
+fn visit(caller: AccountId, patient: AccountId, institution: AccountId) -> DispatchResult {
+	Consent::record_visit(signed(caller), patient, visit_proof(patient, institution, now()))
+}
+fn emergency_policy(duration: Moment) -> Policy<AccountId> {
+	Policy {
+		rule: PolicyRule::Emergency { duration },
+		actions: read_only(),
+		scope: GrantScope::AllRecords,
+	}
+}
+/// `attester` attests that `doctor` treats the patient in an emergency.
+fn attest(attester: AccountId, doctor: AccountId) {
+	assert_ok!(Consent::attest_emergency(signed(attester), PATIENT, doctor));
 }
 fn last_access_allowed() -> bool {
 	match audit_events(PATIENT).last() {
@@ -291,11 +353,14 @@ fn a_visit_opens_the_after_visit_policy_for_that_hospitals_doctors() {
 		assert!(Requests::<Test>::contains_key(first));
 		assert!(!allowed(DOCTOR_A, &record(1, &[]), READ));
 
-		// A doctor of hospital A records the visit (the hospital's own account could too).
-		assert_ok!(Consent::record_visit(signed(DOCTOR_A), PATIENT));
-		let visit = now();
+		// A doctor of hospital A records the visit with the patient's signed proof (the
+		// hospital's own account could too).
+		assert_ok!(visit(DOCTOR_A, PATIENT, HOSPITAL_A));
+		let visited_at = now();
+		assert_eq!(LastVisit::<Test>::get(PATIENT, HOSPITAL_A), Some(visited_at));
 		System::assert_last_event(
-			Event::VisitRecorded { patient: PATIENT, institution: HOSPITAL_A, at: visit }.into(),
+			Event::VisitRecorded { patient: PATIENT, institution: HOSPITAL_A, at: visited_at }
+				.into(),
 		);
 
 		run_to_block(2);
@@ -308,7 +373,7 @@ fn a_visit_opens_the_after_visit_policy_for_that_hospitals_doctors() {
 		assert!(!Requests::<Test>::contains_key(second));
 		let stored = Grants::<Test>::get(grant_id).unwrap();
 		assert_eq!(stored.source, GrantSource::Policy { policy: policy_id, request: second });
-		assert_eq!(stored.valid_until, (now() + DAY).min(visit + 30 * DAY));
+		assert_eq!(stored.valid_until, (now() + DAY).min(visited_at + 30 * DAY));
 		assert!(allowed(DOCTOR_A2, &record(1, &[]), READ));
 
 		// The policy says "read": asking for copy falls outside it.
@@ -324,7 +389,7 @@ fn a_visit_opens_the_after_visit_policy_for_that_hospitals_doctors() {
 		assert!(Requests::<Test>::contains_key(other));
 
 		// Thirty days after the visit the policy no longer grants.
-		MockTime::set(visit + 30 * DAY);
+		MockTime::set(visited_at + 30 * DAY);
 		assert_ok!(Consent::deny_request(signed(PATIENT), first));
 		let late = request(DOCTOR_A, read_only(), GrantScope::AllRecords, Purpose::Treatment);
 		assert!(Requests::<Test>::contains_key(late));
@@ -332,14 +397,11 @@ fn a_visit_opens_the_after_visit_policy_for_that_hospitals_doctors() {
 }
 
 #[test]
-fn the_emergency_policy_grants_any_active_doctor_asking_for_emergency_treatment() {
+fn the_emergency_policy_grants_an_attested_active_doctor_asking_for_emergency_treatment() {
 	new_test_ext().execute_with(|| {
-		let policy = Policy {
-			rule: PolicyRule::Emergency { duration: 3_600_000 },
-			actions: read_only(),
-			scope: GrantScope::AllRecords,
-		};
-		assert_ok!(Consent::set_policy(signed(PATIENT), policy));
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(3_600_000)));
+		// The doctor's hospital attests the emergency (the second party break-glass needs).
+		attest(HOSPITAL_B, DOCTOR_B);
 
 		// Asking for treatment, not emergency: waits.
 		let routine = request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::Treatment);
@@ -584,23 +646,11 @@ fn invalid_calls_change_no_state() {
 			Error::<Test>::TooManyPolicies
 		);
 
-		// Visits: only care providers, only for patients.
-		assert_noop!(
-			Consent::record_visit(signed(INSURER), PATIENT),
-			Error::<Test>::NotCareProvider
-		);
-		assert_noop!(
-			Consent::record_visit(signed(PATIENT), PATIENT),
-			Error::<Test>::NotCareProvider
-		);
-		assert_noop!(
-			Consent::record_visit(signed(HOSPITAL_A), DOCTOR_B),
-			Error::<Test>::NotAPatient
-		);
-		assert_noop!(
-			Consent::record_visit(signed(STRANGER), PATIENT),
-			Error::<Test>::NotActiveParticipant
-		);
+		// Visits: only care providers, only for patients (each with the patient's proof).
+		assert_noop!(visit(INSURER, PATIENT, INSURER), Error::<Test>::NotCareProvider);
+		assert_noop!(visit(PATIENT, PATIENT, HOSPITAL_A), Error::<Test>::NotCareProvider);
+		assert_noop!(visit(HOSPITAL_A, DOCTOR_B, HOSPITAL_A), Error::<Test>::NotAPatient);
+		assert_noop!(visit(STRANGER, PATIENT, HOSPITAL_A), Error::<Test>::NotActiveParticipant);
 
 		// Requests.
 		let r = |who, patient, from, until| {
@@ -620,32 +670,25 @@ fn invalid_calls_change_no_state() {
 		assert_noop!(r(DOCTOR_B, PATIENT, t, t), Error::<Test>::InvalidPeriod);
 		assert_noop!(Consent::deny_request(signed(PATIENT), 5), Error::<Test>::RequestNotFound);
 
-		// Accesses are recorded only by a health authority, about patients, with a real target.
+		// Accesses are recorded only by a health authority, about patients, with a real target
+		// (each statement below is signed by the user).
 		let target = record(1, &[]);
+		let (statement, signature) = signed_access(DOCTOR_B, PATIENT, target.clone(), READ);
+		for origin in [signed(DOCTOR_B), signed(INSURER), RuntimeOrigin::root()] {
+			assert_noop!(
+				Consent::record_access(origin, DOCTOR_B, statement.clone(), signature.clone()),
+				DispatchError::BadOrigin
+			);
+		}
+		let (statement, signature) = signed_access(DOCTOR_B, DOCTOR_A, target, READ);
 		assert_noop!(
-			Consent::record_access(signed(DOCTOR_B), PATIENT, DOCTOR_B, target.clone(), READ),
-			DispatchError::BadOrigin
-		);
-		assert_noop!(
-			Consent::record_access(signed(INSURER), PATIENT, DOCTOR_B, target.clone(), READ),
-			DispatchError::BadOrigin
-		);
-		assert_noop!(
-			Consent::record_access(RuntimeOrigin::root(), PATIENT, DOCTOR_B, target.clone(), READ),
-			DispatchError::BadOrigin
-		);
-		assert_noop!(
-			Consent::record_access(signed(AUTHORITY), DOCTOR_A, DOCTOR_B, target, READ),
+			Consent::record_access(signed(AUTHORITY), DOCTOR_B, statement, signature),
 			Error::<Test>::NotAPatient
 		);
+		let (statement, signature) =
+			signed_access(DOCTOR_B, PATIENT, AccessTarget::Categories(BoundedVec::new()), READ);
 		assert_noop!(
-			Consent::record_access(
-				signed(AUTHORITY),
-				PATIENT,
-				DOCTOR_B,
-				AccessTarget::Categories(BoundedVec::new()),
-				READ
-			),
+			Consent::record_access(signed(AUTHORITY), DOCTOR_B, statement, signature),
 			Error::<Test>::InvalidTarget
 		);
 	});
@@ -679,8 +722,14 @@ fn consents_are_only_written_on_the_consent_chain() {
 			),
 			Error::<Test>::NotConsentChain
 		);
+		let (statement, signature) = signed_access(DOCTOR_B, PATIENT, record(1, &[]), READ);
 		assert_noop!(
-			Consent::record_access(signed(AUTHORITY), PATIENT, DOCTOR_B, record(1, &[]), READ),
+			Consent::record_access(signed(AUTHORITY), DOCTOR_B, statement, signature),
+			Error::<Test>::NotConsentChain
+		);
+		assert_noop!(visit(DOCTOR_A, PATIENT, HOSPITAL_A), Error::<Test>::NotConsentChain);
+		assert_noop!(
+			Consent::attest_emergency(signed(AUTHORITY), PATIENT, DOCTOR_B),
 			Error::<Test>::NotConsentChain
 		);
 	});
@@ -695,7 +744,7 @@ fn the_audit_trail_holds_every_step_in_order() {
 			scope: GrantScope::AllRecords,
 		};
 		assert_ok!(Consent::set_policy(signed(PATIENT), policy));
-		assert_ok!(Consent::record_visit(signed(HOSPITAL_A), PATIENT));
+		assert_ok!(visit(HOSPITAL_A, PATIENT, HOSPITAL_A));
 		run_to_block(2);
 		let req = request(INSURER, read_only(), GrantScope::AllRecords, Purpose::Payment);
 		assert_ok!(Consent::approve_request(signed(PATIENT), req));
@@ -707,9 +756,11 @@ fn the_audit_trail_holds_every_step_in_order() {
 		assert_ok!(Consent::revoke(signed(PATIENT), g0));
 		let denied_req = request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::Treatment);
 		assert_ok!(Consent::deny_request(signed(PATIENT), denied_req));
+		attest(HOSPITAL_B, DOCTOR_B);
 		let emergency =
 			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
 		let g1 = NextGrantId::<Test>::get() - 1;
+		let emergency_until = now() + DAY;
 		run_to_block(4);
 		record_access(INSURER, target.clone(), READ);
 		record_access(DOCTOR_B, target.clone(), READ);
@@ -764,6 +815,7 @@ fn the_audit_trail_holds_every_step_in_order() {
 				},
 			),
 			(PATIENT, AuditEvent::RequestDenied { request: denied_req }),
+			(HOSPITAL_B, AuditEvent::EmergencyAttested { doctor: DOCTOR_B }),
 			(
 				DOCTOR_B,
 				AuditEvent::AccessRequested {
@@ -773,6 +825,15 @@ fn the_audit_trail_holds_every_step_in_order() {
 				},
 			),
 			(DOCTOR_B, AuditEvent::RequestAutoGranted { request: emergency, policy: 0, grant: g1 }),
+			(
+				DOCTOR_B,
+				AuditEvent::EmergencyAccessGranted {
+					request: emergency,
+					grant: g1,
+					attester: HOSPITAL_B,
+					until: emergency_until,
+				},
+			),
 			(
 				DOCTOR_B,
 				AuditEvent::GrantCreated {
@@ -988,12 +1049,920 @@ fn removing_a_policy_stops_automatic_grants() {
 			scope: GrantScope::AllRecords,
 		};
 		assert_ok!(Consent::set_policy(signed(PATIENT), policy));
+		// The emergency is attested: only the removed policy stands between the doctor and a
+		// grant.
+		attest(HOSPITAL_B, DOCTOR_B);
 		assert_ok!(Consent::remove_policy(signed(PATIENT), 0));
 		System::assert_last_event(Event::PolicyRemoved { policy: 0, patient: PATIENT }.into());
 		assert!(Policies::<Test>::get(PATIENT).is_empty());
 		let req =
 			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
 		assert!(Requests::<Test>::contains_key(req));
+		assert!(EmergencyAttestations::<Test>::contains_key(DOCTOR_B), "not used up");
 		assert_noop!(Consent::remove_policy(signed(PATIENT), 0), Error::<Test>::PolicyNotFound);
+	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attack stories: each hole, the attack refused with its own error and no state change, and the
+// legitimate path beside it.
+// ---------------------------------------------------------------------------------------------
+
+/// True if the patient's trail holds an access entry of `user`.
+fn trail_has_access_of(user: AccountId) -> bool {
+	audit_events(PATIENT)
+		.iter()
+		.any(|e| matches!(e, AuditEvent::Access { user: u, .. } if *u == user))
+}
+
+fn register_second_authority() {
+	MockRegistry::register(AUTHORITY_2, Role::Institution(InstitutionKind::HealthAuthority));
+}
+
+/// Hole 1: a proxy recorded accesses nobody asked for. Now the user's signature over the exact
+/// access, for this proxy, is required.
+#[test]
+fn hole1_a_proxy_cannot_record_an_access_the_user_did_not_sign() {
+	new_test_ext().execute_with(|| {
+		register_second_authority();
+		grant_read_all(DOCTOR_B);
+		let target = record(1, &[]);
+		let statement = access_statement(AUTHORITY, DOCTOR_B, PATIENT, target.clone(), READ);
+		let payload = statement.signing_payload();
+		let submit = |statement: &AccessStatement<AccountId>, signature: Signature| {
+			Consent::record_access(signed(AUTHORITY), DOCTOR_B, statement.clone(), signature)
+		};
+
+		// The user never asked: no signature of the user at all (an empty one, the proxy's
+		// own, another participant's).
+		assert_noop!(submit(&statement, sign(DOCTOR_B, &[])), Error::<Test>::AccessNotSignedByUser);
+		assert_noop!(
+			submit(&statement, sign(AUTHORITY, &payload)),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		assert_noop!(
+			submit(&statement, sign(PATIENT, &payload)),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		assert_noop!(
+			submit(&statement, sign(DOCTOR_A, &payload)),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		// The user's signature of one access does not cover another action, record, patient
+		// or time.
+		for altered in [
+			AccessStatement { action: COPY, ..statement.clone() },
+			AccessStatement { target: record(2, &[]), ..statement.clone() },
+			AccessStatement { patient: OTHER_PATIENT, ..statement.clone() },
+			AccessStatement { issued_at: statement.issued_at + 1, ..statement.clone() },
+		] {
+			assert_noop!(
+				submit(&altered, sign(DOCTOR_B, &payload)),
+				Error::<Test>::AccessNotSignedByUser
+			);
+		}
+		// Nor does a signed visit statement (another domain) pass as an access statement.
+		let visit_payload =
+			VisitStatement { patient: DOCTOR_B, institution: AUTHORITY, issued_at: now() }
+				.signing_payload();
+		assert_noop!(
+			submit(&statement, sign(DOCTOR_B, &visit_payload)),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		// The user asked another proxy: only that proxy may record it.
+		let for_other = AccessStatement { proxy: AUTHORITY_2, ..statement.clone() };
+		assert_noop!(
+			submit(&for_other, sign_access(DOCTOR_B, &for_other)),
+			Error::<Test>::WrongProxy
+		);
+		assert!(!trail_has_access_of(DOCTOR_B));
+		assert_eq!(Activity::<Test>::get(DOCTOR_B), ActivityWindow::default());
+
+		// The user's own signature over the statement: recorded, and decided by the grant.
+		assert_ok!(submit(&statement, sign(DOCTOR_B, &payload)));
+		assert!(last_access_allowed());
+		assert_eq!(AccessNonce::<Test>::get(DOCTOR_B, AUTHORITY), statement.issued_at);
+		System::assert_last_event(
+			Event::AccessRecorded {
+				patient: PATIENT,
+				user: DOCTOR_B,
+				proxy: AUTHORITY,
+				allowed: true,
+			}
+			.into(),
+		);
+		// The other proxy records the statement made for it.
+		assert_ok!(Consent::record_access(
+			signed(AUTHORITY_2),
+			DOCTOR_B,
+			for_other.clone(),
+			sign_access(DOCTOR_B, &for_other)
+		));
+		assert_eq!(AccessNonce::<Test>::get(DOCTOR_B, AUTHORITY_2), for_other.issued_at);
+		assert_eq!(Activity::<Test>::get(DOCTOR_B).accesses, 2);
+	});
+}
+
+/// Hole 1: a recorded statement cannot be recorded again, nor an older one, nor one held
+/// beyond `StatementValidity`.
+#[test]
+fn hole1_a_replayed_or_stale_access_statement_is_refused() {
+	new_test_ext().execute_with(|| {
+		grant_read_all(DOCTOR_B);
+		let validity: Moment = StatementValidity::get();
+		let target = record(1, &[]);
+		let (statement, signature) = signed_access(DOCTOR_B, PATIENT, target.clone(), READ);
+		let submit = |statement: &AccessStatement<AccountId>| {
+			Consent::record_access(
+				signed(AUTHORITY),
+				DOCTOR_B,
+				statement.clone(),
+				sign_access(DOCTOR_B, statement),
+			)
+		};
+		assert_ok!(Consent::record_access(
+			signed(AUTHORITY),
+			DOCTOR_B,
+			statement.clone(),
+			signature.clone()
+		));
+		let recorded = AuditLength::<Test>::get(PATIENT);
+
+		// Replayed, in the same block and in a later one.
+		assert_noop!(
+			Consent::record_access(signed(AUTHORITY), DOCTOR_B, statement.clone(), signature),
+			Error::<Test>::AccessAlreadyRecorded
+		);
+		run_to_block(2);
+		assert_noop!(submit(&statement), Error::<Test>::AccessAlreadyRecorded);
+		// An older statement never recorded: statements are recorded in order.
+		let older = AccessStatement { issued_at: statement.issued_at - 1, ..statement.clone() };
+		assert_noop!(submit(&older), Error::<Test>::AccessAlreadyRecorded);
+
+		// Stale: signed longer ago than the validity, or dated too far ahead.
+		let stale = AccessStatement { issued_at: now() - validity - 1, ..statement.clone() };
+		assert_noop!(submit(&stale), Error::<Test>::StaleStatement);
+		let ahead = AccessStatement { issued_at: now() + validity + 1, ..statement.clone() };
+		assert_noop!(submit(&ahead), Error::<Test>::StaleStatement);
+		// A statement held back by the proxy past the validity.
+		let held = access_statement(AUTHORITY, DOCTOR_B, PATIENT, target.clone(), READ);
+		MockTime::set(held.issued_at + validity + 1);
+		assert_noop!(submit(&held), Error::<Test>::StaleStatement);
+		assert_eq!(AuditLength::<Test>::get(PATIENT), recorded);
+
+		// A fresh statement, at the edge of the validity, records.
+		let fresh = AccessStatement { issued_at: now() - validity, ..statement.clone() };
+		assert_ok!(submit(&fresh));
+		assert_eq!(AuditLength::<Test>::get(PATIENT), recorded + 1);
+		record_access(DOCTOR_B, target, READ);
+		assert!(last_access_allowed());
+	});
+}
+
+/// Hole 1: "record 601 accesses of another proxy or a doctor so it gets suspended" needs that
+/// user's signature on every one of them.
+#[test]
+fn hole1_nobody_is_suspended_by_accesses_they_did_not_sign() {
+	new_test_ext().execute_with(|| {
+		register_second_authority();
+		grant_read_all(DOCTOR_B);
+		let limit: u32 = <<Test as Config>::MaxAccessesPerWindow as Get<u32>>::get();
+		for victim in [DOCTOR_B, AUTHORITY_2] {
+			// Forged: one more than the limit, each signed by the attacking proxy.
+			for i in 0..=limit {
+				let statement =
+					access_statement(AUTHORITY, victim, PATIENT, record(i as u8, &[]), READ);
+				assert_noop!(
+					Consent::record_access(
+						signed(AUTHORITY),
+						victim,
+						statement.clone(),
+						sign_access(AUTHORITY, &statement)
+					),
+					Error::<Test>::AccessNotSignedByUser
+				);
+			}
+			// One real statement of the victim, replayed up to the limit.
+			let (statement, signature) = signed_access(victim, PATIENT, record(1, &[]), READ);
+			assert_ok!(Consent::record_access(
+				signed(AUTHORITY),
+				victim,
+				statement.clone(),
+				signature.clone()
+			));
+			for _ in 0..limit {
+				assert_noop!(
+					Consent::record_access(
+						signed(AUTHORITY),
+						victim,
+						statement.clone(),
+						signature.clone()
+					),
+					Error::<Test>::AccessAlreadyRecorded
+				);
+			}
+			// The victim's statements to another proxy, diverted.
+			for i in 0..=limit {
+				let statement =
+					access_statement(AUTHORITY_2, victim, PATIENT, record(i as u8, &[]), READ);
+				assert_noop!(
+					Consent::record_access(
+						signed(AUTHORITY),
+						victim,
+						statement.clone(),
+						sign_access(victim, &statement)
+					),
+					Error::<Test>::WrongProxy
+				);
+			}
+			assert!(!MockRegistry::is_suspended(victim));
+			assert_eq!(Activity::<Test>::get(victim).accesses, 1);
+		}
+		assert!(!audit_events(PATIENT)
+			.iter()
+			.any(|e| matches!(e, AuditEvent::RateLimitExceeded { .. })));
+
+		// The rate limit still works on what the user really asked for.
+		for _ in 0..limit {
+			record_access(DOCTOR_B, record(1, &[]), READ);
+		}
+		assert!(!last_access_allowed());
+		assert!(MockRegistry::is_suspended(DOCTOR_B));
+		assert!(!MockRegistry::is_suspended(AUTHORITY_2));
+	});
+}
+
+/// Hole 2: a suspended patient could not take back consent. Revoke, deny and remove-policy stay
+/// open to them, feeless; the calls that give access do not.
+#[test]
+fn hole2_a_suspended_patient_still_revokes_denies_and_removes_policies_feelessly() {
+	new_test_ext().execute_with(|| {
+		let id = grant_read_all(DOCTOR_B);
+		let req = request(INSURER, read_only(), GrantScope::AllRecords, Purpose::Payment);
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(DAY)));
+		assert_ok!(MockRegistry::suspend(&PATIENT));
+
+		let feeless = |call: Call<Test>, origin: RuntimeOrigin| {
+			<Call<Test> as CheckIfFeeless>::is_feeless(&call, &origin)
+		};
+		assert!(feeless(Call::revoke { grant: id }, signed(PATIENT)));
+		assert!(feeless(Call::deny_request { request: req }, signed(PATIENT)));
+		assert!(feeless(Call::remove_policy { policy: 0 }, signed(PATIENT)));
+		// What gives access stays closed (and paid) while suspended.
+		let grant_call = Call::grant {
+			grantee: Grantee::Account(DOCTOR_A),
+			actions: read_only(),
+			scope: GrantScope::AllRecords,
+			valid_from: now(),
+			valid_until: now() + DAY,
+			purpose: None,
+		};
+		assert!(!feeless(grant_call, signed(PATIENT)));
+		assert!(!feeless(Call::approve_request { request: req }, signed(PATIENT)));
+		assert!(!feeless(Call::set_policy { policy: emergency_policy(DAY) }, signed(PATIENT)));
+		// Unregistered accounts and other origins pay.
+		assert!(!feeless(Call::revoke { grant: id }, signed(STRANGER)));
+		assert!(!feeless(Call::revoke { grant: id }, RuntimeOrigin::root()));
+		assert_noop!(
+			Consent::approve_request(signed(PATIENT), req),
+			Error::<Test>::NotActivePatient
+		);
+		assert_noop!(
+			Consent::set_policy(signed(PATIENT), emergency_policy(DAY)),
+			Error::<Test>::NotActivePatient
+		);
+
+		// The retreats succeed and take effect.
+		assert_ok!(Consent::revoke(signed(PATIENT), id));
+		assert!(Grants::<Test>::get(id).is_none());
+		assert!(!allowed(DOCTOR_B, &record(1, &[]), READ));
+		assert_ok!(Consent::deny_request(signed(PATIENT), req));
+		assert!(!Requests::<Test>::contains_key(req));
+		assert!(Consent::pending_requests(&PATIENT).is_empty());
+		assert_eq!(PendingBy::<Test>::get(PATIENT, INSURER), 0);
+		assert_ok!(Consent::remove_policy(signed(PATIENT), 0));
+		assert!(Policies::<Test>::get(PATIENT).is_empty());
+		let events = audit_events(PATIENT);
+		assert_eq!(
+			events[events.len() - 3..],
+			[
+				AuditEvent::GrantRevoked { grant: id },
+				AuditEvent::RequestDenied { request: req },
+				AuditEvent::PolicyRemoved { policy: 0 },
+			]
+		);
+		// Still only for their own things.
+		assert_noop!(Consent::revoke(signed(PATIENT), id), Error::<Test>::GrantNotFound);
+	});
+}
+
+/// Hole 3: a doctor recorded visits that never happened to open after-visit policies. Now the
+/// patient's signed, fresh proof for the caller's institution is required, used once.
+#[test]
+fn hole3_a_visit_needs_the_patients_fresh_proof_for_the_callers_institution_once() {
+	new_test_ext().execute_with(|| {
+		let policy = Policy {
+			rule: PolicyRule::AfterVisit { institution: HOSPITAL_A, window: 30 * DAY },
+			actions: read_only(),
+			scope: GrantScope::AllRecords,
+		};
+		assert_ok!(Consent::set_policy(signed(PATIENT), policy));
+		let t = now();
+		let validity: Moment = StatementValidity::get();
+		let payload = VisitStatement { patient: PATIENT, institution: HOSPITAL_A, issued_at: t }
+			.signing_payload();
+		let unsigned = |signature| VisitProof { institution: HOSPITAL_A, issued_at: t, signature };
+		let submit = |caller, proof| Consent::record_visit(signed(caller), PATIENT, proof);
+
+		// Without the patient's signature: the doctor's own, another patient's, an empty one.
+		for forged in [sign(DOCTOR_A, &payload), sign(OTHER_PATIENT, &payload), sign(PATIENT, &[])]
+		{
+			assert_noop!(
+				submit(DOCTOR_A, unsigned(forged)),
+				Error::<Test>::VisitNotSignedByPatient
+			);
+		}
+		// The patient's signature of another visit (elsewhere, at another time) proves nothing
+		// here.
+		let at_b = visit_proof(PATIENT, HOSPITAL_B, t);
+		assert_noop!(
+			submit(DOCTOR_A, VisitProof { institution: HOSPITAL_A, ..at_b.clone() }),
+			Error::<Test>::VisitNotSignedByPatient
+		);
+		assert_noop!(
+			submit(
+				DOCTOR_A,
+				VisitProof { issued_at: t + 1, ..visit_proof(PATIENT, HOSPITAL_A, t) }
+			),
+			Error::<Test>::VisitNotSignedByPatient
+		);
+		// A real proof of a visit to another institution.
+		assert_noop!(submit(DOCTOR_A, at_b.clone()), Error::<Test>::VisitAtAnotherInstitution);
+		assert_noop!(submit(HOSPITAL_A, at_b.clone()), Error::<Test>::VisitAtAnotherInstitution);
+		// Stale or post-dated proofs.
+		assert_noop!(
+			submit(DOCTOR_A, visit_proof(PATIENT, HOSPITAL_A, t - validity - 1)),
+			Error::<Test>::StaleStatement
+		);
+		assert_noop!(
+			submit(DOCTOR_A, visit_proof(PATIENT, HOSPITAL_A, t + validity + 1)),
+			Error::<Test>::StaleStatement
+		);
+		// None of it opened the policy.
+		assert_eq!(LastVisit::<Test>::get(PATIENT, HOSPITAL_A), None);
+		let waits = request(DOCTOR_A2, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		assert!(Requests::<Test>::contains_key(waits));
+
+		// With the patient's proof the visit is recorded, at the time the patient signed.
+		let proof = visit_proof(PATIENT, HOSPITAL_A, t);
+		assert_ok!(submit(DOCTOR_A, proof.clone()));
+		assert_eq!(LastVisit::<Test>::get(PATIENT, HOSPITAL_A), Some(t));
+		System::assert_last_event(
+			Event::VisitRecorded { patient: PATIENT, institution: HOSPITAL_A, at: t }.into(),
+		);
+		// Used once: not again, not later, not by a colleague or the hospital.
+		assert_noop!(submit(DOCTOR_A, proof.clone()), Error::<Test>::VisitAlreadyRecorded);
+		run_to_block(2);
+		assert_noop!(submit(DOCTOR_A2, proof.clone()), Error::<Test>::VisitAlreadyRecorded);
+		assert_noop!(submit(HOSPITAL_A, proof.clone()), Error::<Test>::VisitAlreadyRecorded);
+		assert_noop!(
+			submit(DOCTOR_A, visit_proof(PATIENT, HOSPITAL_A, t - 1)),
+			Error::<Test>::VisitAlreadyRecorded
+		);
+		// Hospital B's doctor records hospital B's proof (for hospital B only).
+		assert_ok!(submit(DOCTOR_B, at_b));
+		assert_eq!(LastVisit::<Test>::get(PATIENT, HOSPITAL_B), Some(t));
+
+		// The after-visit policy now grants hospital A's doctors.
+		let granted = request(DOCTOR_A2, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		assert!(!Requests::<Test>::contains_key(granted));
+		assert!(allowed(DOCTOR_A2, &record(1, &[]), READ));
+		let grant_id = NextGrantId::<Test>::get() - 1;
+		assert_eq!(
+			Grants::<Test>::get(grant_id).unwrap().valid_until,
+			(now() + DAY).min(t + 30 * DAY)
+		);
+
+		// When the window is over, the old proof cannot reopen it; a new visit can.
+		MockTime::set(t + 30 * DAY);
+		assert_noop!(submit(DOCTOR_A, proof), Error::<Test>::StaleStatement);
+		assert_ok!(visit(DOCTOR_A, PATIENT, HOSPITAL_A));
+		assert_eq!(LastVisit::<Test>::get(PATIENT, HOSPITAL_A), Some(t + 30 * DAY));
+	});
+}
+
+/// The entries written since `archive` was last updated, read from the ring right after the
+/// call that wrote them (what an archive node keeps of the states that held them).
+fn archive_new_entries(archive: &mut Vec<AuditRecord<AccountId, u64>>) {
+	let ring = <<Test as Config>::MaxAuditEntriesPerPatient as Get<u32>>::get() as u64;
+	let total = AuditLength::<Test>::get(PATIENT);
+	for seq in archive.len() as u64..total {
+		assert!(total - seq <= ring, "entry {seq} left the ring before it was archived");
+		archive.push(AuditLog::<Test>::get(PATIENT, (seq % ring) as u32).expect("in the ring"));
+	}
+}
+
+/// Hole 5: entries that left the ring could be rewritten undetected. The chain commits to the
+/// whole trail; an archive copy folds to the commitment only if it is exact.
+#[test]
+fn hole5_entries_that_left_the_ring_are_checked_against_the_audit_head() {
+	new_test_ext().execute_with(|| {
+		assert_eq!(Consent::audit_head(&PATIENT), (0, [0u8; 32]));
+		let mut archive: Vec<AuditRecord<AccountId, u64>> = Vec::new();
+		assert_eq!(audit_chain_head(&archive), Some([0u8; 32]));
+
+		grant_read_all(DOCTOR_B);
+		archive_new_entries(&mut archive);
+		// 1 grant + 70 accesses (every third a denied copy) = 71 entries > 64 ring slots.
+		for i in 0..70u8 {
+			if i % 5 == 0 {
+				run_to_block(System::block_number() + 1);
+				MockTime::set(now() + RateWindow::get());
+			}
+			record_access(DOCTOR_B, record(i, &[]), if i % 3 == 0 { COPY } else { READ });
+			archive_new_entries(&mut archive);
+			// The head commits to exactly what has been written so far.
+			assert_eq!(audit_chain_head(&archive), Some(Consent::audit_head(&PATIENT).1));
+		}
+
+		let ring = <<Test as Config>::MaxAuditEntriesPerPatient as Get<u32>>::get() as u64;
+		let (total, head) = Consent::audit_head(&PATIENT);
+		assert_eq!(total, 71);
+		assert_eq!(archive.len() as u64, total);
+		// The chain's state holds only the last 64; the first 7 are only in the archive.
+		let (_, stored) = Consent::audit_trail(&PATIENT, 0, MAX_AUDIT_PAGE);
+		assert_eq!(stored.first().unwrap().seq, total - ring);
+		assert_eq!(&archive[(total - ring) as usize..], &stored[..]);
+		assert_eq!(audit_chain_head(&archive), Some(head));
+
+		// An evicted access altered: a refused copy turned into an allowed one, another user,
+		// another time.
+		assert!(
+			matches!(archive[1].event, AuditEvent::Access { allowed: false, .. }),
+			"entry 1 is the first (refused) copy"
+		);
+		let mut altered = archive.clone();
+		if let AuditEvent::Access { allowed, .. } = &mut altered[1].event {
+			*allowed = true;
+		}
+		assert_ne!(audit_chain_head(&altered), Some(head));
+		let mut altered = archive.clone();
+		if let AuditEvent::Access { user, .. } = &mut altered[2].event {
+			*user = DOCTOR_A;
+		}
+		assert_ne!(audit_chain_head(&altered), Some(head));
+		let mut altered = archive.clone();
+		altered[3].at += 1;
+		assert_ne!(audit_chain_head(&altered), Some(head));
+
+		// An evicted entry removed: a gap, or renumbered to hide it.
+		let mut removed = archive.clone();
+		removed.remove(1);
+		assert_eq!(audit_chain_head(&removed), None);
+		removed.iter_mut().enumerate().for_each(|(i, r)| r.seq = i as u64);
+		assert!(audit_chain_head(&removed).is_some_and(|h| h != head));
+		// Dropping the tail does not match either.
+		assert_ne!(audit_chain_head(&archive[..archive.len() - 1]), Some(head));
+
+		// Evicted entries reordered: out of sequence, or renumbered to look in order.
+		let mut reordered = archive.clone();
+		reordered.swap(1, 2);
+		assert_eq!(audit_chain_head(&reordered), None);
+		reordered.iter_mut().enumerate().for_each(|(i, r)| r.seq = i as u64);
+		assert_ne!(reordered, archive);
+		assert!(audit_chain_head(&reordered).is_some_and(|h| h != head));
+	});
+}
+
+/// Hole 11: one requester could fill a patient's pending slots. Each requester holds at most
+/// `MaxPendingPerRequester` unanswered requests per patient; answers and lapses free them.
+#[test]
+fn hole11_one_requester_cannot_fill_a_patients_pending_slots() {
+	new_test_ext().execute_with(|| {
+		let per_requester: u32 = <<Test as Config>::MaxPendingPerRequester as Get<u32>>::get();
+		let slots: u32 = <<Test as Config>::MaxPendingRequestsPerPatient as Get<u32>>::get();
+		assert!(per_requester < slots);
+		let ask = |who, patient| {
+			Consent::request_access(
+				signed(who),
+				patient,
+				read_only(),
+				GrantScope::AllRecords,
+				now(),
+				now() + DAY,
+				Purpose::Payment,
+			)
+		};
+		let mut flood = vec![];
+		for _ in 0..per_requester {
+			flood.push(request(INSURER, read_only(), GrantScope::AllRecords, Purpose::Payment));
+		}
+		assert_eq!(PendingBy::<Test>::get(PATIENT, INSURER), per_requester);
+		assert_noop!(ask(INSURER, PATIENT), Error::<Test>::TooManyRequestsFromRequester);
+		// Counted per patient: the insurer's requests to another patient are apart.
+		assert_ok!(ask(INSURER, OTHER_PATIENT));
+		// The patient's other slots stay open to others.
+		let doctor_a = request(DOCTOR_A, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		let doctor_b = request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		assert_eq!(Consent::pending_requests(&PATIENT).len() as u32, slots);
+
+		// A denial frees a slot of the requester...
+		assert_ok!(Consent::deny_request(signed(PATIENT), flood[0]));
+		assert_eq!(PendingBy::<Test>::get(PATIENT, INSURER), per_requester - 1);
+		let again = request(INSURER, read_only(), GrantScope::AllRecords, Purpose::Payment);
+		assert_noop!(ask(INSURER, PATIENT), Error::<Test>::TooManyRequestsFromRequester);
+		// ...so does an approval...
+		assert_ok!(Consent::approve_request(signed(PATIENT), flood[1]));
+		assert_eq!(PendingBy::<Test>::get(PATIENT, INSURER), per_requester - 1);
+		assert_ok!(Consent::approve_request(signed(PATIENT), doctor_a));
+		assert!(!PendingBy::<Test>::contains_key(PATIENT, DOCTOR_A));
+		// ...and a lapse.
+		MockTime::set(now() + RequestTtl::get());
+		run_to_block(3);
+		assert!(!Requests::<Test>::contains_key(again));
+		assert!(!Requests::<Test>::contains_key(doctor_b));
+		assert_eq!(PendingBy::<Test>::iter().count(), 0);
+		assert!(Consent::pending_requests(&PATIENT).is_empty());
+	});
+}
+
+/// Hole 11: any doctor could read a patient's records by claiming an emergency. Without an
+/// attestation the request waits for the patient.
+#[test]
+fn hole11_an_emergency_request_without_attestation_waits() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(DAY)));
+		let req =
+			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(Requests::<Test>::contains_key(req));
+		assert!(Consent::grants_of(&PATIENT).is_empty());
+		assert!(!allowed(DOCTOR_B, &record(1, &[]), READ));
+
+		// An attestation for another patient's emergency opens nothing here (and stays).
+		assert_ok!(Consent::attest_emergency(signed(AUTHORITY), OTHER_PATIENT, DOCTOR_B));
+		let req =
+			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(Requests::<Test>::contains_key(req));
+		assert!(Consent::grants_of(&PATIENT).is_empty());
+		assert_eq!(EmergencyAttestations::<Test>::get(DOCTOR_B).unwrap().patient, OTHER_PATIENT);
+	});
+}
+
+/// Hole 11: only a health authority or the doctor's own active hospital attests an emergency.
+#[test]
+fn hole11_only_a_health_authority_or_the_doctors_own_hospital_attests() {
+	new_test_ext().execute_with(|| {
+		let try_attest =
+			|attester, doctor| Consent::attest_emergency(signed(attester), PATIENT, doctor);
+		// An unrelated hospital, a doctor (of another or the same hospital, or the doctor
+		// itself), an insurer, the patient.
+		for (attester, doctor) in [
+			(HOSPITAL_A, DOCTOR_B),
+			(DOCTOR_A, DOCTOR_B),
+			(DOCTOR_A2, DOCTOR_A),
+			(DOCTOR_B, DOCTOR_B),
+			(INSURER, DOCTOR_B),
+			(PATIENT, DOCTOR_B),
+		] {
+			assert_noop!(try_attest(attester, doctor), Error::<Test>::NotEmergencyAttester);
+		}
+		assert_noop!(try_attest(STRANGER, DOCTOR_B), Error::<Test>::NotActiveParticipant);
+		assert_noop!(try_attest(AUTHORITY, INSURER), Error::<Test>::NotAnActiveDoctor);
+		assert_noop!(try_attest(AUTHORITY, HOSPITAL_B), Error::<Test>::NotAnActiveDoctor);
+		assert_noop!(
+			Consent::attest_emergency(signed(AUTHORITY), DOCTOR_A, DOCTOR_B),
+			Error::<Test>::NotAPatient
+		);
+		assert_ok!(MockRegistry::suspend(&DOCTOR_A2));
+		assert_noop!(try_attest(HOSPITAL_A, DOCTOR_A2), Error::<Test>::NotAnActiveDoctor);
+		assert_eq!(EmergencyAttestations::<Test>::iter().count(), 0);
+
+		// The doctor's own hospital.
+		let ttl: Moment = EmergencyAttestationTtl::get();
+		assert_ok!(try_attest(HOSPITAL_B, DOCTOR_B));
+		System::assert_last_event(
+			Event::EmergencyAttested {
+				patient: PATIENT,
+				doctor: DOCTOR_B,
+				attester: HOSPITAL_B,
+				expires_at: now() + ttl,
+			}
+			.into(),
+		);
+		assert_eq!(
+			EmergencyAttestations::<Test>::get(DOCTOR_B),
+			Some(EmergencyAttestation {
+				patient: PATIENT,
+				attester: HOSPITAL_B,
+				expires_at: now() + ttl
+			})
+		);
+		assert_eq!(
+			audit_events(PATIENT).last(),
+			Some(&AuditEvent::EmergencyAttested { doctor: DOCTOR_B })
+		);
+		// A health authority, for any active doctor; a new attestation replaces the old.
+		assert_ok!(try_attest(AUTHORITY, DOCTOR_A));
+		run_to_block(2);
+		assert_ok!(try_attest(AUTHORITY, DOCTOR_B));
+		assert_eq!(
+			EmergencyAttestations::<Test>::get(DOCTOR_B),
+			Some(EmergencyAttestation {
+				patient: PATIENT,
+				attester: AUTHORITY,
+				expires_at: now() + ttl
+			})
+		);
+	});
+}
+
+/// Hole 11: with an attestation, the emergency policy grants once, for at most
+/// `MaxEmergencyDuration`, flagged in the trail and announced by an event.
+#[test]
+fn hole11_an_attested_emergency_is_granted_once_capped_flagged_and_announced() {
+	new_test_ext().execute_with(|| {
+		// The patient's policy says three days; the runtime caps emergencies at one.
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(3 * DAY)));
+		attest(HOSPITAL_B, DOCTOR_B);
+		run_to_block(2);
+		let max: Moment = MaxEmergencyDuration::get();
+		assert_ok!(Consent::request_access(
+			signed(DOCTOR_B),
+			PATIENT,
+			read_only(),
+			GrantScope::AllRecords,
+			now(),
+			now() + 3 * DAY,
+			Purpose::EmergencyTreatment
+		));
+		let req = NextRequestId::<Test>::get() - 1;
+		let grant_id = NextGrantId::<Test>::get() - 1;
+		let until = now() + max;
+		assert!(!Requests::<Test>::contains_key(req));
+		let stored = Grants::<Test>::get(grant_id).unwrap();
+		assert_eq!(stored.source, GrantSource::Policy { policy: 0, request: req });
+		assert_eq!(stored.valid_until, until);
+		assert!(allowed(DOCTOR_B, &record(1, &[]), READ));
+		assert!(!Consent::is_access_allowed(&PATIENT, &DOCTOR_B, &record(1, &[]), READ, until));
+		// Flagged in the trail and announced to the patient's client.
+		assert!(audit_events(PATIENT).contains(&AuditEvent::EmergencyAccessGranted {
+			request: req,
+			grant: grant_id,
+			attester: HOSPITAL_B,
+			until,
+		}));
+		System::assert_has_event(
+			Event::EmergencyAccessGranted {
+				patient: PATIENT,
+				doctor: DOCTOR_B,
+				attester: HOSPITAL_B,
+				grant: grant_id,
+				until,
+			}
+			.into(),
+		);
+		// Used up: a second emergency request waits for the patient.
+		assert!(!EmergencyAttestations::<Test>::contains_key(DOCTOR_B));
+		let second =
+			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(Requests::<Test>::contains_key(second));
+		assert_eq!(Consent::grants_of(&PATIENT).len(), 1);
+
+		// A health authority's attestation works the same way for another doctor.
+		attest(AUTHORITY, DOCTOR_A);
+		let by_authority =
+			request(DOCTOR_A, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(!Requests::<Test>::contains_key(by_authority));
+		System::assert_has_event(
+			Event::EmergencyAccessGranted {
+				patient: PATIENT,
+				doctor: DOCTOR_A,
+				attester: AUTHORITY,
+				grant: NextGrantId::<Test>::get() - 1,
+				until,
+			}
+			.into(),
+		);
+	});
+}
+
+/// Hole 11: an attestation is usable only for `EmergencyAttestationTtl`.
+#[test]
+fn hole11_an_expired_attestation_grants_nothing() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(DAY)));
+		attest(AUTHORITY, DOCTOR_B);
+		let expires_at = now() + EmergencyAttestationTtl::get();
+		MockTime::set(expires_at);
+		let late =
+			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(Requests::<Test>::contains_key(late));
+		assert!(Consent::grants_of(&PATIENT).is_empty());
+
+		// A fresh attestation works.
+		attest(AUTHORITY, DOCTOR_B);
+		let fresh =
+			request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(!Requests::<Test>::contains_key(fresh));
+		assert!(allowed(DOCTOR_B, &record(1, &[]), READ));
+	});
+}
+
+/// Hole 11: a suspended hospital's doctors acted for it. They no longer get after-visit or
+/// emergency grants through it, record visits for it, or get attested.
+#[test]
+fn hole11_a_suspended_hospitals_doctors_get_no_grant_and_record_no_visits() {
+	new_test_ext().execute_with(|| {
+		let policy = Policy {
+			rule: PolicyRule::AfterVisit { institution: HOSPITAL_A, window: 30 * DAY },
+			actions: read_only(),
+			scope: GrantScope::AllRecords,
+		};
+		assert_ok!(Consent::set_policy(signed(PATIENT), policy));
+		assert_ok!(Consent::set_policy(signed(PATIENT), emergency_policy(DAY)));
+		assert_ok!(visit(DOCTOR_A, PATIENT, HOSPITAL_A));
+		// While the hospital is active its doctors are granted.
+		let before = request(DOCTOR_A2, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		assert!(!Requests::<Test>::contains_key(before));
+		attest(AUTHORITY, DOCTOR_A);
+
+		assert_ok!(MockRegistry::suspend(&HOSPITAL_A));
+		assert!(!MockRegistry::is_active_doctor_of(&DOCTOR_A, &HOSPITAL_A));
+		run_to_block(2);
+		let after_visit =
+			request(DOCTOR_A, read_only(), GrantScope::AllRecords, Purpose::Treatment);
+		assert!(Requests::<Test>::contains_key(after_visit));
+		let emergency =
+			request(DOCTOR_A, read_only(), GrantScope::AllRecords, Purpose::EmergencyTreatment);
+		assert!(Requests::<Test>::contains_key(emergency));
+		assert!(!Consent::grants_of(&PATIENT)
+			.iter()
+			.any(|(_, g)| g.grantee == Grantee::Account(DOCTOR_A)));
+
+		// Nor do they (or the hospital) record visits, even with the patient's proof.
+		assert_noop!(visit(DOCTOR_A, PATIENT, HOSPITAL_A), Error::<Test>::NotCareProvider);
+		assert_noop!(visit(DOCTOR_A2, PATIENT, HOSPITAL_A), Error::<Test>::NotCareProvider);
+		assert_noop!(visit(HOSPITAL_A, PATIENT, HOSPITAL_A), Error::<Test>::NotActiveParticipant);
+		// Nor are they attested, by anyone.
+		assert_noop!(
+			Consent::attest_emergency(signed(AUTHORITY), PATIENT, DOCTOR_A),
+			Error::<Test>::NotAnActiveDoctor
+		);
+		assert_noop!(
+			Consent::attest_emergency(signed(HOSPITAL_A), PATIENT, DOCTOR_A),
+			Error::<Test>::NotActiveParticipant
+		);
+
+		// Reinstated by the KMC, the hospital's doctors act for it again.
+		MockRegistry::reinstate(HOSPITAL_A);
+		assert_ok!(visit(DOCTOR_A, PATIENT, HOSPITAL_A));
+	});
+}
+
+/// `user`'s signed statement asking `proxy` to search the patient's records with `trapdoor`.
+fn signed_search(
+	proxy: AccountId,
+	user: AccountId,
+	trapdoor: u8,
+) -> (SearchStatement<AccountId>, Signature) {
+	let issued_at = now().max(AccessNonce::<Test>::get(user, proxy) + 1);
+	let statement =
+		SearchStatement { proxy, patient: PATIENT, trapdoor: [trapdoor; 32], issued_at };
+	let signature = sign(user, &statement.signing_payload());
+	(statement, signature)
+}
+
+/// Hole 6: a keyword search told the searcher which coded records a patient has, and left no
+/// trace. Now the proxy records each search, for the user who signed it, with its result count,
+/// and the search counts against the user's access rate.
+#[test]
+fn hole6_searches_are_audited_like_reads_and_only_for_the_user_who_asked() {
+	new_test_ext().execute_with(|| {
+		// The legitimate path: a doctor's signed search, recorded by the proxy asked.
+		let (statement, signature) = signed_search(AUTHORITY, DOCTOR_B, 7);
+		assert_ok!(Consent::record_search(
+			signed(AUTHORITY),
+			DOCTOR_B,
+			statement.clone(),
+			signature.clone(),
+			2
+		));
+		let last = Consent::audit_trail(&PATIENT, 0, MAX_AUDIT_PAGE).1.pop().unwrap();
+		assert_eq!(last.event, AuditEvent::Search { user: DOCTOR_B, results: 2 });
+		assert_eq!(last.actor, AUTHORITY);
+		assert_eq!(last.at, now());
+		System::assert_last_event(
+			Event::SearchRecorded {
+				patient: PATIENT,
+				user: DOCTOR_B,
+				proxy: AUTHORITY,
+				results: 2,
+				counted: true,
+			}
+			.into(),
+		);
+		assert_eq!(Activity::<Test>::get(DOCTOR_B).accesses, 1);
+
+		// Attacks: a replay, a search nobody signed, one signed by another user, one made for
+		// another proxy, a stale one, and one naming a non-patient all fail and change nothing.
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_B, statement, signature, 2),
+			Error::<Test>::AccessAlreadyRecorded
+		);
+		let (statement, _) = signed_search(AUTHORITY, DOCTOR_B, 8);
+		assert_noop!(
+			Consent::record_search(
+				signed(AUTHORITY),
+				DOCTOR_B,
+				statement.clone(),
+				sign(AUTHORITY, &statement.signing_payload()),
+				0
+			),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		// A statement DOCTOR_A signed, passed off as DOCTOR_B's.
+		let (mut other, _) = signed_search(AUTHORITY, DOCTOR_A, 8);
+		other.issued_at = now() + 1;
+		let other_sig = sign(DOCTOR_A, &other.signing_payload());
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_B, other, other_sig, 0),
+			Error::<Test>::AccessNotSignedByUser
+		);
+		register_second_authority();
+		let (elsewhere, sig) = signed_search(AUTHORITY_2, DOCTOR_B, 8);
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_B, elsewhere, sig, 0),
+			Error::<Test>::WrongProxy
+		);
+		let mut stale = signed_search(AUTHORITY, DOCTOR_B, 9).0;
+		stale.issued_at = now() - 11 * 60_000;
+		let sig = sign(DOCTOR_B, &stale.signing_payload());
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_B, stale, sig, 0),
+			Error::<Test>::StaleStatement
+		);
+		let (mut wrong, _) = signed_search(AUTHORITY, DOCTOR_B, 9);
+		wrong.patient = DOCTOR_A;
+		let sig = sign(DOCTOR_B, &wrong.signing_payload());
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_B, wrong, sig, 0),
+			Error::<Test>::NotAPatient
+		);
+		// Only a health authority records searches.
+		let (s, sig) = signed_search(AUTHORITY, DOCTOR_B, 9);
+		assert_noop!(
+			Consent::record_search(signed(DOCTOR_B), DOCTOR_B, s, sig, 0),
+			DispatchError::BadOrigin
+		);
+
+		// Searches count against the access rate (5 per window in the mock): the sixth
+		// suspends the searcher, and is recorded as disclosing nothing.
+		for _ in 0..4 {
+			run_to_block(System::block_number() + 1);
+			let (s, sig) = signed_search(AUTHORITY, DOCTOR_B, 10);
+			assert_ok!(Consent::record_search(signed(AUTHORITY), DOCTOR_B, s, sig, 1));
+		}
+		assert!(!MockRegistry::is_suspended(DOCTOR_B));
+		run_to_block(System::block_number() + 1);
+		let (s, sig) = signed_search(AUTHORITY, DOCTOR_B, 10);
+		assert_ok!(Consent::record_search(signed(AUTHORITY), DOCTOR_B, s, sig, 3));
+		assert!(MockRegistry::is_suspended(DOCTOR_B));
+		System::assert_has_event(
+			Event::SearchRecorded {
+				patient: PATIENT,
+				user: DOCTOR_B,
+				proxy: AUTHORITY,
+				results: 0,
+				counted: false,
+			}
+			.into(),
+		);
+		// The trail stays verifiable.
+		let (total, trail) = Consent::audit_trail(&PATIENT, 0, MAX_AUDIT_PAGE);
+		assert_eq!(audit_chain_head(&trail), Some(Consent::audit_head(&PATIENT).1));
+		assert_eq!(total, trail.len() as u64);
+	});
+}
+
+/// Hole 11 (continued): an institution cannot flood a patient's trail with attestations; they
+/// count against its request rate, and one over the limit suspends it instead.
+#[test]
+fn hole11_attestations_count_against_the_attesters_rate() {
+	new_test_ext().execute_with(|| {
+		// 5 requests per window in the mock.
+		for _ in 0..5 {
+			assert_ok!(Consent::attest_emergency(signed(HOSPITAL_A), PATIENT, DOCTOR_A));
+		}
+		assert!(!MockRegistry::is_suspended(HOSPITAL_A));
+		let before = AuditLength::<Test>::get(PATIENT);
+		assert_ok!(Consent::attest_emergency(signed(HOSPITAL_A), PATIENT, DOCTOR_A2));
+		assert!(MockRegistry::is_suspended(HOSPITAL_A));
+		// Not stored: DOCTOR_A2 holds no attestation; the trail says why.
+		assert!(EmergencyAttestations::<Test>::get(DOCTOR_A2).is_none());
+		assert_eq!(AuditLength::<Test>::get(PATIENT), before + 1);
+		assert!(matches!(
+			audit_events(PATIENT).last(),
+			Some(AuditEvent::RateLimitExceeded { who: HOSPITAL_A, suspended: true })
+		));
 	});
 }

@@ -19,9 +19,12 @@ pub enum PolicyRule<AccountId> {
 	/// `window` ms after the patient's last recorded visit to that institution. ("Any doctor of
 	/// hospital X may read for 30 days after I visit it.")
 	AfterVisit { institution: AccountId, window: Moment },
-	/// Any active doctor, of any institution, asking with purpose
-	/// [`Purpose::EmergencyTreatment`], obtains the policy's actions on its scope for `duration`
-	/// ms from the request. Every use is in the patient's audit trail.
+	/// An active doctor of an active institution, asking with purpose
+	/// [`Purpose::EmergencyTreatment`] while an emergency attestation for this patient (by the
+	/// doctor's own hospital or platform, or a health authority) is in force, obtains the
+	/// policy's actions on its scope for `duration` ms from the request, capped by the
+	/// runtime's maximum. The attestation is used up; every use is flagged in the patient's
+	/// audit trail and announced by an event.
 	Emergency { duration: Moment },
 }
 
@@ -93,6 +96,31 @@ pub enum AuditEvent<AccountId> {
 	/// `who` exceeded the request or access rate limit and was suspended (`suspended` is false
 	/// if the identity registry refused the suspension).
 	RateLimitExceeded { who: AccountId, suspended: bool },
+	/// A proxy ran `user`'s keyword search over the patient's records: `results` records
+	/// matched and were disclosed to the user (only those the user may read).
+	Search { user: AccountId, results: u32 },
+	/// The actor (an institution or health authority) attested that `doctor` treats the
+	/// patient in an emergency.
+	EmergencyAttested { doctor: AccountId },
+	/// Break-glass: the patient's emergency policy granted the request, on `attester`'s
+	/// attestation, until `until` (Unix ms).
+	EmergencyAccessGranted {
+		request: RequestId,
+		grant: GrantId,
+		attester: AccountId,
+		until: Moment,
+	},
+}
+
+/// An emergency attested for a doctor: usable once, until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
+pub struct EmergencyAttestation<AccountId> {
+	/// The patient the doctor treats.
+	pub patient: AccountId,
+	/// Who attested (the doctor's institution or a health authority).
+	pub attester: AccountId,
+	/// Unix ms.
+	pub expires_at: Moment,
 }
 
 /// An entry of the audit trail: who did what, when.

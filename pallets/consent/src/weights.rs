@@ -51,6 +51,8 @@ pub trait WeightInfo {
 	fn deny_request() -> Weight;
 	fn record_access(g: u32, ) -> Weight;
 	fn expire_requests(n: u32, ) -> Weight;
+	fn attest_emergency() -> Weight;
+	fn record_search() -> Weight;
 }
 
 /// Weights for `pallet_consent` measured on the MBDS runtime, with the runtime's `DbWeight`.
@@ -324,6 +326,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3647).saturating_mul(n.into()))
 	}
+	/// Not yet measured: an upper estimate (the reads and writes of `record_visit` plus the
+	/// doctor's and the attester's registry entries) until `scripts/benchmark-weights.sh`
+	/// is run again.
+	fn attest_emergency() -> Weight {
+		Weight::from_parts(120_000_000, 9000)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
+	/// Not yet measured: an upper estimate (`record_access` with one grant examined, whose
+	/// reads and writes it shares, plus one signature check) until
+	/// `scripts/benchmark-weights.sh` is run again.
+	fn record_search() -> Weight {
+		Weight::from_parts(250_000_000, 9000)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
+	}
 }
 
 /// The same weights with ParityDb's costs, for tests and mocks.
@@ -385,5 +403,15 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3647).saturating_mul(n.into()))
+	}
+	fn attest_emergency() -> Weight {
+		Weight::from_parts(120_000_000, 9000)
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+	}
+	fn record_search() -> Weight {
+		Weight::from_parts(250_000_000, 9000)
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
+			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 }

@@ -35,7 +35,7 @@ fn auditor<T: Config>() -> Result<T::RuntimeOrigin, BenchmarkError> {
 	T::AuditOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)
 }
 
-#[benchmarks]
+#[benchmarks(where T: pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>)]
 mod benchmarks {
 	use super::*;
 

@@ -206,6 +206,16 @@ pub mod pallet {
 		#[pallet::constant]
 		type AuditFailurePenalty: Get<CreditPoints>;
 
+		/// Credit lost by a representative node for each of its Aura slots that passed without
+		/// its block (its node was down or cut off). A gap of a whole author rotation or more is
+		/// a stall of the chain, not of one node, and costs nobody anything.
+		#[pallet::constant]
+		type MissedSlotPenalty: Get<CreditPoints>;
+
+		/// The Aura slot of the block being built (from its pre-runtime digest; see
+		/// [`AuraSlotOfBlock`]), `None` if it carries none.
+		type SlotOfBlock: Get<Option<u64>>;
+
 		/// Weights of this pallet's calls and hooks.
 		type WeightInfo: WeightInfo;
 
@@ -238,6 +248,11 @@ pub mod pallet {
 	/// Private chains only: the validator set governance queued for the next session.
 	#[pallet::storage]
 	pub type PendingPrivateValidators<T: Config> = StorageValue<_, PrivateSetOf<T>, OptionQuery>;
+
+	/// The Aura slot of the last block whose author was noted: the slots between it and the
+	/// next block's were missed by their authors.
+	#[pallet::storage]
+	pub type LastAuthoredSlot<T: Config> = StorageValue<_, u64, OptionQuery>;
 
 	#[pallet::genesis_config]
 	pub struct GenesisConfig<T: Config> {
@@ -779,20 +794,76 @@ impl<T: Config> pallet_session::historical::SessionManager<T::AccountId, ()> for
 }
 
 /// Block authorship is service: every block an institution authors adds
-/// [`Config::AuthoringCredit`] to its performance (up to the cap). No event per block; the
-/// credit is in [`Institutions`] and shows in the next [`Event::RolesElected`].
-impl<T: Config>
+/// [`Config::AuthoringCredit`] to its performance (up to the cap). Missing it is not: each Aura
+/// slot that passed without a block since the previous one costs the representative node that
+/// owned it [`Config::MissedSlotPenalty`] (see [`Pallet::note_missed_slots`]). No event per
+/// block for the reward; the credit is in [`Institutions`] and shows in the next
+/// [`Event::RolesElected`].
+impl<T>
 	pallet_authorship::EventHandler<T::AccountId, frame_system::pallet_prelude::BlockNumberFor<T>>
 	for Pallet<T>
+where
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
 {
 	fn note_author(author: T::AccountId) {
+		let mut weight = <T as Config>::WeightInfo::note_author();
 		if Self::is_consortium() {
 			let _ = Self::reward(&author, T::AuthoringCredit::get());
+			weight = weight.saturating_add(Self::note_missed_slots());
 		}
 		frame_system::Pallet::<T>::register_extra_weight_unchecked(
-			T::WeightInfo::note_author(),
+			weight,
 			frame_support::dispatch::DispatchClass::Mandatory,
 		);
+	}
+}
+
+impl<T> Pallet<T>
+where
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+{
+	/// Penalises the representative nodes whose Aura slots passed without a block between the
+	/// last noted block and this one: slot `k` belongs to author `k mod n` of
+	/// [`Pallet::current_authors`], Aura's own rule. A gap of `n` or more slots means every
+	/// author missed (a stall of the whole chain, e.g. lost finality or a network split): it
+	/// is not attributable to one node and is not penalised. Returns the weight used.
+	pub fn note_missed_slots() -> Weight {
+		let db = T::DbWeight::get();
+		let Some(slot) = T::SlotOfBlock::get() else { return db.reads(1) };
+		let last = LastAuthoredSlot::<T>::get();
+		LastAuthoredSlot::<T>::put(slot);
+		let mut weight = db.reads_writes(2, 1);
+		let Some(last) = last else { return weight };
+		let missed = slot.saturating_sub(last).saturating_sub(1);
+		if missed == 0 {
+			return weight;
+		}
+		let authors = Self::current_authors();
+		weight = weight.saturating_add(db.reads(2));
+		let n = authors.len() as u64;
+		if n == 0 || missed >= n {
+			return weight;
+		}
+		for k in (last + 1)..slot {
+			let Some(who) = authors.get((k % n) as usize) else { continue };
+			Self::penalise(who, PenaltyReason::MissedSlot, T::MissedSlotPenalty::get(), None);
+			weight = weight.saturating_add(<T as Config>::WeightInfo::penalise_offender());
+		}
+		weight
+	}
+}
+
+/// [`Config::SlotOfBlock`] for Aura: the slot in the block's Aura pre-runtime digest (engine
+/// `aura`, a SCALE `u64`), read from `frame_system`'s digest of the block being built.
+pub struct AuraSlotOfBlock<T>(PhantomData<T>);
+impl<T: frame_system::Config> Get<Option<u64>> for AuraSlotOfBlock<T> {
+	fn get() -> Option<u64> {
+		/// `sp_consensus_aura::AURA_ENGINE_ID`.
+		const AURA: ConsensusEngineId = *b"aura";
+		frame_system::Pallet::<T>::digest().logs().iter().find_map(|item| {
+			let (id, mut data) = item.as_pre_runtime()?;
+			(id == AURA).then(|| codec::Decode::decode(&mut data).ok()).flatten()
+		})
 	}
 }
 
@@ -818,7 +889,7 @@ impl<T: Config, FullId> OnOffenceHandler<T::AccountId, (T::AccountId, FullId), W
 			let fraction = slash_fraction.get(i).copied().unwrap_or_default();
 			let amount = T::OffencePenalty::get().max(fraction.mul_floor(MAX_BASE_CREDIT));
 			Self::penalise(&details.offender.0, PenaltyReason::Offence, amount, Some(session));
-			weight = weight.saturating_add(T::WeightInfo::penalise_offender());
+			weight = weight.saturating_add(<T as Config>::WeightInfo::penalise_offender());
 		}
 		weight
 	}

@@ -49,6 +49,8 @@ pub const AUDITOR: AccountId = 900;
 pub const STRANGER: AccountId = 999;
 
 thread_local! {
+	/// Aura slot of the block being built (the digest stand-in).
+	static SLOT: RefCell<Option<u64>> = const { RefCell::new(None) };
 	static KIND: RefCell<ChainKind> = const { RefCell::new(ChainKind::Consortium) };
 	/// Aura stand-in: the authorities it was given.
 	static AUTHORS: RefCell<Vec<AccountId>> = const { RefCell::new(Vec::new()) };
@@ -213,6 +215,20 @@ parameter_types! {
 	pub const MaxPerformanceCredit: CreditPoints = 1_000;
 	pub const OffencePenalty: CreditPoints = 2_000;
 	pub const AuditFailurePenalty: CreditPoints = 1_500;
+	pub const MissedSlotPenalty: CreditPoints = 400;
+}
+
+/// The block's Aura slot, set by tests (`None`: the block carries no slot).
+pub struct MockSlot;
+impl MockSlot {
+	pub fn set(slot: Option<u64>) {
+		SLOT.with(|s| *s.borrow_mut() = slot);
+	}
+}
+impl frame_support::traits::Get<Option<u64>> for MockSlot {
+	fn get() -> Option<u64> {
+		SLOT.with(|s| *s.borrow())
+	}
 }
 
 impl pallet_credit::Config for Test {
@@ -228,6 +244,8 @@ impl pallet_credit::Config for Test {
 	type MaxPerformanceCredit = MaxPerformanceCredit;
 	type OffencePenalty = OffencePenalty;
 	type AuditFailurePenalty = AuditFailurePenalty;
+	type MissedSlotPenalty = MissedSlotPenalty;
+	type SlotOfBlock = MockSlot;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockBenchmarkHelper;
@@ -324,6 +342,7 @@ impl ExtBuilder {
 		VOTERS.with(|a| a.borrow_mut().clear());
 		DISABLED_AUTHORS.with(|a| a.borrow_mut().clear());
 		SlotAuthorIndex::set(None);
+		MockSlot::set(None);
 
 		let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 		let keyed: Vec<AccountId> = self

@@ -135,6 +135,62 @@ fn threshold_consortium() -> ExtBuilder {
 }
 
 #[test]
+fn an_rpn_whose_node_is_down_loses_credit_per_missed_slot_and_is_replaced() {
+	threshold_consortium().build().execute_with(|| {
+		assert_eq!(roles(), (vec![1, 2, 3], vec![4, 5]));
+		assert_eq!(aura_authors(), vec![1, 2, 3]);
+		let (c1, c2, c3) = (credit(1), credit(2), credit(3));
+
+		// Slot k belongs to author k mod 3. Blocks at slots 30 (author 1), 31 (author 2), then
+		// 33 (author 1): slot 32, institution 3's, passed without its block.
+		MockSlot::set(Some(30));
+		Credit::note_author(1);
+		MockSlot::set(Some(31));
+		Credit::note_author(2);
+		assert_eq!((credit(1), credit(2), credit(3)), (c1 + 1, c2 + 1, c3));
+		MockSlot::set(Some(33));
+		Credit::note_author(1);
+		assert_eq!(credit(3), c3 - 400);
+		assert_eq!((credit(1), credit(2)), (c1 + 2, c2 + 1));
+		System::assert_has_event(
+			Event::CreditPenalised {
+				who: 3,
+				reason: PenaltyReason::MissedSlot,
+				amount: 400,
+				credit: c3 - 400,
+			}
+			.into(),
+		);
+
+		// A gap of a whole rotation (every author missed: the chain stalled) costs nobody.
+		MockSlot::set(Some(40));
+		Credit::note_author(2);
+		assert_eq!(credit(3), c3 - 400);
+		assert_eq!(credit(1), c1 + 2);
+		// A block without a slot (none in its digest) changes nothing either.
+		MockSlot::set(None);
+		Credit::note_author(2);
+		assert_eq!(LastAuthoredSlot::<Test>::get(), Some(40));
+
+		// Institution 3's node stays down: two more of its slots pass (41 and 44) and it falls
+		// under the threshold (4000 - 3 x 400 = 2800 < 3000).
+		for (slot, author) in [(42, 1), (43, 2), (45, 1), (46, 2)] {
+			MockSlot::set(Some(slot));
+			Credit::note_author(author);
+		}
+		assert_eq!(credit(3), c3 - 1_200);
+
+		// The election replaces it: session 2 is elected without 3, the best ATN takes its seat
+		// and the stand-by 6 becomes an audit node.
+		start_session(1);
+		start_session(2);
+		assert_eq!(roles(), (vec![1, 2, 4], vec![5, 6]));
+		assert_eq!(aura_authors(), vec![1, 2, 4]);
+		assert!(!session_validators().contains(&3));
+	});
+}
+
+#[test]
 fn audit_failure_pushes_rpn_under_threshold_top_atn_replaces_it_next_promoted() {
 	threshold_consortium().build().execute_with(|| {
 		assert_eq!(roles(), (vec![1, 2, 3], vec![4, 5]));

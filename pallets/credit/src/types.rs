@@ -171,6 +171,8 @@ pub enum PenaltyReason {
 	Offence,
 	/// The audit origin found a block or a service of the institution invalid.
 	AuditFailure,
+	/// A representative node's Aura slot passed without its block.
+	MissedSlot,
 }
 
 /// One registered consortium institution.

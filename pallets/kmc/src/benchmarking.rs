@@ -108,7 +108,7 @@ mod benchmarks {
 
 		#[block]
 		{
-			Kmc::<T>::check_feeless(&who).expect("active with quota left");
+			Kmc::<T>::check_feeless(&who, false).expect("active with quota left");
 			Kmc::<T>::note_feeless(&who);
 		}
 

@@ -20,7 +20,8 @@ use sp_runtime::{
 ///
 /// For a call in [`Config::MedicalCalls`] sent by a signed origin it:
 /// - refuses the transaction (`InvalidTransaction::Custom`) if the signer is not registered
-///   ([`crate::INVALID_UNREGISTERED`]), suspended ([`crate::INVALID_SUSPENDED`]) or has used
+///   ([`crate::INVALID_UNREGISTERED`]), suspended ([`crate::INVALID_SUSPENDED`]; except for the
+///   calls of [`Config::RetreatCalls`], which a suspended patient may always send) or has used
 ///   its quota ([`crate::INVALID_QUOTA_EXHAUSTED`]), in the pool and again in the block;
 /// - counts the transaction against the signer's quota when the block executes it.
 ///
@@ -95,7 +96,8 @@ where
 		let Some(who) = origin.as_system_origin_signer() else {
 			return Ok((ValidTransaction::default(), Val::Skip, origin));
 		};
-		Pallet::<T>::check_feeless(who).map_err(TransactionValidityError::from)?;
+		Pallet::<T>::check_feeless(who, T::RetreatCalls::contains(call))
+			.map_err(TransactionValidityError::from)?;
 		let who = who.clone();
 		Ok((ValidTransaction::default(), Val::Count(who), origin))
 	}

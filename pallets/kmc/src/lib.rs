@@ -140,6 +140,12 @@ pub mod pallet {
 		/// them). A call missing here is neither gated nor counted by [`CheckParticipant`].
 		type MedicalCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
+		/// The medical calls a **suspended** participant may still send (feeless, counted in
+		/// the same quota): the ones by which a patient withdraws what they allowed (revoke a
+		/// grant, deny a request, remove a policy). Suspension stops an identity acting, never a
+		/// patient taking back their consent. Must be a subset of [`Config::MedicalCalls`].
+		type RetreatCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
+
 		/// Weights of this pallet's calls and of [`CheckParticipant`].
 		type WeightInfo: WeightInfo;
 	}
@@ -417,12 +423,12 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Whether `who` may send a medical transaction now: registered, active, and with
-		/// quota left in the current window. Reads only.
-		pub fn check_feeless(who: &T::AccountId) -> Result<(), InvalidTransaction> {
+		/// Whether `who` may send a medical transaction now: registered, active (or, for a
+		/// retreat call, suspended), and with quota left in the current window. Reads only.
+		pub fn check_feeless(who: &T::AccountId, retreat: bool) -> Result<(), InvalidTransaction> {
 			let info = Participants::<T>::get(who)
 				.ok_or(InvalidTransaction::Custom(INVALID_UNREGISTERED))?;
-			if info.status != ParticipantStatus::Active {
+			if info.status != ParticipantStatus::Active && !retreat {
 				return Err(InvalidTransaction::Custom(INVALID_SUSPENDED));
 			}
 			if Self::quota_used(who) >= T::MaxFeelessTxPerWindow::get() {

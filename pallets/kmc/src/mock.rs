@@ -35,6 +35,15 @@ impl Contains<RuntimeCall> for RemarkIsMedical {
 	}
 }
 
+/// `System::remark_with_event` stands in for a retreat call (not medical: the test also checks
+/// that `RetreatCalls` only widens medical calls).
+pub struct RemarkIsRetreat;
+impl Contains<RuntimeCall> for RemarkIsRetreat {
+	fn contains(call: &RuntimeCall) -> bool {
+		matches!(call, RuntimeCall::System(frame_system::Call::remark { remark }) if remark == &[9])
+	}
+}
+
 impl pallet_kmc::Config for Test {
 	type KmcOrigin = EnsureRoot<u64>;
 	type MaxKeyLen = MaxKeyLen;
@@ -42,6 +51,7 @@ impl pallet_kmc::Config for Test {
 	type MaxFeelessTxPerWindow = MaxFeelessTxPerWindow;
 	type FeelessWindow = FeelessWindow;
 	type MedicalCalls = RemarkIsMedical;
+	type RetreatCalls = RemarkIsRetreat;
 	type WeightInfo = ();
 }
 

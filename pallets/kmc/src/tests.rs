@@ -279,6 +279,30 @@ fn suspended_participant_is_refused_by_the_extension() {
 }
 
 #[test]
+fn suspended_participant_may_still_send_retreat_calls_within_quota() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), PATIENT));
+		// The mock's retreat call is `remark(vec![9])`: a medical call a suspended patient
+		// may still send (in the runtime: revoke, deny a request, remove a policy).
+		let retreat = RuntimeCall::System(frame_system::Call::remark { remark: vec![9] });
+		assert_ok!(pool_check(PATIENT, &retreat));
+		assert_ok!(apply(Some(PATIENT), &retreat));
+		assert_eq!(Kmc::quota_used(&PATIENT), 1);
+		// Anything else stays refused while suspended.
+		let err = InvalidTransaction::Custom(INVALID_SUSPENDED).into();
+		assert_eq!(apply(Some(PATIENT), &medical_call()), Err(err));
+		// Retreats are still bounded by the quota (3 per window in the mock).
+		assert_ok!(apply(Some(PATIENT), &retreat));
+		assert_ok!(apply(Some(PATIENT), &retreat));
+		let err = InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED).into();
+		assert_eq!(apply(Some(PATIENT), &retreat), Err(err));
+		// An unregistered account gets nothing from it.
+		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
+		assert_eq!(apply(Some(NEWCOMER), &retreat), Err(err));
+	});
+}
+
+#[test]
 fn feeless_transactions_are_bounded_per_identity_and_window() {
 	new_test_ext().execute_with(|| {
 		// MaxFeelessTxPerWindow = 3, FeelessWindow = 10 blocks, starting at block 1.

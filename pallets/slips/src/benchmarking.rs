@@ -1,27 +1,46 @@
 //! Benchmarks of `pallet-slips`, each at its worst case. Needs a private chain (the runtime's
-//! development preset) and the KMC pallet as `BenchmarkHelper`.
+//! development preset), the KMC pallet as `BenchmarkHelper` and a `SignerHelper` whose accounts
+//! sign visit proofs (sr25519 keys in the benchmark's keystore in the runtime).
 
 use super::*;
 use crate::Pallet as Slips;
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
-use mbds_primitives::{InstitutionKind, RegistryBenchmarkHelper};
+use mbds_primitives::{
+	statements::SignerBenchmarkHelper, InstitutionKind, RegistryBenchmarkHelper,
+};
 
 struct Actors<A> {
+	institution: A,
 	doctor: A,
 	patient: A,
 }
 
-/// Registers a hospital (made this chain's institution), one of its doctors and a patient.
+/// Registers a hospital (made this chain's institution), one of its doctors and a patient who
+/// can sign visit proofs.
 fn actors<T: Config>() -> Actors<T::AccountId> {
 	let institution: T::AccountId = account("institution", 0, 0);
 	let doctor: T::AccountId = account("doctor", 0, 0);
-	let patient: T::AccountId = account("patient", 0, 0);
+	let patient: T::AccountId = T::SignerHelper::signer(0);
 	T::BenchmarkHelper::register_active(&institution, Role::Institution(InstitutionKind::Hospital));
 	T::BenchmarkHelper::register_active(&doctor, Role::Doctor { institution: institution.clone() });
 	T::BenchmarkHelper::register_active(&patient, Role::Patient);
 	Institution::<T>::put(&institution);
-	Actors { doctor, patient }
+	Actors { institution, doctor, patient }
+}
+
+/// The patient's visit proof for the institution, issued now (chain time).
+fn visit<T: Config>(a: &Actors<T::AccountId>) -> VisitProofOf<T> {
+	let statement = VisitStatement {
+		patient: a.patient.clone(),
+		institution: a.institution.clone(),
+		issued_at: Slips::<T>::now_ms(),
+	};
+	VisitProof {
+		institution: statement.institution.clone(),
+		issued_at: statement.issued_at,
+		signature: T::SignerHelper::sign(&a.patient, &statement.signing_payload()),
+	}
 }
 
 fn keywords<T: Config>(k: u32, seed: u8) -> Vec<Vec<u8>> {
@@ -36,6 +55,7 @@ fn pending_slip<T: Config>(a: &Actors<T::AccountId>, k: u32, seed: u8) -> SlipId
 	Slips::<T>::submit_slip(
 		RawOrigin::Signed(a.doctor.clone()).into(),
 		a.patient.clone(),
+		visit::<T>(a),
 		0,
 		TransactionType::Diagnosis,
 		alloc::vec![1; T::MaxContentLen::get() as usize],
@@ -47,22 +67,92 @@ fn pending_slip<T: Config>(a: &Actors<T::AccountId>, k: u32, seed: u8) -> SlipId
 	id
 }
 
+/// Puts `n` other pending slips in front of `patient`'s pending index, `of_doctor` of them by
+/// `doctor` (the rest by other doctors), so the bound checks and removals scan a long list.
+fn fill_pending<T: Config>(patient: &T::AccountId, doctor: &T::AccountId, n: u32, of_doctor: u32) {
+	let mut list = PendingSlips::<T>::get(patient);
+	for i in 0..n {
+		let doctor = if i < of_doctor { doctor.clone() } else { account("other-doctor", i, 0) };
+		let entry = PendingSlip { slip_id: SlipId::MAX - i as SlipId, doctor, position: u32::MAX };
+		list.try_push(entry).expect("within MaxPendingPerPatient");
+	}
+	PendingSlips::<T>::insert(patient, list);
+}
+
+/// Writes a pending slip about `patient` (as `submit_slip` would, without its checks) that
+/// expires at `expires_at`, behind a full pending index; its id.
+fn stored_pending_slip<T: Config>(
+	doctor: &T::AccountId,
+	patient: &T::AccountId,
+	institution: &T::AccountId,
+	expires_at: BlockNumberFor<T>,
+) -> SlipId {
+	fill_pending::<T>(patient, doctor, T::MaxPendingPerPatient::get() - 1, 0);
+	let slip_id = NextSlipId::<T>::get();
+	NextSlipId::<T>::put(slip_id + 1);
+	let position = PatientSlipCount::<T>::get(patient);
+	PatientSlipAt::<T>::insert(patient, position, slip_id);
+	PatientSlipCount::<T>::insert(patient, position + 1);
+	PendingSlips::<T>::mutate(patient, |l| {
+		l.try_push(PendingSlip { slip_id, doctor: doctor.clone(), position })
+			.expect("one place left")
+	});
+	ExpiryQueue::<T>::mutate(expires_at, |q| q.try_push(slip_id).expect("within MaxSlipsPerBlock"));
+	let k = T::MaxKeywords::get();
+	Ledger::<T>::insert(
+		slip_id,
+		Slip {
+			generated_at: 0,
+			tx_type: TransactionType::Diagnosis,
+			content: BoundedVec::truncate_from(alloc::vec![1; T::MaxContentLen::get() as usize]),
+			doctor: doctor.clone(),
+			institution: institution.clone(),
+			patient: patient.clone(),
+			encrypted_keywords: BoundedVec::truncate_from(
+				keywords::<T>(k, 1).into_iter().map(BoundedVec::truncate_from).collect(),
+			),
+			encrypted_address: BoundedVec::truncate_from(
+				alloc::vec![2; T::MaxAddressLen::get() as usize],
+			),
+			record_hash: H256::repeat_byte(1),
+			submitted_at: frame_system::Pallet::<T>::block_number(),
+			status: SlipStatus::Pending { expires_at },
+		},
+	);
+	slip_id
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
 
+	// Worst case: the patient's pending index has one place left, the doctor one of theirs,
+	// and this block's expiry queue one place; the visit proof's signature is verified.
 	#[benchmark]
 	fn submit_slip(
 		c: Linear<0, { T::MaxContentLen::get() }>,
 		k: Linear<1, { T::MaxKeywords::get() }>,
 	) {
 		let a = actors::<T>();
+		fill_pending::<T>(
+			&a.patient,
+			&a.doctor,
+			T::MaxPendingPerPatient::get() - 1,
+			T::MaxPendingPerDoctorPatient::get() - 1,
+		);
+		let expires_at =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::PendingPeriod::get());
+		let queued: Vec<SlipId> =
+			(1..T::MaxSlipsPerBlock::get()).map(|i| SlipId::MAX - i as SlipId).collect();
+		ExpiryQueue::<T>::insert(expires_at, BoundedVec::truncate_from(queued));
+		let proof = visit::<T>(&a);
 		let id = NextSlipId::<T>::get();
 
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(a.doctor.clone()),
 			a.patient.clone(),
+			proof,
 			0,
 			TransactionType::Diagnosis,
 			alloc::vec![1; c as usize],
@@ -74,7 +164,8 @@ mod benchmarks {
 		assert!(Ledger::<T>::contains_key(id));
 	}
 
-	// Worst case: the batch already holds items (its leaves are appended, not rewritten).
+	// Worst case: the batch already holds items (its leaves are appended, not rewritten), and
+	// the slip is last in a full pending index.
 	#[benchmark]
 	fn confirm_slip(k: Linear<1, { T::MaxKeywords::get() }>) {
 		let a = actors::<T>();
@@ -85,6 +176,7 @@ mod benchmarks {
 			H256::repeat_byte(100),
 		)
 		.expect("first confirmation");
+		fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
 		let id = pending_slip::<T>(&a, k, 7);
 
 		#[extrinsic_call]
@@ -93,9 +185,11 @@ mod benchmarks {
 		assert!(matches!(Ledger::<T>::get(id).unwrap().status, SlipStatus::Confirmed { .. }));
 	}
 
+	// Worst case: the slip is last in a full pending index.
 	#[benchmark]
 	fn reject_slip() {
 		let a = actors::<T>();
+		fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
 		let id = pending_slip::<T>(&a, T::MaxKeywords::get(), 7);
 
 		#[extrinsic_call]
@@ -118,14 +212,19 @@ mod benchmarks {
 		Ok(())
 	}
 
-	// `on_initialize` expiring `n` pending slips.
+	// `on_initialize` expiring `n` pending slips, each of another patient and last in that
+	// patient's full pending index.
 	#[benchmark]
 	fn expire_slips(n: Linear<0, { T::MaxSlipsPerBlock::get() }>) {
-		let a = actors::<T>();
-		for i in 0..n {
-			pending_slip::<T>(&a, 1, i as u8);
-		}
+		let institution: T::AccountId = account("institution", 0, 0);
+		let doctor: T::AccountId = account("doctor", 0, 0);
 		let at = frame_system::Pallet::<T>::block_number().saturating_add(T::PendingPeriod::get());
+		let ids: Vec<SlipId> = (0..n)
+			.map(|i| {
+				let patient: T::AccountId = account("patient", i, 0);
+				stored_pending_slip::<T>(&doctor, &patient, &institution, at)
+			})
+			.collect();
 
 		#[block]
 		{
@@ -133,6 +232,7 @@ mod benchmarks {
 		}
 
 		assert_eq!(ExpiryQueue::<T>::decode_len(at), None);
+		assert!(ids.iter().all(|id| !Ledger::<T>::contains_key(id)));
 	}
 
 	// `on_initialize` closing a batch of `n` items.

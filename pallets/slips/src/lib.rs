@@ -8,6 +8,11 @@
 //! - **Slip**: the on-chain record of one HMI (health and medical information record): when it
 //!   was generated, its transaction type and content, doctor, patient, encrypted keywords,
 //!   encrypted storage address and the record's hash. The record itself is encrypted off-chain.
+//! - **Visit proof**: the patient's signature over a [`VisitStatement`] "I am at
+//!   `institution` at `issued_at`" ([`VisitProof`], from `mbds-primitives`). A doctor submits a
+//!   slip only with a visit proof of the patient for the doctor's institution, at most
+//!   [`Config::VisitValidity`] old: a slip needs a relation between doctor and patient, and
+//!   only the patient can make one. One proof covers every record of that visit.
 //! - **Doctor signature**: the signature of the `submit_slip` extrinsic. The runtime verifies it
 //!   against the doctor's account before dispatch and the block keeps it, so it proves who
 //!   submitted what and cannot be denied later. The patient's signature is that of the
@@ -25,15 +30,34 @@
 //!   hashed, an odd last node is promoted. Check with [`verify_item`].
 //!
 //! ## Life of a slip
-//! A doctor of this chain's institution submits it (`Pending`); the patient confirms or
-//! rejects it with a reason before [`Config::PendingPeriod`] blocks pass, otherwise it expires.
-//! Only that one transition ever happens: no call modifies or deletes a slip's fields, and a
-//! decided slip never changes again.
+//! A doctor of this chain's institution submits it (`Pending`) with the patient's visit proof;
+//! the patient confirms or rejects it with a reason before [`Config::PendingPeriod`] blocks
+//! pass. Only that one transition ever happens: no call modifies a slip's fields, and a decided
+//! slip never changes again. A slip not decided in time expires: at the start of the block at
+//! which its period ends it is removed from the ledger, the patient's list and the pending
+//! index ([`Event::SlipExpired`]); the doctor must submit it again.
+//!
+//! ## Bounds against slip spam
+//! Slips are feeless, so the ledger bounds what one doctor can put in front of a patient: at
+//! most [`Config::MaxPendingPerPatient`] undecided slips per patient and at most
+//! [`Config::MaxPendingPerDoctorPatient`] per (doctor, patient); a further slip fails until
+//! one is decided or expires. Expiry runs in `on_initialize` for the slips whose period ends
+//! there (at most [`Config::MaxSlipsPerBlock`], the slips submitted in one block), so no slip
+//! holds a pending place longer than [`Config::PendingPeriod`]. Confirmed and rejected slips
+//! are the patient's decisions and stay.
+//!
+//! ## Reading a patient's slips
+//! Every slip about a patient has a position in the patient's list (`PatientSlipAt`, in
+//! submission order; [`SlipsApi::patient_slip_count`] positions). A slip removed by expiry
+//! leaves its position empty, so clients page through positions `0..patient_slip_count` with
+//! [`SlipsApi::patient_slips`] (at most [`MAX_SLIPS_PER_QUERY`] positions per call), ideally at
+//! one block hash, until the end; a page may hold fewer slips than positions.
 //!
 //! ## Trust model
 //! Identities come from the participant registry ([`Config::Participants`], the KMC pallet):
 //! only active doctors of the chain's institution submit, only the slip's active patient
-//! decides. The chain trusts the doctor's stated generation time only to be not in the future;
+//! decides, and only about a patient who signed a recent visit proof for that institution.
+//! The chain trusts the doctor's stated generation time only to be not in the future;
 //! it cannot check encrypted fields (the patient does, off-chain, before confirming). Block
 //! producers are the institution's validators with GRANDPA finality; a batch is final when its
 //! block is.
@@ -42,7 +66,10 @@
 //! - It does not store or see records, keywords or addresses in clear.
 //! - It does not send batches to the consortium; a relayer reads them via [`SlipsApi`].
 //! - It does not prune closed batches or decided slips (pruning after anchoring is future
-//!   work).
+//!   work); it removes only slips that expired undecided.
+//! - It does not stop a doctor from using one visit proof for several slips within
+//!   [`Config::VisitValidity`] (a visit yields several records); the pending bounds limit
+//!   what they cost the patient.
 //! - Time-based closing reads chain time in `on_initialize`, i.e. the previous block's
 //!   timestamp, so a batch may close up to one block after its time window ends.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -68,21 +95,23 @@ use alloc::vec::Vec;
 use codec::{Codec, Encode};
 use frame_support::{pallet_prelude::*, traits::UnixTime};
 use frame_system::pallet_prelude::BlockNumberFor;
+pub use mbds_primitives::statements::{VisitProof, VisitStatement};
 use mbds_primitives::{ChainIdentity, Moment, ParticipantRegistry, Role};
 use sp_core::H256;
-use sp_runtime::traits::{BlakeTwo256, Hash, Saturating};
+use sp_runtime::traits::{BlakeTwo256, Hash, IdentifyAccount, Saturating, Verify};
 
 /// Logging target of this pallet.
 pub const LOG_TARGET: &str = "runtime::slips";
 
-/// How far in the future (chain time) a slip's generation timestamp may lie: five minutes of
-/// clock skew between a doctor's device and the chain.
+/// How far in the future (chain time) a slip's generation timestamp, or a visit proof's
+/// `issued_at`, may lie: five minutes of clock skew between a participant's device and the
+/// chain.
 pub const MAX_FUTURE_DRIFT_MS: Moment = 5 * 60 * 1000;
 
 /// Most proofs one runtime-API call computes; page through bigger batches.
 pub const MAX_PROOFS_PER_QUERY: u32 = 256;
 
-/// Most slips one `patient_slips` runtime-API call returns.
+/// Most positions of a patient's list one `patient_slips` runtime-API call reads.
 pub const MAX_SLIPS_PER_QUERY: u32 = 256;
 
 /// The slip type of a runtime.
@@ -94,6 +123,13 @@ pub type SlipOf<T> = Slip<
 	<T as Config>::MaxKeywordLen,
 	<T as Config>::MaxAddressLen,
 >;
+
+/// The visit proof type of a runtime: the patient's signed [`VisitStatement`].
+pub type VisitProofOf<T> =
+	VisitProof<<T as frame_system::Config>::AccountId, <T as Config>::Signature>;
+
+/// The pending-index entry type of a runtime.
+pub type PendingSlipOf<T> = PendingSlip<<T as frame_system::Config>::AccountId>;
 
 /// The summary item type of a runtime.
 pub type SummaryItemOf<T> = SummaryItem<
@@ -191,12 +227,39 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxItemsPerBatch: Get<u32>;
 
+		/// Signature of a patient's visit proof: the runtime's account signature type
+		/// (`MultiSignature`), so the signer of a proof is the patient's account.
+		type Signature: Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>> + Parameter;
+
+		/// How long (ms) a patient's visit proof lets the visited institution's doctors submit
+		/// slips about the patient, from its `issued_at` (e.g. 30 days).
+		#[pallet::constant]
+		type VisitValidity: Get<Moment>;
+
+		/// Most undecided (pending) slips about one patient, from all doctors together. Bounds
+		/// what slip spam can put in front of a patient.
+		#[pallet::constant]
+		type MaxPendingPerPatient: Get<u32>;
+
+		/// Most pending slips about one patient from one doctor, so that a few doctors cannot
+		/// take all of a patient's [`Config::MaxPendingPerPatient`] places. At most
+		/// `MaxPendingPerPatient`.
+		#[pallet::constant]
+		type MaxPendingPerDoctorPatient: Get<u32>;
+
 		/// Weights of this pallet's calls and hooks.
 		type WeightInfo: WeightInfo;
 
 		/// Registers doctors and patients for the benchmarks (the KMC pallet).
 		#[cfg(feature = "runtime-benchmarks")]
 		type BenchmarkHelper: mbds_primitives::RegistryBenchmarkHelper<Self::AccountId>;
+
+		/// Makes patient accounts that can sign visit proofs, for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type SignerHelper: mbds_primitives::statements::SignerBenchmarkHelper<
+			Self::AccountId,
+			Self::Signature,
+		>;
 	}
 
 	/// The institution whose doctors may submit slips on this chain.
@@ -216,10 +279,22 @@ pub mod pallet {
 	pub type PatientSlipCount<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
-	/// The n-th slip about a patient (n from 0, in submission order).
+	/// The n-th slip about a patient (n from 0, in submission order). Empty where a slip
+	/// expired undecided and was removed.
 	#[pallet::storage]
 	pub type PatientSlipAt<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, u32, SlipId, OptionQuery>;
+
+	/// A patient's pending (undecided) slips, in submission order: the index behind the
+	/// pending bounds. A slip leaves it when the patient decides or when it expires.
+	#[pallet::storage]
+	pub type PendingSlips<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<PendingSlipOf<T>, T::MaxPendingPerPatient>,
+		ValueQuery,
+	>;
 
 	/// Slips to expire at the start of a block, if still pending then.
 	#[pallet::storage]
@@ -291,8 +366,9 @@ pub mod pallet {
 		SlipConfirmed { slip_id: SlipId, patient: T::AccountId, batch: BatchId, items: u32 },
 		/// The patient rejected a slip.
 		SlipRejected { slip_id: SlipId, patient: T::AccountId, reason: RejectReason },
-		/// A slip was not decided in time.
-		SlipExpired { slip_id: SlipId },
+		/// A slip was not decided in time; it was removed from the ledger and the patient's
+		/// list.
+		SlipExpired { slip_id: SlipId, patient: T::AccountId, doctor: T::AccountId },
 		/// A summary batch closed with this Merkle root.
 		BatchClosed { batch: BatchId, root: H256, items: u32 },
 		/// This chain's institution changed.
@@ -313,6 +389,9 @@ pub mod pallet {
 		NotDoctorOfThisInstitution,
 		/// The sending doctor is suspended; the KMC must reinstate them first.
 		DoctorSuspended,
+		/// This chain's institution is suspended: its doctors do not act for it until the KMC
+		/// reinstates it.
+		InstitutionSuspended,
 		/// The patient is not registered with the KMC.
 		PatientNotRegistered,
 		/// The named account is registered, but not as a patient.
@@ -335,6 +414,24 @@ pub mod pallet {
 		AddressTooLong,
 		/// The generation timestamp lies in the future (beyond five minutes of clock skew).
 		GeneratedInFuture,
+		/// The patient's visit proof names another institution than the submitting doctor's;
+		/// the patient must sign a visit proof for this institution (`mbds visit`).
+		VisitAtOtherInstitution,
+		/// The patient's visit proof is older than `VisitValidity`; the patient must sign a new
+		/// one (`mbds visit`).
+		VisitProofExpired,
+		/// The patient's visit proof is dated in the future (beyond five minutes of clock
+		/// skew); check the patient's device clock.
+		VisitProofInFuture,
+		/// The patient's visit proof is not signed by the patient (a proof of another patient,
+		/// or altered); ask the patient for a new one (`mbds visit`).
+		VisitNotSignedByPatient,
+		/// The patient already has `MaxPendingPerPatient` undecided slips; submit again when
+		/// the patient has decided some or they have expired.
+		TooManyPendingForPatient,
+		/// This doctor already has `MaxPendingPerDoctorPatient` undecided slips about this
+		/// patient; submit again when the patient has decided some or they have expired.
+		TooManyPendingFromDoctor,
 		/// This block already holds `MaxSlipsPerBlock` new slips; submit in the next block.
 		TooManySlipsInBlock,
 		/// No slip has this id.
@@ -343,7 +440,8 @@ pub mod pallet {
 		NotSlipPatient,
 		/// The slip was already confirmed or rejected; decided slips never change.
 		AlreadyDecided,
-		/// The slip expired before the patient decided; the doctor must submit it again.
+		/// The slip expired before the patient decided (and was removed); the doctor must
+		/// submit it again.
 		SlipExpired,
 		/// The record hash given does not match the slip's; confirm only what you checked.
 		RecordHashMismatch,
@@ -364,6 +462,15 @@ pub mod pallet {
 
 		fn integrity_test() {
 			assert!(!T::PendingPeriod::get().is_zero(), "PendingPeriod must not be zero");
+			assert!(T::VisitValidity::get() > 0, "VisitValidity must not be zero");
+			assert!(
+				T::MaxPendingPerDoctorPatient::get() > 0,
+				"MaxPendingPerDoctorPatient must not be zero"
+			);
+			assert!(
+				T::MaxPendingPerDoctorPatient::get() <= T::MaxPendingPerPatient::get(),
+				"MaxPendingPerDoctorPatient must not exceed MaxPendingPerPatient"
+			);
 			assert!(!T::BatchBlocks::get().is_zero(), "BatchBlocks must not be zero");
 			assert!(T::MaxKeywords::get() > 0, "MaxKeywords must not be zero");
 			assert!(
@@ -379,19 +486,24 @@ pub mod pallet {
 		/// the doctor's signature over the slip).
 		///
 		/// Only an active doctor of this chain's institution; `patient` must be an active
-		/// patient. Feeless for active participants (see `pallet-kmc`).
+		/// patient, and `visit` the patient's signed proof of a visit to this institution, not
+		/// older than [`Config::VisitValidity`]. The patient may have at most
+		/// [`Config::MaxPendingPerPatient`] pending slips, at most
+		/// [`Config::MaxPendingPerDoctorPatient`] of them from this doctor. Feeless for active
+		/// participants (see `pallet-kmc`).
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::submit_slip(
 			content.len() as u32,
 			encrypted_keywords.len() as u32,
 		))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
-			_generated_at: &Moment, _tx_type: &TransactionType, _content: &Vec<u8>,
-			_encrypted_keywords: &Vec<Vec<u8>>, _encrypted_address: &Vec<u8>,
+			_visit: &VisitProofOf<T>, _generated_at: &Moment, _tx_type: &TransactionType,
+			_content: &Vec<u8>, _encrypted_keywords: &Vec<Vec<u8>>, _encrypted_address: &Vec<u8>,
 			_record_hash: &H256| -> bool { T::Participants::is_active_signer(origin) })]
 		pub fn submit_slip(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
+			visit: VisitProofOf<T>,
 			generated_at: Moment,
 			tx_type: TransactionType,
 			content: Vec<u8>,
@@ -404,6 +516,7 @@ pub mod pallet {
 			let institution = Institution::<T>::get().ok_or(Error::<T>::InstitutionNotSet)?;
 			Self::ensure_doctor_of(&doctor, &institution)?;
 			Self::ensure_active_patient(&patient)?;
+			Self::ensure_visit(&patient, &institution, &visit)?;
 
 			let content: BoundedVec<u8, T::MaxContentLen> =
 				content.try_into().map_err(|_| Error::<T>::ContentTooLong)?;
@@ -427,6 +540,16 @@ pub mod pallet {
 				Error::<T>::GeneratedInFuture
 			);
 
+			let mut pending = PendingSlips::<T>::get(&patient);
+			ensure!(
+				pending.len() < T::MaxPendingPerPatient::get() as usize,
+				Error::<T>::TooManyPendingForPatient
+			);
+			ensure!(
+				pending.iter().filter(|p| p.doctor == doctor).count()
+					< T::MaxPendingPerDoctorPatient::get() as usize,
+				Error::<T>::TooManyPendingFromDoctor
+			);
 			let now = frame_system::Pallet::<T>::block_number();
 			let expires_at = now.saturating_add(T::PendingPeriod::get());
 			ensure!(
@@ -445,6 +568,9 @@ pub mod pallet {
 			let n = PatientSlipCount::<T>::get(&patient);
 			PatientSlipAt::<T>::insert(&patient, n, slip_id);
 			PatientSlipCount::<T>::insert(&patient, n.saturating_add(1));
+			// Cannot fail: room checked above.
+			let _ = pending.try_push(PendingSlip { slip_id, doctor: doctor.clone(), position: n });
+			PendingSlips::<T>::insert(&patient, pending);
 			Ledger::<T>::insert(
 				slip_id,
 				Slip {
@@ -515,6 +641,7 @@ pub mod pallet {
 			slip.status = SlipStatus::Confirmed { at: now, batch: batch.id };
 			let batch_id = batch.id;
 			CurrentBatch::<T>::put(batch);
+			Self::take_pending(&who, slip_id);
 			Ledger::<T>::insert(slip_id, slip);
 			Self::deposit_event(Event::SlipConfirmed {
 				slip_id,
@@ -540,6 +667,7 @@ pub mod pallet {
 			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
 
 			slip.status = SlipStatus::Rejected { at: now, reason };
+			Self::take_pending(&who, slip_id);
 			Ledger::<T>::insert(slip_id, slip);
 			Self::deposit_event(Event::SlipRejected { slip_id, patient: who, reason });
 			Ok(())
@@ -570,10 +698,35 @@ pub mod pallet {
 				Some(Role::Doctor { institution: i }) => {
 					ensure!(&i == institution, Error::<T>::NotDoctorOfThisInstitution);
 					ensure!(T::Participants::is_active(who), Error::<T>::DoctorSuspended);
+					ensure!(
+						T::Participants::is_active(institution),
+						Error::<T>::InstitutionSuspended
+					);
 					Ok(())
 				}
 				Some(_) => Err(Error::<T>::NotADoctor.into()),
 			}
+		}
+
+		/// Checks that `visit` is `patient`'s proof of a visit to `institution`, recent enough
+		/// and not in the future (chain time). Reads only.
+		fn ensure_visit(
+			patient: &T::AccountId,
+			institution: &T::AccountId,
+			visit: &VisitProofOf<T>,
+		) -> DispatchResult {
+			ensure!(&visit.institution == institution, Error::<T>::VisitAtOtherInstitution);
+			let now = Self::now_ms();
+			ensure!(
+				visit.issued_at <= now.saturating_add(MAX_FUTURE_DRIFT_MS),
+				Error::<T>::VisitProofInFuture
+			);
+			ensure!(
+				now <= visit.issued_at.saturating_add(T::VisitValidity::get()),
+				Error::<T>::VisitProofExpired
+			);
+			ensure!(visit.is_signed_by(patient), Error::<T>::VisitNotSignedByPatient);
+			Ok(())
 		}
 
 		fn ensure_active_patient(who: &T::AccountId) -> DispatchResult {
@@ -592,7 +745,14 @@ pub mod pallet {
 			who: &T::AccountId,
 			slip_id: SlipId,
 		) -> Result<(SlipOf<T>, BlockNumberFor<T>), DispatchError> {
-			let slip = Ledger::<T>::get(slip_id).ok_or(Error::<T>::UnknownSlip)?;
+			let slip = Ledger::<T>::get(slip_id).ok_or_else(|| {
+				// Slips leave the ledger only by expiring undecided.
+				if slip_id < NextSlipId::<T>::get() {
+					Error::<T>::SlipExpired
+				} else {
+					Error::<T>::UnknownSlip
+				}
+			})?;
 			ensure!(&slip.patient == who, Error::<T>::NotSlipPatient);
 			let now = frame_system::Pallet::<T>::block_number();
 			match slip.status {
@@ -611,21 +771,41 @@ pub mod pallet {
 			T::UnixTime::now().as_millis() as Moment
 		}
 
-		/// Expires the slips still pending whose period ends at `now`. Returns how many slips
-		/// were looked at.
+		/// Expires the slips still pending whose period ends at `now`: removes each from the
+		/// ledger, the patient's list and the pending index. Returns how many slips were looked
+		/// at (at most `MaxSlipsPerBlock`).
 		pub(crate) fn expire_pending(now: BlockNumberFor<T>) -> u32 {
 			let queue = ExpiryQueue::<T>::take(now);
-			for slip_id in queue.iter() {
-				Ledger::<T>::mutate(slip_id, |slip| {
-					if let Some(slip) = slip {
-						if matches!(slip.status, SlipStatus::Pending { .. }) {
-							slip.status = SlipStatus::Expired { at: now };
-							Self::deposit_event(Event::SlipExpired { slip_id: *slip_id });
-						}
-					}
+			for &slip_id in queue.iter() {
+				let Some(slip) = Ledger::<T>::get(slip_id) else { continue };
+				if !matches!(slip.status, SlipStatus::Pending { .. }) {
+					continue;
+				}
+				if let Some(position) = Self::take_pending(&slip.patient, slip_id) {
+					PatientSlipAt::<T>::remove(&slip.patient, position);
+				}
+				Ledger::<T>::remove(slip_id);
+				Self::deposit_event(Event::SlipExpired {
+					slip_id,
+					patient: slip.patient,
+					doctor: slip.doctor,
 				});
 			}
 			queue.len() as u32
+		}
+
+		/// Removes `slip_id` from `patient`'s pending index; its position in the patient's
+		/// list, if it was there.
+		fn take_pending(patient: &T::AccountId, slip_id: SlipId) -> Option<u32> {
+			PendingSlips::<T>::mutate_exists(patient, |list| {
+				let entries = list.as_mut()?;
+				let i = entries.iter().position(|p| p.slip_id == slip_id)?;
+				let entry = entries.remove(i);
+				if entries.is_empty() {
+					*list = None;
+				}
+				Some(entry.position)
+			})
 		}
 
 		/// Closes the current batch if its window has passed or it is full. Returns the number
@@ -673,8 +853,10 @@ pub mod pallet {
 			Ledger::<T>::get(slip_id)
 		}
 
-		/// Slips about `patient`, in submission order, from the `start`-th, at most `limit`
-		/// (capped at [`MAX_SLIPS_PER_QUERY`]) (runtime API helper).
+		/// Slips about `patient` at positions `start..start + limit` of their list (`limit`
+		/// capped at [`MAX_SLIPS_PER_QUERY`]), in submission order; positions of slips removed
+		/// by expiry are skipped, so a page may hold fewer than `limit` slips. Page on until
+		/// `start` reaches [`Self::patient_slip_count`] (runtime API helper).
 		pub fn patient_slips(
 			patient: &T::AccountId,
 			start: u32,
@@ -686,6 +868,17 @@ pub mod pallet {
 				.filter_map(|n| PatientSlipAt::<T>::get(patient, n))
 				.filter_map(|id| Ledger::<T>::get(id).map(|s| (id, s)))
 				.collect()
+		}
+
+		/// Number of positions in `patient`'s list: every slip ever submitted about them,
+		/// including those removed by expiry (runtime API helper).
+		pub fn patient_slip_count(patient: &T::AccountId) -> u32 {
+			PatientSlipCount::<T>::get(patient)
+		}
+
+		/// `patient`'s pending slips, in submission order (at most `MaxPendingPerPatient`).
+		pub fn pending_slips(patient: &T::AccountId) -> Vec<PendingSlipOf<T>> {
+			PendingSlips::<T>::get(patient).into_inner()
 		}
 
 		/// All items of closed batch `batch`, in leaf order.
@@ -739,10 +932,14 @@ sp_api::decl_runtime_apis! {
 	{
 		/// One slip.
 		fn slip(slip_id: SlipId) -> Option<Slip>;
-		/// Slips about `patient` in submission order, from the `start`-th, at most `limit`
-		/// (capped at 256).
+		/// Slips about `patient` (pending, confirmed and rejected) at positions
+		/// `start..start + limit` of their list (`limit` capped at 256), in submission order.
+		/// Slips that expired undecided were removed and their positions are skipped, so a
+		/// page may hold fewer than `limit` slips: page with `start += limit` until `start`
+		/// reaches `patient_slip_count`, at one block hash for a consistent list.
 		fn patient_slips(patient: AccountId, start: u32, limit: u32) -> Vec<(SlipId, Slip)>;
-		/// Number of slips about `patient`.
+		/// Number of positions in `patient`'s list (every slip ever submitted about them,
+		/// including the expired ones that were removed): the end for paging `patient_slips`.
 		fn patient_slip_count(patient: AccountId) -> u32;
 		/// A closed batch's record (root, item count, ...).
 		fn batch(batch: BatchId) -> Option<BatchInfo<BlockNumber>>;

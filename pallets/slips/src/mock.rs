@@ -1,11 +1,12 @@
 //! Test runtime for `pallet-slips`: `frame_system`, the real KMC registry (`pallet-kmc`) and
-//! the slip ledger, on a hospital chain with id 7 whose institution is `HOSPITAL`.
+//! the slip ledger, on a hospital chain with id 7 whose institution is `HOSPITAL`. Visit proofs
+//! are signed with `TestSignature` (u64 accounts).
 
 use crate as pallet_slips;
 use frame_support::{derive_impl, parameter_types, traits::Contains};
 use frame_system::EnsureRoot;
 use mbds_primitives::{ChainId, ChainIdentity, ChainKind, InstitutionKind, Role};
-use sp_runtime::BuildStorage;
+use sp_runtime::{testing::TestSignature, BuildStorage};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -37,6 +38,7 @@ impl pallet_kmc::Config for Test {
 	type MaxFeelessTxPerWindow = frame_support::traits::ConstU32<100>;
 	type FeelessWindow = frame_support::traits::ConstU64<10>;
 	type MedicalCalls = SlipCalls;
+	type RetreatCalls = frame_support::traits::Nothing;
 	type WeightInfo = ();
 }
 
@@ -77,6 +79,22 @@ pub const BATCH_BLOCKS: u64 = 10;
 pub const BATCH_MS: u64 = 600_000;
 pub const MAX_ITEMS: u32 = 8;
 pub const MAX_SLIPS_PER_BLOCK: u32 = 5;
+pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+pub const VISIT_VALIDITY: u64 = 30 * DAY_MS;
+pub const MAX_PENDING_PER_PATIENT: u32 = 8;
+pub const MAX_PENDING_PER_DOCTOR_PATIENT: u32 = 4;
+
+/// Signs for any account in the mock: `TestSignature(signer, message)` verifies iff both
+/// match.
+pub struct MockSigner;
+impl mbds_primitives::statements::SignerBenchmarkHelper<u64, TestSignature> for MockSigner {
+	fn signer(seed: u32) -> u64 {
+		1_000 + seed as u64
+	}
+	fn sign(who: &u64, payload: &[u8]) -> TestSignature {
+		TestSignature(*who, payload.to_vec())
+	}
+}
 
 impl pallet_slips::Config for Test {
 	type Participants = Kmc;
@@ -92,9 +110,16 @@ impl pallet_slips::Config for Test {
 	type BatchBlocks = frame_support::traits::ConstU64<BATCH_BLOCKS>;
 	type BatchPeriodMs = frame_support::traits::ConstU64<BATCH_MS>;
 	type MaxItemsPerBatch = frame_support::traits::ConstU32<MAX_ITEMS>;
+	type Signature = TestSignature;
+	type VisitValidity = frame_support::traits::ConstU64<VISIT_VALIDITY>;
+	type MaxPendingPerPatient = frame_support::traits::ConstU32<MAX_PENDING_PER_PATIENT>;
+	type MaxPendingPerDoctorPatient =
+		frame_support::traits::ConstU32<MAX_PENDING_PER_DOCTOR_PATIENT>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = Kmc;
+	#[cfg(feature = "runtime-benchmarks")]
+	type SignerHelper = MockSigner;
 }
 
 pub const HOSPITAL: u64 = 1;
@@ -104,6 +129,10 @@ pub const OTHER_HOSPITAL: u64 = 4;
 pub const OTHER_DOCTOR: u64 = 5;
 pub const OTHER_PATIENT: u64 = 6;
 pub const SUSPENDED_DOCTOR: u64 = 7;
+/// A second doctor of `HOSPITAL`.
+pub const COLLEAGUE: u64 = 8;
+/// A third doctor of `HOSPITAL`.
+pub const THIRD_DOCTOR: u64 = 9;
 pub const STRANGER: u64 = 99;
 
 fn participant(account: u64, role: Role<u64>) -> pallet_kmc::GenesisParticipant<u64> {
@@ -129,6 +158,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 			participant(DOCTOR, Role::Doctor { institution: HOSPITAL }),
 			participant(OTHER_DOCTOR, Role::Doctor { institution: OTHER_HOSPITAL }),
 			participant(SUSPENDED_DOCTOR, Role::Doctor { institution: HOSPITAL }),
+			participant(COLLEAGUE, Role::Doctor { institution: HOSPITAL }),
+			participant(THIRD_DOCTOR, Role::Doctor { institution: HOSPITAL }),
 			participant(PATIENT, Role::Patient),
 			participant(OTHER_PATIENT, Role::Patient),
 		],
@@ -159,4 +190,22 @@ pub fn run_to_block(n: u64) {
 		NowMs::set(NowMs::get() + 6_000);
 		Slips::on_initialize(next);
 	}
+}
+
+/// `patient`'s visit proof for `institution`, issued at `issued_at`.
+pub fn visit_at(patient: u64, institution: u64, issued_at: u64) -> crate::VisitProofOf<Test> {
+	let statement = crate::VisitStatement { patient, institution, issued_at };
+	crate::VisitProof {
+		institution,
+		issued_at,
+		signature: <MockSigner as mbds_primitives::statements::SignerBenchmarkHelper<_, _>>::sign(
+			&patient,
+			&statement.signing_payload(),
+		),
+	}
+}
+
+/// `patient`'s visit proof for `HOSPITAL`, issued now.
+pub fn visit(patient: u64) -> crate::VisitProofOf<Test> {
+	visit_at(patient, HOSPITAL, NowMs::get())
 }

@@ -21,11 +21,24 @@ fn keywords(count: usize, seed: u8) -> Vec<Vec<u8>> {
 	(0..count).map(|i| vec![seed.wrapping_add(i as u8); 40]).collect()
 }
 
-/// Submits as `doctor` a slip about `patient` with `kws` keywords; returns its id.
+/// Submits as `doctor` a slip about `patient` with `kws` keywords and the patient's visit
+/// proof for `HOSPITAL`, issued now.
 fn submit_as(doctor: u64, patient: u64, kws: Vec<Vec<u8>>, hash: H256) -> DispatchResult {
+	submit_visit(doctor, patient, visit(patient), kws, hash)
+}
+
+/// Submits as `doctor` a slip about `patient` with visit proof `proof`.
+fn submit_visit(
+	doctor: u64,
+	patient: u64,
+	proof: VisitProofOf<Test>,
+	kws: Vec<Vec<u8>>,
+	hash: H256,
+) -> DispatchResult {
 	Slips::submit_slip(
 		RuntimeOrigin::signed(doctor),
 		patient,
+		proof,
 		START_MS - 60_000,
 		TransactionType::Diagnosis,
 		b"outpatient visit".to_vec(),
@@ -173,6 +186,7 @@ fn oversized_or_empty_fields_are_refused_with_their_own_error() {
 			Slips::submit_slip(
 				RuntimeOrigin::signed(DOCTOR),
 				PATIENT,
+				visit(PATIENT),
 				at,
 				TransactionType::Prescription,
 				content,
@@ -238,15 +252,17 @@ fn slips_only_on_private_chains_with_an_institution() {
 #[test]
 fn a_block_takes_at_most_max_slips_per_block() {
 	new_test_ext().execute_with(|| {
+		// Two doctors, so that no pending bound is reached first.
 		for i in 0..MAX_SLIPS_PER_BLOCK {
-			submit(1, i as u8);
+			let doctor = if i < 3 { DOCTOR } else { COLLEAGUE };
+			assert_ok!(submit_as(doctor, PATIENT, keywords(1, i as u8), record_hash(i as u8)));
 		}
 		assert_noop!(
-			submit_as(DOCTOR, PATIENT, keywords(1, 50), record_hash(50)),
+			submit_as(COLLEAGUE, OTHER_PATIENT, keywords(1, 50), record_hash(50)),
 			Error::<Test>::TooManySlipsInBlock
 		);
 		run_to_block(2);
-		submit(1, 50);
+		assert_ok!(submit_as(COLLEAGUE, OTHER_PATIENT, keywords(1, 50), record_hash(50)));
 	});
 }
 
@@ -315,22 +331,30 @@ fn patient_rejects_with_a_reason_and_nothing_reaches_a_batch() {
 }
 
 #[test]
-fn pending_slips_expire_after_the_pending_period() {
+fn pending_slips_expire_after_the_pending_period_and_are_removed() {
 	new_test_ext().execute_with(|| {
 		let a = submit(1, 1);
 		let b = submit(1, 2);
 		confirm(b);
+		assert_eq!(
+			Slips::pending_slips(&PATIENT).iter().map(|p| p.slip_id).collect::<Vec<_>>(),
+			vec![a]
+		);
 		run_to_block(PENDING);
 		assert!(matches!(Ledger::<Test>::get(a).unwrap().status, SlipStatus::Pending { .. }));
 		run_to_block(1 + PENDING);
-		assert_eq!(Ledger::<Test>::get(a).unwrap().status, SlipStatus::Expired { at: 1 + PENDING });
-		assert!(System::events()
-			.iter()
-			.any(|r| r.event == Event::SlipExpired { slip_id: a }.into()));
-		assert!(!System::events()
-			.iter()
-			.any(|r| r.event == Event::SlipExpired { slip_id: b }.into()));
+		// The undecided slip is gone: from the ledger, the patient's list and the pending index.
+		assert_eq!(Ledger::<Test>::get(a), None);
+		assert_eq!(PatientSlipAt::<Test>::get(PATIENT, 0), None);
+		assert!(!PendingSlips::<Test>::contains_key(PATIENT));
+		let expired = |id| Event::SlipExpired { slip_id: id, patient: PATIENT, doctor: DOCTOR };
+		assert!(System::events().iter().any(|r| r.event == expired(a).into()));
+		assert!(!System::events().iter().any(|r| r.event == expired(b).into()));
 		assert_eq!(ExpiryQueue::<Test>::get(1 + PENDING).len(), 0);
+		// The confirmed one is untouched and still listed.
+		assert!(matches!(Ledger::<Test>::get(b).unwrap().status, SlipStatus::Confirmed { .. }));
+		assert_eq!(PatientSlipAt::<Test>::get(PATIENT, 1), Some(b));
+		assert_eq!(Slips::patient_slip_count(&PATIENT), 2);
 		assert_noop!(
 			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), a, record_hash(1)),
 			Error::<Test>::SlipExpired
@@ -492,8 +516,10 @@ fn admin_sets_the_institution_to_a_registered_institution_only() {
 		);
 		assert_ok!(Slips::set_institution(RuntimeOrigin::root(), OTHER_HOSPITAL));
 		assert_eq!(last_event(), Event::InstitutionSet { institution: OTHER_HOSPITAL }.into());
-		// Now the other hospital's doctor writes slips here, and ours no longer does.
-		assert_ok!(submit_as(OTHER_DOCTOR, PATIENT, keywords(1, 1), record_hash(1)));
+		// Now the other hospital's doctor writes slips here (with a proof of a visit to the
+		// other hospital), and ours no longer does.
+		let at_other = visit_at(PATIENT, OTHER_HOSPITAL, NowMs::get());
+		assert_ok!(submit_visit(OTHER_DOCTOR, PATIENT, at_other, keywords(1, 1), record_hash(1)));
 		assert_noop!(
 			submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)),
 			Error::<Test>::NotDoctorOfThisInstitution
@@ -506,6 +532,7 @@ fn medical_calls_are_feeless_for_active_participants_only() {
 	new_test_ext().execute_with(|| {
 		let submit_call = crate::Call::<Test>::submit_slip {
 			patient: PATIENT,
+			visit: visit(PATIENT),
 			generated_at: START_MS,
 			tx_type: TransactionType::Examination,
 			content: vec![],
@@ -578,9 +605,281 @@ fn on_initialize_weight_covers_expiry_and_closing() {
 	});
 }
 
+/// Ids of `patient`'s pending slips, in submission order.
+fn pending_ids(patient: u64) -> Vec<SlipId> {
+	Slips::pending_slips(&patient).iter().map(|p| p.slip_id).collect()
+}
+
+/// Every slip of `patient`, paging through the whole list `limit` positions at a time.
+fn all_slips_paged(patient: u64, limit: u32) -> Vec<SlipId> {
+	let count = Slips::patient_slip_count(&patient);
+	let mut listed = Vec::new();
+	let mut start = 0;
+	while start < count {
+		listed.extend(Slips::patient_slips(&patient, start, limit).into_iter().map(|s| s.0));
+		start += limit;
+	}
+	listed
+}
+
+#[test]
+fn a_slip_needs_the_patients_recent_visit_proof_for_this_institution() {
+	new_test_ext().execute_with(|| {
+		let now = NowMs::get();
+		let send = |proof| submit_visit(DOCTOR, PATIENT, proof, keywords(1, 1), record_hash(1));
+		// A proof of a visit to another hospital relates the patient to that hospital only.
+		assert_noop!(
+			send(visit_at(PATIENT, OTHER_HOSPITAL, now)),
+			Error::<Test>::VisitAtOtherInstitution
+		);
+		// Another patient's proof does not relate the doctor to this patient.
+		assert_noop!(send(visit(OTHER_PATIENT)), Error::<Test>::VisitNotSignedByPatient);
+		// The doctor cannot sign one for the patient...
+		let statement = VisitStatement { patient: PATIENT, institution: HOSPITAL, issued_at: now };
+		let forged = VisitProof {
+			institution: HOSPITAL,
+			issued_at: now,
+			signature: sp_runtime::testing::TestSignature(DOCTOR, statement.signing_payload()),
+		};
+		assert_noop!(send(forged), Error::<Test>::VisitNotSignedByPatient);
+		// ... nor re-date an old one of the patient's.
+		let mut redated = visit_at(PATIENT, HOSPITAL, now - VISIT_VALIDITY - 1);
+		redated.issued_at = now;
+		assert_noop!(send(redated), Error::<Test>::VisitNotSignedByPatient);
+		// A proof older than the validity, or dated in the future, is refused.
+		assert_noop!(
+			send(visit_at(PATIENT, HOSPITAL, now - VISIT_VALIDITY - 1)),
+			Error::<Test>::VisitProofExpired
+		);
+		assert_noop!(
+			send(visit_at(PATIENT, HOSPITAL, now + MAX_FUTURE_DRIFT_MS + 1)),
+			Error::<Test>::VisitProofInFuture
+		);
+		// None of them wrote anything.
+		assert_eq!(NextSlipId::<Test>::get(), 0);
+		assert_eq!(Slips::patient_slip_count(&PATIENT), 0);
+		assert!(!PendingSlips::<Test>::contains_key(PATIENT));
+
+		// At the edges it works: exactly `VisitValidity` old, or five minutes ahead.
+		assert_ok!(send(visit_at(PATIENT, HOSPITAL, now - VISIT_VALIDITY)));
+		assert_ok!(send(visit_at(PATIENT, HOSPITAL, now + MAX_FUTURE_DRIFT_MS)));
+		// One visit covers several records, by any doctor of the visited hospital.
+		let proof = visit(PATIENT);
+		assert_ok!(submit_visit(DOCTOR, PATIENT, proof.clone(), keywords(1, 2), record_hash(2)));
+		assert_ok!(submit_visit(COLLEAGUE, PATIENT, proof.clone(), keywords(1, 3), record_hash(3)));
+		// Once it is older than `VisitValidity`, the patient must sign a new one.
+		NowMs::set(now + VISIT_VALIDITY + 1);
+		assert_noop!(
+			submit_visit(DOCTOR, PATIENT, proof, keywords(1, 4), record_hash(4)),
+			Error::<Test>::VisitProofExpired
+		);
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 4), record_hash(4)));
+	});
+}
+
+#[test]
+fn pending_slips_are_bounded_per_patient_and_per_doctor_until_the_patient_decides() {
+	new_test_ext().execute_with(|| {
+		// The doctor fills its places with the patient.
+		let mine: Vec<SlipId> =
+			(0..MAX_PENDING_PER_DOCTOR_PATIENT).map(|i| submit(1, i as u8)).collect();
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 9), record_hash(9)),
+			Error::<Test>::TooManyPendingFromDoctor
+		);
+		// Its other patients are not affected.
+		assert_ok!(submit_as(DOCTOR, OTHER_PATIENT, keywords(1, 9), record_hash(9)));
+		// A colleague fills the rest of the patient's places (next block: five per block).
+		run_to_block(2);
+		for i in 0..MAX_PENDING_PER_PATIENT - MAX_PENDING_PER_DOCTOR_PATIENT {
+			assert_ok!(submit_as(COLLEAGUE, PATIENT, keywords(1, 20 + i as u8), record_hash(20)));
+		}
+		assert_eq!(pending_ids(PATIENT).len() as u32, MAX_PENDING_PER_PATIENT);
+		// A third doctor, with its own places free, finds the patient's full.
+		assert_noop!(
+			submit_as(THIRD_DOCTOR, PATIENT, keywords(1, 30), record_hash(30)),
+			Error::<Test>::TooManyPendingForPatient
+		);
+		// Each decision frees a place: a confirmation...
+		confirm(mine[0]);
+		assert!(!pending_ids(PATIENT).contains(&mine[0]));
+		assert_ok!(submit_as(THIRD_DOCTOR, PATIENT, keywords(1, 30), record_hash(30)));
+		run_to_block(3);
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 31), record_hash(31)),
+			Error::<Test>::TooManyPendingForPatient
+		);
+		// ... or a rejection.
+		assert_ok!(Slips::reject_slip(
+			RuntimeOrigin::signed(PATIENT),
+			mine[1],
+			RejectReason::NotMyRecord
+		));
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 31), record_hash(31)));
+		// Decided slips stay in the ledger and the patient's list.
+		assert!(matches!(
+			Ledger::<Test>::get(mine[0]).unwrap().status,
+			SlipStatus::Confirmed { .. }
+		));
+		assert!(matches!(
+			Ledger::<Test>::get(mine[1]).unwrap().status,
+			SlipStatus::Rejected { .. }
+		));
+		assert_eq!(&all_slips_paged(PATIENT, 100)[..2], &mine[..2]);
+	});
+}
+
+#[test]
+fn stale_pending_slips_expire_and_cannot_hold_the_patients_places() {
+	new_test_ext().execute_with(|| {
+		// Two doctors fill the patient's places, in blocks 1 and 2, and the patient ignores
+		// them.
+		for i in 0..MAX_PENDING_PER_DOCTOR_PATIENT {
+			assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, i as u8), record_hash(1)));
+		}
+		run_to_block(2);
+		for i in 0..MAX_PENDING_PER_PATIENT - MAX_PENDING_PER_DOCTOR_PATIENT {
+			assert_ok!(submit_as(COLLEAGUE, PATIENT, keywords(1, i as u8), record_hash(2)));
+		}
+		assert_noop!(
+			submit_as(THIRD_DOCTOR, PATIENT, keywords(1, 9), record_hash(3)),
+			Error::<Test>::TooManyPendingForPatient
+		);
+		// When the first doctor's period ends, its slips are removed with an event each and
+		// their places are free again.
+		run_to_block(1 + PENDING);
+		let expired: Vec<SlipId> = System::events()
+			.iter()
+			.filter_map(|r| match &r.event {
+				RuntimeEvent::Slips(Event::SlipExpired { slip_id, patient: PATIENT, doctor }) => {
+					assert_eq!(*doctor, DOCTOR);
+					Some(*slip_id)
+				}
+				_ => None,
+			})
+			.collect();
+		assert_eq!(expired, vec![0, 1, 2, 3]);
+		assert!(expired.iter().all(|id| Ledger::<Test>::get(id).is_none()));
+		assert_eq!(pending_ids(PATIENT), vec![4, 5, 6, 7]);
+		assert_ok!(submit_as(THIRD_DOCTOR, PATIENT, keywords(1, 9), record_hash(3)));
+		run_to_block(2 + PENDING);
+		assert_eq!(pending_ids(PATIENT), vec![8]);
+		// Only the third doctor's slip is left, and the first doctor may write again.
+		assert_eq!(all_slips_paged(PATIENT, 100), vec![8]);
+		assert_eq!(Ledger::<Test>::iter_keys().collect::<Vec<_>>(), vec![8]);
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 10), record_hash(4)));
+		// An expired slip can no longer be decided.
+		assert_noop!(
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), 0, record_hash(1)),
+			Error::<Test>::SlipExpired
+		);
+	});
+}
+
+#[test]
+fn a_spamming_doctor_cannot_bury_the_patients_real_slips() {
+	new_test_ext().execute_with(|| {
+		// Doctors with no visit of the patient cannot write about them at all: not with
+		// another patient's proof, nor with the patient's proof for another hospital.
+		assert_noop!(
+			submit_visit(THIRD_DOCTOR, PATIENT, visit(OTHER_PATIENT), keywords(1, 1), H256::zero()),
+			Error::<Test>::VisitNotSignedByPatient
+		);
+		assert_noop!(
+			submit_visit(
+				THIRD_DOCTOR,
+				PATIENT,
+				visit_at(PATIENT, OTHER_HOSPITAL, NowMs::get()),
+				keywords(1, 1),
+				H256::zero()
+			),
+			Error::<Test>::VisitAtOtherInstitution
+		);
+		// A colleague who did see the patient (a real proof) tries two slips every block for
+		// three pending periods; the patient ignores them. Meanwhile the doctor writes a real
+		// record every ten blocks, which the patient confirms.
+		let proof = visit(PATIENT);
+		let mut real = Vec::new();
+		let mut spam_accepted = 0;
+		for block in 1..=3 * PENDING {
+			run_to_block(block);
+			for _ in 0..2 {
+				let r =
+					submit_visit(COLLEAGUE, PATIENT, proof.clone(), keywords(1, 7), H256::zero());
+				match r {
+					Ok(()) => spam_accepted += 1,
+					Err(e) => assert_eq!(e, Error::<Test>::TooManyPendingFromDoctor.into()),
+				}
+			}
+			if block % 10 == 1 {
+				let id = submit(2, block as u8);
+				confirm(id);
+				real.push(id);
+			}
+		}
+		// The colleague got at most its pending places per pending period in.
+		assert_eq!(spam_accepted, 3 * MAX_PENDING_PER_DOCTOR_PATIENT);
+		// What is kept about the patient: the real slips and the spam still pending, no more.
+		let kept: Vec<SlipId> = Ledger::<Test>::iter()
+			.filter(|(_, s)| s.patient == PATIENT)
+			.map(|(id, _)| id)
+			.collect();
+		assert_eq!(kept.len(), real.len() + MAX_PENDING_PER_DOCTOR_PATIENT as usize);
+		// Paging through the whole list finds every one of them, in submission order.
+		let mut expected = kept.clone();
+		expected.sort();
+		for limit in [1, 3, 100] {
+			assert_eq!(all_slips_paged(PATIENT, limit), expected);
+		}
+		for id in &real {
+			assert!(matches!(
+				Ledger::<Test>::get(id).unwrap().status,
+				SlipStatus::Confirmed { .. }
+			));
+		}
+	});
+}
+
+#[test]
+fn patient_slips_is_capped_per_call_and_pages_cover_every_position() {
+	new_test_ext().execute_with(|| {
+		let ids: Vec<SlipId> = (0..4).map(|i| submit(1, i)).collect();
+		// Positions, not slips: a slip removed by expiry leaves a gap a page skips.
+		run_to_block(1 + PENDING);
+		assert!(Slips::patient_slips(&PATIENT, 0, 100).is_empty());
+		assert_eq!(Slips::patient_slip_count(&PATIENT), 4);
+		let later: Vec<SlipId> = (0..3).map(|i| submit(1, 10 + i)).collect();
+		assert_eq!(Slips::patient_slips(&PATIENT, 3, 2).len(), 1);
+		assert_eq!(all_slips_paged(PATIENT, 2), later);
+		assert!(ids.iter().all(|id| Ledger::<Test>::get(id).is_none()));
+		// One call reads at most `MAX_SLIPS_PER_QUERY` positions.
+		PatientSlipCount::<Test>::insert(PATIENT, MAX_SLIPS_PER_QUERY + 10);
+		for n in 0..MAX_SLIPS_PER_QUERY + 10 {
+			PatientSlipAt::<Test>::insert(PATIENT, n, later[0]);
+		}
+		assert_eq!(Slips::patient_slips(&PATIENT, 0, u32::MAX).len() as u32, MAX_SLIPS_PER_QUERY);
+		assert_eq!(Slips::patient_slips(&PATIENT, MAX_SLIPS_PER_QUERY, u32::MAX).len(), 10);
+	});
+}
+
 #[test]
 fn integrity_test_passes() {
 	new_test_ext().execute_with(|| {
 		<Slips as Hooks<u64>>::integrity_test();
+	});
+}
+
+/// A suspended hospital's doctors no longer write slips for it; they may again once the KMC
+/// reinstates it.
+#[test]
+fn a_suspended_institutions_doctors_cannot_submit_slips_for_it() {
+	new_test_ext().execute_with(|| {
+		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&HOSPITAL));
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)),
+			Error::<Test>::InstitutionSuspended
+		);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), HOSPITAL));
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)));
 	});
 }

@@ -99,11 +99,23 @@ pub enum SlipStatus<BlockNumber> {
 		/// The patient's reason.
 		reason: RejectReason,
 	},
-	/// Not decided in time; expired at block `at`.
+	/// Not decided in time; expired at block `at`. No longer stored: a slip not decided in
+	/// time is removed from the ledger (kept so older states still decode).
 	Expired {
 		/// Block of expiry.
 		at: BlockNumber,
 	},
+}
+
+/// One entry of a patient's pending index: a slip waiting for the patient's decision.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
+pub struct PendingSlip<AccountId> {
+	/// The slip.
+	pub slip_id: SlipId,
+	/// The doctor who submitted it (for the per-doctor bound).
+	pub doctor: AccountId,
+	/// Its position in the patient's list of slips (`PatientSlipAt`).
+	pub position: u32,
 }
 
 /// One HMI transaction slip (the paper's Fig. 3 leaf).

@@ -19,6 +19,21 @@ impl Contains<RuntimeCall> for MedicalCalls {
 	}
 }
 
+/// The medical calls a suspended participant may still send: a patient taking back consent.
+pub struct RetreatCalls;
+impl Contains<RuntimeCall> for RetreatCalls {
+	fn contains(call: &RuntimeCall) -> bool {
+		matches!(
+			call,
+			RuntimeCall::Consent(
+				pallet_consent::Call::revoke { .. }
+					| pallet_consent::Call::deny_request { .. }
+					| pallet_consent::Call::remove_policy { .. }
+			)
+		)
+	}
+}
+
 impl pallet_kmc::Config for Runtime {
 	// Root (sudo) until the authority council exists.
 	type KmcOrigin = EnsureRoot<AccountId>;
@@ -29,12 +44,16 @@ impl pallet_kmc::Config for Runtime {
 	type MaxFeelessTxPerWindow = ConstU32<200>;
 	type FeelessWindow = ConstU32<{ 10 * MINUTES }>;
 	type MedicalCalls = MedicalCalls;
+	type RetreatCalls = RetreatCalls;
 	type WeightInfo = pallet_kmc::weights::SubstrateWeight<Runtime>;
 }
 
 parameter_types! {
 	/// The paper's batching rule: a summary batch every 10 blocks or 10 minutes.
 	pub const SlipBatchPeriodMs: Moment = 10 * 60 * 1000;
+	/// A patient's visit proof lets the visited institution's doctors write slips about the
+	/// patient for 30 days.
+	pub const SlipVisitValidity: Moment = 30 * 24 * 60 * 60 * 1000;
 }
 
 impl pallet_slips::Config for Runtime {
@@ -53,9 +72,19 @@ impl pallet_slips::Config for Runtime {
 	type BatchBlocks = ConstU32<10>;
 	type BatchPeriodMs = SlipBatchPeriodMs;
 	type MaxItemsPerBatch = ConstU32<2048>;
+	// Visit proofs are the patient account's sr25519 signatures.
+	type Signature = Signature;
+	type VisitValidity = SlipVisitValidity;
+	// Against slip spam: 32 undecided slips per patient, 4 of them per doctor, so at least
+	// eight doctors who all saw the patient are needed to fill a patient's places. Undecided
+	// slips expire after `PendingPeriod` (a day).
+	type MaxPendingPerPatient = ConstU32<32>;
+	type MaxPendingPerDoctorPatient = ConstU32<4>;
 	type WeightInfo = pallet_slips::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = Kmc;
+	#[cfg(feature = "runtime-benchmarks")]
+	type SignerHelper = Sr25519BenchmarkSigner;
 }
 
 /// Chain id of the development preset, a one-node chain that plays every role.
@@ -73,6 +102,9 @@ impl Get<bool> for AcceptsConsents {
 }
 
 parameter_types! {
+	pub const StatementValidity: Moment = 10 * 60 * 1000;
+	pub const EmergencyAttestationTtl: Moment = 15 * 60 * 1000;
+	pub const MaxEmergencyDuration: Moment = 24 * 60 * 60 * 1000;
 	pub const ConsentRequestTtl: Moment = 7 * 24 * 60 * 60 * 1000;
 	pub const ConsentRateWindow: Moment = 60 * 60 * 1000;
 }
@@ -93,10 +125,48 @@ impl pallet_consent::Config for Runtime {
 	type RateWindow = ConsentRateWindow;
 	type MaxRequestsPerWindow = ConstU32<60>;
 	type MaxAccessesPerWindow = ConstU32<600>;
+	// Statements (an access asked of a proxy, a visit) are the account's sr25519 signatures.
+	type Signature = Signature;
+	// A signed statement must reach the chain within 10 minutes of its signing (either way:
+	// clocks of devices and of block authors differ by seconds, not minutes).
+	type StatementValidity = StatementValidity;
+	// Two open requests per requester and patient: a real doctor needs one; 32 accounts
+	// would be needed to fill a patient's 64 slots.
+	type MaxPendingPerRequester = ConstU32<2>;
+	// Break-glass: an attestation is usable for 15 minutes, a grant lasts at most 24 hours.
+	type EmergencyAttestationTtl = EmergencyAttestationTtl;
+	type MaxEmergencyDuration = MaxEmergencyDuration;
 	type WeightInfo = pallet_consent::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = Kmc;
+	#[cfg(feature = "runtime-benchmarks")]
+	type SignerHelper = Sr25519BenchmarkSigner;
 }
+
+/// Signs statements in benchmarks with sr25519 keys generated in the benchmark's keystore.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct Sr25519BenchmarkSigner;
+#[cfg(feature = "runtime-benchmarks")]
+impl mbds_primitives::statements::SignerBenchmarkHelper<AccountId, Signature>
+	for Sr25519BenchmarkSigner
+{
+	fn signer(seed: u32) -> AccountId {
+		use alloc::format;
+		let seed = format!("//mbds-bench-signer-{seed}");
+		let public = sp_io::crypto::sr25519_generate(BENCH_KEY_TYPE, Some(seed.into_bytes()));
+		AccountId::from(public)
+	}
+	fn sign(who: &AccountId, payload: &[u8]) -> Signature {
+		let public = sp_core::sr25519::Public::from_raw(*AsRef::<[u8; 32]>::as_ref(who));
+		let signature = sp_io::crypto::sr25519_sign(BENCH_KEY_TYPE, &public, payload)
+			.expect("the key was generated in this keystore by `signer`");
+		Signature::Sr25519(signature)
+	}
+}
+
+/// Key type of the benchmark signers' keys (never used outside benchmarks).
+#[cfg(feature = "runtime-benchmarks")]
+const BENCH_KEY_TYPE: sp_core::crypto::KeyTypeId = sp_core::crypto::KeyTypeId(*b"mbdb");
 
 /// The consortium's light clients of the private chains and the anchored summaries
 /// (`pallet-anchor`). Private chains run this runtime, so their header type and their slip
