@@ -30,7 +30,7 @@ use mbds_primitives::{
 };
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use mbds_storage::{ContentAddress, ReplicatedStore};
-use sp_core::{crypto::Ss58Codec, sr25519, H256};
+use sp_core::{crypto::Ss58Codec, sr25519};
 use sp_runtime::MultiSignature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
