@@ -148,15 +148,16 @@ pub trait ParticipantRegistry<AccountId> {
 			Ok(frame_support::dispatch::RawOrigin::Signed(who)) if Self::is_active(&who)
 		)
 	}
-	/// True if `origin` is signed by a registered participant, active or suspended: the rule
+	/// True if `origin` is signed by a registered patient, active or suspended: the rule
 	/// under which a patient's retreat calls (revoke, deny, remove a policy) stay feeless.
-	fn is_registered_signer<O>(origin: &O) -> bool
+	fn is_patient_signer<O>(origin: &O) -> bool
 	where
 		O: Clone + Into<Result<frame_support::dispatch::RawOrigin<AccountId>, O>>,
 	{
 		matches!(
 			origin.clone().into(),
-			Ok(frame_support::dispatch::RawOrigin::Signed(who)) if Self::role_of(&who).is_some()
+			Ok(frame_support::dispatch::RawOrigin::Signed(who))
+				if matches!(Self::role_of(&who), Some(Role::Patient))
 		)
 	}
 }

@@ -747,7 +747,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			let mut text =
 				vec![format!("audit trail of {} ({} entries)", ss58(&patient), checked.total)];
 			text.push(if checked.complete {
-				"  the whole trail matches the chain's commitment to it (ConsentApi_audit_head)"
+				"  the whole trail matches the chain's commitment to it (ConsentApi_audit_head, as served by this node)"
 					.to_string()
 			} else {
 				format!(

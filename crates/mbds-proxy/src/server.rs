@@ -385,6 +385,32 @@ impl Proxy {
 				format!("{} exceeded the access rate and is suspended; nothing is disclosed (recorded at consortium block #{audit_block})", user.to_ss58check()),
 			));
 		}
+		// Consent may have changed while the record became final (a revocation): disclose
+		// only what the user may still read at the audit block.
+		let audit_hash = self
+			.consortium
+			.block_hash(audit_block)
+			.map_err(Self::chain_err)?
+			.ok_or_else(|| refuse(503, "chain", false, "the audit block vanished"))?;
+		let mut still = Vec::with_capacity(matches.len());
+		for m in matches {
+			let hash = chain::parse_hash("match", &m.record_hash)
+				.map_err(|e| refuse(500, "internal", false, e))?;
+			let readable = chain::may_access(
+				&self.consortium,
+				&patient,
+				&user,
+				hash,
+				Action::Read,
+				now_ms(),
+				Some(audit_hash),
+			)
+			.map_err(Self::chain_err)?;
+			if readable {
+				still.push(m);
+			}
+		}
+		let matches = still;
 		println!(
 			"[proxy {}] search by {} over {} items of {}: {} readable match(es) (audited at #{audit_block})",
 			short(&self.me),

@@ -368,7 +368,32 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// A health authority attests an emergency, replacing the doctor's earlier attestation.
+	/// A proxy records a user's signed search (an earlier statement of the user recorded).
+	#[benchmark]
+	fn record_search() -> Result<(), BenchmarkError> {
+		let origin =
+			T::ProxyOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let proxy = T::ProxyOrigin::ensure_origin(origin.clone())
+			.map_err(|_| BenchmarkError::Weightless)?;
+		let patient = patient::<T>(0);
+		let h = hospital::<T>(0);
+		let d = signer::<T>(0, Role::Doctor { institution: h.clone() });
+		let issued_at = now::<T>().max(1);
+		AccessNonce::<T>::insert(&d, &proxy, issued_at - 1);
+		let statement =
+			SearchStatement { proxy, patient: patient.clone(), trapdoor: [7; 32], issued_at };
+		let signature = T::SignerHelper::sign(&d, &statement.signing_payload());
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, d.clone(), statement, signature, 3);
+
+		let (_, trail) = Consent::<T>::audit_trail(&patient, 0, 1);
+		assert!(matches!(&trail[0].event, AuditEvent::Search { results: 3, user } if *user == d));
+		Ok(())
+	}
+
+	/// A health authority attests an emergency, replacing its own earlier attestation for the
+	/// doctor (still in force: the check that only its attester may replace it is exercised).
 	#[benchmark]
 	fn attest_emergency() {
 		let earlier_patient = patient::<T>(1);
@@ -377,8 +402,12 @@ mod benchmarks {
 		let d = doctor::<T>(0, &h);
 		let authority: T::AccountId = account("health-authority", 1, 0);
 		register::<T>(&authority, Role::Institution(InstitutionKind::HealthAuthority));
-		Consent::<T>::attest_emergency(RawOrigin::Signed(h).into(), earlier_patient, d.clone())
-			.expect("the doctor's own hospital attests");
+		Consent::<T>::attest_emergency(
+			RawOrigin::Signed(authority.clone()).into(),
+			earlier_patient,
+			d.clone(),
+		)
+		.expect("a health authority attests");
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(authority.clone()), patient.clone(), d.clone());

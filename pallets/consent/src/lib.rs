@@ -511,6 +511,11 @@ pub mod pallet {
 		NotEmergencyAttester,
 		/// The account named as doctor is not an active doctor of an active institution.
 		NotAnActiveDoctor,
+		/// The user named in the access statement is not a registered participant.
+		UserNotRegistered,
+		/// The doctor already holds an emergency attestation in force from another attester;
+		/// it cannot be replaced until it is used or expires.
+		AttestationInForce,
 	}
 
 	#[pallet::hooks]
@@ -574,7 +579,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::revoke())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _grant: &GrantId| -> bool {
-			T::Participants::is_registered_signer(origin)
+			T::Participants::is_patient_signer(origin)
 		})]
 		pub fn revoke(origin: OriginFor<T>, grant: GrantId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -627,7 +632,7 @@ pub mod pallet {
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::remove_policy())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _policy: &PolicyId| -> bool {
-			T::Participants::is_registered_signer(origin)
+			T::Participants::is_patient_signer(origin)
 		})]
 		pub fn remove_policy(origin: OriginFor<T>, policy: PolicyId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -885,7 +890,7 @@ pub mod pallet {
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::deny_request())]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _request: &RequestId| -> bool {
-			T::Participants::is_registered_signer(origin)
+			T::Participants::is_patient_signer(origin)
 		})]
 		pub fn deny_request(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let patient = ensure_signed(origin)?;
@@ -922,6 +927,9 @@ pub mod pallet {
 			Self::ensure_consent_chain()?;
 			ensure!(statement.proxy == proxy, Error::<T>::WrongProxy);
 			let AccessStatement { patient, target, action, issued_at, .. } = statement.clone();
+			// Only registered identities (suspended ones included: their refusals are
+			// recorded) can ask; a proxy cannot invent users to flood a trail.
+			ensure!(T::Participants::role_of(&user).is_some(), Error::<T>::UserNotRegistered);
 			ensure!(target.is_valid(), Error::<T>::InvalidTarget);
 			ensure!(
 				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
@@ -977,6 +985,8 @@ pub mod pallet {
 			Self::ensure_consent_chain()?;
 			ensure!(statement.proxy == proxy, Error::<T>::WrongProxy);
 			let patient = statement.patient.clone();
+			// A suspended identity is served nothing, so has no search to record.
+			ensure!(T::Participants::is_active(&user), Error::<T>::NotActiveParticipant);
 			ensure!(
 				matches!(T::Participants::role_of(&patient), Some(Role::Patient)),
 				Error::<T>::NotAPatient
@@ -1033,6 +1043,11 @@ pub mod pallet {
 			};
 			ensure!(may_attest, Error::<T>::NotEmergencyAttester);
 			let now = Self::now();
+			ensure!(
+				EmergencyAttestations::<T>::get(&doctor)
+					.is_none_or(|a| a.expires_at <= now || a.attester == attester),
+				Error::<T>::AttestationInForce
+			);
 			let expires_at = now.saturating_add(T::EmergencyAttestationTtl::get());
 
 			// Attestations count against the attester's request rate, so no institution can

@@ -1661,9 +1661,14 @@ fn hole11_only_a_health_authority_or_the_doctors_own_hospital_attests() {
 			audit_events(PATIENT).last(),
 			Some(&AuditEvent::EmergencyAttested { doctor: DOCTOR_B })
 		);
-		// A health authority, for any active doctor; a new attestation replaces the old.
+		// A health authority, for any active doctor. Another attester cannot replace an
+		// attestation in force (it could cancel a break-glass in progress); the same attester
+		// can renew it, and anyone can once it expired.
 		assert_ok!(try_attest(AUTHORITY, DOCTOR_A));
 		run_to_block(2);
+		assert_noop!(try_attest(AUTHORITY, DOCTOR_B), Error::<Test>::AttestationInForce);
+		assert_ok!(try_attest(HOSPITAL_B, DOCTOR_B));
+		MockTime::set(now() + ttl);
 		assert_ok!(try_attest(AUTHORITY, DOCTOR_B));
 		assert_eq!(
 			EmergencyAttestations::<Test>::get(DOCTOR_B),
@@ -1907,6 +1912,20 @@ fn hole6_searches_are_audited_like_reads_and_only_for_the_user_who_asked() {
 		assert_noop!(
 			Consent::record_search(signed(AUTHORITY), DOCTOR_B, wrong, sig, 0),
 			Error::<Test>::NotAPatient
+		);
+		// A suspended searcher is served nothing, so no search of theirs is recorded.
+		MockRegistry::suspend(&DOCTOR_A).unwrap();
+		let (s, sig) = signed_search(AUTHORITY, DOCTOR_A, 9);
+		assert_noop!(
+			Consent::record_search(signed(AUTHORITY), DOCTOR_A, s, sig, 0),
+			Error::<Test>::NotActiveParticipant
+		);
+		MockRegistry::reinstate(DOCTOR_A);
+		// A proxy cannot invent users: an access for an unregistered account is refused.
+		let (s, sig) = signed_access(STRANGER, PATIENT, record(1, &[]), READ);
+		assert_noop!(
+			Consent::record_access(signed(AUTHORITY), STRANGER, s, sig),
+			Error::<Test>::UserNotRegistered
 		);
 		// Only a health authority records searches.
 		let (s, sig) = signed_search(AUTHORITY, DOCTOR_B, 9);

@@ -207,8 +207,10 @@ pub mod pallet {
 		type AuditFailurePenalty: Get<CreditPoints>;
 
 		/// Credit lost by a representative node for each of its Aura slots that passed without
-		/// its block (its node was down or cut off). A gap of a whole author rotation or more is
-		/// a stall of the chain, not of one node, and costs nobody anything.
+		/// its block, charged at the end of a session in which it missed more of its slots than
+		/// it filled (its node was down or cut off; a few blocks lost to forks or latency cost
+		/// nothing). A gap of a whole author rotation or more is a stall of the chain, not of
+		/// one node, and counts against nobody.
 		#[pallet::constant]
 		type MissedSlotPenalty: Get<CreditPoints>;
 
@@ -253,6 +255,17 @@ pub mod pallet {
 	/// next block's were missed by their authors.
 	#[pallet::storage]
 	pub type LastAuthoredSlot<T: Config> = StorageValue<_, u64, OptionQuery>;
+
+	/// Aura slots each representative node missed in the running session (cleared, and
+	/// charged if they outnumber its blocks, when the next session is planned). At most one
+	/// entry per author.
+	#[pallet::storage]
+	pub type MissedSlots<T: Config> = CountedStorageMap<_, Twox64Concat, T::AccountId, u32>;
+
+	/// Blocks each institution authored in the running session (cleared with
+	/// [`MissedSlots`]).
+	#[pallet::storage]
+	pub type AuthoredSlots<T: Config> = CountedStorageMap<_, Twox64Concat, T::AccountId, u32>;
 
 	#[pallet::genesis_config]
 	pub struct GenesisConfig<T: Config> {
@@ -649,6 +662,7 @@ pub mod pallet {
 				Self::deposit_event(Event::PrivateValidatorsPlanned { session });
 				return Some(validators.into_inner());
 			}
+			Self::settle_missed_slots();
 			match Self::elect(session) {
 				Ok(roles) => {
 					log::debug!(
@@ -682,6 +696,26 @@ pub mod pallet {
 					None
 				}
 			}
+		}
+
+		/// Charges the session's missed slots: each representative node that missed more of its
+		/// slots than it filled loses [`Config::MissedSlotPenalty`] per missed slot. Clears the
+		/// session's tallies. Bounded by the number of authors (each map holds at most one entry
+		/// per author of the session).
+		pub(crate) fn settle_missed_slots() {
+			let entries = MissedSlots::<T>::count().saturating_add(AuthoredSlots::<T>::count());
+			for (who, missed) in MissedSlots::<T>::drain() {
+				let authored = AuthoredSlots::<T>::get(&who).unwrap_or(0);
+				if missed > authored {
+					let amount = T::MissedSlotPenalty::get().saturating_mul(missed);
+					Self::penalise(&who, PenaltyReason::MissedSlot, amount, None);
+				}
+			}
+			let _ = AuthoredSlots::<T>::clear(u32::MAX, None);
+			frame_system::Pallet::<T>::register_extra_weight_unchecked(
+				T::WeightInfo::penalise_offender().saturating_mul(entries as u64),
+				frame_support::dispatch::DispatchClass::Mandatory,
+			);
 		}
 
 		/// Lower `who`'s credit by `amount` (performance floor: minus the highest base credit).
@@ -796,7 +830,8 @@ impl<T: Config> pallet_session::historical::SessionManager<T::AccountId, ()> for
 /// Block authorship is service: every block an institution authors adds
 /// [`Config::AuthoringCredit`] to its performance (up to the cap). Missing it is not: each Aura
 /// slot that passed without a block since the previous one costs the representative node that
-/// owned it [`Config::MissedSlotPenalty`] (see [`Pallet::note_missed_slots`]). No event per
+/// owned it [`Config::MissedSlotPenalty`] if it missed more slots than it filled in the session
+/// (see [`Pallet::note_missed_slots`]). No event per
 /// block for the reward; the credit is in [`Institutions`] and shows in the next
 /// [`Event::RolesElected`].
 impl<T>
@@ -809,6 +844,11 @@ where
 		let mut weight = <T as Config>::WeightInfo::note_author();
 		if Self::is_consortium() {
 			let _ = Self::reward(&author, T::AuthoringCredit::get());
+			if T::SlotOfBlock::get().is_some() {
+				AuthoredSlots::<T>::mutate(&author, |n| {
+					*n = Some(n.unwrap_or(0).saturating_add(1))
+				});
+			}
 			weight = weight.saturating_add(Self::note_missed_slots());
 		}
 		frame_system::Pallet::<T>::register_extra_weight_unchecked(
@@ -822,11 +862,12 @@ impl<T> Pallet<T>
 where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
 {
-	/// Penalises the representative nodes whose Aura slots passed without a block between the
-	/// last noted block and this one: slot `k` belongs to author `k mod n` of
+	/// Tallies, for the session, the representative nodes whose Aura slots passed without a
+	/// block between the last noted block and this one: slot `k` belongs to author `k mod n` of
 	/// [`Pallet::current_authors`], Aura's own rule. A gap of `n` or more slots means every
 	/// author missed (a stall of the whole chain, e.g. lost finality or a network split): it
-	/// is not attributable to one node and is not penalised. Returns the weight used.
+	/// is not attributable to one node and is not counted. The tallies are charged when the
+	/// next session is planned (see [`Config::MissedSlotPenalty`]). Returns the weight used.
 	pub fn note_missed_slots() -> Weight {
 		let db = T::DbWeight::get();
 		let Some(slot) = T::SlotOfBlock::get() else { return db.reads(1) };
@@ -846,8 +887,8 @@ where
 		}
 		for k in (last + 1)..slot {
 			let Some(who) = authors.get((k % n) as usize) else { continue };
-			Self::penalise(who, PenaltyReason::MissedSlot, T::MissedSlotPenalty::get(), None);
-			weight = weight.saturating_add(<T as Config>::WeightInfo::penalise_offender());
+			MissedSlots::<T>::mutate(who, |m| *m = Some(m.unwrap_or(0).saturating_add(1)));
+			weight = weight.saturating_add(db.reads_writes(1, 1));
 		}
 		weight
 	}

@@ -140,9 +140,9 @@ pub mod pallet {
 		/// them). A call missing here is neither gated nor counted by [`CheckParticipant`].
 		type MedicalCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
-		/// The medical calls a **suspended** participant may still send (feeless, counted in
-		/// the same quota): the ones by which a patient withdraws what they allowed (revoke a
-		/// grant, deny a request, remove a policy). Suspension stops an identity acting, never a
+		/// The medical calls a **suspended patient** may still send (feeless, counted in the
+		/// same quota): the ones by which a patient withdraws what they allowed (revoke a
+		/// grant, deny a request, remove a policy); other suspended participants may not. Suspension stops an identity acting, never a
 		/// patient taking back their consent. Must be a subset of [`Config::MedicalCalls`].
 		type RetreatCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
@@ -428,6 +428,9 @@ pub mod pallet {
 		pub fn check_feeless(who: &T::AccountId, retreat: bool) -> Result<(), InvalidTransaction> {
 			let info = Participants::<T>::get(who)
 				.ok_or(InvalidTransaction::Custom(INVALID_UNREGISTERED))?;
+			// A suspended patient may still take consent back; nobody else acts while
+			// suspended.
+			let retreat = retreat && info.role == Role::Patient;
 			if info.status != ParticipantStatus::Active && !retreat {
 				return Err(InvalidTransaction::Custom(INVALID_SUSPENDED));
 			}

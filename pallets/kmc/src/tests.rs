@@ -296,9 +296,12 @@ fn suspended_participant_may_still_send_retreat_calls_within_quota() {
 		assert_ok!(apply(Some(PATIENT), &retreat));
 		let err = InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED).into();
 		assert_eq!(apply(Some(PATIENT), &retreat), Err(err));
-		// An unregistered account gets nothing from it.
+		// An unregistered account gets nothing from it, nor does a suspended non-patient.
 		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
 		assert_eq!(apply(Some(NEWCOMER), &retreat), Err(err));
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), DOCTOR));
+		let err = InvalidTransaction::Custom(INVALID_SUSPENDED).into();
+		assert_eq!(pool_check(DOCTOR, &retreat), Err(err));
 	});
 }
 
