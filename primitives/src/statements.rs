@@ -57,9 +57,7 @@ pub struct AccessStatement<AccountId> {
 impl<AccountId: Encode> AccessStatement<AccountId> {
 	/// The bytes the user signs: [`ACCESS_DOMAIN`] followed by the SCALE encoding.
 	pub fn signing_payload(&self) -> Vec<u8> {
-		let mut out = ACCESS_DOMAIN.to_vec();
-		self.encode_to(&mut out);
-		out
+		tagged(ACCESS_DOMAIN, self)
 	}
 }
 
@@ -81,9 +79,7 @@ pub struct SearchStatement<AccountId> {
 impl<AccountId: Encode> SearchStatement<AccountId> {
 	/// The bytes the user signs: [`SEARCH_DOMAIN`] followed by the SCALE encoding.
 	pub fn signing_payload(&self) -> Vec<u8> {
-		let mut out = SEARCH_DOMAIN.to_vec();
-		self.encode_to(&mut out);
-		out
+		tagged(SEARCH_DOMAIN, self)
 	}
 }
 
@@ -103,10 +99,15 @@ pub struct VisitStatement<AccountId> {
 impl<AccountId: Encode> VisitStatement<AccountId> {
 	/// The bytes the patient signs: [`VISIT_DOMAIN`] followed by the SCALE encoding.
 	pub fn signing_payload(&self) -> Vec<u8> {
-		let mut out = VISIT_DOMAIN.to_vec();
-		self.encode_to(&mut out);
-		out
+		tagged(VISIT_DOMAIN, self)
 	}
+}
+
+/// `domain` followed by the SCALE encoding of `statement`: the bytes a statement is signed over.
+fn tagged(domain: &[u8], statement: &impl Encode) -> Vec<u8> {
+	let mut out = domain.to_vec();
+	statement.encode_to(&mut out);
+	out
 }
 
 /// A signed [`VisitStatement`]: what a doctor carries to prove the patient's visit.
@@ -121,18 +122,6 @@ pub struct VisitProof<AccountId, Signature> {
 	/// The patient's signature over the [`VisitStatement`] of `patient`, `institution` and
 	/// `issued_at`.
 	pub signature: Signature,
-}
-
-/// True if `signature` is `signer`'s signature over `payload`.
-pub fn verify_signed<S>(
-	payload: &[u8],
-	signature: &S,
-	signer: &<S::Signer as IdentifyAccount>::AccountId,
-) -> bool
-where
-	S: Verify,
-{
-	signature.verify(payload, signer)
 }
 
 impl<AccountId: Encode + Clone, Signature: Verify> VisitProof<AccountId, Signature>

@@ -45,11 +45,10 @@ impl Signed {
 		let payload = serde_json::to_string(payload).expect("payloads are plain JSON");
 		let mut message = SIGNING_DOMAIN.to_vec();
 		message.extend_from_slice(payload.as_bytes());
-		let signature = pair.sign(&message);
 		Signed {
 			signer: AccountId::from(pair.public()).to_ss58check(),
+			signature: hex_signature(pair, &message),
 			payload,
-			signature: format!("0x{}", hex::encode(signature.0)),
 		}
 	}
 
@@ -58,19 +57,9 @@ impl Signed {
 		let signer = AccountId::from_ss58check(&self.signer).map_err(|e| {
 			format!("field `signer`: {:?} is not an SS58 account ({e:?})", self.signer)
 		})?;
-		let raw = hex::decode(self.signature.trim_start_matches("0x"))
-			.map_err(|e| format!("field `signature`: not hex: {e}"))?;
-		let signature = sr25519::Signature::try_from(&raw[..])
-			.map_err(|_| format!("field `signature`: {} bytes, expected 64", raw.len()))?;
-		let public = sr25519::Public::from_raw(*signer.as_ref());
 		let mut message = SIGNING_DOMAIN.to_vec();
 		message.extend_from_slice(self.payload.as_bytes());
-		if !sr25519::Pair::verify(&signature, &message, &public) {
-			return Err(format!(
-				"field `signature`: not a valid signature of {} over the payload",
-				self.signer
-			));
-		}
+		open_signature("signature", &self.signature, &signer, &message, "the payload")?;
 		let payload = serde_json::from_str(&self.payload)
 			.map_err(|e| format!("field `payload`: malformed for this endpoint: {e}"))?;
 		Ok((signer, payload))
@@ -223,7 +212,7 @@ pub fn read_statement(
 
 /// `pair`'s signature over `statement` (`0x` hex), for [`ReencryptRequest::access_signature`].
 pub fn sign_statement(pair: &sr25519::Pair, statement: &AccessStatement<AccountId>) -> String {
-	format!("0x{}", hex::encode(pair.sign(&statement.signing_payload()).0))
+	hex_signature(pair, &statement.signing_payload())
 }
 
 /// The on-chain statement a [`SearchRequest`] stands for: search `patient`'s records with
@@ -244,7 +233,12 @@ pub fn search_statement(
 
 /// `pair`'s signature over `statement` (`0x` hex), for [`SearchRequest::search_signature`].
 pub fn sign_search(pair: &sr25519::Pair, statement: &SearchStatement<AccountId>) -> String {
-	format!("0x{}", hex::encode(pair.sign(&statement.signing_payload()).0))
+	hex_signature(pair, &statement.signing_payload())
+}
+
+/// `pair`'s sr25519 signature over `message`, as `0x` hex.
+fn hex_signature(pair: &sr25519::Pair, message: &[u8]) -> String {
+	format!("0x{}", hex::encode(pair.sign(message).0))
 }
 
 /// Parses and checks `signature` (`0x` hex) as `user`'s signature over a search statement.
@@ -253,15 +247,20 @@ pub fn open_search_signature(
 	user: &AccountId,
 	statement: &SearchStatement<AccountId>,
 ) -> Result<sr25519::Signature, String> {
-	open_signature("search_signature", signature, user, &statement.signing_payload())
+	open_signature("search_signature", signature, user, &statement.signing_payload(), STATEMENT)
 }
 
-/// Parses `signature` (`0x` hex, field `field`) and checks it is `user`'s over `payload`.
+/// What the signatures of [`open_search_signature`] and [`open_statement_signature`] cover.
+const STATEMENT: &str = "the on-chain statement of this request";
+
+/// Parses `signature` (`0x` hex, field `field`) and checks it is `user`'s over `payload`
+/// (described as `what` in the error).
 fn open_signature(
 	field: &str,
 	signature: &str,
 	user: &AccountId,
 	payload: &[u8],
+	what: &str,
 ) -> Result<sr25519::Signature, String> {
 	let raw = hex::decode(signature.trim_start_matches("0x"))
 		.map_err(|e| format!("field `{field}`: not hex: {e}"))?;
@@ -270,7 +269,7 @@ fn open_signature(
 	let public = sr25519::Public::from_raw(*user.as_ref());
 	if !sr25519::Pair::verify(&signature, payload, &public) {
 		return Err(format!(
-			"field `{field}`: not {}'s signature over the on-chain statement of this request",
+			"field `{field}`: not a valid signature of {} over {what}",
 			user.to_ss58check()
 		));
 	}
@@ -283,7 +282,7 @@ pub fn open_statement_signature(
 	user: &AccountId,
 	statement: &AccessStatement<AccountId>,
 ) -> Result<sr25519::Signature, String> {
-	open_signature("access_signature", signature, user, &statement.signing_payload())
+	open_signature("access_signature", signature, user, &statement.signing_payload(), STATEMENT)
 }
 
 /// A capsule fragment, with what the grantee needs to verify it.

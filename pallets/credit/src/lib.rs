@@ -844,12 +844,13 @@ where
 		let mut weight = <T as Config>::WeightInfo::note_author();
 		if Self::is_consortium() {
 			let _ = Self::reward(&author, T::AuthoringCredit::get());
-			if T::SlotOfBlock::get().is_some() {
+			// One digest scan per block: a block without an Aura slot counts for no tally.
+			if let Some(slot) = T::SlotOfBlock::get() {
 				AuthoredSlots::<T>::mutate(&author, |n| {
 					*n = Some(n.unwrap_or(0).saturating_add(1))
 				});
+				weight = weight.saturating_add(Self::note_missed_slots(slot));
 			}
-			weight = weight.saturating_add(Self::note_missed_slots());
 		}
 		frame_system::Pallet::<T>::register_extra_weight_unchecked(
 			weight,
@@ -863,14 +864,13 @@ where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
 {
 	/// Tallies, for the session, the representative nodes whose Aura slots passed without a
-	/// block between the last noted block and this one: slot `k` belongs to author `k mod n` of
+	/// block between the last noted block and this one, at `slot`: slot `k` belongs to author `k mod n` of
 	/// [`Pallet::current_authors`], Aura's own rule. A gap of `n` or more slots means every
 	/// author missed (a stall of the whole chain, e.g. lost finality or a network split): it
 	/// is not attributable to one node and is not counted. The tallies are charged when the
 	/// next session is planned (see [`Config::MissedSlotPenalty`]). Returns the weight used.
-	pub fn note_missed_slots() -> Weight {
+	pub fn note_missed_slots(slot: u64) -> Weight {
 		let db = T::DbWeight::get();
-		let Some(slot) = T::SlotOfBlock::get() else { return db.reads(1) };
 		let last = LastAuthoredSlot::<T>::get();
 		LastAuthoredSlot::<T>::put(slot);
 		let mut weight = db.reads_writes(2, 1);
