@@ -11,6 +11,37 @@ use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
 use std::{sync::Arc, time::Duration};
 
+/// The newest GRANDPA justification this node has seen (SCALE bytes), kept for the block
+/// author's finality-votes inherent: `pallet-credit` notes which voters signed it, so a silent
+/// voter (an audit node authors nothing, so it misses no Aura slot) loses credit.
+type LatestJustification = Arc<std::sync::Mutex<Option<Vec<u8>>>>;
+
+/// Puts the node's newest GRANDPA justification into the inherent data
+/// ([`mbds_runtime::VOTES_INHERENT_IDENTIFIER`]); the runtime uses it only if it is newer than
+/// the last noted one and verifies.
+struct FinalityVotes(Option<Vec<u8>>);
+
+#[async_trait::async_trait]
+impl sp_inherents::InherentDataProvider for FinalityVotes {
+	async fn provide_inherent_data(
+		&self,
+		data: &mut sp_inherents::InherentData,
+	) -> Result<(), sp_inherents::Error> {
+		match &self.0 {
+			Some(bytes) => data.put_data(mbds_runtime::VOTES_INHERENT_IDENTIFIER, bytes),
+			None => Ok(()),
+		}
+	}
+
+	async fn try_handle_error(
+		&self,
+		_: &sp_inherents::InherentIdentifier,
+		_: &[u8],
+	) -> Option<Result<(), sp_inherents::Error>> {
+		None
+	}
+}
+
 /// The runtime API the client calls (the runtime itself always runs as wasm).
 pub type RuntimeApi = mbds_runtime::apis::RuntimeApi;
 
@@ -262,6 +293,21 @@ pub fn new_full<
 	})?;
 
 	if role.is_authority() {
+		// Follow this node's GRANDPA justifications for the finality-votes inherent.
+		let latest: LatestJustification = Default::default();
+		{
+			use codec::Encode;
+			use futures::StreamExt;
+			let mut justifications = grandpa_link.justification_stream().subscribe(1_000);
+			let latest = latest.clone();
+			task_manager.spawn_handle().spawn("finality-votes", None, async move {
+				while let Some(justification) = justifications.next().await {
+					if let Ok(mut slot) = latest.lock() {
+						*slot = Some(justification.encode());
+					}
+				}
+			});
+		}
 		let proposer_factory = sc_basic_authorship::ProposerFactory::new(
 			task_manager.spawn_handle(),
 			client.clone(),
@@ -279,14 +325,17 @@ pub fn new_full<
 				select_chain,
 				block_import,
 				proposer_factory,
-				create_inherent_data_providers: move |_, ()| async move {
-					let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
-					let slot =
-                        sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
-                            *timestamp,
-                            slot_duration,
-                        );
-					Ok((slot, timestamp))
+				create_inherent_data_providers: move |_, ()| {
+					let votes = FinalityVotes(latest.lock().ok().and_then(|j| j.clone()));
+					async move {
+						let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
+						let slot =
+							sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
+								*timestamp,
+								slot_duration,
+							);
+						Ok((slot, timestamp, votes))
+					}
 				},
 				force_authoring,
 				backoff_authoring_blocks,

@@ -164,6 +164,12 @@ pub const SYSTEM_ICD10_CHAPTER: u8 = 1;
 pub const SYSTEM_SNOMED_HIERARCHY: u8 = 2;
 /// Code system: LOINC classes (category = an index the clients agree on).
 pub const SYSTEM_LOINC_CLASS: u8 = 3;
+/// Code system: medications (category 0 = any medication code without a class, e.g. RxNorm;
+/// 1..=26 = the WHO ATC anatomical main group, by its letter: A = 1, ..., Z = 26).
+pub const SYSTEM_MEDICATION: u8 = 4;
+/// Code system: coded data of a code system no category is defined for (category 0). A record
+/// carrying such codes is covered only by a grant naming this category, never silently.
+pub const SYSTEM_OTHER: u8 = 0xFE;
 /// Code system: MBDS sensitive classes (see `SENSITIVE_*`).
 pub const SYSTEM_MBDS_SENSITIVE: u8 = 0xFF;
 /// MBDS sensitive class: mental health.
@@ -172,6 +178,10 @@ pub const SENSITIVE_MENTAL_HEALTH: CategoryId = category(SYSTEM_MBDS_SENSITIVE, 
 pub const SENSITIVE_SEXUAL_HEALTH: CategoryId = category(SYSTEM_MBDS_SENSITIVE, 2);
 /// MBDS sensitive class: genetic data.
 pub const SENSITIVE_GENETICS: CategoryId = category(SYSTEM_MBDS_SENSITIVE, 3);
+
+/// A category no grant may name ([`GrantScope::is_valid`] refuses it): a record carrying it is
+/// covered by no category scope. Marks records whose categories could not all be listed.
+pub const UNCOVERABLE_CATEGORY: CategoryId = u32::MAX;
 
 /// The category `code` of code system `system`.
 pub const fn category(system: u8, code: u32) -> CategoryId {
@@ -198,7 +208,7 @@ impl GrantScope {
 		match self {
 			GrantScope::AllRecords => true,
 			GrantScope::Records(r) => !r.is_empty(),
-			GrantScope::Categories(c) => !c.is_empty(),
+			GrantScope::Categories(c) => !c.is_empty() && !c.contains(&UNCOVERABLE_CATEGORY),
 		}
 	}
 
@@ -402,6 +412,23 @@ pub trait AccessControl<AccountId> {
 		action: Action,
 		now: Moment,
 	) -> bool;
+}
+
+/// Where the consent pallet learns a record's categories (on the consortium: the anchored
+/// summaries, as the patient confirmed them on the record's slip). Facts are kept per patient
+/// and record, so a slip of one patient naming another patient's record hash changes nothing
+/// about the other patient's record. A record the registry does not know has no vouched
+/// categories.
+pub trait RecordRegistry<AccountId> {
+	/// The categories of `patient`'s record with content hash `record`, if anchored.
+	fn categories(patient: &AccountId, record: &H256) -> Option<CategoryList>;
+}
+
+/// Knows no record: for runtimes and tests without anchoring.
+impl<AccountId> RecordRegistry<AccountId> for () {
+	fn categories(_: &AccountId, _: &H256) -> Option<CategoryList> {
+		None
+	}
 }
 
 /// Denies everything: for runtimes and tests without a consent pallet.

@@ -6,6 +6,8 @@
 //! doctor of this institution?", "which chain am I?") without reaching into each other's storage.
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::pallet_prelude::DispatchResult;
 use scale_info::TypeInfo;
@@ -216,4 +218,14 @@ pub fn chain_id_in_digest(digest: &sp_runtime::Digest) -> Option<ChainId> {
 		}
 	}
 	named
+}
+
+/// The secret URI of a development validator's session keys on chain `id`: its dev seed
+/// (`//Alice`, what `mbds-node --alice` passes) with a hard junction naming the chain
+/// (`//Alice//mbds-chain-1001`). The genesis presets seat these keys and the runtime's
+/// `SessionKeys::generate_session_keys` derives them from the node's dev seed, so the chains of
+/// one deployment never share validator keys: a GRANDPA signature of one chain's validators is
+/// worthless on another's light client even before the chain digest check.
+pub fn chain_session_seed(seed: &[u8], id: ChainId) -> alloc::vec::Vec<u8> {
+	[seed, alloc::format!("//mbds-chain-{id}").as_bytes()].concat()
 }

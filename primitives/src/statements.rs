@@ -27,7 +27,6 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::traits::{IdentifyAccount, Verify};
 
-extern crate alloc;
 use alloc::vec::Vec;
 
 /// Domain tag of [`AccessStatement`] signatures.

@@ -16,6 +16,17 @@ use sp_runtime::{
 	ApplyExtrinsicResult, ExtrinsicInclusionMode,
 };
 
+/// This chain's session keys from a node's dev seed (`mbds-node --alice` passes `//Alice`): keys
+/// specific to this chain, the ones the genesis presets seat
+/// ([`mbds_primitives::chain_session_seed`]), so no two chains of a deployment share validator
+/// keys. Without a seed (key rotation) the keys are fresh random ones.
+pub fn chain_session_keys(owner: &[u8], seed: Option<Vec<u8>>) -> sp_session::OpaqueGeneratedSessionKeys {
+	let seed = seed.map(|s| {
+		mbds_primitives::chain_session_seed(&s, <ChainInfo as mbds_primitives::ChainIdentity>::chain_id())
+	});
+	opaque::SessionKeys::generate(owner, seed).into()
+}
+
 impl_runtime_apis! {
 	impl sp_api::Core<Block> for Runtime {
 		fn version() -> RuntimeVersion {
@@ -97,7 +108,7 @@ impl_runtime_apis! {
 			owner: Vec<u8>,
 			seed: Option<Vec<u8>>,
 		) -> sp_session::OpaqueGeneratedSessionKeys {
-			opaque::SessionKeys::generate(&owner, seed).into()
+			chain_session_keys(&owner, seed)
 		}
 
 		fn decode_session_keys(encoded: Vec<u8>) -> Option<Vec<(Vec<u8>, KeyTypeId)>> {

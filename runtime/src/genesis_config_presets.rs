@@ -11,10 +11,9 @@ use alloc::{string::String, vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use pallet_credit::{CreditDimensions, ElectionParams};
 use serde_json::Value;
-use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
-use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use sp_core::Pair;
+use sp_keyring::Sr25519Keyring;
 
 /// A single-validator chain for development (`--dev`): a hospital chain run by Alice.
 pub const DEVELOPMENT: &str = sp_genesis_builder::DEV_RUNTIME_PRESET;
@@ -42,24 +41,33 @@ pub fn chain_of(preset: &str) -> Option<(ChainId, ChainKind, &'static str)> {
 /// A genesis validator: its account (stash and validator id) and session keys.
 type Validator = (AccountId, opaque::SessionKeys);
 
-fn validator(k: Sr25519Keyring, g: Ed25519Keyring) -> Validator {
-	let aura: AuraId = k.public().into();
-	let grandpa: GrandpaId = g.public().into();
-	(k.to_account_id(), opaque::SessionKeys { aura, grandpa })
+/// Genesis validator `k` of chain `chain`: its account is the dev account (`//Alice`), its
+/// session keys are specific to the chain (`//Alice//mbds-chain-<id>`, see
+/// [`mbds_primitives::chain_session_seed`]); `mbds-node --alice` derives the same keys.
+fn validator(k: Sr25519Keyring, chain: ChainId) -> Validator {
+	let uri = mbds_primitives::chain_session_seed(k.to_seed().as_bytes(), chain);
+	let uri = core::str::from_utf8(&uri).expect("a dev seed and a chain junction are UTF-8");
+	let aura = sp_core::sr25519::Pair::from_string(uri, None)
+		.expect("dev seeds with a hard junction are valid secret URIs");
+	let grandpa = sp_core::ed25519::Pair::from_string(uri, None)
+		.expect("ed25519 supports hard junctions");
+	let keys =
+		opaque::SessionKeys { aura: aura.public().into(), grandpa: grandpa.public().into() };
+	(k.to_account_id(), keys)
 }
 
-fn validators(n: usize) -> Vec<Validator> {
+fn validators(n: usize, chain: ChainId) -> Vec<Validator> {
 	[
-		(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
-		(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
-		(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
-		(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
-		(Sr25519Keyring::Eve, Ed25519Keyring::Eve),
-		(Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie),
+		Sr25519Keyring::Alice,
+		Sr25519Keyring::Bob,
+		Sr25519Keyring::Charlie,
+		Sr25519Keyring::Dave,
+		Sr25519Keyring::Eve,
+		Sr25519Keyring::Ferdie,
 	]
 	.into_iter()
 	.take(n)
-	.map(|(k, g)| validator(k, g))
+	.map(|k| validator(k, chain))
 	.collect()
 }
 
@@ -145,7 +153,7 @@ pub fn validator_count(preset: &str) -> Option<usize> {
 pub fn preset_json(id: &str) -> Option<Value> {
 	let chain = chain_of(id)?;
 	Some(genesis(
-		validators(validator_count(id)?),
+		validators(validator_count(id)?, chain.0),
 		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
 		Sr25519Keyring::Alice.to_account_id(),
 		chain,

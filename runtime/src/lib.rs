@@ -20,6 +20,8 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 
 extern crate alloc;
 
+/// Inherent data key of the author's newest GRANDPA justification (`pallet-credit`).
+pub use pallet_credit::VOTES_INHERENT_IDENTIFIER;
 pub mod apis;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
@@ -79,11 +81,11 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; an upgrade with the same number is refused.
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump when the encoding of calls or transaction extensions changes.
-	transaction_version: 2,
+	transaction_version: 3,
 	system_version: 1,
 };
 

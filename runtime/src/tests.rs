@@ -121,8 +121,18 @@ fn consortium_genesis_elects_by_credit() {
 		assert!(pallet_credit::Institutions::<Runtime>::contains_key(Eve.to_account_id()));
 		assert!(pallet_session::NextKeys::<Runtime>::contains_key(Eve.to_account_id()));
 		let aura: Vec<_> = pallet_aura::Authorities::<Runtime>::get().into_inner();
-		let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> =
-			[Alice, Bob, Charlie].iter().map(|k| k.public().into()).collect();
+		let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> = [Alice, Bob, Charlie]
+			.iter()
+			.map(|k| {
+				let uri = mbds_primitives::chain_session_seed(k.to_seed().as_bytes(), 1);
+				let pair = <sp_core::sr25519::Pair as sp_core::Pair>::from_string(
+					core::str::from_utf8(&uri).unwrap(),
+					None,
+				)
+				.unwrap();
+				sp_core::Pair::public(&pair).into()
+			})
+			.collect();
 		assert_eq!(aura, expected, "only the RPN author blocks");
 	});
 }
@@ -133,6 +143,44 @@ fn private_chains_do_not_elect() {
 		storage_of(preset).execute_with(|| {
 			assert_eq!(pallet_credit::Institutions::<Runtime>::count(), 0, "{preset}");
 			assert!(pallet_credit::CurrentRoles::<Runtime>::get().rpn.is_empty(), "{preset}");
+		});
+	}
+}
+
+/// Hole 4: the chains of the local deployment share no validator key (Aura or GRANDPA), so a
+/// header one chain's validators finalised carries no valid signature for another chain's light
+/// client; and a node started with a dev seed (`mbds-node --alice`) derives exactly the keys its
+/// chain's preset seats.
+#[test]
+fn no_two_chains_share_a_validator_key_and_dev_seeds_derive_each_chains_own() {
+	use codec::{Decode, Encode};
+	use sp_core::crypto::key_types::{AURA, GRANDPA};
+	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+	let mut seen: alloc::collections::BTreeMap<Vec<u8>, &str> = Default::default();
+	for preset in [DEVELOPMENT, HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL, CONSORTIUM_LOCAL] {
+		let mut ext = storage_of(preset);
+		let keystore = MemoryKeystore::new();
+		ext.register_extension(KeystoreExt::new(keystore.clone()));
+		ext.execute_with(|| {
+			let genesis: Vec<(AccountId, opaque::SessionKeys)> =
+				pallet_session::QueuedKeys::<Runtime>::get();
+			assert!(!genesis.is_empty(), "{preset}");
+			for (who, keys) in &genesis {
+				for key in [keys.aura.encode(), keys.grandpa.encode()] {
+					if let Some(other) = seen.insert(key, preset) {
+						panic!("{preset} shares a validator key of {who} with {other}");
+					}
+				}
+			}
+			// `mbds-node --alice` on this chain: the runtime derives Alice's keys for it.
+			let encoded = <Runtime as frame_system::Config>::AccountId::from(
+				sp_keyring::Sr25519Keyring::Alice.public(),
+			);
+			let generated = crate::apis::chain_session_keys(&encoded.encode(), Some(b"//Alice".to_vec()));
+			let generated = opaque::SessionKeys::decode(&mut &generated.keys[..]).unwrap();
+			let alice = &genesis.iter().find(|(who, _)| *who == encoded).expect("Alice validates").1;
+			assert_eq!(&generated, alice, "{preset}: --alice derives the preset's keys");
+			assert!(keystore.has_keys(&[(generated.aura.encode(), AURA), (generated.grandpa.encode(), GRANDPA)]));
 		});
 	}
 }

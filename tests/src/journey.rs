@@ -11,7 +11,9 @@
 //!    proxies' fragments and decrypts it, then writes A's record.
 //! 3. Referral to hospital B: the same for B's doctor, who reads P's and A's records, then
 //!    writes B's.
-//! 4. Online follow-up on P: P's doctor, granted by the patient, reads all three.
+//! 4. Online follow-up on P: P's doctor, granted by the patient for the diabetes care
+//!    categories only (endocrine, observations, medication), reads P's and A's records; B's
+//!    referral (it also carries a SNOMED CT code) is neither disclosed by search nor served.
 //!
 //! And the refusals: a doctor without consent finds nothing readable and is refused by every
 //! proxy; after the patient revokes A's grant the proxies refuse A's doctor; every access and
@@ -104,6 +106,8 @@ pub struct Report {
 	pub outsider_refusal: String,
 	/// The error A's doctor got after the patient revoked A's grant.
 	pub revoked_refusal: String,
+	/// The error P's doctor got reading B's record, outside the categories of their grant.
+	pub out_of_scope_refusal: String,
 	/// The error reading a tampered blob.
 	pub tamper_error: String,
 	/// The patient's audit trail at the end (`mbds audit --json`).
@@ -274,6 +278,11 @@ impl Journey {
 
 	/// `who` runs `mbds record get` for the patient's `record` through every proxy.
 	fn record_get(&mut self, who: &str, record: &str) -> Result<Value, String> {
+		self.record_get_with(who, record, &[])
+	}
+
+	/// `record get` with extra arguments.
+	fn record_get_with(&mut self, who: &str, record: &str, extra: &[String]) -> Result<Value, String> {
 		let mut args = vec![
 			"record".to_string(),
 			"get".into(),
@@ -289,6 +298,7 @@ impl Journey {
 			self.store(),
 		];
 		args.extend(self.share_args());
+		args.extend(extra.iter().cloned());
 		self.mbds(&args)
 	}
 
@@ -535,11 +545,25 @@ impl Journey {
 		self.say(&format!("      slip {slip}, record {hash}, keywords {}", put["keywords"]));
 		self.must(&["slips", "list", "--keys", &pk, "--chain", chain])?;
 		let confirm = self.must(&[
-			"slips", "confirm", "--keys", &pk, "--chain", chain, "--slip", &slip, "--store", &store,
+			"slips",
+			"confirm",
+			"--keys",
+			&pk,
+			"--chain",
+			chain,
+			"--slip",
+			&slip,
+			"--store",
+			&store,
+			"--consortium",
+			&c,
 		])?;
+		if confirm["record"]["keywords_checked"] != true {
+			return Err(format!("the patient confirmed slip {slip} without checking its encrypted keywords: {confirm}"));
+		}
 		self.say(&format!(
-			"      the patient decrypted it ({}), checked its hash and confirmed it in block #{}",
-			confirm["record"]["keywords"], confirm["block"]
+			"      the patient decrypted it ({}), checked its hash, that each encrypted keyword is one of its codes and its categories {}, and confirmed it in block #{}",
+			confirm["record"]["keywords"], confirm["record"]["categories"], confirm["block"]
 		));
 		Ok(hash)
 	}
@@ -608,6 +632,12 @@ impl Journey {
 	fn read(&mut self, who: &str, record: &str, report: &mut Report) -> Result<(), String> {
 		let r =
 			self.record_get(who, record).map_err(|e| format!("`mbds record get` failed: {e}"))?;
+		self.note_read(who, record, &r, report);
+		Ok(())
+	}
+
+	/// Reports a read's result: whether it decrypted to one of the original records.
+	fn note_read(&mut self, who: &str, record: &str, r: &Value, report: &mut Report) {
 		let fhir = r["fhir"].clone();
 		let original = [
 			"1-platform-online-visit.json",
@@ -625,7 +655,6 @@ impl Journey {
 			r["keywords"]
 		));
 		report.reads.push((who.into(), record.into(), original));
-		Ok(())
 	}
 
 	/// `who` asks for access; the patient approves and gives the proxies key fragments.
@@ -666,6 +695,23 @@ impl Journey {
 			a["proxies"].as_array().map(|x| x.len()).unwrap_or(0)
 		));
 		Ok(())
+	}
+
+	/// The patient grants `to` (an institution's doctors if `members_of`) read access for 7 days
+	/// to the diabetes-care categories only (endocrine, observations, medication), and gives
+	/// the proxies key fragments.
+	fn grant_diabetes_care(&mut self, to: &str, members_of: bool) -> Result<Value, String> {
+		let mut args: Vec<String> = ["consent", "grant", "--keys", &self.keys("patient")]
+			.into_iter()
+			.chain(["--consortium", &self.c(), "--to", to, "--days", "7"])
+			.chain(["--category", "icd10:4", "--category", "loinc", "--category", "medication"])
+			.map(String::from)
+			.collect();
+		if members_of {
+			args.push("--members-of".into());
+		}
+		args.extend(self.share_args());
+		self.must(&args)
 	}
 
 	fn trapdoor(&mut self, keywords: &[&str]) -> Result<String, String> {
@@ -754,33 +800,35 @@ impl Journey {
 		self.step(&mut report, "step 3", t);
 
 		self.say("\n== Step 4: online follow-up on platform P ==");
-		self.say("  the patient grants P's doctor read access directly and shares key fragments");
+		self.say("  the patient grants P's doctor read access to their diabetes care only: records whose");
+		self.say("  categories (confirmed on each slip, anchored with the summary) are all in");
+		self.say("  icd10:4 (endocrine), loinc (observations) and medication; B's referral also carries a");
+		self.say("  SNOMED CT code, so it stays closed");
 		let t = Instant::now();
 		let (pk, dp) = (self.keys("patient"), self.account("doc-p")?);
-		let mut args = vec![
-			"consent".to_string(),
-			"grant".into(),
-			"--keys".into(),
-			pk.clone(),
-			"--consortium".into(),
-			c.clone(),
-			"--to".into(),
-			dp,
-			"--days".into(),
-			"7".into(),
-		];
-		args.extend(self.share_args());
-		self.must(&args)?;
-		let found = self.search_until("doc-p", &trap, 3)?;
-		for r in [&rec_p, &rec_a, &rec_b] {
+		self.grant_diabetes_care(&dp, false)?;
+		self.say("  once B's referral is anchored (B's doctor, who may read every record, finds all three),");
+		self.say("  P's doctor searches: only the two records inside the grant's categories are disclosed");
+		let all = self.search_until("doc-b", &trap, 3)?;
+		if !all.contains(&rec_b) {
+			return Err(format!("B's doctor did not find B's record {rec_b}: {all:?}"));
+		}
+		let found = self.search_until("doc-p", &trap, 2)?;
+		for r in [&rec_p, &rec_a] {
 			if !found.contains(r) {
 				return Err(format!("P's doctor did not find record {r}"));
 			}
 			self.read("doc-p", r, &mut report)?;
 		}
-		self.say("  a conjunctive search (E11.9 AND HbA1c) finds only the records with both");
+		if found.contains(&rec_b) {
+			return Err(format!("P's doctor's search disclosed B's record {rec_b}, outside the grant's categories"));
+		}
+		self.say("  P's doctor asks for B's record anyway");
+		report.out_of_scope_refusal =
+			self.refused("doc-p", &rec_b, "P's doctor read B's record outside the granted categories")?;
+		self.say("  a conjunctive search by B's doctor (E11.9 AND HbA1c) finds only the records with both");
 		let both = self.trapdoor(&[diabetes, hba1c])?;
-		let found = self.search_until("doc-p", &both, 2)?;
+		let found = self.search_until("doc-b", &both, 2)?;
 		if found.len() != 2 || found.contains(&rec_b) {
 			return Err(format!(
 				"conjunctive search found {found:?}, expected P's and A's records only"
@@ -801,6 +849,33 @@ impl Journey {
 		self.must(&["consent", "revoke", "--keys", &pk, "--consortium", &c, "--grant", &grant])?;
 		report.revoked_refusal =
 			self.refused("doc-a", &rec_p, "A's doctor still read P's record after revocation")?;
+
+		self.say("\n== An institution grant: any current doctor of hospital A ==");
+		self.say("  the patient grants hospital A's doctors the diabetes categories, sharing key fragments once,");
+		self.say("  with hospital A's key; hospital A gives its doctor X (who never had a fragment of this");
+		self.say("  patient and was refused before) its member key, sealed to X's own key");
+		let inst_a = self.account("inst-a")?;
+		self.grant_diabetes_care(&inst_a, true)?;
+		let member_key = self.dir.join("keys/doc-x.member-of-inst-a.json").display().to_string();
+		let (inst_keys, doc_x) = (self.keys("inst-a"), self.account("doc-x")?);
+		self.must(&[
+			"institution",
+			"member-key",
+			"--keys",
+			&inst_keys,
+			"--consortium",
+			&c,
+			"--member",
+			&doc_x,
+			"--out",
+			&member_key,
+		])?;
+		self.say("  doctor X reads P's record: each proxy asks the chain whether the patient's consent allows X");
+		self.say("  now (an active doctor of an active hospital A) and re-encrypts with A's fragment");
+		let r = self
+			.record_get_with("doc-x", &rec_p, &["--member-key".to_string(), member_key])
+			.map_err(|e| format!("A's doctor X could not read under the institution grant: {e}"))?;
+		self.note_read("doc-x", &rec_p, &r, &mut report);
 
 		self.say("  someone alters B's record in storage; the reader detects it");
 		let blob = find_blob(Path::new(&self.store()), &rec_b)?;

@@ -96,6 +96,7 @@ fn confirmed_slips(
 			tx_type: pallet_slips::TransactionType::Diagnosis,
 			content: format!("visit {tag}.{i}").into_bytes(),
 			encrypted_keywords: vec![vec![tag, i, 1], vec![tag, i, 2]],
+			categories: vec![u32::from(i)],
 			encrypted_address: vec![9u8; 64],
 			record_hash: H256::repeat_byte(tag ^ i),
 		});

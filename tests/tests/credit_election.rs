@@ -13,11 +13,22 @@ use mbds_tests::{
 	Network,
 };
 use pallet_credit::{CreditDimensions, Institution};
-use sp_keyring::{Ed25519Keyring, Sr25519Keyring as Keyring};
+use sp_keyring::Sr25519Keyring as Keyring;
 use std::time::Duration;
 
 /// Blocks per session in this test (3 s blocks: 30 s sessions).
 const SESSION: BlockNumber = 10;
+
+/// The public session key (Aura sr25519 or GRANDPA ed25519) of dev validator `k` on the
+/// consortium (chain 1), as the preset seats it and `mbds-node --<name>` derives it.
+fn session_key<P: sp_core::Pair>(k: Keyring) -> [u8; 32]
+where
+	P::Public: AsRef<[u8]>,
+{
+	let uri = mbds_primitives::chain_session_seed(k.to_seed().as_bytes(), 1);
+	let pair = P::from_string(std::str::from_utf8(&uri).unwrap(), None).unwrap();
+	pair.public().as_ref().try_into().unwrap()
+}
 
 fn aura_authors(c: &Client) -> Result<Vec<[u8; 32]>, String> {
 	c.call("AuraApi_authorities", ())
@@ -40,15 +51,18 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	let chain = net.nodes[0].client();
 
 	// Genesis election: Alice, Bob, Charlie author; Dave audits (votes); Eve is a stand-by.
-	let sr = |k: Keyring| k.public().0;
-	let ed = |k: Ed25519Keyring| k.public().0;
+	// Their session keys are the consortium's own (`//Alice//mbds-chain-1`, ...), derived by
+	// each node from its dev seed (hole 4: no chain shares validator keys with another).
+	let sr = |k: Keyring| session_key::<sp_core::sr25519::Pair>(k);
+	let ed = |k: Keyring| session_key::<sp_core::ed25519::Pair>(k);
+	assert_ne!(sr(Keyring::Alice), Keyring::Alice.public().0, "keys are chain-specific");
 	assert_eq!(
 		aura_authors(&chain).unwrap(),
 		vec![sr(Keyring::Alice), sr(Keyring::Bob), sr(Keyring::Charlie)]
 	);
 	let voters: Vec<[u8; 32]> = grandpa_voters(&chain).unwrap().into_iter().map(|v| v.0).collect();
-	assert!(voters.contains(&ed(Ed25519Keyring::Dave)), "the audit node votes");
-	assert!(!voters.contains(&ed(Ed25519Keyring::Eve)), "the stand-by does not vote");
+	assert!(voters.contains(&ed(Keyring::Dave)), "the audit node votes");
+	assert!(!voters.contains(&ed(Keyring::Eve)), "the stand-by does not vote");
 	assert_eq!(institution(&chain, Keyring::Eve).unwrap().performance, 0);
 
 	// Governance shortens sessions (on-chain configuration) and re-grades Eve above everyone.
@@ -97,8 +111,8 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 		in_office_at - changed_at
 	);
 	let voters: Vec<[u8; 32]> = grandpa_voters(&chain).unwrap().into_iter().map(|v| v.0).collect();
-	assert!(voters.contains(&ed(Ed25519Keyring::Eve)), "the new RPN votes");
-	assert!(!voters.contains(&ed(Ed25519Keyring::Dave)), "the lowest-ranked left the voters");
+	assert!(voters.contains(&ed(Keyring::Eve)), "the new RPN votes");
+	assert!(!voters.contains(&ed(Keyring::Dave)), "the lowest-ranked left the voters");
 	assert_eq!(voters.len(), 4);
 
 	// Her node authors: each block she authors adds credit on chain, and her log shows it.
@@ -136,8 +150,8 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 		.wait("Bob out of the authors and voters, Dave in", Duration::from_secs(420), |c| {
 			let voters: Vec<[u8; 32]> = grandpa_voters(c)?.into_iter().map(|v| v.0).collect();
 			Ok(!rpn(c)?.contains(&sr(Keyring::Bob))
-				&& !voters.contains(&ed(Ed25519Keyring::Bob))
-				&& voters.contains(&ed(Ed25519Keyring::Dave)))
+				&& !voters.contains(&ed(Keyring::Bob))
+				&& voters.contains(&ed(Keyring::Dave)))
 		})
 		.unwrap();
 	let replaced_at = net.nodes[0].best_number().unwrap();
@@ -153,7 +167,41 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 		})
 		.unwrap_or_else(|e| panic!("node {i}: {e}"));
 	}
-	for (i, node) in net.nodes.iter_mut().enumerate().filter(|(i, _)| *i != 1) {
+
+	// An audit node goes silent (hole 9): it authors nothing, so it misses no slot, but the
+	// authors note who signed the chain's GRANDPA justifications (an inherent). Dave, now the
+	// ATN, stops; signing none of a session's rounds costs him credit, and the next election
+	// takes him out of the voters. Finality never stops: 3 of the 4 voters are online.
+	let voters: Vec<[u8; 32]> = grandpa_voters(&chain).unwrap().into_iter().map(|v| v.0).collect();
+	assert!(voters.contains(&ed(Keyring::Dave)), "Dave votes before he stops");
+	assert!(!rpn(&chain).unwrap().contains(&sr(Keyring::Dave)), "Dave is an audit node");
+	let dave_before = institution(&chain, Keyring::Dave).unwrap().performance;
+	net.nodes[3].stop(Duration::from_secs(30)).expect("Dave's node stops cleanly");
+	let stopped_at = net.nodes[0].best_number().unwrap();
+	chain
+		.wait("Dave's credit to fall for his missed votes", Duration::from_secs(180), |c| {
+			Ok(institution(c, Keyring::Dave)?.performance < dave_before)
+		})
+		.unwrap();
+	chain
+		.wait("Dave out of the voters", Duration::from_secs(300), |c| {
+			let voters: Vec<[u8; 32]> = grandpa_voters(c)?.into_iter().map(|v| v.0).collect();
+			Ok(!voters.contains(&ed(Keyring::Dave)))
+		})
+		.unwrap();
+	let replaced_at = net.nodes[0].best_number().unwrap();
+	eprintln!(
+		"silent ATN replaced {} blocks after its node stopped (sessions of {SESSION} blocks)",
+		replaced_at - stopped_at
+	);
+	let target = replaced_at + 3;
+	for (i, node) in net.nodes.iter().enumerate().filter(|(i, _)| *i != 1 && *i != 3) {
+		node.wait_for(&format!("finalized height >= {target}"), Duration::from_secs(180), |n| {
+			Ok(n.finalized_number()? >= target)
+		})
+		.unwrap_or_else(|e| panic!("node {i}: {e}"));
+	}
+	for (i, node) in net.nodes.iter_mut().enumerate().filter(|(i, _)| *i != 1 && *i != 3) {
 		node.stop(Duration::from_secs(30)).unwrap_or_else(|e| panic!("node {i}: {e}"));
 	}
 }

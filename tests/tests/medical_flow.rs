@@ -51,6 +51,7 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 				tx_type: pallet_slips::TransactionType::Diagnosis,
 				content: b"outpatient visit, diagnosis recorded".to_vec(),
 				encrypted_keywords: vec![vec![7u8; 82]],
+				categories: vec![],
 				encrypted_address: vec![9u8; 64],
 				record_hash,
 			}),

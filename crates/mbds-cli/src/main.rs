@@ -12,10 +12,13 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use mbds_client::{sudo, Client, Inclusion};
+use mbds_client::{
+	records::{category_name, parse_category, record_categories, SlipNote},
+	sudo, Client, Inclusion,
+};
 use mbds_crypto::{
-	generate_key_fragments, keywords_from_json, CapsuleFragment, EncryptedKeyword, Keyword,
-	PrePublicKey, RecordEnvelope, SealedNote, VerifiedCapsuleFragment,
+	check_keywords, generate_key_fragments, keywords_from_json, CapsuleFragment, EncryptedKeyword,
+	Keyword, KeywordOpening, PrePublicKey, RecordEnvelope, SealedNote, VerifiedCapsuleFragment,
 };
 use mbds_primitives::{
 	consent::{Action, ActionSet, GrantScope, Grantee, Purpose, RecordId},
@@ -80,6 +83,9 @@ enum Cmd {
 	Search(SearchArgs),
 	/// A patient's audit trail on the consortium.
 	Audit(AuditArgs),
+	/// An institution's own tasks (member keys for institution grants).
+	#[command(subcommand)]
+	Institution(InstitutionCmd),
 }
 
 #[derive(Args, Clone)]
@@ -212,6 +218,29 @@ enum RecordCmd {
 		/// Write the decrypted FHIR JSON here (default: print it).
 		#[arg(long)]
 		out: Option<PathBuf>,
+		/// Your institution's member key (`mbds institution member-key`), to read under a
+		/// grant to your institution's doctors.
+		#[arg(long)]
+		member_key: Option<PathBuf>,
+	},
+}
+
+#[derive(Subcommand)]
+enum InstitutionCmd {
+	/// Give one of your doctors your institution's record key, sealed to the doctor's own key,
+	/// so they can read under grants to your doctors (the proxies still ask the chain, for
+	/// every read, whether the patient's consent allows this doctor now).
+	MemberKey {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+		/// The doctor (SS58); must be registered as your doctor on the consortium.
+		#[arg(long)]
+		member: String,
+		/// Where to write the member key file (mode 0600); give it to the doctor.
+		#[arg(long)]
+		out: PathBuf,
 	},
 }
 
@@ -267,6 +296,10 @@ struct SlipArgs {
 	/// Record store(s).
 	#[arg(long = "store")]
 	stores: Vec<String>,
+	/// The consortium's RPC URL (where the slip's search proxy's key is registered), to check
+	/// the slip's encrypted keywords.
+	#[arg(long)]
+	consortium: Option<String>,
 }
 
 /// The terms of a grant or an access request.
@@ -278,6 +311,11 @@ struct TermsArgs {
 	/// Only these records (hash, repeat); default all records.
 	#[arg(long = "record")]
 	records: Vec<String>,
+	/// Only records whose categories are all among these (repeat): icd10:<chapter or code>,
+	/// loinc, snomed, medication, atc:<letter>, mental-health, sexual-health, genetics, other.
+	/// The chain applies them to the categories the patient confirmed on each record's slip.
+	#[arg(long = "category", conflicts_with = "records")]
+	categories: Vec<String>,
 	/// Validity in days from now.
 	#[arg(long, default_value_t = 30)]
 	days: u64,
@@ -300,7 +338,7 @@ impl TermsArgs {
 	fn parse(&self, now: u64) -> Result<Terms, String> {
 		Ok(Terms {
 			actions: parse_actions(&self.actions)?,
-			scope: parse_scope(&self.records)?,
+			scope: parse_scope(&self.records, &self.categories)?,
 			until: now + self.days * 86_400_000,
 			purpose: parse_purpose(&self.purpose)?,
 		})
@@ -328,7 +366,9 @@ enum ConsentCmd {
 		/// The grantee (SS58).
 		#[arg(long)]
 		to: String,
-		/// Grant to every doctor of the institution `--to` instead.
+		/// Grant to every current doctor of the institution `--to` instead. The key fragments
+		/// go to the institution's key once; its doctors read with the member key the
+		/// institution gives them (`mbds institution member-key`).
 		#[arg(long)]
 		members_of: bool,
 		#[command(flatten)]
@@ -549,7 +589,22 @@ fn parse_purpose(s: &str) -> Result<Purpose, String> {
 	})
 }
 
-fn parse_scope(records: &[String]) -> Result<GrantScope, String> {
+fn parse_scope(records: &[String], categories: &[String]) -> Result<GrantScope, String> {
+	if !categories.is_empty() {
+		let mut list = categories
+			.iter()
+			.map(|c| parse_category(c).map_err(|e| format!("--category: {e}")))
+			.collect::<Result<Vec<_>, _>>()?;
+		list.sort_unstable();
+		list.dedup();
+		let n = list.len();
+		return Ok(GrantScope::Categories(list.try_into().map_err(|_| {
+			format!(
+				"--category: {n} categories, at most {} per grant",
+				mbds_primitives::consent::MAX_SCOPE_CATEGORIES
+			)
+		})?));
+	}
 	if records.is_empty() {
 		return Ok(GrantScope::AllRecords);
 	}
@@ -622,6 +677,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			threshold,
 			stores,
 			out: o,
+			member_key,
 		}) => record_get(
 			&key.keys,
 			&consortium.consortium,
@@ -631,7 +687,11 @@ fn run(cli: Cli) -> Result<Out, String> {
 			threshold,
 			&stores,
 			o.as_deref(),
+			member_key.as_deref(),
 		),
+		Cmd::Institution(InstitutionCmd::MemberKey { key, consortium, member, out: path }) => {
+			member_key_cmd(&key.keys, &consortium.consortium, &member, &path)
+		}
 		Cmd::Slips(c) => slips_cmd(c),
 		Cmd::Visit(a) => visit_cmd(&a.key.keys, &a.institution),
 		Cmd::Consent(c) => consent_cmd(c),
@@ -1089,6 +1149,10 @@ fn record_put(
 	if keywords.is_empty() {
 		return Err(format!("--fhir {}: no coded concept (Condition, Observation, Procedure, MedicationRequest codes) to make keywords from; the record could never be found by search", fhir.display()));
 	}
+	let max = mbds_primitives::consent::MAX_SCOPE_CATEGORIES as usize;
+	if record_categories(&keywords).len() > max {
+		return Err(format!("--fhir {}: the record's codes fall in {} categories, a slip carries at most {max}; split the record", fhir.display(), record_categories(&keywords).len()));
+	}
 	let private = connect(chain_url, "private chain")?;
 	let institution: Option<AccountId> = private
 		.storage(&pallet_slips::Institution::<mbds_runtime::Runtime>::hashed_key())
@@ -1097,7 +1161,8 @@ fn record_put(
 	let consortium = connect(consortium_url, "consortium")?;
 	let patient_pk = chain::record_key(&private, &patient)?;
 	let patient_search = chain::search_key(&private, &patient)?;
-	let tester = chain::tester_key(&consortium, &account("--tester", tester)?)?;
+	let tester_account = account("--tester", tester)?;
+	let tester = chain::tester_key(&consortium, &tester_account)?;
 
 	let envelope = RecordEnvelope::seal(&patient_pk, record_id.as_bytes(), 1, text.as_bytes())
 		.map_err(|e| format!("sealing the record: {e}"))?;
@@ -1112,13 +1177,22 @@ fn record_put(
 		.map_err(|e| format!("storing the record: {e}"))?;
 	pb.finish_and_clear();
 	let record_hash = H256(*address.as_bytes());
-	let note =
-		SealedNote::seal(&patient_pk, format!("mbds-store:sha256:{}", address.to_hex()).as_bytes())
-			.map_err(|e| format!("sealing the address: {e}"))?;
+	// The keywords are encrypted with randomness the patient can re-derive from the opening
+	// sealed to them with the storage address, so they can check each one before confirming.
+	let opening = KeywordOpening::generate();
+	let slip_note =
+		SlipNote { address: *address.as_bytes(), tester: *tester_account.as_ref(), opening };
+	let note = SealedNote::seal(&patient_pk, &slip_note.to_bytes())
+		.map_err(|e| format!("sealing the storage address and keyword opening: {e}"))?;
 	let encrypted_keywords: Vec<Vec<u8>> = keywords
 		.iter()
-		.map(|k| EncryptedKeyword::encrypt(&patient_search, &tester, k).to_bytes())
+		.enumerate()
+		.map(|(i, k)| {
+			EncryptedKeyword::encrypt_opened(&patient_search, &tester, k, &slip_note.opening, i as u32)
+				.to_bytes()
+		})
 		.collect();
+	let categories = record_categories(&keywords);
 	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 		patient: patient.clone(),
 		visit,
@@ -1126,6 +1200,7 @@ fn record_put(
 		tx_type: kind,
 		content: content.as_bytes().to_vec(),
 		encrypted_keywords,
+		categories: categories.clone(),
 		encrypted_address: note.to_bytes(),
 		record_hash,
 	});
@@ -1141,6 +1216,7 @@ fn record_put(
 		})
 		.ok_or("submitting the slip: included but no SlipSubmitted event")?;
 	let kws: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+	let cats: Vec<String> = categories.iter().map(|c| category_name(*c)).collect();
 	out(
 		vec![
 			format!(
@@ -1154,9 +1230,10 @@ fn record_put(
 				kws.len(),
 				kws.join(", ")
 			),
+			format!("  categories: {}", cats.join(", ")),
 			format!("the patient confirms it with: mbds slips confirm --slip {slip} ..."),
 		],
-		json!({"slip": slip, "record_hash": chain::hash_hex(&record_hash), "block": inc.number, "keywords": kws, "record_id": record_id}),
+		json!({"slip": slip, "record_hash": chain::hash_hex(&record_hash), "block": inc.number, "keywords": kws, "categories": cats, "record_id": record_id}),
 	)
 }
 
@@ -1172,6 +1249,7 @@ fn slip_json(id: u64, s: &SlipOf) -> Value {
 		"content": String::from_utf8_lossy(&s.content),
 		"record_hash": chain::hash_hex(&s.record_hash),
 		"keywords": s.encrypted_keywords.len(),
+		"categories": s.categories.iter().map(|c| category_name(*c)).collect::<Vec<_>>(),
 		"submitted_at": s.submitted_at,
 	})
 }
@@ -1180,6 +1258,7 @@ fn slip_json(id: u64, s: &SlipOf) -> Value {
 fn check_slip(
 	keys: &ParticipantKeys,
 	client: &Client,
+	consortium: Option<&str>,
 	slip_id: u64,
 	stores: &[String],
 ) -> Result<(SlipOf, Value, Vec<String>), String> {
@@ -1194,13 +1273,20 @@ fn check_slip(
 		));
 	}
 	let sk = keys.record_key();
-	let address =
-		SealedNote::from_bytes(&slip.encrypted_address)
-			.and_then(|n| n.open(&sk))
-			.map(|b| String::from_utf8_lossy(&b).into_owned())
-			.map_err(|e| {
-				format!("slip {slip_id}: the encrypted storage address does not open with your key: {e}")
-			})?;
+	let note = SealedNote::from_bytes(&slip.encrypted_address)
+		.and_then(|n| n.open(&sk))
+		.map_err(|e| {
+			format!("slip {slip_id}: the encrypted storage address does not open with your key: {e}; reject it with --reason not-mine")
+		})?;
+	let note = SlipNote::from_bytes(&note)
+		.map_err(|e| format!("slip {slip_id}: {e}; reject it with --reason incorrect"))?;
+	if note.address != slip.record_hash.0 {
+		return Err(format!("slip {slip_id}: the sealed storage address is not the slip's record hash; reject it with --reason hash-mismatch"));
+	}
+	let address = format!(
+		"mbds-store:sha256:{}",
+		mbds_storage::ContentAddress::from_bytes(note.address).to_hex()
+	);
 	let store = open_stores(stores)?;
 	let bytes = block_on(store.get(&mbds_storage::ContentAddress::from_bytes(slip.record_hash.0)))?
 		.map_err(|e| {
@@ -1217,16 +1303,40 @@ fn check_slip(
 		.iter()
 		.map(|k| k.to_string())
 		.collect();
-	if keywords.len() != slip.encrypted_keywords.len() {
-		return Err(format!("slip {slip_id}: the record has {} keyword(s) but the slip carries {} encrypted keyword(s); reject it with --reason incorrect", keywords.len(), slip.encrypted_keywords.len()));
+	// Every encrypted keyword must be exactly one of the record's own codes, for you and the
+	// search proxy named in the note; and the categories the chain will apply to your grants
+	// must be the record's own.
+	let consortium = consortium.ok_or_else(|| {
+		format!("slip {slip_id}: give --consortium to check the slip's encrypted keywords against its search proxy's key")
+	})?;
+	let consortium = connect(consortium, "consortium")?;
+	let tester_account = AccountId::from(note.tester);
+	let tester = chain::tester_key(&consortium, &tester_account).map_err(|e| {
+		format!("slip {slip_id}: the search proxy {} named in the slip: {e}", ss58(&tester_account))
+	})?;
+	let parsed: Vec<Keyword> = keywords.iter().map(|k| Keyword::parse(k)).collect::<Result<_, _>>()
+		.map_err(|e| format!("slip {slip_id}: the record's keyword: {e}"))?;
+	let ciphertexts = EncryptedKeyword::decode_all(&slip.encrypted_keywords)
+		.map_err(|e| format!("slip {slip_id}: an encrypted keyword on the slip: {e}; reject it with --reason incorrect"))?;
+	check_keywords(&keys.peks().public_key(), &tester, &parsed, &note.opening, &ciphertexts)
+		.map_err(|e| format!("slip {slip_id}: {e}; reject it with --reason incorrect"))?;
+	let categories = record_categories(&parsed);
+	if slip.categories.to_vec() != categories {
+		let names = |c: &[u32]| c.iter().map(|c| category_name(*c)).collect::<Vec<_>>().join(", ");
+		return Err(format!(
+			"slip {slip_id}: the slip labels the record [{}] but its codes are [{}]; reject it with --reason incorrect",
+			names(&slip.categories),
+			names(&categories)
+		));
 	}
 	let rtype = serde_json::from_str::<Value>(&text)
 		.ok()
 		.and_then(|v| v["resourceType"].as_str().map(String::from))
 		.unwrap_or_default();
+	let cats: Vec<String> = categories.iter().map(|c| category_name(*c)).collect();
 	Ok((
 		slip,
-		json!({"address": address, "resourceType": rtype, "keywords": keywords, "bytes": text.len()}),
+		json!({"address": address, "resourceType": rtype, "keywords": keywords, "categories": cats, "keywords_checked": true, "bytes": text.len()}),
 		keywords,
 	))
 }
@@ -1283,7 +1393,7 @@ fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 		SlipsCmd::Check(a) => {
 			let keys = ParticipantKeys::load(&a.key.keys)?;
 			let client = connect(&a.chain, "private chain")?;
-			let (slip, info, keywords) = check_slip(&keys, &client, a.slip, &a.stores)?;
+			let (slip, info, keywords) = check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
 			out(
 				vec![
 					format!(
@@ -1315,7 +1425,7 @@ fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 						"give --store to check the record before confirming (or --no-check)".into(),
 					);
 				}
-				let (s, info, _) = check_slip(&keys, &client, a.slip, &a.stores)?;
+				let (s, info, _) = check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
 				(s, info)
 			};
 			let call = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
@@ -1472,7 +1582,9 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 					_ => None,
 				})
 				.ok_or("granting: included but no GrantCreated event")?;
-			let shared = if members_of { vec![] } else { share(&keys, &client, &who, &sh)? };
+			// Fragments for an institution grant go to the institution's own key: any of its
+			// current doctors reads with the member key the institution gave them.
+			let shared = share(&keys, &client, &who, &sh)?;
 			out(
 				vec![format!("grant {grant} to {} for {} day(s) in block #{}; key fragments at {} proxy(ies)", grantee_str(&grantee), terms.days, inc.number, shared.len())],
 				json!({"grant": grant, "block": inc.number, "proxies": shared}),
@@ -1600,6 +1712,7 @@ fn record_get(
 	threshold: usize,
 	stores: &[String],
 	out_path: Option<&Path>,
+	member_key: Option<&Path>,
 ) -> Result<Out, String> {
 	let keys = ParticipantKeys::load(keys)?;
 	let patient_id = account("--patient", patient)?;
@@ -1625,32 +1738,37 @@ fn record_get(
 				proxies.len()
 			));
 		}
-		let my_pk = keys.record_key().public_key();
-		let mut cfrags: Vec<VerifiedCapsuleFragment> = Vec::new();
+		// Fragments open with your own key, or (a grant to your institution's doctors) with
+		// your institution's, if it gave you its member key.
+		let mut openers = vec![(keys.ss58(), keys.record_key())];
+		if let Some(path) = member_key {
+			openers.push(load_member_key(&keys, &consortium, path)?);
+		}
+		let mut cfrags: Vec<Vec<VerifiedCapsuleFragment>> = vec![Vec::new(); openers.len()];
 		let mut via = Vec::new();
 		let mut refusals = Vec::new();
 		for url in proxies {
-			if cfrags.len() >= threshold {
+			if cfrags.iter().any(|c| c.len() >= threshold) {
 				break;
 			}
-			match fragment_from(&keys, url, patient, record, &patient_id, &envelope, &my_pk) {
-				Ok(c) => {
-					cfrags.push(c);
+			match fragment_from(&keys, url, patient, record, &patient_id, &envelope, &openers) {
+				Ok((i, c)) => {
+					cfrags[i].push(c);
 					via.push(url.clone());
 				}
 				Err(e) => refusals.push(format!("{url}: {e}")),
 			}
 		}
-		if cfrags.len() < threshold {
+		let Some(i) = cfrags.iter().position(|c| c.len() >= threshold) else {
 			return Err(format!(
 				"only {} of the {threshold} capsule fragments needed were obtained:\n  {}",
-				cfrags.len(),
+				cfrags.iter().map(Vec::len).max().unwrap_or(0),
 				refusals.join("\n  ")
 			));
-		}
+		};
 		(
 			envelope
-				.open_reencrypted(&keys.record_key(), cfrags)
+				.open_reencrypted(&openers[i].1, std::mem::take(&mut cfrags[i]))
 				.map_err(|e| format!("record {record}: {e}"))?,
 			via,
 		)
@@ -1693,7 +1811,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 	options.open(path)?.write_all(bytes)
 }
 
-/// One proxy's verified capsule fragment for `record`.
+/// One proxy's verified capsule fragment for `record`, and which of `openers` (grantee SS58,
+/// PRE secret key) it opens with.
 fn fragment_from(
 	keys: &ParticipantKeys,
 	url: &str,
@@ -1701,8 +1820,8 @@ fn fragment_from(
 	record: &str,
 	patient_id: &AccountId,
 	envelope: &RecordEnvelope,
-	my_pk: &PrePublicKey,
-) -> Result<VerifiedCapsuleFragment, String> {
+	openers: &[(String, mbds_crypto::PreSecretKey)],
+) -> Result<(usize, VerifiedCapsuleFragment), String> {
 	let proxy = ProxyClient::new(url);
 	let health = proxy.health().map_err(|e| e.to_string())?;
 	let req_proxy = health.account.clone();
@@ -1735,19 +1854,84 @@ fn fragment_from(
 			ss58(&signer)
 		));
 	}
-	if cert.grantee != keys.ss58() || cert.proxy != req_proxy {
+	let opener = openers.iter().position(|(grantee, _)| *grantee == cert.grantee);
+	let Some(opener) = opener.filter(|_| cert.proxy == req_proxy) else {
 		return Err(format!(
-			"the proxy's certificate is for grantee {} at proxy {}, not for you at this proxy",
+			"the proxy's certificate is for grantee {} at proxy {}, not for you (or your institution, with --member-key) at this proxy",
 			cert.grantee, cert.proxy
 		));
-	}
+	};
+	let my_pk = openers[opener].1.public_key();
 	let vk = hex::decode(cert.verifying_key.trim_start_matches("0x"))
 		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
 	let vk = mbds_crypto::VerifyingKey::from_bytes(&vk)
 		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
 	let cfrag =
 		hex::decode(resp.cfrag.trim_start_matches("0x")).map_err(|e| format!("cfrag: {e}"))?;
-	CapsuleFragment::from_bytes(&cfrag).and_then(|c| c.verify(envelope, &vk, my_pk)).map_err(|e| {
-		format!("the proxy's capsule fragment is invalid (forged or for another record): {e}")
-	})
+	CapsuleFragment::from_bytes(&cfrag)
+		.and_then(|c| c.verify(envelope, &vk, &my_pk))
+		.map(|c| (opener, c))
+		.map_err(|e| {
+			format!("the proxy's capsule fragment is invalid (forged or for another record): {e}")
+		})
+}
+
+/// The member key file an institution wrote for this doctor: (institution SS58, its PRE key),
+/// checked against the institution's key on the consortium and this doctor's registered role.
+fn load_member_key(
+	keys: &ParticipantKeys,
+	consortium: &Client,
+	path: &Path,
+) -> Result<(String, mbds_crypto::PreSecretKey), String> {
+	let file: Value = std::fs::read(path)
+		.map_err(|e| e.to_string())
+		.and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+		.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
+	let field = |name: &str| {
+		file[name].as_str().map(String::from).ok_or_else(|| {
+			format!("--member-key {}: no `{name}` field; is it a member key file?", path.display())
+		})
+	};
+	let institution = account("--member-key institution", &field("institution")?)?;
+	if field("member")? != keys.ss58() {
+		return Err(format!("--member-key {}: made for {}, not for you", path.display(), field("member")?));
+	}
+	let sealed = mbds_client::bytes_of(&Value::String(field("sealed")?))
+		.map_err(|e| format!("--member-key {}: field `sealed`: {e}", path.display()))?;
+	let institution_pk = chain::record_key(consortium, &institution)?;
+	let key = mbds_client::membership::open_member_key(&sealed, &keys.record_key(), &institution_pk)
+		.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
+	Ok((ss58(&institution), key))
+}
+
+/// `mbds institution member-key`: seal the institution's record key to one of its doctors.
+fn member_key_cmd(keys: &Path, consortium_url: &str, member: &str, out_path: &Path) -> Result<Out, String> {
+	let keys = ParticipantKeys::load(keys)?;
+	let member_id = account("--member", member)?;
+	let consortium = connect(consortium_url, "consortium")?;
+	let role = chain::participant(&consortium, &member_id)?.map(|p| p.role);
+	if role != Some(Role::Doctor { institution: keys.account() }) {
+		return Err(format!(
+			"--member {member}: not registered as a doctor of {} on the consortium (role: {role:?})",
+			keys.ss58()
+		));
+	}
+	let member_pk = chain::record_key(&consortium, &member_id)?;
+	let sealed = mbds_client::membership::seal_member_key(&keys.record_key(), &member_pk)?;
+	let file = json!({
+		"institution": keys.ss58(),
+		"member": ss58(&member_id),
+		"sealed": mbds_client::hex_of(&sealed),
+	});
+	write_private(out_path, file.to_string().as_bytes())
+		.map_err(|e| format!("--out {}: {e}", out_path.display()))?;
+	out(
+		vec![format!(
+			"member key of {} for doctor {} written to {} (give it to the doctor)",
+			keys.ss58(),
+			ss58(&member_id),
+			out_path.display()
+		)],
+		json!({"institution": keys.ss58(), "member": ss58(&member_id), "file": out_path.display().to_string()}),
+	)
 }

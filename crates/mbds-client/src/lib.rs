@@ -5,6 +5,9 @@
 //! extension fails to compile here instead of failing on chain. Transport is plain HTTP
 //! JSON-RPC (blocking), which every node serves on its RPC port.
 
+pub mod membership;
+pub mod records;
+
 use codec::{Decode, Encode};
 use mbds_runtime::{Header, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, VERSION};
 use serde_json::{json, Value};

@@ -12,7 +12,7 @@ use umbral_pre::SecretKeyFactory;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::codec::{fingerprint, Reader, Tag, Writer};
-use crate::error::Result;
+use crate::error::{CryptoError, Result};
 
 /// Length of a [`KeySeed`].
 pub const SEED_LEN: usize = 32;
@@ -105,6 +105,31 @@ impl PreSecretKey {
 	/// The matching public key.
 	pub fn public_key(&self) -> PrePublicKey {
 		PrePublicKey(self.0.public_key())
+	}
+
+	/// The secret scalar (32 bytes, big-endian), for handing this key alone (not the seed it
+	/// came from) to someone it is sealed to: an institution gives its members its PRE key so
+	/// they can open what the proxies re-encrypt for the institution.
+	pub fn to_secret_bytes(&self) -> Zeroizing<Vec<u8>> {
+		Zeroizing::new(self.0.to_be_bytes().as_secret().to_vec())
+	}
+
+	/// Reads [`PreSecretKey::to_secret_bytes`] output.
+	pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self> {
+		if bytes.len() != 32 {
+			return Err(CryptoError::Malformed {
+				object: "PRE secret key",
+				field: "scalar",
+				reason: format!("{} bytes, expected 32", bytes.len()),
+			});
+		}
+		// Umbral builds its secret boxes itself: take one of the right type and overwrite it
+		// (the random key it held is zeroized with the box).
+		let mut boxed = umbral_pre::SecretKey::random().to_be_bytes();
+		boxed.as_mut_secret().copy_from_slice(bytes);
+		umbral_pre::SecretKey::try_from_be_bytes(&boxed).map(Self).map_err(|e| {
+			CryptoError::Malformed { object: "PRE secret key", field: "scalar", reason: e }
+		})
 	}
 }
 

@@ -67,8 +67,9 @@ pub use error::{CryptoError, Result};
 pub use fhir::{keywords_from_json, Keyword};
 pub use keys::{KeySeed, PatientKeys, PrePublicKey, PreSecretKey, SigningKey, VerifyingKey};
 pub use peks::{
-	ConjunctiveTrapdoor, EncryptedKeyword, PeksPublicKey, PeksSecretKey, PreparedConjunctiveQuery,
-	PreparedTrapdoor, TesterPublicKey, TesterSecretKey, Trapdoor,
+	check_keywords, ConjunctiveTrapdoor, EncryptedKeyword, KeywordMismatch, KeywordOpening,
+	PeksPublicKey, PeksSecretKey, PreparedConjunctiveQuery, PreparedTrapdoor, TesterPublicKey,
+	TesterSecretKey, Trapdoor,
 };
 pub use pre::{
 	generate_key_fragments, CapsuleFragment, KeyFragment, VerifiedCapsuleFragment,

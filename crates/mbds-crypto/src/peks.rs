@@ -389,7 +389,28 @@ impl EncryptedKeyword {
 	/// Encrypts `keyword` for the patient `receiver`, searchable only by `tester`. Run by
 	/// whoever writes the record (the doctor); needs public keys only.
 	pub fn encrypt(receiver: &PeksPublicKey, tester: &TesterPublicKey, keyword: &Keyword) -> Self {
-		let r = random_nonzero_scalar();
+		Self::encrypt_with(receiver, tester, keyword, &random_nonzero_scalar())
+	}
+
+	/// Encrypts the `index`-th keyword of a record with randomness derived from the record's
+	/// [`KeywordOpening`], so the patient, given the opening, can check what it encrypts
+	/// ([`check_keywords`]). Otherwise the same ciphertext as [`EncryptedKeyword::encrypt`].
+	pub fn encrypt_opened(
+		receiver: &PeksPublicKey,
+		tester: &TesterPublicKey,
+		keyword: &Keyword,
+		opening: &KeywordOpening,
+		index: u32,
+	) -> Self {
+		Self::encrypt_with(receiver, tester, keyword, &opening.nonce(index, keyword))
+	}
+
+	fn encrypt_with(
+		receiver: &PeksPublicKey,
+		tester: &TesterPublicKey,
+		keyword: &Keyword,
+		r: &Fr,
+	) -> Self {
 		let a = (receiver.0 * r).into_affine();
 		let ys_r = (tester.0 * r).into_affine();
 		let b = h2(&Bls12_381::pairing(ys_r, h1(keyword)));
@@ -419,6 +440,106 @@ impl EncryptedKeyword {
 	/// [`EncryptedKeyword::from_bytes`]; fails if any input is invalid.
 	pub fn decode_all<B: AsRef<[u8]> + Sync>(inputs: &[B]) -> Result<Vec<Self>> {
 		inputs.par_iter().map(|b| Self::from_bytes(b.as_ref())).collect()
+	}
+}
+
+/// The opening of a record's encrypted keywords: a 32-byte secret from which the writer derives
+/// the randomness `r` of each keyword ciphertext (`r_i = SHA-512("MBDS-DPEKS-OPEN-V01", opening,
+/// i, keyword_i) mod p`, the derandomisation of RFC 6979 / Ed25519 nonces, with a fresh random
+/// secret per record). The writer seals it to the patient with the record; the patient, who
+/// cannot otherwise tell which keyword a ciphertext `(y_R^r, H2(e(y_S^r, H1(w))))` holds,
+/// recomputes every ciphertext from the record's own codes and confirms the slip only if they
+/// are exactly the ones on chain ([`check_keywords`]). Knowing it reveals nothing to anyone
+/// but the patient: it is sealed to them, and fresh per record.
+#[derive(Clone, PartialEq, Eq, Zeroize)]
+#[zeroize(drop)]
+pub struct KeywordOpening([u8; 32]);
+
+impl fmt::Debug for KeywordOpening {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		f.write_str("KeywordOpening(..)")
+	}
+}
+
+impl KeywordOpening {
+	/// A fresh random opening (one per record).
+	pub fn generate() -> Self {
+		let mut b = [0u8; 32];
+		rand_core::RngCore::fill_bytes(&mut OsRng, &mut b);
+		Self(b)
+	}
+
+	/// The opening from its 32 bytes.
+	pub fn from_bytes(bytes: [u8; 32]) -> Self {
+		Self(bytes)
+	}
+
+	/// Its 32 bytes.
+	pub fn as_bytes(&self) -> &[u8; 32] {
+		&self.0
+	}
+
+	fn nonce(&self, index: u32, keyword: &Keyword) -> Fr {
+		use sha2::Sha512;
+		let mut h = Sha512::new();
+		h.update(b"MBDS-DPEKS-OPEN-V01");
+		h.update(self.0);
+		h.update(index.to_be_bytes());
+		h.update(keyword.as_str().as_bytes());
+		let r = Fr::from_le_bytes_mod_order(&h.finalize());
+		// Probability 2^-255; a zero nonce would make `A` the identity.
+		if r.is_zero() {
+			Fr::from(1u64)
+		} else {
+			r
+		}
+	}
+}
+
+/// Why a record's encrypted keywords do not match its codes ([`check_keywords`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeywordMismatch {
+	/// The slip carries another number of encrypted keywords than the record has codes.
+	#[error("the record has {record} coded keyword(s) but the slip carries {slip} encrypted keyword(s)")]
+	Count {
+		/// Keywords of the record.
+		record: usize,
+		/// Encrypted keywords on the slip.
+		slip: usize,
+	},
+	/// The `index`-th encrypted keyword is not `expected` (it encrypts another keyword, or was
+	/// made for another patient or search proxy, or without this opening).
+	#[error("encrypted keyword #{index} does not encrypt the record's code {expected}")]
+	Keyword {
+		/// Position on the slip (from 0).
+		index: usize,
+		/// The record's keyword at that position.
+		expected: String,
+	},
+}
+
+/// The patient's check of a slip's encrypted keywords: `ciphertexts` must be exactly the
+/// encryptions, for this patient (`receiver`) and search proxy (`tester`), of the record's own
+/// `keywords` in order (as [`EncryptedKeyword::encrypt_opened`] makes them with `opening`).
+/// Anything else — a flu record labelled with an HIV code, a missing or extra keyword, a
+/// keyword made for another patient or proxy — is a mismatch.
+pub fn check_keywords(
+	receiver: &PeksPublicKey,
+	tester: &TesterPublicKey,
+	keywords: &[Keyword],
+	opening: &KeywordOpening,
+	ciphertexts: &[EncryptedKeyword],
+) -> core::result::Result<(), KeywordMismatch> {
+	if keywords.len() != ciphertexts.len() {
+		return Err(KeywordMismatch::Count { record: keywords.len(), slip: ciphertexts.len() });
+	}
+	match keywords.par_iter().zip(ciphertexts).enumerate().find_first(|(i, (k, c))| {
+		EncryptedKeyword::encrypt_opened(receiver, tester, k, opening, *i as u32) != **c
+	}) {
+		Some((index, (k, _))) => {
+			Err(KeywordMismatch::Keyword { index, expected: k.as_str().to_string() })
+		},
+		None => Ok(()),
 	}
 }
 
@@ -723,6 +844,61 @@ mod tests {
 
 	fn kw(s: &str) -> Keyword {
 		Keyword::parse(s).unwrap()
+	}
+
+	/// Hole 8 (wrong keywords on a slip): the patient, given the record's opening, accepts the
+	/// slip's encrypted keywords only if they are exactly its own codes, for them and their
+	/// search proxy; a relabelled, missing, extra, reordered or foreign keyword is caught. The
+	/// opened ciphertexts still search like any other.
+	#[test]
+	fn a_patient_detects_encrypted_keywords_that_are_not_the_records_codes() {
+		let (patient, tester) = (PeksSecretKey::generate(), TesterSecretKey::generate());
+		let (y_r, y_s) = (patient.public_key(), tester.public_key());
+		let record = [kw("icd-10|J11.1"), kw("loinc|4548-4")]; // flu, HbA1c
+		let opening = KeywordOpening::generate();
+		let honest: Vec<_> = record
+			.iter()
+			.enumerate()
+			.map(|(i, k)| EncryptedKeyword::encrypt_opened(&y_r, &y_s, k, &opening, i as u32))
+			.collect();
+		assert_eq!(check_keywords(&y_r, &y_s, &record, &opening, &honest), Ok(()));
+		// It is a normal ciphertext: the patient's trapdoor finds it through the tester.
+		let prepared = tester.prepare(&patient.trapdoor(&y_s, &record[0]));
+		assert_eq!(prepared.search(&honest), vec![0]);
+
+		// The doctor labels the flu record with an HIV code.
+		let mut relabelled = honest.clone();
+		relabelled[0] = EncryptedKeyword::encrypt_opened(&y_r, &y_s, &kw("icd-10|B24"), &opening, 0);
+		assert_eq!(
+			check_keywords(&y_r, &y_s, &record, &opening, &relabelled),
+			Err(KeywordMismatch::Keyword { index: 0, expected: record[0].as_str().into() })
+		);
+		// Same count, but with fresh randomness the patient cannot open: refused too.
+		let mut unopened = honest.clone();
+		unopened[1] = EncryptedKeyword::encrypt(&y_r, &y_s, &record[1]);
+		assert!(matches!(
+			check_keywords(&y_r, &y_s, &record, &opening, &unopened),
+			Err(KeywordMismatch::Keyword { index: 1, .. })
+		));
+		// A keyword missing or added.
+		assert_eq!(
+			check_keywords(&y_r, &y_s, &record, &opening, &honest[..1]),
+			Err(KeywordMismatch::Count { record: 2, slip: 1 })
+		);
+		// Swapped, made for another search proxy, or for another patient.
+		let swapped = vec![honest[1], honest[0]];
+		assert!(check_keywords(&y_r, &y_s, &record, &opening, &swapped).is_err());
+		let other_tester = TesterSecretKey::generate().public_key();
+		let foreign: Vec<_> = record
+			.iter()
+			.enumerate()
+			.map(|(i, k)| EncryptedKeyword::encrypt_opened(&y_r, &other_tester, k, &opening, i as u32))
+			.collect();
+		assert!(check_keywords(&y_r, &y_s, &record, &opening, &foreign).is_err());
+		let other_patient = PeksSecretKey::generate().public_key();
+		assert!(check_keywords(&other_patient, &y_s, &record, &opening, &honest).is_err());
+		// Another opening (another record's) does not open these ciphertexts.
+		assert!(check_keywords(&y_r, &y_s, &record, &KeywordOpening::generate(), &honest).is_err());
 	}
 
 	/// The correctness equation, term by term, with the secrets in hand.

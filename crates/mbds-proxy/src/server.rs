@@ -453,26 +453,22 @@ impl Proxy {
 		}
 		// Everything this proxy needs to serve is checked first; the access is recorded only
 		// when it can be served (or when it is refused for lack of consent).
-		let grant_path = self.kfrag_path(&patient, &user);
-		let upload: Option<Signed> = match std::fs::read(&grant_path) {
-			Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-			Err(e) => {
-				return Err(refuse(
-					500,
-					"storage",
-					false,
-					format!("key fragment file {}: {e}", grant_path.display()),
-				))
+		// The user's own fragment, else (an institution grant) the fragment the patient gave
+		// for the user's institution, which serves its doctors: whether this doctor may read
+		// is the chain's decision below, at the block that records the access.
+		let mut delegatee = user.clone();
+		let mut upload = self.stored_upload(&patient, &user)?;
+		if upload.is_none() {
+			let role = chain::participant(&self.consortium, &user)
+				.map_err(Self::chain_err)?
+				.map(|p| p.role);
+			if let Some(Role::Doctor { institution }) = role {
+				upload = self.stored_upload(&patient, &institution)?;
+				if upload.is_some() {
+					delegatee = institution;
+				}
 			}
-			Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
-				refuse(
-					500,
-					"storage",
-					false,
-					format!("key fragment file {}: {e}", grant_path.display()),
-				)
-			})?),
-		};
+		}
 		let Some(upload) = upload else {
 			// Without a fragment nothing can be served; without consent either, the refusal
 			// goes on record.
@@ -503,7 +499,7 @@ impl Proxy {
 		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(500, "storage", false, e))?;
 		let patient_pk = chain::record_key(&self.consortium, &patient)
 			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
-		let grantee_pk = chain::record_key(&self.consortium, &user)
+		let grantee_pk = chain::record_key(&self.consortium, &delegatee)
 			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
 		let kfrag = kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
 			refuse(409, "no-kfrag", false, format!("stored fragment no longer matches the keys the KMC attests ({e}); the patient must issue a new one"))
@@ -532,17 +528,33 @@ impl Proxy {
 		}
 		let cfrag = kfrag.reencrypt(&envelope);
 		println!(
-			"[proxy {}] re-encrypted record {} of {} for {} (audited at #{audit_block})",
+			"[proxy {}] re-encrypted record {} of {} for {}{} (audited at #{audit_block})",
 			short(&self.me),
 			short(&req.record_hash),
 			short(&req.patient),
-			short(&user.to_ss58check())
+			short(&user.to_ss58check()),
+			if delegatee == user {
+				String::new()
+			} else {
+				format!(" under the grant to {}'s doctors", short(&delegatee.to_ss58check()))
+			}
 		);
 		Ok(ReencryptResponse {
 			cfrag: format!("0x{}", hex::encode(cfrag.to_bytes())),
 			certificate: up.certificate,
 			audit_block,
 		})
+	}
+
+	/// The key fragment the patient gave this proxy for `grantee`, if any.
+	fn stored_upload(&self, patient: &AccountId, grantee: &AccountId) -> Result<Option<Signed>, Refusal> {
+		let path = self.kfrag_path(patient, grantee);
+		let storage = |e: String| refuse(500, "storage", false, format!("key fragment file {}: {e}", path.display()));
+		match std::fs::read(&path) {
+			Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+			Err(e) => Err(storage(e.to_string())),
+			Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| storage(e.to_string())),
+		}
 	}
 
 	fn denied(&self, req: &ReencryptRequest, user: &AccountId, audit_block: u32) -> Refusal {

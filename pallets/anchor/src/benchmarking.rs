@@ -70,6 +70,9 @@ fn items<T: Config>(n: u32) -> Vec<SummaryItemOf<T>> {
 			patient: account("patient", i, 0),
 			encrypted_keyword: BoundedVec::truncate_from(vec![i as u8; len]),
 			record_hash: H256::repeat_byte(i as u8),
+			categories: BoundedVec::truncate_from(
+				(0..mbds_primitives::consent::MAX_SCOPE_CATEGORIES).collect(),
+			),
 			chain_id: CHAIN,
 			block_number: One::one(),
 			slip_id: i as u64,

@@ -93,7 +93,7 @@ mod tests;
 pub use types::*;
 pub use weights::WeightInfo;
 
-use alloc::{boxed::Box, vec::Vec};
+use alloc::{boxed::Box, vec, vec::Vec};
 use bp_header_chain::{
 	justification::{
 		verify_justification, GrandpaJustification, JustificationVerificationContext,
@@ -105,7 +105,11 @@ use bp_runtime::{RawStorageProof, StorageProofChecker, StorageProofError};
 use codec::{Codec, Encode};
 use frame_support::pallet_prelude::*;
 use frame_system::pallet_prelude::BlockNumberFor;
-use mbds_primitives::{chain_id_in_digest, ChainId};
+use mbds_primitives::{
+	chain_id_in_digest,
+	consent::{CategoryList, RecordRegistry},
+	ChainId,
+};
 use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
 use sp_consensus_grandpa::{AuthorityList, SetId};
 use sp_core::H256;
@@ -243,6 +247,20 @@ pub mod pallet {
 		Twox64Concat,
 		u32,
 		ItemRef<BlockNumberFor<T>>,
+		OptionQuery,
+	>;
+
+	/// The categories the consortium vouches for, by patient and record hash: those the
+	/// patient confirmed on the record's slip (the union, if several anchored items name the
+	/// record for that patient). The consent pallet applies category-scoped grants with these.
+	#[pallet::storage]
+	pub type RecordCategories<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		H256,
+		CategoryList,
 		OptionQuery,
 	>;
 
@@ -787,6 +805,30 @@ pub mod pallet {
 						ItemRef { slip: next, index: index as u8, anchored_at: now },
 					);
 					PatientItemCount::<T>::insert(&item.patient, n.saturating_add(1));
+					// A record named again for the same patient (another slip with the same
+					// hash) adds its categories: a category scope must cover all of them, so a
+					// label added by anyone can only narrow who reads the record, never widen
+					// it. Another patient's slip naming the hash is that patient's entry.
+					RecordCategories::<T>::mutate(&item.patient, item.record_hash, |known| {
+						*known = Some(match known.take() {
+							None => item.categories.clone(),
+							Some(mut list) => {
+								for c in item.categories.iter() {
+									if let Err(at) = list.binary_search(c) {
+										if list.try_insert(at, *c).is_err() {
+											// Too many to list: keep an impossible category
+											// so that no category scope covers it.
+											list = BoundedVec::truncate_from(vec![
+												mbds_primitives::consent::UNCOVERABLE_CATEGORY,
+											]);
+											break;
+										}
+									}
+								}
+								list
+							},
+						});
+					});
 				}
 				// Cannot fail: chunks have at most ITEMS_PER_CONSORTIUM_SLIP items.
 				let items = BoundedVec::truncate_from(chunk.to_vec());
@@ -886,6 +928,12 @@ pub mod pallet {
 		/// A consortium slip by id (runtime API helper).
 		pub fn consortium_slip(id: ConsortiumSlipId) -> Option<ConsortiumSlipOf<T>> {
 			ConsortiumSlips::<T>::get(id)
+		}
+	}
+
+	impl<T: Config> RecordRegistry<T::AccountId> for Pallet<T> {
+		fn categories(patient: &T::AccountId, record: &H256) -> Option<CategoryList> {
+			RecordCategories::<T>::get(patient, record)
 		}
 	}
 }

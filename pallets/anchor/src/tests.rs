@@ -51,6 +51,7 @@ fn item(chain_id: ChainId, patient: u64, keyword: u8, slip_id: u64) -> Item {
 		patient,
 		encrypted_keyword: BoundedVec::truncate_from(vec![keyword; 40]),
 		record_hash: H256::repeat_byte(keyword),
+		categories: BoundedVec::truncate_from(vec![u32::from(keyword)]),
 		chain_id,
 		block_number: 3,
 		slip_id,
@@ -350,34 +351,64 @@ fn a_finalised_batch_becomes_consortium_slips_indexed_by_patient() {
 		assert_eq!(other.len(), 1);
 		assert_eq!(other[0].item, items[2]);
 		assert!(Anchor::summaries_of(&RELAYER, None).is_empty());
+
+		// The consortium vouches for each patient's record categories (what category-scoped
+		// grants are checked against).
+		for item in &items {
+			let categories = <Anchor as RecordRegistry<u64>>::categories(&item.patient, &item.record_hash);
+			assert_eq!(categories, Some(item.categories.clone()));
+		}
+		assert_eq!(<Anchor as RecordRegistry<u64>>::categories(&PATIENT, &H256::repeat_byte(0xEE)), None);
+		assert_eq!(<Anchor as RecordRegistry<u64>>::categories(&OTHER_PATIENT, &items[0].record_hash), None);
 	});
 }
 
+/// Hole 10: a record's categories are the ones its patient confirmed. A later slip naming the
+/// same record hash with other categories (a doctor, or a rogue institution's chain,
+/// re-labelling it) can only add categories, which narrows who a category grant lets read it;
+/// one naming it for another patient is that patient's entry only.
 #[test]
-fn a_large_batch_is_split_into_slips_of_ten_items() {
+fn a_record_anchored_again_can_only_narrow_its_category_scope() {
 	new_test_ext().execute_with(|| {
 		register_hospital();
-		let items: Vec<Item> = (0..23u8).map(|i| item(HOSPITAL, PATIENT, i, i as u64)).collect();
-		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let first = three_items(1);
+		let mut relabelled = item(HOSPITAL, PATIENT, 9, 9);
+		relabelled.record_hash = first[0].record_hash;
+		relabelled.categories = BoundedVec::truncate_from(vec![0xFF00_0001]);
+		let mut for_other = relabelled.clone();
+		for_other.patient = OTHER_PATIENT;
+		let second = vec![relabelled, for_other.clone()];
+		let state = private_state(&[
+			(0, batch_record(HOSPITAL, &first)),
+			(1, batch_record(HOSPITAL, &second)),
+		]);
 		let header = header(5, state_root(&state));
-
 		assert_ok!(submit(
 			HOSPITAL,
 			&header,
 			Some(finalised(&header)),
 			0,
-			items.clone(),
+			first.clone(),
 			batch_proof(&state, 0)
 		));
+		let hash = first[0].record_hash;
+		assert_eq!(
+			<Anchor as RecordRegistry<u64>>::categories(&PATIENT, &hash),
+			Some(first[0].categories.clone())
+		);
+		assert_ok!(submit(HOSPITAL, &header, None, 1, second, batch_proof(&state, 1)));
 
-		let sizes: Vec<usize> =
-			(0..3).map(|id| ConsortiumSlips::<Test>::get(id).unwrap().items.len()).collect();
-		assert_eq!(sizes, vec![10, 10, 3]);
-		assert_eq!(NextConsortiumSlipId::<Test>::get(), 3);
-		let found = Anchor::patient_summaries(&PATIENT, 0, 100);
-		assert_eq!(found.iter().map(|s| s.item.clone()).collect::<Vec<_>>(), items);
-		assert_eq!((found[22].slip, found[22].position), (2, 22));
-		assert_eq!(Anchor::patient_summaries(&PATIENT, 20, 2).len(), 2);
+		let mut union = first[0].categories.to_vec();
+		union.push(0xFF00_0001);
+		union.sort();
+		assert_eq!(
+			<Anchor as RecordRegistry<u64>>::categories(&PATIENT, &hash).map(|c| c.to_vec()),
+			Some(union)
+		);
+		assert_eq!(
+			<Anchor as RecordRegistry<u64>>::categories(&OTHER_PATIENT, &hash),
+			Some(for_other.categories)
+		);
 	});
 }
 

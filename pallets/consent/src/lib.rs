@@ -108,7 +108,7 @@ use frame_system::{pallet_prelude::*, RawOrigin};
 use mbds_primitives::{
 	consent::{
 		AccessControl, AccessTarget, Action, ActionSet, Grant, GrantId, GrantScope, GrantSource,
-		Grantee, PolicyId, Purpose, RequestId,
+		Grantee, PolicyId, Purpose, RecordId, RecordRegistry, RequestId,
 	},
 	statements::{AccessStatement, SearchStatement, VisitProof},
 	ChainIdentity, ChainKind, InstitutionKind, Moment, ParticipantRegistry, Role,
@@ -140,6 +140,13 @@ pub mod pallet {
 		/// the wrong people; it must be the same registry the other pallets use.
 		type Participants: ParticipantRegistry<Self::AccountId>
 			+ SuspendParticipant<Self::AccountId>;
+
+		/// The categories the chain vouches for about each patient's records (on the
+		/// consortium: `pallet-anchor`'s anchored summaries, as the patient confirmed them on
+		/// the record's slip). Category scopes are checked against these, never against
+		/// categories a proxy or data user states. `()` knows no record (then only all-records
+		/// and listed-records grants open any record).
+		type Records: RecordRegistry<Self::AccountId>;
 
 		/// Wall-clock time (`pallet-timestamp`). Validity windows and rate windows are in its
 		/// milliseconds; a clock that does not advance would keep grants alive forever.
@@ -954,6 +961,8 @@ pub mod pallet {
 			} else {
 				(false, 0)
 			};
+			// The trail names the record with the facts the chain vouches for.
+			let target = Self::vouched_target(&patient, &target);
 			Self::audit(
 				&patient,
 				&proxy,
@@ -1150,6 +1159,7 @@ impl<T: Config> Pallet<T> {
 		if !target.is_valid() || !T::Participants::is_active(user) {
 			return (false, 0);
 		}
+		let target = &Self::vouched_target(patient, target);
 		if user == patient {
 			// The data owner reads and copies their own records, and never writes them.
 			return (action != Action::Write, 0);
@@ -1170,6 +1180,23 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		(false, examined)
+	}
+
+	/// `target` with the categories the chain vouches for: a record of `patient` named by its
+	/// hash gets the categories anchored for it (none if it is not anchored for `patient`),
+	/// whatever categories the asker stated; a record named by its slip gets none. Other
+	/// targets are returned as they are.
+	pub fn vouched_target(patient: &T::AccountId, target: &AccessTarget) -> AccessTarget {
+		match target {
+			AccessTarget::Record { id: id @ RecordId::Hash(hash), .. } => AccessTarget::Record {
+				id: *id,
+				categories: T::Records::categories(patient, hash).unwrap_or_default(),
+			},
+			AccessTarget::Record { id: id @ RecordId::Slip { .. }, .. } => {
+				AccessTarget::Record { id: *id, categories: Default::default() }
+			},
+			other => other.clone(),
+		}
 	}
 
 	/// Current wall-clock time in Unix ms.

@@ -8,8 +8,10 @@ use frame_support::{
 	traits::{ConstU32, Hooks, UnixTime},
 };
 use mbds_primitives::{
+	consent::{CategoryId, CategoryList, RecordRegistry},
 	InstitutionKind, Moment, ParticipantRegistry, RegistryBenchmarkHelper, Role, SuspendParticipant,
 };
+use sp_core::H256;
 use sp_runtime::{BuildStorage, DispatchError, DispatchResult};
 use std::collections::BTreeMap;
 
@@ -51,6 +53,27 @@ thread_local! {
 	static NOW: RefCell<Moment> = const { RefCell::new(GENESIS_MS) };
 	static ON_CONSORTIUM: RefCell<bool> = const { RefCell::new(true) };
 	static REFUSE_SUSPEND: RefCell<bool> = const { RefCell::new(false) };
+	static RECORDS: RefCell<BTreeMap<(AccountId, H256), Vec<CategoryId>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The anchored records double (`pallet-anchor`'s role on the consortium).
+pub struct MockRecords;
+
+impl MockRecords {
+	/// `patient`'s record `hash` anchored with `categories`.
+	pub fn anchor(hash: H256, patient: AccountId, categories: &[CategoryId]) {
+		RECORDS.with(|r| r.borrow_mut().insert((patient, hash), categories.to_vec()));
+	}
+}
+
+impl RecordRegistry<AccountId> for MockRecords {
+	fn categories(patient: &AccountId, record: &H256) -> Option<CategoryList> {
+		RECORDS.with(|r| {
+			r.borrow()
+				.get(&(*patient, *record))
+				.map(|c| frame_support::BoundedVec::truncate_from(c.clone()))
+		})
+	}
 }
 
 /// The identity registry double (the KMC pallet's role).
@@ -160,6 +183,7 @@ parameter_types! {
 
 impl pallet_consent::Config for Test {
 	type Participants = MockRegistry;
+	type Records = MockRecords;
 	type Time = MockTime;
 	type ProxyOrigin = pallet_consent::EnsureHealthAuthority<Test>;
 	type AcceptsConsents = OnConsortium;
@@ -189,6 +213,7 @@ impl pallet_consent::Config for Test {
 /// the clock at [`GENESIS_MS`], block 1.
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	REGISTRY.with(|r| r.borrow_mut().clear());
+	RECORDS.with(|r| r.borrow_mut().clear());
 	MockTime::set(GENESIS_MS);
 	set_consortium(true);
 	MockRegistry::refuse_suspensions(false);

@@ -37,7 +37,10 @@ fn rec(n: u8) -> RecordId {
 fn cats(list: &[CategoryId]) -> CategoryList {
 	BoundedVec::truncate_from(list.to_vec())
 }
+/// Record `n` of `PATIENT`, anchored with `categories` (what the chain vouches for), named as
+/// a proxy names it.
 fn record(n: u8, categories: &[CategoryId]) -> AccessTarget {
+	MockRecords::anchor(H256::repeat_byte(n), PATIENT, categories);
 	AccessTarget::Record { id: rec(n), categories: cats(categories) }
 }
 fn allowed(user: AccountId, target: &AccessTarget, action: Action) -> bool {
@@ -1982,6 +1985,61 @@ fn hole11_attestations_count_against_the_attesters_rate() {
 		assert!(matches!(
 			audit_events(PATIENT).last(),
 			Some(AuditEvent::RateLimitExceeded { who: HOSPITAL_A, suspended: true })
+		));
+	});
+}
+
+/// Hole 10: category scopes were checked against categories the proxy stated. Now the chain
+/// applies them to the categories it vouches for (anchored with the record's summary, as the
+/// patient confirmed them on the slip), per patient and record.
+#[test]
+fn hole10_a_category_grant_opens_only_records_whose_anchored_categories_it_covers() {
+	new_test_ext().execute_with(|| {
+		grant(
+			Grantee::Account(INSURER),
+			read_only(),
+			GrantScope::Categories(cats(&[CIRCULATORY, LAB])),
+			now(),
+			now() + DAY,
+		);
+		// Anchored as a circulatory record: the category grant opens it.
+		MockRecords::anchor(H256::repeat_byte(1), PATIENT, &[CIRCULATORY]);
+		let honest = AccessTarget::Record { id: rec(1), categories: cats(&[CIRCULATORY]) };
+		assert!(allowed(INSURER, &honest, READ));
+		// Even described with no categories, the chain's categories decide.
+		let bare = AccessTarget::Record { id: rec(1), categories: cats(&[]) };
+		assert!(allowed(INSURER, &bare, READ));
+		// A mental-health record described (by the asker or a proxy) as circulatory stays
+		// closed.
+		MockRecords::anchor(H256::repeat_byte(2), PATIENT, &[SENSITIVE_MENTAL_HEALTH]);
+		let lied = AccessTarget::Record { id: rec(2), categories: cats(&[CIRCULATORY]) };
+		assert!(!allowed(INSURER, &lied, READ));
+		// A record the chain knows nothing about has no categories: no category scope covers
+		// it, whatever it is said to be.
+		let unanchored = AccessTarget::Record { id: rec(3), categories: cats(&[LAB]) };
+		assert!(!allowed(INSURER, &unanchored, READ));
+		// A record anchored for another patient (say, the same hash on another patient's slip)
+		// vouches for nothing about this patient's record.
+		MockRecords::anchor(H256::repeat_byte(4), OTHER_PATIENT, &[LAB]);
+		let theirs = AccessTarget::Record { id: rec(4), categories: cats(&[LAB]) };
+		assert!(!allowed(INSURER, &theirs, READ));
+		// Listed-record and all-records grants do not depend on categories.
+		grant_read_all(DOCTOR_B);
+		assert!(allowed(DOCTOR_B, &unanchored, READ));
+
+		// A recorded access is decided, and entered in the trail, with the vouched facts.
+		let statement = access_statement(AUTHORITY, INSURER, PATIENT, lied, READ);
+		assert_ok!(Consent::record_access(
+			signed(AUTHORITY),
+			INSURER,
+			statement.clone(),
+			sign_access(INSURER, &statement)
+		));
+		assert!(!last_access_allowed());
+		assert!(matches!(
+			audit_events(PATIENT).last(),
+			Some(AuditEvent::Access { target: AccessTarget::Record { id, categories }, .. })
+				if *id == rec(2) && categories.to_vec() == vec![SENSITIVE_MENTAL_HEALTH]
 		));
 	});
 }

@@ -222,6 +222,41 @@ mod benchmarks {
 		assert!(result.is_some());
 	}
 
+	// Worst case: every voter of the largest set signed (each precommit verified twice: the
+	// threshold check and the per-voter count), every voter's tally written.
+	#[benchmark]
+	fn note_finality_votes(v: Linear<4, { T::MaxVoters::get() }>) {
+		use sp_runtime::traits::Header as _;
+		consortium::<T>();
+		let keys: Vec<bp_test_utils::Account> =
+			(0..v).map(|i| bp_test_utils::Account(i as u16)).collect();
+		let voters: Vec<(GrandpaId, T::AccountId)> = keys
+			.iter()
+			.enumerate()
+			.map(|(i, k)| (GrandpaId::from(*k), account("voter", i as u32, 0)))
+			.collect();
+		T::BenchmarkHelper::set_finality_voters(&voters);
+		let number: BlockNumberFor<T> = 1u32.into();
+		let header = bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<T>>(number);
+		frame_system::BlockHash::<T>::insert(number, header.hash());
+		frame_system::Pallet::<T>::set_block_number(2u32.into());
+		let justification =
+			bp_test_utils::make_justification_for_header(bp_test_utils::JustificationGeneratorParams {
+				header,
+				round: 1,
+				set_id: 0,
+				authorities: keys.iter().map(|k| (*k, 1)).collect(),
+				ancestors: 0,
+				forks: 1,
+			});
+
+		#[extrinsic_call]
+		_(RawOrigin::None, justification);
+
+		assert_eq!(VoteTallies::<T>::count(), v);
+		assert!(VoteTallies::<T>::iter().all(|(_, tally)| tally == (1, 1)));
+	}
+
 	impl_benchmark_test_suite!(
 		Pallet,
 		crate::mock::ExtBuilder::default().build(),

@@ -15,6 +15,22 @@
 //!   attested by the audit origin (up to [`Config::MaxPerformanceCredit`]), and falls by
 //!   [`Config::OffencePenalty`] per reported offence and [`Config::AuditFailurePenalty`] per
 //!   failed audit (down to minus the highest base credit).
+//! - *Silence costs credit* (the paper: credit reflects performance). A representative node
+//!   whose Aura slots pass without its block loses [`Config::MissedSlotPenalty`] per slot, if it
+//!   missed more than it filled in the session. Every finality voter, audit nodes included
+//!   (they author nothing, so they miss no slot), is watched through GRANDPA justifications:
+//!   each block author puts its node's newest justification of this chain into the block (an
+//!   inherent, [`Pallet::note_finality_votes`]), the runtime verifies it against the current
+//!   voter set and tallies who signed; a voter that signed none of at least
+//!   [`MIN_VOTE_ROUNDS`] noted rounds of a session loses [`Config::MissedVotePenalty`] per round
+//!   (at most [`MAX_CHARGED_VOTE_ROUNDS`]). Both are charged when the next session is planned,
+//!   so the election that follows replaces the silent node with nobody acting. Known limits: a
+//!   justification needs only two thirds of the votes, so a voter whose precommits always
+//!   arrive last at every author could be left out of every noted round (with several authors
+//!   and sessions of many rounds this needs it to be consistently slowest); and a voter that
+//!   rotates its session keys every session is not mapped back to its account (tallies go by
+//!   `pallet-session`'s key owner), so it escapes the charge. A snapshot of the active keys at
+//!   each session start, and voters' own signed heartbeats, would close both.
 //! - *Election* (every session, as `pallet-session`'s `SessionManager`): candidates are
 //!   registered institutions that declared themselves willing, have session keys and whose credit
 //!   is at least `credit_threshold`. They are ranked by credit, ties broken by the lower account
@@ -91,7 +107,15 @@ mod mock;
 mod tests;
 
 use alloc::vec::Vec;
+use bp_header_chain::justification::{
+	verify_and_optimize_justification, GrandpaJustification, JustificationVerificationContext,
+};
+use codec::DecodeAll;
 use core::marker::PhantomData;
+use sp_consensus_grandpa::{AuthorityId as GrandpaId, AuthorityList, SetId};
+use frame_support::inherent::ProvideInherent;
+use sp_inherents::{InherentData, InherentIdentifier};
+use sp_runtime::traits::Convert;
 use frame_support::{
 	traits::{Contains, FindAuthor, Get, OneSessionHandler},
 	weights::Weight,
@@ -106,6 +130,20 @@ use sp_staking::{
 /// Log target of this pallet.
 pub const LOG_TARGET: &str = "runtime::credit";
 
+/// Inherent data key of the block author's newest GRANDPA justification (SCALE bytes of a
+/// `GrandpaJustification` of this chain's header), see [`Pallet::note_finality_votes`].
+pub const VOTES_INHERENT_IDENTIFIER: InherentIdentifier = *b"mbdsvote";
+
+/// Fewest noted rounds in a session before a voter that signed none of them is charged.
+pub const MIN_VOTE_ROUNDS: u32 = 5;
+
+/// Most rounds a silent voter is charged for in one session.
+pub const MAX_CHARGED_VOTE_ROUNDS: u32 = 10;
+
+/// A GRANDPA justification of this chain's own blocks.
+pub type FinalityJustificationOf<T> =
+	GrandpaJustification<frame_system::pallet_prelude::HeaderFor<T>>;
+
 /// Hooks a benchmark needs from the runtime: the registry calls only run on the consortium, and
 /// only institutions with session keys are elected.
 #[cfg(feature = "runtime-benchmarks")]
@@ -114,6 +152,8 @@ pub trait BenchmarkHelper<AccountId> {
 	fn set_chain_kind(kind: ChainKind);
 	/// Give `who` session keys, so that [`Config::HasSessionKeys`] holds for it.
 	fn register_session_keys(who: &AccountId);
+	/// Make `voters` this chain's GRANDPA set 0, each key owned by its account.
+	fn set_finality_voters(voters: &[(GrandpaId, AccountId)]);
 }
 
 #[frame_support::pallet]
@@ -218,6 +258,26 @@ pub mod pallet {
 		/// [`AuraSlotOfBlock`]), `None` if it carries none.
 		type SlotOfBlock: Get<Option<u64>>;
 
+		/// This chain's GRANDPA voter set and its id (runtime: `pallet-grandpa`'s current set):
+		/// the signatures [`Pallet::note_finality_votes`] accepts.
+		type FinalityVoters: Get<(SetId, AuthorityList)>;
+
+		/// The validator account a GRANDPA key belongs to (runtime: `pallet-session`'s key
+		/// owner).
+		type VoterAccount: Convert<GrandpaId, Option<Self::AccountId>>;
+
+		/// Most precommits a noted justification may carry (GRANDPA's `MaxAuthorities`).
+		#[pallet::constant]
+		type MaxVoters: Get<u32>;
+
+		/// Credit lost by a finality voter (RPN or ATN) for each round it was expected to vote
+		/// in (at most [`MAX_CHARGED_VOTE_ROUNDS`] a session), charged at the end of a session
+		/// in which it signed none of at least [`MIN_VOTE_ROUNDS`] noted rounds (its node was down or silent). A voter that signed
+		/// any of them loses nothing: a justification needs only two thirds of the votes, so an
+		/// online but slow voter is sometimes left out of one.
+		#[pallet::constant]
+		type MissedVotePenalty: Get<CreditPoints>;
+
 		/// Weights of this pallet's calls and hooks.
 		type WeightInfo: WeightInfo;
 
@@ -225,6 +285,18 @@ pub mod pallet {
 		#[cfg(feature = "runtime-benchmarks")]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
+
+	/// Target block of the newest GRANDPA justification noted by
+	/// [`Pallet::note_finality_votes`]: each justification is noted once, in order.
+	#[pallet::storage]
+	pub type LastVotedBlock<T: Config> = StorageValue<_, BlockNumberFor<T>, OptionQuery>;
+
+	/// This session's finality-vote tallies of each voter: (rounds noted while it was a voter,
+	/// rounds whose justification carries its signed precommit). Charged and cleared when the
+	/// next session is planned.
+	#[pallet::storage]
+	pub type VoteTallies<T: Config> =
+		CountedStorageMap<_, Twox64Concat, T::AccountId, (u32, u32), ValueQuery>;
 
 	/// The registered consortium institutions.
 	#[pallet::storage]
@@ -413,6 +485,16 @@ pub mod pallet {
 		DuplicateValidator,
 		/// A validator has no session keys; it must call `session.set_keys` first.
 		ValidatorWithoutKeys,
+		/// The justification is not newer than the last one noted.
+		JustificationNotNewer,
+		/// The justification finalises no block of this chain (unknown number or hash).
+		JustificationOfUnknownBlock,
+		/// The justification carries more precommits (or ancestry headers) than there can be
+		/// voters.
+		TooManyPrecommits,
+		/// The justification does not finalise its target with this chain's current voters'
+		/// signatures.
+		InvalidJustification,
 	}
 
 	#[pallet::call]
@@ -583,6 +665,61 @@ pub mod pallet {
 			Self::deposit_event(Event::PrivateValidatorsQueued { validators });
 			Ok(())
 		}
+
+		/// Inherent (consortium): note which finality voters signed a recent GRANDPA
+		/// justification of this chain, so that a silent voter loses credit
+		/// ([`Config::MissedVotePenalty`]) and the next election replaces it. The block author
+		/// puts its node's newest justification in; it must finalise a block of this chain
+		/// newer than the last noted one, with valid signatures of the current voter set.
+		/// Every valid precommit of a voter in it counts as that voter's vote in the round.
+		#[pallet::call_index(9)]
+		#[pallet::weight((
+			T::WeightInfo::note_finality_votes(Pallet::<T>::voters_bound(justification)),
+			DispatchClass::Mandatory
+		))]
+		pub fn note_finality_votes(
+			origin: OriginFor<T>,
+			justification: FinalityJustificationOf<T>,
+		) -> DispatchResultWithPostInfo {
+			ensure_none(origin)?;
+			Self::ensure_consortium()?;
+			let (voters, signers) = Self::check_finality_votes(&justification)?;
+			LastVotedBlock::<T>::put(justification.commit.target_number);
+			for voter in &voters {
+				VoteTallies::<T>::mutate(voter, |(expected, signed)| {
+					*expected = expected.saturating_add(1);
+					if signers.contains(voter) {
+						*signed = signed.saturating_add(1);
+					}
+				});
+			}
+			let n = (voters.len().max(justification.commit.precommits.len()) as u32)
+				.min(T::MaxVoters::get());
+			Ok(Some(T::WeightInfo::note_finality_votes(n)).into())
+		}
+	}
+
+	#[pallet::inherent]
+	impl<T: Config> ProvideInherent for Pallet<T> {
+		type Call = Call<T>;
+		type Error = sp_inherents::MakeFatalError<()>;
+		const INHERENT_IDENTIFIER: InherentIdentifier = VOTES_INHERENT_IDENTIFIER;
+
+		/// The node's newest justification, if it is one the call accepts (on the consortium
+		/// only): an author never builds a block with a failing inherent.
+		fn create_inherent(data: &InherentData) -> Option<Self::Call> {
+			if !Self::is_consortium() {
+				return None;
+			}
+			let bytes: Vec<u8> = data.get_data(&VOTES_INHERENT_IDENTIFIER).ok().flatten()?;
+			let justification = FinalityJustificationOf::<T>::decode_all(&mut &bytes[..]).ok()?;
+			Self::check_finality_votes(&justification).ok()?;
+			Some(Call::note_finality_votes { justification })
+		}
+
+		fn is_inherent(call: &Self::Call) -> bool {
+			matches!(call, Call::note_finality_votes { .. })
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -663,6 +800,7 @@ pub mod pallet {
 				return Some(validators.into_inner());
 			}
 			Self::settle_missed_slots();
+			Self::settle_missed_votes();
 			match Self::elect(session) {
 				Ok(roles) => {
 					log::debug!(
@@ -716,6 +854,98 @@ pub mod pallet {
 				T::WeightInfo::penalise_offender().saturating_mul(entries as u64),
 				frame_support::dispatch::DispatchClass::Mandatory,
 			);
+		}
+
+		/// Charges the session's missed finality votes: each voter that signed none of the at
+		/// least [`MIN_VOTE_ROUNDS`] rounds noted while it was a voter loses
+		/// [`Config::MissedVotePenalty`] per round. Clears the tallies. Bounded by the number of
+		/// voters of the session.
+		pub(crate) fn settle_missed_votes() {
+			let entries = VoteTallies::<T>::count();
+			for (who, (expected, signed)) in VoteTallies::<T>::drain() {
+				if signed == 0 && expected >= MIN_VOTE_ROUNDS {
+					// At most `MAX_CHARGED_VOTE_ROUNDS` rounds a session: long sessions (many
+					// rounds) charge no more than one of the documented size.
+					let rounds = expected.min(MAX_CHARGED_VOTE_ROUNDS);
+					let amount = T::MissedVotePenalty::get().saturating_mul(rounds);
+					Self::penalise(&who, PenaltyReason::MissedVotes, amount, None);
+				}
+			}
+			frame_system::Pallet::<T>::register_extra_weight_unchecked(
+				T::WeightInfo::penalise_offender().saturating_mul(entries as u64),
+				frame_support::dispatch::DispatchClass::Mandatory,
+			);
+		}
+
+		/// Most voters a justification with these precommits can stand for, for weighing: a
+		/// valid one carries more than two thirds of the voters' precommits (more is refused
+		/// before any signature is checked).
+		pub fn voters_bound(justification: &FinalityJustificationOf<T>) -> u32 {
+			let p = justification.commit.precommits.len() as u32;
+			p.saturating_mul(3).saturating_div(2).saturating_add(1).min(T::MaxVoters::get())
+		}
+
+		/// Checks a justification for [`Pallet::note_finality_votes`]: newer than the last
+		/// noted, of a block of this chain, finalising it with the current voter set's
+		/// signatures. Returns the voters' accounts and the accounts of those whose signed
+		/// precommit it carries (valid signature, for the target or a descendant).
+		pub fn check_finality_votes(
+			justification: &FinalityJustificationOf<T>,
+		) -> Result<(Vec<T::AccountId>, Vec<T::AccountId>), Error<T>> {
+			let commit = &justification.commit;
+			let (hash, number) = (commit.target_hash, commit.target_number);
+			ensure!(
+				LastVotedBlock::<T>::get().is_none_or(|last| number > last),
+				Error::<T>::JustificationNotNewer
+			);
+			ensure!(
+				number < frame_system::Pallet::<T>::block_number() &&
+					frame_system::Pallet::<T>::block_hash(number) == hash,
+				Error::<T>::JustificationOfUnknownBlock
+			);
+			// Bounded before anything is verified: at most one precommit per voter, and at most
+			// as many ancestry headers (precommits on descendants of the target need a few).
+			ensure!(
+				commit.precommits.len() <= T::MaxVoters::get() as usize &&
+					justification.votes_ancestries.len() <= T::MaxVoters::get() as usize,
+				Error::<T>::TooManyPrecommits
+			);
+			let (set_id, authorities) = T::FinalityVoters::get();
+			let context = JustificationVerificationContext::try_from(
+				bp_header_chain::AuthoritySet::new(authorities.clone(), set_id),
+			)
+			.map_err(|_| Error::<T>::InvalidJustification)?;
+			// It finalises its target (the optimised copy drops votes beyond the threshold;
+			// the original's are all counted below).
+			let mut optimised = justification.clone();
+			verify_and_optimize_justification::<HeaderFor<T>>(
+				(hash, number),
+				&context,
+				&mut optimised,
+			)
+			.map_err(|_| Error::<T>::InvalidJustification)?;
+			let mut signers: Vec<T::AccountId> = commit
+				.precommits
+				.iter()
+				.filter(|p| {
+					p.precommit.target_number >= number &&
+						authorities.iter().any(|(id, _)| *id == p.id) &&
+						sp_consensus_grandpa::check_message_signature(
+							&finality_grandpa::Message::Precommit(p.precommit.clone()),
+							&p.id,
+							&p.signature,
+							justification.round,
+							set_id,
+						)
+						.is_valid()
+				})
+				.filter_map(|p| T::VoterAccount::convert(p.id.clone()))
+				.collect();
+			signers.sort();
+			signers.dedup();
+			let voters =
+				authorities.into_iter().filter_map(|(id, _)| T::VoterAccount::convert(id)).collect();
+			Ok((voters, signers))
 		}
 
 		/// Lower `who`'s credit by `amount` (performance floor: minus the highest base credit).

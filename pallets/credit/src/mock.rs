@@ -58,6 +58,37 @@ thread_local! {
 	static VOTERS: RefCell<Vec<AccountId>> = const { RefCell::new(Vec::new()) };
 	static DISABLED_AUTHORS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 	static AUTHOR_INDEX: RefCell<Option<u32>> = const { RefCell::new(None) };
+	/// GRANDPA's current set (id, voters) as `pallet-grandpa` would report it.
+	static FINALITY_VOTERS: RefCell<(u64, sp_consensus_grandpa::AuthorityList)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// `pallet-grandpa`'s current set stand-in; voter `n`'s key is `bp_test_utils::Account(n)`.
+pub struct MockVoters;
+impl MockVoters {
+	pub fn set(set_id: u64, voters: &[AccountId]) {
+		let list = voters
+			.iter()
+			.map(|v| (sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(*v as u16)), 1))
+			.collect();
+		FINALITY_VOTERS.with(|f| *f.borrow_mut() = (set_id, list));
+	}
+}
+impl frame_support::traits::Get<(u64, sp_consensus_grandpa::AuthorityList)> for MockVoters {
+	fn get() -> (u64, sp_consensus_grandpa::AuthorityList) {
+		FINALITY_VOTERS.with(|f| f.borrow().clone())
+	}
+}
+
+/// `pallet-session`'s key owner stand-in: `Account(n)`'s GRANDPA key belongs to account `n`.
+pub struct MockVoterAccount;
+impl sp_runtime::traits::Convert<sp_consensus_grandpa::AuthorityId, Option<AccountId>>
+	for MockVoterAccount
+{
+	fn convert(id: sp_consensus_grandpa::AuthorityId) -> Option<AccountId> {
+		(0u16..64)
+			.find(|n| sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(*n)) == id)
+			.map(AccountId::from)
+	}
 }
 
 /// The chain's identity (`pallet-chain-info`'s role).
@@ -216,6 +247,7 @@ parameter_types! {
 	pub const OffencePenalty: CreditPoints = 2_000;
 	pub const AuditFailurePenalty: CreditPoints = 1_500;
 	pub const MissedSlotPenalty: CreditPoints = 400;
+	pub const MissedVotePenalty: CreditPoints = 300;
 }
 
 /// The block's Aura slot, set by tests (`None`: the block carries no slot).
@@ -246,6 +278,10 @@ impl pallet_credit::Config for Test {
 	type AuditFailurePenalty = AuditFailurePenalty;
 	type MissedSlotPenalty = MissedSlotPenalty;
 	type SlotOfBlock = MockSlot;
+	type FinalityVoters = MockVoters;
+	type VoterAccount = MockVoterAccount;
+	type MaxVoters = ConstU32<12>;
+	type MissedVotePenalty = MissedVotePenalty;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockBenchmarkHelper;
@@ -267,6 +303,12 @@ impl BenchmarkHelper<AccountId> for MockBenchmarkHelper {
 	}
 	fn register_session_keys(who: &AccountId) {
 		pallet_session::NextKeys::<Test>::insert(who, keys_of(*who));
+	}
+	fn set_finality_voters(voters: &[(sp_consensus_grandpa::AuthorityId, AccountId)]) {
+		// Mock voter `n`'s key is `Account(n)` and belongs to account `n`: the benchmark's keys
+		// are `Account(0..v)`.
+		let accounts: Vec<AccountId> = (0..voters.len() as AccountId).collect();
+		MockVoters::set(0, &accounts);
 	}
 }
 

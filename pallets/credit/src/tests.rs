@@ -6,6 +6,7 @@
 //! session `n + 2`); the new roles are active from session `n + 2` on.
 
 use crate::{mock::*, *};
+use frame_support::inherent::ProvideInherent as _;
 use codec::Encode;
 use frame_support::{assert_noop, assert_ok, traits::FindAuthor};
 use pallet_authorship::EventHandler;
@@ -720,4 +721,139 @@ fn base_credit_is_the_weighted_mean_scaled_to_ten_thousand() {
 		enterprise_strength: MAX_DIMENSION_WEIGHT,
 	};
 	assert_eq!(heavy.base_credit(&dims(100)), MAX_BASE_CREDIT);
+}
+
+/// A justification of this chain's block `number` (registered in `frame_system` as a block of
+/// this chain), in GRANDPA round `round` of set 0, with precommits of `signers`.
+fn justification_of(number: u64, round: u64, signers: &[AccountId]) -> FinalityJustificationOf<Test> {
+	let header = bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<Test>>(number);
+	frame_system::BlockHash::<Test>::insert(number, header.hash());
+	if System::block_number() <= number {
+		System::set_block_number(number + 1);
+	}
+	bp_test_utils::make_justification_for_header(bp_test_utils::JustificationGeneratorParams {
+		header,
+		round,
+		set_id: 0,
+		authorities: signers.iter().map(|s| (bp_test_utils::Account(*s as u16), 1)).collect(),
+		ancestors: 0,
+		forks: 1,
+	})
+}
+
+fn note(j: FinalityJustificationOf<Test>) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Credit::note_finality_votes(RuntimeOrigin::none(), j)
+}
+
+/// Hole 9: an audit node (a GRANDPA voter that authors nothing, so it misses no Aura slot)
+/// went silent and lost nothing. Now the block authors note the chain's GRANDPA justifications
+/// (an inherent); a voter that signed none of a session's rounds loses credit and the next
+/// election replaces it. Forged, foreign, replayed and under-signed justifications are refused
+/// and change nothing.
+#[test]
+fn hole9_a_silent_finality_voter_loses_credit_and_is_replaced() {
+	threshold_consortium().build().execute_with(|| {
+		assert_eq!(roles(), (vec![1, 2, 3], vec![4, 5]));
+		MockVoters::set(0, &[1, 2, 3, 4, 5]);
+		let (c4, c5) = (credit(4), credit(5));
+
+		// Audit node 5's node is down: six rounds are finalised by the other four (the
+		// threshold of five voters is four).
+		let first = justification_of(10, 1, &[1, 2, 3, 4]);
+		// The author's inherent: built from the node's newest justification, only if valid.
+		let mut data = sp_inherents::InherentData::new();
+		data.put_data(VOTES_INHERENT_IDENTIFIER, &first.encode()).unwrap();
+		assert_eq!(
+			Credit::create_inherent(&data),
+			Some(Call::note_finality_votes { justification: first.clone() })
+		);
+		assert_ok!(note(first.clone()));
+		for (i, number) in (11..=15).enumerate() {
+			assert_ok!(note(justification_of(number, 2 + i as u64, &[4, 3, 2, 1])));
+		}
+		assert_eq!(VoteTallies::<Test>::get(5), (6, 0));
+		assert_eq!(VoteTallies::<Test>::get(4), (6, 6));
+
+		// Refused, with nothing changed: the same or an older justification again ...
+		assert_noop!(note(first.clone()), Error::<Test>::JustificationNotNewer);
+		data.replace_data(VOTES_INHERENT_IDENTIFIER, &first.encode());
+		assert_eq!(Credit::create_inherent(&data), None);
+		// ... one of a block this chain does not have (another chain's header) ...
+		let foreign = justification_of(20, 9, &[1, 2, 3, 4]);
+		frame_system::BlockHash::<Test>::remove(20);
+		assert_noop!(note(foreign.clone()), Error::<Test>::JustificationOfUnknownBlock);
+		// ... one signed by strangers, or with too few voters ...
+		let strangers = justification_of(21, 10, &[31, 32, 33, 34]);
+		assert_noop!(note(strangers), Error::<Test>::InvalidJustification);
+		let too_few = justification_of(22, 11, &[1, 2, 3]);
+		assert_noop!(note(too_few), Error::<Test>::InvalidJustification);
+		// ... and any origin but the inherent's.
+		let valid = justification_of(24, 13, &[1, 2, 3, 4]);
+		assert_noop!(Credit::note_finality_votes(signed(1), valid.clone()), DispatchError::BadOrigin);
+		// Off the consortium nothing is elected, so nothing is noted either.
+		MockChain::set_kind(ChainKind::Hospital);
+		assert_noop!(note(valid), Error::<Test>::NotConsortium);
+		MockChain::set_kind(ChainKind::Consortium);
+		assert_eq!(VoteTallies::<Test>::get(5), (6, 0));
+		// An author that adds a precommit in the silent voter's name (another voter's
+		// signature) gets the round noted, but the forged vote counts for nothing.
+		let mut forged = justification_of(25, 14, &[1, 2, 3, 4]);
+		let mut fake = forged.commit.precommits[0].clone();
+		fake.id = sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(5));
+		forged.commit.precommits.push(fake);
+		assert_ok!(note(forged));
+		assert_eq!(VoteTallies::<Test>::get(5), (7, 0));
+
+		// The session ends: 5 signed none of seven rounds (7 x 300 = 2100, under the 3000
+		// threshold); 4 signed them all and loses nothing.
+		start_session(1);
+		assert_eq!(credit(5), c5 - 2_100);
+		assert!(credit(4) >= c4);
+		System::assert_has_event(
+			Event::CreditPenalised {
+				who: 5,
+				reason: PenaltyReason::MissedVotes,
+				amount: 2_100,
+				credit: c5 - 2_100,
+			}
+			.into(),
+		);
+		assert_eq!(VoteTallies::<Test>::count(), 0);
+		// The next election replaces it with the stand-by 6.
+		System::assert_has_event(
+			Event::RolesElected {
+				session: 2,
+				rpn: vec![1, 2, 3].try_into().unwrap(),
+				atn: vec![4, 6].try_into().unwrap(),
+			}
+			.into(),
+		);
+	});
+}
+
+/// An online voter left out of some justifications (they need only two thirds of the votes)
+/// is never charged, nor is anyone in a session with fewer than `MIN_VOTE_ROUNDS` rounds.
+#[test]
+fn a_voter_left_out_of_some_justifications_or_a_short_session_costs_nothing() {
+	threshold_consortium().build().execute_with(|| {
+		MockVoters::set(0, &[1, 2, 3, 4, 5]);
+		let before: Vec<_> = (1..=5).map(credit).collect();
+		for (i, number) in (10..16).enumerate() {
+			let signers: &[AccountId] = if i == 0 { &[1, 2, 3, 5] } else { &[1, 2, 3, 4] };
+			assert_ok!(note(justification_of(number, 1 + i as u64, signers)));
+		}
+		assert_eq!(VoteTallies::<Test>::get(5), (6, 1));
+		assert_eq!(VoteTallies::<Test>::get(4), (6, 5));
+		start_session(1);
+		for (who, c) in (1..=5).zip(before.iter()) {
+			assert!(credit(who) >= *c, "{who} was charged");
+		}
+		// Four rounds only: too few to tell a silent voter from bad luck.
+		let before: Vec<_> = (1..=5).map(credit).collect();
+		for (i, number) in (20..24).enumerate() {
+			assert_ok!(note(justification_of(number, 20 + i as u64, &[1, 2, 3, 4])));
+		}
+		start_session(2);
+		assert!(credit(5) >= before[4]);
+	});
 }

@@ -173,6 +173,8 @@ pub enum PenaltyReason {
 	AuditFailure,
 	/// A representative node's Aura slot passed without its block.
 	MissedSlot,
+	/// A finality voter signed none of a session's noted GRANDPA rounds.
+	MissedVotes,
 }
 
 /// One registered consortium institution.

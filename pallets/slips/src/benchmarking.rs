@@ -49,6 +49,11 @@ fn keywords<T: Config>(k: u32, seed: u8) -> Vec<Vec<u8>> {
 		.collect()
 }
 
+/// The most categories a record may carry, in reverse order (the call sorts them).
+fn categories() -> Vec<mbds_primitives::consent::CategoryId> {
+	(0..mbds_primitives::consent::MAX_SCOPE_CATEGORIES).rev().collect()
+}
+
 /// Submits a pending slip with `k` maximal keywords and returns its id.
 fn pending_slip<T: Config>(a: &Actors<T::AccountId>, k: u32, seed: u8) -> SlipId {
 	let id = NextSlipId::<T>::get();
@@ -60,6 +65,7 @@ fn pending_slip<T: Config>(a: &Actors<T::AccountId>, k: u32, seed: u8) -> SlipId
 		TransactionType::Diagnosis,
 		alloc::vec![1; T::MaxContentLen::get() as usize],
 		keywords::<T>(k, seed),
+		categories(),
 		alloc::vec![2; T::MaxAddressLen::get() as usize],
 		H256::repeat_byte(seed),
 	)
@@ -157,6 +163,7 @@ mod benchmarks {
 			TransactionType::Diagnosis,
 			alloc::vec![1; c as usize],
 			keywords::<T>(k, 1),
+			categories(),
 			alloc::vec![2; T::MaxAddressLen::get() as usize],
 			H256::repeat_byte(1),
 		);

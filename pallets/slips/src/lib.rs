@@ -18,8 +18,8 @@
 //!   submitted what and cannot be denied later. The patient's signature is that of the
 //!   `confirm_slip` extrinsic, which names the slip id *and* the record hash the patient
 //!   checked.
-//! - **Summary item**: (patient, one encrypted keyword, record hash, chain id, block number,
-//!   slip id). One item per confirmed slip *and encrypted keyword*, so a keyword trapdoor on
+//! - **Summary item**: (patient, one encrypted keyword, record hash, the record's categories,
+//!   chain id, block number, slip id). One item per confirmed slip *and encrypted keyword*, so a keyword trapdoor on
 //!   the consortium chain matches exactly one item.
 //! - **Summary batch**: the items confirmed during a window. A batch opens with its first item
 //!   and closes at the start of the block in which [`Config::BatchBlocks`] blocks or
@@ -96,7 +96,10 @@ use codec::{Codec, Encode};
 use frame_support::{pallet_prelude::*, traits::UnixTime};
 use frame_system::pallet_prelude::BlockNumberFor;
 pub use mbds_primitives::statements::{VisitProof, VisitStatement};
-use mbds_primitives::{ChainIdentity, Moment, ParticipantRegistry, Role};
+use mbds_primitives::{
+	consent::{CategoryId, CategoryList},
+	ChainIdentity, Moment, ParticipantRegistry, Role,
+};
 use sp_core::H256;
 use sp_runtime::traits::{BlakeTwo256, Hash, IdentifyAccount, Saturating, Verify};
 
@@ -408,6 +411,8 @@ pub mod pallet {
 		EmptyKeyword,
 		/// An encrypted keyword is longer than `MaxKeywordLen`.
 		KeywordTooLong,
+		/// More record categories than a grant scope can name (`MAX_SCOPE_CATEGORIES`).
+		TooManyCategories,
 		/// The encrypted storage address is empty.
 		EmptyAddress,
 		/// The encrypted storage address is longer than `MaxAddressLen`.
@@ -487,7 +492,9 @@ pub mod pallet {
 		///
 		/// Only an active doctor of this chain's institution; `patient` must be an active
 		/// patient, and `visit` the patient's signed proof of a visit to this institution, not
-		/// older than [`Config::VisitValidity`]. The patient may have at most
+		/// older than [`Config::VisitValidity`]. `categories` are the record's coarse keyword
+		/// categories (stored sorted, without duplicates); they travel with the summary to the
+		/// consortium, where category-scoped grants apply them. The patient may have at most
 		/// [`Config::MaxPendingPerPatient`] pending slips, at most
 		/// [`Config::MaxPendingPerDoctorPatient`] of them from this doctor. Feeless for active
 		/// participants (see `pallet-kmc`).
@@ -498,7 +505,8 @@ pub mod pallet {
 		))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _patient: &T::AccountId,
 			_visit: &VisitProofOf<T>, _generated_at: &Moment, _tx_type: &TransactionType,
-			_content: &Vec<u8>, _encrypted_keywords: &Vec<Vec<u8>>, _encrypted_address: &Vec<u8>,
+			_content: &Vec<u8>, _encrypted_keywords: &Vec<Vec<u8>>, _categories: &Vec<CategoryId>,
+			_encrypted_address: &Vec<u8>,
 			_record_hash: &H256| -> bool { T::Participants::is_active_signer(origin) })]
 		pub fn submit_slip(
 			origin: OriginFor<T>,
@@ -508,6 +516,7 @@ pub mod pallet {
 			tx_type: TransactionType,
 			content: Vec<u8>,
 			encrypted_keywords: Vec<Vec<u8>>,
+			categories: Vec<CategoryId>,
 			encrypted_address: Vec<u8>,
 			record_hash: H256,
 		) -> DispatchResult {
@@ -532,6 +541,7 @@ pub mod pallet {
 					kw.try_into().map_err(|_| Error::<T>::KeywordTooLong)?;
 				keywords.try_push(kw).map_err(|_| Error::<T>::TooManyKeywords)?;
 			}
+			let categories = Self::checked_categories(categories)?;
 			ensure!(!encrypted_address.is_empty(), Error::<T>::EmptyAddress);
 			let encrypted_address: BoundedVec<u8, T::MaxAddressLen> =
 				encrypted_address.try_into().map_err(|_| Error::<T>::AddressTooLong)?;
@@ -581,6 +591,7 @@ pub mod pallet {
 					institution,
 					patient: patient.clone(),
 					encrypted_keywords: keywords,
+					categories,
 					encrypted_address,
 					record_hash,
 					submitted_at: now,
@@ -629,6 +640,7 @@ pub mod pallet {
 					patient: who.clone(),
 					encrypted_keyword: kw.clone(),
 					record_hash,
+					categories: slip.categories.clone(),
 					chain_id,
 					block_number: now,
 					slip_id,
@@ -706,6 +718,13 @@ pub mod pallet {
 				}
 				Some(_) => Err(Error::<T>::NotADoctor.into()),
 			}
+		}
+
+		/// `categories` sorted and without duplicates, within the scope bound.
+		fn checked_categories(mut categories: Vec<CategoryId>) -> Result<CategoryList, Error<T>> {
+			categories.sort_unstable();
+			categories.dedup();
+			categories.try_into().map_err(|_| Error::<T>::TooManyCategories)
 		}
 
 		/// Checks that `visit` is `patient`'s proof of a visit to `institution`, recent enough

@@ -6,7 +6,10 @@ use frame_support::{
 	dispatch::{CheckIfFeeless, GetDispatchInfo},
 	traits::Hooks,
 };
-use mbds_primitives::{ChainKind, SuspendParticipant};
+use mbds_primitives::{
+	consent::{category, CategoryId, SYSTEM_ICD10_CHAPTER},
+	ChainKind, SuspendParticipant,
+};
 use sp_runtime::{
 	traits::DispatchTransaction,
 	transaction_validity::{InvalidTransaction, TransactionValidityError},
@@ -43,10 +46,15 @@ fn submit_visit(
 		TransactionType::Diagnosis,
 		b"outpatient visit".to_vec(),
 		kws,
+		vec![CIRCULATORY, ENDOCRINE, CIRCULATORY],
 		vec![0xAD; 32],
 		hash,
 	)
 }
+
+/// Categories the test slips carry (given unsorted and with a duplicate).
+const ENDOCRINE: CategoryId = category(SYSTEM_ICD10_CHAPTER, 4);
+const CIRCULATORY: CategoryId = category(SYSTEM_ICD10_CHAPTER, 9);
 
 fn submit(kws: usize, seed: u8) -> SlipId {
 	let id = NextSlipId::<Test>::get();
@@ -85,6 +93,8 @@ fn doctor_submits_patient_confirms_and_the_slip_is_immutable() {
 		assert_eq!(slip.generated_at, START_MS - 60_000);
 		assert_eq!(slip.tx_type, TransactionType::Diagnosis);
 		assert_eq!(slip.content.to_vec(), b"outpatient visit".to_vec());
+		// Categories are kept sorted, without the duplicate.
+		assert_eq!(slip.categories.to_vec(), vec![ENDOCRINE, CIRCULATORY]);
 		assert_eq!(slip.encrypted_keywords.len(), 2);
 		assert_eq!(slip.encrypted_address.to_vec(), vec![0xAD; 32]);
 		assert_eq!(slip.record_hash, record_hash(10));
@@ -109,6 +119,8 @@ fn doctor_submits_patient_confirms_and_the_slip_is_immutable() {
 			assert_eq!(item.chain_id, CHAIN_ID);
 			assert_eq!(item.block_number, 3);
 			assert_eq!(item.slip_id, id);
+			// The record's categories, as the patient confirmed them, travel with every item.
+			assert_eq!(item.categories.to_vec(), vec![ENDOCRINE, CIRCULATORY]);
 		}
 
 		// Nobody can change it afterwards: every decision call fails and changes nothing.
@@ -191,6 +203,7 @@ fn oversized_or_empty_fields_are_refused_with_their_own_error() {
 				TransactionType::Prescription,
 				content,
 				kws,
+				vec![ENDOCRINE],
 				address,
 				record_hash(1),
 			)
@@ -224,6 +237,22 @@ fn oversized_or_empty_fields_are_refused_with_their_own_error() {
 			Error::<Test>::AddressTooLong
 		);
 		assert_noop!(send(c(), k(), vec![], START_MS), Error::<Test>::EmptyAddress);
+		let max = mbds_primitives::consent::MAX_SCOPE_CATEGORIES;
+		let categorised = |n: u32| {
+			Slips::submit_slip(
+				RuntimeOrigin::signed(DOCTOR),
+				PATIENT,
+				visit(PATIENT),
+				START_MS,
+				TransactionType::Prescription,
+				c(),
+				k(),
+				(0..n).collect(),
+				a(),
+				record_hash(1),
+			)
+		};
+		assert_noop!(categorised(max + 1), Error::<Test>::TooManyCategories);
 		assert_noop!(
 			send(c(), k(), a(), START_MS + MAX_FUTURE_DRIFT_MS + 1),
 			Error::<Test>::GeneratedInFuture
@@ -537,6 +566,7 @@ fn medical_calls_are_feeless_for_active_participants_only() {
 			tx_type: TransactionType::Examination,
 			content: vec![],
 			encrypted_keywords: keywords(1, 1),
+			categories: vec![ENDOCRINE],
 			encrypted_address: vec![1],
 			record_hash: record_hash(1),
 		};

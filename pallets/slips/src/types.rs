@@ -8,7 +8,7 @@ use frame_support::{
 	pallet_prelude::{BoundedVec, Get},
 	CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
-use mbds_primitives::{ChainId, Moment};
+use mbds_primitives::{consent::CategoryList, ChainId, Moment};
 use scale_info::TypeInfo;
 use sp_core::H256;
 
@@ -152,6 +152,10 @@ pub struct Slip<
 	pub patient: AccountId,
 	/// Keywords of the record, each encrypted under the patient's search key (PEKS).
 	pub encrypted_keywords: BoundedVec<BoundedVec<u8, MaxKeywordLen>, MaxKeywords>,
+	/// Coarse categories of the record's keywords, in the clear (sorted, no duplicates), set
+	/// by the doctor and confirmed by the patient with the slip; anchored with the summary, so
+	/// the consortium can apply category-scoped grants to the record.
+	pub categories: CategoryList,
 	/// Where the encrypted record is stored, encrypted for the patient.
 	pub encrypted_address: BoundedVec<u8, MaxAddressLen>,
 	/// Hash of the record (the paper's H(M)), to detect tampering in storage.
@@ -190,6 +194,8 @@ pub struct SummaryItem<
 	pub encrypted_keyword: BoundedVec<u8, MaxKeywordLen>,
 	/// Hash of the record.
 	pub record_hash: H256,
+	/// The record's categories, as the patient confirmed them on the slip.
+	pub categories: CategoryList,
 	/// The chain holding the slip.
 	pub chain_id: ChainId,
 	/// Block of the patient's confirmation, where the slip became final.

@@ -18,7 +18,7 @@
 use crate::*;
 use frame_support::{
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, Get},
 };
 use frame_system::EnsureRoot;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -108,6 +108,29 @@ parameter_types! {
 	/// paper's 101) loses 2 000: one grade step of base credit, enough for a stand-by one step
 	/// below to be elected in its place at the next session.
 	pub const MissedSlotPenalty: pallet_credit::CreditPoints = 400;
+	/// A finality voter that signed none of a session's (at least five) noted GRANDPA rounds
+	/// loses 400 per round: silent for a whole session of 10 rounds it loses 4 000, two grade
+	/// steps, and the stand-by takes its seat at the next election.
+	pub const MissedVotePenalty: pallet_credit::CreditPoints = 400;
+}
+
+/// `pallet-credit`'s finality voters: GRANDPA's current set.
+pub struct GrandpaVoters;
+impl Get<(sp_consensus_grandpa::SetId, sp_consensus_grandpa::AuthorityList)> for GrandpaVoters {
+	fn get() -> (sp_consensus_grandpa::SetId, sp_consensus_grandpa::AuthorityList) {
+		(Grandpa::current_set_id(), Grandpa::grandpa_authorities())
+	}
+}
+
+/// `pallet-credit`'s voter accounts: the validator whose session keys hold the GRANDPA key.
+pub struct GrandpaKeyOwner;
+impl sp_runtime::traits::Convert<sp_consensus_grandpa::AuthorityId, Option<AccountId>>
+	for GrandpaKeyOwner
+{
+	fn convert(id: sp_consensus_grandpa::AuthorityId) -> Option<AccountId> {
+		use sp_runtime::RuntimeAppPublic;
+		Session::key_owner(sp_consensus_grandpa::AuthorityId::ID, id.as_ref())
+	}
 }
 
 impl pallet_credit::Config for Runtime {
@@ -128,6 +151,10 @@ impl pallet_credit::Config for Runtime {
 	type AuditFailurePenalty = AuditFailurePenalty;
 	type MissedSlotPenalty = MissedSlotPenalty;
 	type SlotOfBlock = pallet_credit::AuraSlotOfBlock<Runtime>;
+	type FinalityVoters = GrandpaVoters;
+	type VoterAccount = GrandpaKeyOwner;
+	type MaxVoters = ConstU32<MAX_AUTHORITIES>;
+	type MissedVotePenalty = MissedVotePenalty;
 	type WeightInfo = pallet_credit::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = CreditBenchmarkHelper;
@@ -149,6 +176,18 @@ impl pallet_credit::BenchmarkHelper<AccountId> for CreditBenchmarkHelper {
 			grandpa: sp_core::ed25519::Public::from_raw(raw).into(),
 		};
 		pallet_session::NextKeys::<Runtime>::insert(who, keys);
+	}
+	fn set_finality_voters(voters: &[(sp_consensus_grandpa::AuthorityId, AccountId)]) {
+		use sp_runtime::RuntimeAppPublic;
+		let list: Vec<_> = voters.iter().map(|(id, _)| (id.clone(), 1)).collect();
+		pallet_grandpa::Authorities::<Runtime>::put(
+			frame_support::WeakBoundedVec::force_from(list, Some("benchmark voters")),
+		);
+		pallet_grandpa::CurrentSetId::<Runtime>::put(0);
+		for (id, who) in voters {
+			let key = (sp_consensus_grandpa::AuthorityId::ID, AsRef::<[u8]>::as_ref(id).to_vec());
+			pallet_session::KeyOwner::<Runtime>::insert(key, who);
+		}
 	}
 }
 

@@ -111,6 +111,8 @@ parameter_types! {
 
 impl pallet_consent::Config for Runtime {
 	type Participants = Kmc;
+	// Records are anchored on the consortium, where consents live.
+	type Records = Anchor;
 	type Time = Timestamp;
 	type ProxyOrigin = pallet_consent::EnsureHealthAuthority<Runtime>;
 	type AcceptsConsents = AcceptsConsents;
