@@ -117,6 +117,7 @@ fn stored_pending_slip<T: Config>(
 			encrypted_keywords: BoundedVec::truncate_from(
 				keywords::<T>(k, 1).into_iter().map(BoundedVec::truncate_from).collect(),
 			),
+			categories: BoundedVec::truncate_from(categories()),
 			encrypted_address: BoundedVec::truncate_from(
 				alloc::vec![2; T::MaxAddressLen::get() as usize],
 			),
