@@ -589,6 +589,27 @@ fn parse_purpose(s: &str) -> Result<Purpose, String> {
 	})
 }
 
+/// A grant's scope in words: all records, the listed records, or the named categories.
+fn scope_str(scope: &GrantScope) -> String {
+	match scope {
+		GrantScope::AllRecords => "all records".into(),
+		GrantScope::Records(list) => format!(
+			"records {}",
+			list.iter()
+				.map(|r| match r {
+					RecordId::Hash(h) => chain::hash_hex(h),
+					RecordId::Slip { chain, slip } => format!("slip {slip} of chain {chain}"),
+				})
+				.collect::<Vec<_>>()
+				.join(", ")
+		),
+		GrantScope::Categories(list) => format!(
+			"categories {}",
+			list.iter().map(|c| category_name(*c)).collect::<Vec<_>>().join(", ")
+		),
+	}
+}
+
 fn parse_scope(records: &[String], categories: &[String]) -> Result<GrantScope, String> {
 	if !categories.is_empty() {
 		let mut list = categories
@@ -1311,6 +1332,15 @@ fn check_slip(
 	})?;
 	let consortium = connect(consortium, "consortium")?;
 	let tester_account = AccountId::from(note.tester);
+	// Keywords searchable only by someone other than the health authorities' proxies would
+	// hide the record from your searches (or let that party test your trapdoors).
+	let tester_role = chain::participant(&consortium, &tester_account)?.map(|p| p.role);
+	if tester_role != Some(Role::Institution(InstitutionKind::HealthAuthority)) {
+		return Err(format!(
+			"slip {slip_id}: its keywords are encrypted for {}, which is not a health authority's search proxy on the consortium; reject it with --reason incorrect",
+			ss58(&tester_account)
+		));
+	}
 	let tester = chain::tester_key(&consortium, &tester_account).map_err(|e| {
 		format!("slip {slip_id}: the search proxy {} named in the slip: {e}", ss58(&tester_account))
 	})?;
@@ -1618,26 +1648,26 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				vec![format!("{} grant(s), {} pending request(s)", grants.len(), pending.len())];
 			for (id, g) in &grants {
 				text.push(format!(
-					"  grant {id}: {} actions {:#05b} scope {:?} until {}",
+					"  grant {id}: {} actions {:#05b} on {} until {}",
 					grantee_str(&g.grantee),
 					g.actions.0,
-					g.scope,
+					scope_str(&g.scope),
 					g.valid_until
 				));
 			}
 			for (id, r) in &pending {
 				text.push(format!(
-					"  request {id}: {} asks actions {:#05b} for {:?} ({:?})",
+					"  request {id}: {} asks actions {:#05b} for {:?} on {}",
 					ss58(&r.requester),
 					r.actions.0,
 					r.purpose,
-					r.scope
+					scope_str(&r.scope)
 				));
 			}
 			out(
 				text,
 				json!({
-					"grants": grants.iter().map(|(id, g)| json!({"grant": id, "grantee": grantee_str(&g.grantee), "valid_until": g.valid_until})).collect::<Vec<_>>(),
+					"grants": grants.iter().map(|(id, g)| json!({"grant": id, "grantee": grantee_str(&g.grantee), "scope": scope_str(&g.scope), "valid_until": g.valid_until})).collect::<Vec<_>>(),
 					"requests": pending.iter().map(|(id, r)| json!({"request": id, "requester": ss58(&r.requester), "purpose": format!("{:?}", r.purpose)})).collect::<Vec<_>>(),
 				}),
 			)

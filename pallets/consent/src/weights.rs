@@ -84,8 +84,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2744`
 		//  Estimated: `59518`
-		// Minimum execution time: 375_957_000 picoseconds.
-		Weight::from_parts(398_070_000, 59518)
+		// Minimum execution time: 378_661_000 picoseconds.
+		Weight::from_parts(394_695_000, 59518)
 			.saturating_add(T::DbWeight::get().reads(26_u64))
 			.saturating_add(T::DbWeight::get().writes(39_u64))
 	}
@@ -107,8 +107,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1897`
 		//  Estimated: `4648`
-		// Minimum execution time: 44_405_000 picoseconds.
-		Weight::from_parts(48_632_000, 4648)
+		// Minimum execution time: 44_576_000 picoseconds.
+		Weight::from_parts(48_262_000, 4648)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -134,8 +134,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `17358`
 		//  Estimated: `21242`
-		// Minimum execution time: 145_746_000 picoseconds.
-		Weight::from_parts(151_234_000, 21242)
+		// Minimum execution time: 146_557_000 picoseconds.
+		Weight::from_parts(151_895_000, 21242)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -153,8 +153,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `17589`
 		//  Estimated: `21242`
-		// Minimum execution time: 119_998_000 picoseconds.
-		Weight::from_parts(124_805_000, 21242)
+		// Minimum execution time: 120_919_000 picoseconds.
+		Weight::from_parts(126_387_000, 21242)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -178,8 +178,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `674`
 		//  Estimated: `8793`
-		// Minimum execution time: 104_264_000 picoseconds.
-		Weight::from_parts(114_760_000, 8793)
+		// Minimum execution time: 109_001_000 picoseconds.
+		Weight::from_parts(118_946_000, 8793)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -220,10 +220,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3402 + p * (1108 ±0)`
 		//  Estimated: `59518`
-		// Minimum execution time: 455_354_000 picoseconds.
-		Weight::from_parts(463_839_774, 59518)
-			// Standard Error: 31_797
-			.saturating_add(Weight::from_parts(10_077_794, 0).saturating_mul(p.into()))
+		// Minimum execution time: 457_087_000 picoseconds.
+		Weight::from_parts(462_400_394, 59518)
+			// Standard Error: 26_094
+			.saturating_add(Weight::from_parts(9_645_023, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(32_u64))
 			.saturating_add(T::DbWeight::get().writes(45_u64))
 	}
@@ -259,8 +259,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4896`
 		//  Estimated: `59518`
-		// Minimum execution time: 411_881_000 picoseconds.
-		Weight::from_parts(425_411_000, 59518)
+		// Minimum execution time: 412_832_000 picoseconds.
+		Weight::from_parts(428_074_000, 59518)
 			.saturating_add(T::DbWeight::get().reads(28_u64))
 			.saturating_add(T::DbWeight::get().writes(43_u64))
 	}
@@ -282,8 +282,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2235`
 		//  Estimated: `4637`
-		// Minimum execution time: 45_597_000 picoseconds.
-		Weight::from_parts(49_012_000, 4637)
+		// Minimum execution time: 45_637_000 picoseconds.
+		Weight::from_parts(48_912_000, 4637)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -299,6 +299,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Consent::AccessNonce` (`max_values`: None, `max_size`: Some(104), added: 2579, mode: `MaxEncodedLen`)
 	/// Storage: `Consent::Activity` (r:1 w:1)
 	/// Proof: `Consent::Activity` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Anchor::RecordCategories` (r:1 w:0)
+	/// Proof: `Anchor::RecordCategories` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	/// Storage: `Consent::GrantsOf` (r:2 w:0)
 	/// Proof: `Consent::GrantsOf` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Consent::Grants` (r:32 w:0)
@@ -312,13 +314,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `g` is `[1, 32]`.
 	fn record_access(g: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2094 + g * (104 ±0)`
+		//  Measured:  `2136 + g * (104 ±0)`
 		//  Estimated: `11394 + g * (3658 ±0)`
-		// Minimum execution time: 136_943_000 picoseconds.
-		Weight::from_parts(142_820_963, 11394)
-			// Standard Error: 13_402
-			.saturating_add(Weight::from_parts(4_421_919, 0).saturating_mul(g.into()))
-			.saturating_add(T::DbWeight::get().reads(13_u64))
+		// Minimum execution time: 148_189_000 picoseconds.
+		Weight::from_parts(153_843_381, 11394)
+			// Standard Error: 11_794
+			.saturating_add(Weight::from_parts(4_487_416, 0).saturating_mul(g.into()))
+			.saturating_add(T::DbWeight::get().reads(14_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 			.saturating_add(Weight::from_parts(0, 3658).saturating_mul(g.into()))
@@ -345,8 +347,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `708`
 		//  Estimated: `8793`
-		// Minimum execution time: 108_862_000 picoseconds.
-		Weight::from_parts(120_028_000, 8793)
+		// Minimum execution time: 114_670_000 picoseconds.
+		Weight::from_parts(124_394_000, 8793)
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -372,8 +374,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1130`
 		//  Estimated: `11394`
-		// Minimum execution time: 71_707_000 picoseconds.
-		Weight::from_parts(75_693_000, 11394)
+		// Minimum execution time: 71_767_000 picoseconds.
+		Weight::from_parts(75_963_000, 11394)
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -400,10 +402,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `108 + n * (1243 ±0)`
 		//  Estimated: `1493 + n * (3647 ±0)`
-		// Minimum execution time: 4_126_000 picoseconds.
-		Weight::from_parts(4_574_697, 1493)
-			// Standard Error: 14_193
-			.saturating_add(Weight::from_parts(30_524_441, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_066_000 picoseconds.
+		Weight::from_parts(2_807_438, 1493)
+			// Standard Error: 14_506
+			.saturating_add(Weight::from_parts(31_217_126, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -415,67 +417,67 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDb's costs, for tests and mocks.
 impl WeightInfo for () {
 	fn grant() -> Weight {
-		Weight::from_parts(398_070_000, 59518)
+		Weight::from_parts(394_695_000, 59518)
 			.saturating_add(ParityDbWeight::get().reads(26_u64))
 			.saturating_add(ParityDbWeight::get().writes(39_u64))
 	}
 	fn revoke() -> Weight {
-		Weight::from_parts(48_632_000, 4648)
+		Weight::from_parts(48_262_000, 4648)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn set_policy() -> Weight {
-		Weight::from_parts(151_234_000, 21242)
+		Weight::from_parts(151_895_000, 21242)
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_policy() -> Weight {
-		Weight::from_parts(124_805_000, 21242)
+		Weight::from_parts(126_387_000, 21242)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn record_visit() -> Weight {
-		Weight::from_parts(114_760_000, 8793)
+		Weight::from_parts(118_946_000, 8793)
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn request_access(p: u32, ) -> Weight {
-		Weight::from_parts(463_839_774, 59518)
-			.saturating_add(Weight::from_parts(10_077_794, 0).saturating_mul(p.into()))
+		Weight::from_parts(462_400_394, 59518)
+			.saturating_add(Weight::from_parts(9_645_023, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(32_u64))
 			.saturating_add(ParityDbWeight::get().writes(45_u64))
 	}
 	fn approve_request() -> Weight {
-		Weight::from_parts(425_411_000, 59518)
+		Weight::from_parts(428_074_000, 59518)
 			.saturating_add(ParityDbWeight::get().reads(28_u64))
 			.saturating_add(ParityDbWeight::get().writes(43_u64))
 	}
 	fn deny_request() -> Weight {
-		Weight::from_parts(49_012_000, 4637)
+		Weight::from_parts(48_912_000, 4637)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn record_access(g: u32, ) -> Weight {
-		Weight::from_parts(142_820_963, 11394)
-			.saturating_add(Weight::from_parts(4_421_919, 0).saturating_mul(g.into()))
-			.saturating_add(ParityDbWeight::get().reads(13_u64))
+		Weight::from_parts(153_843_381, 11394)
+			.saturating_add(Weight::from_parts(4_487_416, 0).saturating_mul(g.into()))
+			.saturating_add(ParityDbWeight::get().reads(14_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 			.saturating_add(Weight::from_parts(0, 3658).saturating_mul(g.into()))
 	}
 	fn record_search() -> Weight {
-		Weight::from_parts(120_028_000, 8793)
+		Weight::from_parts(124_394_000, 8793)
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn attest_emergency() -> Weight {
-		Weight::from_parts(75_693_000, 11394)
+		Weight::from_parts(75_963_000, 11394)
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn expire_requests(n: u32, ) -> Weight {
-		Weight::from_parts(4_574_697, 1493)
-			.saturating_add(Weight::from_parts(30_524_441, 0).saturating_mul(n.into()))
+		Weight::from_parts(2_807_438, 1493)
+			.saturating_add(Weight::from_parts(31_217_126, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))

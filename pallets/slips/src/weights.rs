@@ -71,22 +71,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Slips::PatientSlipAt` (r:0 w:1)
 	/// Proof: `Slips::PatientSlipAt` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::Ledger` (r:0 w:1)
-	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3537), added: 6012, mode: `MaxEncodedLen`)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[0, 1024]`.
 	/// The range of component `k` is `[1, 16]`.
-	fn submit_slip(_c: u32, k: u32, ) -> Weight {
+	fn submit_slip(c: u32, k: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2104`
 		//  Estimated: `8793`
-		// Minimum execution time: 118_706_000 picoseconds.
-		Weight::from_parts(127_271_807, 8793)
-			// Standard Error: 18_431
-			.saturating_add(Weight::from_parts(320_708, 0).saturating_mul(k.into()))
+		// Minimum execution time: 120_058_000 picoseconds.
+		Weight::from_parts(129_296_053, 8793)
+			// Standard Error: 350
+			.saturating_add(Weight::from_parts(1_677, 0).saturating_mul(c.into()))
+			// Standard Error: 23_366
+			.saturating_add(Weight::from_parts(314_804, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Slips::Ledger` (r:1 w:1)
-	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3537), added: 6012, mode: `MaxEncodedLen`)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
 	/// Storage: `Kmc::Participants` (r:1 w:0)
 	/// Proof: `Kmc::Participants` (`max_values`: None, `max_size`: Some(126), added: 2601, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::CurrentBatch` (r:1 w:1)
@@ -98,32 +100,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Slips::PendingSlips` (r:1 w:1)
 	/// Proof: `Slips::PendingSlips` (`max_values`: None, `max_size`: Some(1457), added: 3932, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::BatchItems` (r:0 w:16)
-	/// Proof: `Slips::BatchItems` (`max_values`: None, `max_size`: Some(238), added: 2713, mode: `MaxEncodedLen`)
+	/// Proof: `Slips::BatchItems` (`max_values`: None, `max_size`: Some(303), added: 2778, mode: `MaxEncodedLen`)
 	/// The range of component `k` is `[1, 16]`.
 	fn confirm_slip(k: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3594 + k * (130 ±0)`
+		//  Measured:  `3659 + k * (130 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 51_246_000 picoseconds.
-		Weight::from_parts(49_652_455, 67023)
-			// Standard Error: 6_723
-			.saturating_add(Weight::from_parts(5_031_090, 0).saturating_mul(k.into()))
+		// Minimum execution time: 53_209_000 picoseconds.
+		Weight::from_parts(51_655_354, 67023)
+			// Standard Error: 9_690
+			.saturating_add(Weight::from_parts(5_431_350, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(k.into())))
 	}
 	/// Storage: `Slips::Ledger` (r:1 w:1)
-	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3537), added: 6012, mode: `MaxEncodedLen`)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
 	/// Storage: `Kmc::Participants` (r:1 w:0)
 	/// Proof: `Kmc::Participants` (`max_values`: None, `max_size`: Some(126), added: 2601, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::PendingSlips` (r:1 w:1)
 	/// Proof: `Slips::PendingSlips` (`max_values`: None, `max_size`: Some(1457), added: 3932, mode: `MaxEncodedLen`)
 	fn reject_slip() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `5434`
-		//  Estimated: `7002`
-		// Minimum execution time: 37_506_000 picoseconds.
-		Weight::from_parts(40_580_000, 7002)
+		//  Measured:  `5499`
+		//  Estimated: `7067`
+		// Minimum execution time: 37_746_000 picoseconds.
+		Weight::from_parts(41_392_000, 7067)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -135,15 +137,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `193`
 		//  Estimated: `3591`
-		// Minimum execution time: 10_766_000 picoseconds.
-		Weight::from_parts(11_937_000, 3591)
+		// Minimum execution time: 10_966_000 picoseconds.
+		Weight::from_parts(12_098_000, 3591)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Slips::ExpiryQueue` (r:1 w:1)
 	/// Proof: `Slips::ExpiryQueue` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::Ledger` (r:128 w:128)
-	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3537), added: 6012, mode: `MaxEncodedLen`)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::PendingSlips` (r:128 w:128)
 	/// Proof: `Slips::PendingSlips` (`max_values`: None, `max_size`: Some(1457), added: 3932, mode: `MaxEncodedLen`)
 	/// Storage: `Slips::PatientSlipAt` (r:0 w:128)
@@ -151,17 +153,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 128]`.
 	fn expire_slips(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `205 + n * (5008 ±0)`
-		//  Estimated: `4503 + n * (6012 ±0)`
-		// Minimum execution time: 2_714_000 picoseconds.
-		Weight::from_parts(2_924_000, 4503)
-			// Standard Error: 10_251
-			.saturating_add(Weight::from_parts(21_576_281, 0).saturating_mul(n.into()))
+		//  Measured:  `205 + n * (5073 ±0)`
+		//  Estimated: `4503 + n * (6077 ±0)`
+		// Minimum execution time: 2_774_000 picoseconds.
+		Weight::from_parts(2_944_000, 4503)
+			// Standard Error: 20_109
+			.saturating_add(Weight::from_parts(22_614_792, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 6012).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
 	/// Storage: `Slips::OpenLeaves` (r:1 w:1)
 	/// Proof: `Slips::OpenLeaves` (`max_values`: Some(1), `max_size`: Some(65538), added: 66033, mode: `MaxEncodedLen`)
@@ -178,10 +180,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `177 + n * (32 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 18_908_000 picoseconds.
-		Weight::from_parts(22_505_203, 67023)
-			// Standard Error: 186
-			.saturating_add(Weight::from_parts(337_148, 0).saturating_mul(n.into()))
+		// Minimum execution time: 18_267_000 picoseconds.
+		Weight::from_parts(21_419_228, 67023)
+			// Standard Error: 196
+			.saturating_add(Weight::from_parts(334_394, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -189,41 +191,42 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 
 /// The same weights with ParityDb's costs, for tests and mocks.
 impl WeightInfo for () {
-	fn submit_slip(_c: u32, k: u32, ) -> Weight {
-		Weight::from_parts(127_271_807, 8793)
-			.saturating_add(Weight::from_parts(320_708, 0).saturating_mul(k.into()))
+	fn submit_slip(c: u32, k: u32, ) -> Weight {
+		Weight::from_parts(129_296_053, 8793)
+			.saturating_add(Weight::from_parts(1_677, 0).saturating_mul(c.into()))
+			.saturating_add(Weight::from_parts(314_804, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn confirm_slip(k: u32, ) -> Weight {
-		Weight::from_parts(49_652_455, 67023)
-			.saturating_add(Weight::from_parts(5_031_090, 0).saturating_mul(k.into()))
+		Weight::from_parts(51_655_354, 67023)
+			.saturating_add(Weight::from_parts(5_431_350, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(k.into())))
 	}
 	fn reject_slip() -> Weight {
-		Weight::from_parts(40_580_000, 7002)
+		Weight::from_parts(41_392_000, 7067)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn set_institution() -> Weight {
-		Weight::from_parts(11_937_000, 3591)
+		Weight::from_parts(12_098_000, 3591)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn expire_slips(n: u32, ) -> Weight {
-		Weight::from_parts(2_924_000, 4503)
-			.saturating_add(Weight::from_parts(21_576_281, 0).saturating_mul(n.into()))
+		Weight::from_parts(2_944_000, 4503)
+			.saturating_add(Weight::from_parts(22_614_792, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 6012).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
 	fn close_batch(n: u32, ) -> Weight {
-		Weight::from_parts(22_505_203, 67023)
-			.saturating_add(Weight::from_parts(337_148, 0).saturating_mul(n.into()))
+		Weight::from_parts(21_419_228, 67023)
+			.saturating_add(Weight::from_parts(334_394, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
