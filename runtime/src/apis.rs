@@ -20,9 +20,15 @@ use sp_runtime::{
 /// specific to this chain, the ones the genesis presets seat
 /// ([`mbds_primitives::chain_session_seed`]), so no two chains of a deployment share validator
 /// keys. Without a seed (key rotation) the keys are fresh random ones.
-pub fn chain_session_keys(owner: &[u8], seed: Option<Vec<u8>>) -> sp_session::OpaqueGeneratedSessionKeys {
+pub fn chain_session_keys(
+	owner: &[u8],
+	seed: Option<Vec<u8>>,
+) -> sp_session::OpaqueGeneratedSessionKeys {
 	let seed = seed.map(|s| {
-		mbds_primitives::chain_session_seed(&s, <ChainInfo as mbds_primitives::ChainIdentity>::chain_id())
+		mbds_primitives::chain_session_seed(
+			&s,
+			<ChainInfo as mbds_primitives::ChainIdentity>::chain_id(),
+		)
 	});
 	opaque::SessionKeys::generate(owner, seed).into()
 }

@@ -11,8 +11,8 @@ use alloc::{string::String, vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use pallet_credit::{CreditDimensions, ElectionParams};
 use serde_json::Value;
-use sp_genesis_builder::{self, PresetId};
 use sp_core::Pair;
+use sp_genesis_builder::{self, PresetId};
 use sp_keyring::Sr25519Keyring;
 
 /// A single-validator chain for development (`--dev`): a hospital chain run by Alice.
@@ -49,10 +49,9 @@ fn validator(k: Sr25519Keyring, chain: ChainId) -> Validator {
 	let uri = core::str::from_utf8(&uri).expect("a dev seed and a chain junction are UTF-8");
 	let aura = sp_core::sr25519::Pair::from_string(uri, None)
 		.expect("dev seeds with a hard junction are valid secret URIs");
-	let grandpa = sp_core::ed25519::Pair::from_string(uri, None)
-		.expect("ed25519 supports hard junctions");
-	let keys =
-		opaque::SessionKeys { aura: aura.public().into(), grandpa: grandpa.public().into() };
+	let grandpa =
+		sp_core::ed25519::Pair::from_string(uri, None).expect("ed25519 supports hard junctions");
+	let keys = opaque::SessionKeys { aura: aura.public().into(), grandpa: grandpa.public().into() };
 	(k.to_account_id(), keys)
 }
 

@@ -157,7 +157,8 @@ fn no_two_chains_share_a_validator_key_and_dev_seeds_derive_each_chains_own() {
 	use sp_core::crypto::key_types::{AURA, GRANDPA};
 	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
 	let mut seen: alloc::collections::BTreeMap<Vec<u8>, &str> = Default::default();
-	for preset in [DEVELOPMENT, HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL, CONSORTIUM_LOCAL] {
+	for preset in [DEVELOPMENT, HOSPITAL_LOCAL, HOSPITAL_B_LOCAL, PLATFORM_LOCAL, CONSORTIUM_LOCAL]
+	{
 		let mut ext = storage_of(preset);
 		let keystore = MemoryKeystore::new();
 		ext.register_extension(KeystoreExt::new(keystore.clone()));
@@ -176,11 +177,16 @@ fn no_two_chains_share_a_validator_key_and_dev_seeds_derive_each_chains_own() {
 			let encoded = <Runtime as frame_system::Config>::AccountId::from(
 				sp_keyring::Sr25519Keyring::Alice.public(),
 			);
-			let generated = crate::apis::chain_session_keys(&encoded.encode(), Some(b"//Alice".to_vec()));
+			let generated =
+				crate::apis::chain_session_keys(&encoded.encode(), Some(b"//Alice".to_vec()));
 			let generated = opaque::SessionKeys::decode(&mut &generated.keys[..]).unwrap();
-			let alice = &genesis.iter().find(|(who, _)| *who == encoded).expect("Alice validates").1;
+			let alice =
+				&genesis.iter().find(|(who, _)| *who == encoded).expect("Alice validates").1;
 			assert_eq!(&generated, alice, "{preset}: --alice derives the preset's keys");
-			assert!(keystore.has_keys(&[(generated.aura.encode(), AURA), (generated.grandpa.encode(), GRANDPA)]));
+			assert!(keystore.has_keys(&[
+				(generated.aura.encode(), AURA),
+				(generated.grandpa.encode(), GRANDPA)
+			]));
 		});
 	}
 }

@@ -282,7 +282,12 @@ impl Journey {
 	}
 
 	/// `record get` with extra arguments.
-	fn record_get_with(&mut self, who: &str, record: &str, extra: &[String]) -> Result<Value, String> {
+	fn record_get_with(
+		&mut self,
+		who: &str,
+		record: &str,
+		extra: &[String],
+	) -> Result<Value, String> {
 		let mut args = vec![
 			"record".to_string(),
 			"get".into(),
@@ -821,11 +826,16 @@ impl Journey {
 			self.read("doc-p", r, &mut report)?;
 		}
 		if found.contains(&rec_b) {
-			return Err(format!("P's doctor's search disclosed B's record {rec_b}, outside the grant's categories"));
+			return Err(format!(
+				"P's doctor's search disclosed B's record {rec_b}, outside the grant's categories"
+			));
 		}
 		self.say("  P's doctor asks for B's record anyway");
-		report.out_of_scope_refusal =
-			self.refused("doc-p", &rec_b, "P's doctor read B's record outside the granted categories")?;
+		report.out_of_scope_refusal = self.refused(
+			"doc-p",
+			&rec_b,
+			"P's doctor read B's record outside the granted categories",
+		)?;
 		self.say("  a conjunctive search by B's doctor (E11.9 AND HbA1c) finds only the records with both");
 		let both = self.trapdoor(&[diabetes, hba1c])?;
 		let found = self.search_until("doc-b", &both, 2)?;
@@ -871,7 +881,9 @@ impl Journey {
 			&member_key,
 		])?;
 		self.say("  doctor X reads P's record: each proxy asks the chain whether the patient's consent allows X");
-		self.say("  now (an active doctor of an active hospital A) and re-encrypts with A's fragment");
+		self.say(
+			"  now (an active doctor of an active hospital A) and re-encrypts with A's fragment",
+		);
 		let r = self
 			.record_get_with("doc-x", &rec_p, &["--member-key".to_string(), member_key])
 			.map_err(|e| format!("A's doctor X could not read under the institution grant: {e}"))?;

@@ -1209,8 +1209,14 @@ fn record_put(
 		.iter()
 		.enumerate()
 		.map(|(i, k)| {
-			EncryptedKeyword::encrypt_opened(&patient_search, &tester, k, &slip_note.opening, i as u32)
-				.to_bytes()
+			EncryptedKeyword::encrypt_opened(
+				&patient_search,
+				&tester,
+				k,
+				&slip_note.opening,
+				i as u32,
+			)
+			.to_bytes()
 		})
 		.collect();
 	let categories = record_categories(&keywords);
@@ -1344,7 +1350,10 @@ fn check_slip(
 	let tester = chain::tester_key(&consortium, &tester_account).map_err(|e| {
 		format!("slip {slip_id}: the search proxy {} named in the slip: {e}", ss58(&tester_account))
 	})?;
-	let parsed: Vec<Keyword> = keywords.iter().map(|k| Keyword::parse(k)).collect::<Result<_, _>>()
+	let parsed: Vec<Keyword> = keywords
+		.iter()
+		.map(|k| Keyword::parse(k))
+		.collect::<Result<_, _>>()
 		.map_err(|e| format!("slip {slip_id}: the record's keyword: {e}"))?;
 	let ciphertexts = EncryptedKeyword::decode_all(&slip.encrypted_keywords)
 		.map_err(|e| format!("slip {slip_id}: an encrypted keyword on the slip: {e}; reject it with --reason incorrect"))?;
@@ -1423,7 +1432,8 @@ fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 		SlipsCmd::Check(a) => {
 			let keys = ParticipantKeys::load(&a.key.keys)?;
 			let client = connect(&a.chain, "private chain")?;
-			let (slip, info, keywords) = check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
+			let (slip, info, keywords) =
+				check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
 			out(
 				vec![
 					format!(
@@ -1455,7 +1465,8 @@ fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 						"give --store to check the record before confirming (or --no-check)".into(),
 					);
 				}
-				let (s, info, _) = check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
+				let (s, info, _) =
+					check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
 				(s, info)
 			};
 			let call = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
@@ -1924,18 +1935,28 @@ fn load_member_key(
 	};
 	let institution = account("--member-key institution", &field("institution")?)?;
 	if field("member")? != keys.ss58() {
-		return Err(format!("--member-key {}: made for {}, not for you", path.display(), field("member")?));
+		return Err(format!(
+			"--member-key {}: made for {}, not for you",
+			path.display(),
+			field("member")?
+		));
 	}
 	let sealed = mbds_client::bytes_of(&Value::String(field("sealed")?))
 		.map_err(|e| format!("--member-key {}: field `sealed`: {e}", path.display()))?;
 	let institution_pk = chain::record_key(consortium, &institution)?;
-	let key = mbds_client::membership::open_member_key(&sealed, &keys.record_key(), &institution_pk)
-		.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
+	let key =
+		mbds_client::membership::open_member_key(&sealed, &keys.record_key(), &institution_pk)
+			.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
 	Ok((ss58(&institution), key))
 }
 
 /// `mbds institution member-key`: seal the institution's record key to one of its doctors.
-fn member_key_cmd(keys: &Path, consortium_url: &str, member: &str, out_path: &Path) -> Result<Out, String> {
+fn member_key_cmd(
+	keys: &Path,
+	consortium_url: &str,
+	member: &str,
+	out_path: &Path,
+) -> Result<Out, String> {
 	let keys = ParticipantKeys::load(keys)?;
 	let member_id = account("--member", member)?;
 	let consortium = connect(consortium_url, "consortium")?;

@@ -21,10 +21,14 @@ const MEMBER_KEY_TAG: &[u8] = b"mbds-member-key-v1";
 
 /// The institution's PRE secret key, sealed to its member's PRE public key (bytes of a
 /// `SealedNote`).
-pub fn seal_member_key(institution: &PreSecretKey, member: &PrePublicKey) -> Result<Vec<u8>, String> {
+pub fn seal_member_key(
+	institution: &PreSecretKey,
+	member: &PrePublicKey,
+) -> Result<Vec<u8>, String> {
 	let secret = institution.to_secret_bytes();
 	let note = Zeroizing::new([MEMBER_KEY_TAG, &secret[..]].concat());
-	let sealed = SealedNote::seal(member, &note).map_err(|e| format!("sealing the member key: {e}"))?;
+	let sealed =
+		SealedNote::seal(member, &note).map_err(|e| format!("sealing the member key: {e}"))?;
 	Ok(sealed.to_bytes())
 }
 
@@ -40,10 +44,10 @@ pub fn open_member_key(
 			.and_then(|n| n.open(member))
 			.map_err(|e| format!("the member key does not open with your key: {e}"))?,
 	);
-	let secret = note
-		.strip_prefix(MEMBER_KEY_TAG)
-		.ok_or("the sealed note is not an MBDS member key")?;
-	let key = PreSecretKey::from_secret_bytes(secret).map_err(|e| format!("the member key: {e}"))?;
+	let secret =
+		note.strip_prefix(MEMBER_KEY_TAG).ok_or("the sealed note is not an MBDS member key")?;
+	let key =
+		PreSecretKey::from_secret_bytes(secret).map_err(|e| format!("the member key: {e}"))?;
 	if key.public_key() != *institution_pk {
 		return Err("the member key is not the institution's registered record key (an old key, or another institution's?)".into());
 	}

@@ -69,10 +69,10 @@ fn icd10_sensitive(code: &str) -> Option<CategoryId> {
 		(b'F', _, _) | (b'X', 60..=84, _) => Some(SENSITIVE_MENTAL_HEALTH),
 		(b'B', 20..=24, _) | (b'A', 50..=64, _) | (b'Z', 21, _) | (b'R', 75, _) => {
 			Some(SENSITIVE_SEXUAL_HEALTH)
-		},
+		}
 		(b'O', 98, Some(7)) | (b'Z', 20, Some(6)) | (b'Z', 71, Some(7)) => {
 			Some(SENSITIVE_SEXUAL_HEALTH)
-		},
+		}
 		(b'Q', 90..=99, _) => Some(SENSITIVE_GENETICS),
 		_ => None,
 	}
@@ -110,7 +110,7 @@ pub fn keyword_categories(keyword: &Keyword) -> Vec<CategoryId> {
 				let mut out = vec![category(SYSTEM_ICD10_CHAPTER, chapter)];
 				out.extend(icd10_sensitive(code));
 				out
-			},
+			}
 			None => vec![category(SYSTEM_OTHER, 0)],
 		},
 		systems::LOINC => vec![category(SYSTEM_LOINC_CLASS, 0)],
@@ -122,7 +122,7 @@ pub fn keyword_categories(keyword: &Keyword) -> Vec<CategoryId> {
 			};
 			out.extend(atc_sensitive(code));
 			out
-		},
+		}
 		systems::RXNORM => vec![category(SYSTEM_MEDICATION, 0)],
 		_ => vec![category(SYSTEM_OTHER, 0)],
 	}
@@ -155,7 +155,11 @@ pub fn parse_category(name: &str) -> Result<CategoryId, String> {
 			if let Some(rest) = lower.strip_prefix("icd10:") {
 				let chapter = match rest.parse::<u32>() {
 					Ok(n) if (1..=22).contains(&n) => n,
-					Ok(n) => return Err(format!("category {name:?}: ICD-10 has chapters 1 to 22, not {n}")),
+					Ok(n) => {
+						return Err(format!(
+							"category {name:?}: ICD-10 has chapters 1 to 22, not {n}"
+						))
+					}
 					Err(_) => icd10_chapter(&rest.to_ascii_uppercase()).ok_or_else(|| {
 						format!("category {name:?}: {rest:?} is neither an ICD-10 chapter number nor an ICD-10 code")
 					})?,
@@ -164,12 +168,16 @@ pub fn parse_category(name: &str) -> Result<CategoryId, String> {
 			} else if let Some(rest) = lower.strip_prefix("atc:") {
 				match rest.as_bytes() {
 					[l @ b'a'..=b'z'] => category(SYSTEM_MEDICATION, u32::from(l - b'a') + 1),
-					_ => return Err(format!("category {name:?}: an ATC group is one letter, e.g. atc:C")),
+					_ => {
+						return Err(format!(
+							"category {name:?}: an ATC group is one letter, e.g. atc:C"
+						))
+					}
 				}
 			} else {
 				return Err(format!("unknown category {name:?} (icd10:<chapter or code>, loinc, snomed, medication, atc:<letter>, mental-health, sexual-health, genetics, other)"));
 			}
-		},
+		}
 	})
 }
 
@@ -217,9 +225,13 @@ impl SlipNote {
 			"the slip's sealed note is not an MBDS slip note (written by an older or foreign client)",
 		)?;
 		if body.len() != 96 {
-			return Err(format!("the slip's sealed note has {} bytes after its tag, not 96", body.len()));
+			return Err(format!(
+				"the slip's sealed note has {} bytes after its tag, not 96",
+				body.len()
+			));
 		}
-		let part = |i: usize| -> [u8; 32] { body[i * 32..(i + 1) * 32].try_into().expect("32 bytes") };
+		let part =
+			|i: usize| -> [u8; 32] { body[i * 32..(i + 1) * 32].try_into().expect("32 bytes") };
 		Ok(Self { address: part(0), tester: part(1), opening: KeywordOpening::from_bytes(part(2)) })
 	}
 }
@@ -291,7 +303,17 @@ mod tests {
 
 	#[test]
 	fn category_names_round_trip() {
-		for name in ["icd10:4", "loinc", "snomed", "medication", "atc:C", "mental-health", "sexual-health", "genetics", "other"] {
+		for name in [
+			"icd10:4",
+			"loinc",
+			"snomed",
+			"medication",
+			"atc:C",
+			"mental-health",
+			"sexual-health",
+			"genetics",
+			"other",
+		] {
 			let c = parse_category(name).unwrap();
 			assert_eq!(category_name(c), name);
 		}
@@ -302,7 +324,8 @@ mod tests {
 
 	#[test]
 	fn slip_notes_round_trip_and_foreign_notes_are_refused() {
-		let note = SlipNote { address: [1; 32], tester: [2; 32], opening: KeywordOpening::generate() };
+		let note =
+			SlipNote { address: [1; 32], tester: [2; 32], opening: KeywordOpening::generate() };
 		let bytes = note.to_bytes();
 		assert!(bytes.len() <= mbds_crypto::envelope::MAX_NOTE_LEN);
 		// Sealed, it fits the slip's encrypted-address bound of the runtime.
@@ -311,7 +334,11 @@ mod tests {
 		use frame_support::traits::Get;
 		let max: u32 = <mbds_runtime::Runtime as pallet_slips::Config>::MaxAddressLen::get();
 		let max = max as usize;
-		assert!(sealed.len() <= max, "sealed slip note of {} bytes, the chain takes {max}", sealed.len());
+		assert!(
+			sealed.len() <= max,
+			"sealed slip note of {} bytes, the chain takes {max}",
+			sealed.len()
+		);
 		assert_eq!(SlipNote::from_bytes(&bytes).unwrap(), note);
 		assert!(SlipNote::from_bytes(b"mbds-store:sha256:00").is_err());
 		assert!(SlipNote::from_bytes(&bytes[..bytes.len() - 1]).is_err());

@@ -500,7 +500,9 @@ impl KeywordOpening {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeywordMismatch {
 	/// The slip carries another number of encrypted keywords than the record has codes.
-	#[error("the record has {record} coded keyword(s) but the slip carries {slip} encrypted keyword(s)")]
+	#[error(
+		"the record has {record} coded keyword(s) but the slip carries {slip} encrypted keyword(s)"
+	)]
 	Count {
 		/// Keywords of the record.
 		record: usize,
@@ -538,7 +540,7 @@ pub fn check_keywords(
 	}) {
 		Some((index, (k, _))) => {
 			Err(KeywordMismatch::Keyword { index, expected: k.as_str().to_string() })
-		},
+		}
 		None => Ok(()),
 	}
 }
@@ -868,7 +870,8 @@ mod tests {
 
 		// The doctor labels the flu record with an HIV code.
 		let mut relabelled = honest.clone();
-		relabelled[0] = EncryptedKeyword::encrypt_opened(&y_r, &y_s, &kw("icd-10|B24"), &opening, 0);
+		relabelled[0] =
+			EncryptedKeyword::encrypt_opened(&y_r, &y_s, &kw("icd-10|B24"), &opening, 0);
 		assert_eq!(
 			check_keywords(&y_r, &y_s, &record, &opening, &relabelled),
 			Err(KeywordMismatch::Keyword { index: 0, expected: record[0].as_str().into() })
@@ -892,7 +895,9 @@ mod tests {
 		let foreign: Vec<_> = record
 			.iter()
 			.enumerate()
-			.map(|(i, k)| EncryptedKeyword::encrypt_opened(&y_r, &other_tester, k, &opening, i as u32))
+			.map(|(i, k)| {
+				EncryptedKeyword::encrypt_opened(&y_r, &other_tester, k, &opening, i as u32)
+			})
 			.collect();
 		assert!(check_keywords(&y_r, &y_s, &record, &opening, &foreign).is_err());
 		let other_patient = PeksSecretKey::generate().public_key();

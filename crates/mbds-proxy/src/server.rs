@@ -547,9 +547,15 @@ impl Proxy {
 	}
 
 	/// The key fragment the patient gave this proxy for `grantee`, if any.
-	fn stored_upload(&self, patient: &AccountId, grantee: &AccountId) -> Result<Option<Signed>, Refusal> {
+	fn stored_upload(
+		&self,
+		patient: &AccountId,
+		grantee: &AccountId,
+	) -> Result<Option<Signed>, Refusal> {
 		let path = self.kfrag_path(patient, grantee);
-		let storage = |e: String| refuse(500, "storage", false, format!("key fragment file {}: {e}", path.display()));
+		let storage = |e: String| {
+			refuse(500, "storage", false, format!("key fragment file {}: {e}", path.display()))
+		};
 		match std::fs::read(&path) {
 			Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
 			Err(e) => Err(storage(e.to_string())),

@@ -826,7 +826,7 @@ pub mod pallet {
 									}
 								}
 								list
-							},
+							}
 						});
 					});
 				}

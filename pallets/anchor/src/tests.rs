@@ -355,11 +355,18 @@ fn a_finalised_batch_becomes_consortium_slips_indexed_by_patient() {
 		// The consortium vouches for each patient's record categories (what category-scoped
 		// grants are checked against).
 		for item in &items {
-			let categories = <Anchor as RecordRegistry<u64>>::categories(&item.patient, &item.record_hash);
+			let categories =
+				<Anchor as RecordRegistry<u64>>::categories(&item.patient, &item.record_hash);
 			assert_eq!(categories, Some(item.categories.clone()));
 		}
-		assert_eq!(<Anchor as RecordRegistry<u64>>::categories(&PATIENT, &H256::repeat_byte(0xEE)), None);
-		assert_eq!(<Anchor as RecordRegistry<u64>>::categories(&OTHER_PATIENT, &items[0].record_hash), None);
+		assert_eq!(
+			<Anchor as RecordRegistry<u64>>::categories(&PATIENT, &H256::repeat_byte(0xEE)),
+			None
+		);
+		assert_eq!(
+			<Anchor as RecordRegistry<u64>>::categories(&OTHER_PATIENT, &items[0].record_hash),
+			None
+		);
 	});
 }
 

@@ -1194,7 +1194,7 @@ impl<T: Config> Pallet<T> {
 			},
 			AccessTarget::Record { id: id @ RecordId::Slip { .. }, .. } => {
 				AccessTarget::Record { id: *id, categories: Default::default() }
-			},
+			}
 			other => other.clone(),
 		}
 	}

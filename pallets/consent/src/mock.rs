@@ -9,7 +9,8 @@ use frame_support::{
 };
 use mbds_primitives::{
 	consent::{CategoryId, CategoryList, RecordRegistry},
-	InstitutionKind, Moment, ParticipantRegistry, RegistryBenchmarkHelper, Role, SuspendParticipant,
+	InstitutionKind, Moment, ParticipantRegistry, RegistryBenchmarkHelper, Role,
+	SuspendParticipant,
 };
 use sp_core::H256;
 use sp_runtime::{BuildStorage, DispatchError, DispatchResult};

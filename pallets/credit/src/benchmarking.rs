@@ -237,18 +237,20 @@ mod benchmarks {
 			.collect();
 		T::BenchmarkHelper::set_finality_voters(&voters);
 		let number: BlockNumberFor<T> = 1u32.into();
-		let header = bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<T>>(number);
+		let header =
+			bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<T>>(number);
 		frame_system::BlockHash::<T>::insert(number, header.hash());
 		frame_system::Pallet::<T>::set_block_number(2u32.into());
-		let justification =
-			bp_test_utils::make_justification_for_header(bp_test_utils::JustificationGeneratorParams {
+		let justification = bp_test_utils::make_justification_for_header(
+			bp_test_utils::JustificationGeneratorParams {
 				header,
 				round: 1,
 				set_id: 0,
 				authorities: keys.iter().map(|k| (*k, 1)).collect(),
 				ancestors: 0,
 				forks: 1,
-			});
+			},
+		);
 
 		#[extrinsic_call]
 		_(RawOrigin::None, justification);

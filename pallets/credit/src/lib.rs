@@ -112,15 +112,15 @@ use bp_header_chain::justification::{
 };
 use codec::DecodeAll;
 use core::marker::PhantomData;
-use sp_consensus_grandpa::{AuthorityId as GrandpaId, AuthorityList, SetId};
 use frame_support::inherent::ProvideInherent;
-use sp_inherents::{InherentData, InherentIdentifier};
-use sp_runtime::traits::Convert;
 use frame_support::{
 	traits::{Contains, FindAuthor, Get, OneSessionHandler},
 	weights::Weight,
 };
 use mbds_primitives::{ChainIdentity, ChainKind};
+use sp_consensus_grandpa::{AuthorityId as GrandpaId, AuthorityList, SetId};
+use sp_inherents::{InherentData, InherentIdentifier};
+use sp_runtime::traits::Convert;
 use sp_runtime::{BoundToRuntimeAppPublic, ConsensusEngineId, Perbill};
 use sp_staking::{
 	offence::{OffenceDetails, OnOffenceHandler},
@@ -899,15 +899,15 @@ pub mod pallet {
 				Error::<T>::JustificationNotNewer
 			);
 			ensure!(
-				number < frame_system::Pallet::<T>::block_number() &&
-					frame_system::Pallet::<T>::block_hash(number) == hash,
+				number < frame_system::Pallet::<T>::block_number()
+					&& frame_system::Pallet::<T>::block_hash(number) == hash,
 				Error::<T>::JustificationOfUnknownBlock
 			);
 			// Bounded before anything is verified: at most one precommit per voter, and at most
 			// as many ancestry headers (precommits on descendants of the target need a few).
 			ensure!(
-				commit.precommits.len() <= T::MaxVoters::get() as usize &&
-					justification.votes_ancestries.len() <= T::MaxVoters::get() as usize,
+				commit.precommits.len() <= T::MaxVoters::get() as usize
+					&& justification.votes_ancestries.len() <= T::MaxVoters::get() as usize,
 				Error::<T>::TooManyPrecommits
 			);
 			let (set_id, authorities) = T::FinalityVoters::get();
@@ -928,9 +928,9 @@ pub mod pallet {
 				.precommits
 				.iter()
 				.filter(|p| {
-					p.precommit.target_number >= number &&
-						authorities.iter().any(|(id, _)| *id == p.id) &&
-						sp_consensus_grandpa::check_message_signature(
+					p.precommit.target_number >= number
+						&& authorities.iter().any(|(id, _)| *id == p.id)
+						&& sp_consensus_grandpa::check_message_signature(
 							&finality_grandpa::Message::Precommit(p.precommit.clone()),
 							&p.id,
 							&p.signature,
@@ -943,8 +943,10 @@ pub mod pallet {
 				.collect();
 			signers.sort();
 			signers.dedup();
-			let voters =
-				authorities.into_iter().filter_map(|(id, _)| T::VoterAccount::convert(id)).collect();
+			let voters = authorities
+				.into_iter()
+				.filter_map(|(id, _)| T::VoterAccount::convert(id))
+				.collect();
 			Ok((voters, signers))
 		}
 

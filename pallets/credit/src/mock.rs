@@ -68,7 +68,9 @@ impl MockVoters {
 	pub fn set(set_id: u64, voters: &[AccountId]) {
 		let list = voters
 			.iter()
-			.map(|v| (sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(*v as u16)), 1))
+			.map(|v| {
+				(sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(*v as u16)), 1)
+			})
 			.collect();
 		FINALITY_VOTERS.with(|f| *f.borrow_mut() = (set_id, list));
 	}

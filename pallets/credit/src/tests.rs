@@ -6,8 +6,8 @@
 //! session `n + 2`); the new roles are active from session `n + 2` on.
 
 use crate::{mock::*, *};
-use frame_support::inherent::ProvideInherent as _;
 use codec::Encode;
+use frame_support::inherent::ProvideInherent as _;
 use frame_support::{assert_noop, assert_ok, traits::FindAuthor};
 use pallet_authorship::EventHandler;
 use pallet_session::SessionHandler;
@@ -725,8 +725,13 @@ fn base_credit_is_the_weighted_mean_scaled_to_ten_thousand() {
 
 /// A justification of this chain's block `number` (registered in `frame_system` as a block of
 /// this chain), in GRANDPA round `round` of set 0, with precommits of `signers`.
-fn justification_of(number: u64, round: u64, signers: &[AccountId]) -> FinalityJustificationOf<Test> {
-	let header = bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<Test>>(number);
+fn justification_of(
+	number: u64,
+	round: u64,
+	signers: &[AccountId],
+) -> FinalityJustificationOf<Test> {
+	let header =
+		bp_test_utils::test_header::<frame_system::pallet_prelude::HeaderFor<Test>>(number);
 	frame_system::BlockHash::<Test>::insert(number, header.hash());
 	if System::block_number() <= number {
 		System::set_block_number(number + 1);
@@ -789,7 +794,10 @@ fn hole9_a_silent_finality_voter_loses_credit_and_is_replaced() {
 		assert_noop!(note(too_few), Error::<Test>::InvalidJustification);
 		// ... and any origin but the inherent's.
 		let valid = justification_of(24, 13, &[1, 2, 3, 4]);
-		assert_noop!(Credit::note_finality_votes(signed(1), valid.clone()), DispatchError::BadOrigin);
+		assert_noop!(
+			Credit::note_finality_votes(signed(1), valid.clone()),
+			DispatchError::BadOrigin
+		);
 		// Off the consortium nothing is elected, so nothing is noted either.
 		MockChain::set_kind(ChainKind::Hospital);
 		assert_noop!(note(valid), Error::<Test>::NotConsortium);

@@ -180,9 +180,10 @@ impl pallet_credit::BenchmarkHelper<AccountId> for CreditBenchmarkHelper {
 	fn set_finality_voters(voters: &[(sp_consensus_grandpa::AuthorityId, AccountId)]) {
 		use sp_runtime::RuntimeAppPublic;
 		let list: Vec<_> = voters.iter().map(|(id, _)| (id.clone(), 1)).collect();
-		pallet_grandpa::Authorities::<Runtime>::put(
-			frame_support::WeakBoundedVec::force_from(list, Some("benchmark voters")),
-		);
+		pallet_grandpa::Authorities::<Runtime>::put(frame_support::WeakBoundedVec::force_from(
+			list,
+			Some("benchmark voters"),
+		));
 		pallet_grandpa::CurrentSetId::<Runtime>::put(0);
 		for (id, who) in voters {
 			let key = (sp_consensus_grandpa::AuthorityId::ID, AsRef::<[u8]>::as_ref(id).to_vec());
