@@ -1170,9 +1170,10 @@ fn record_put(
 	if keywords.is_empty() {
 		return Err(format!("--fhir {}: no coded concept (Condition, Observation, Procedure, MedicationRequest codes) to make keywords from; the record could never be found by search", fhir.display()));
 	}
+	let categories = record_categories(&keywords);
 	let max = mbds_primitives::consent::MAX_SCOPE_CATEGORIES as usize;
-	if record_categories(&keywords).len() > max {
-		return Err(format!("--fhir {}: the record's codes fall in {} categories, a slip carries at most {max}; split the record", fhir.display(), record_categories(&keywords).len()));
+	if categories.len() > max {
+		return Err(format!("--fhir {}: the record's codes fall in {} categories, a slip carries at most {max}; split the record", fhir.display(), categories.len()));
 	}
 	let private = connect(chain_url, "private chain")?;
 	let institution: Option<AccountId> = private
@@ -1219,7 +1220,6 @@ fn record_put(
 			.to_bytes()
 		})
 		.collect();
-	let categories = record_categories(&keywords);
 	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 		patient: patient.clone(),
 		visit,
@@ -1325,11 +1325,11 @@ fn check_slip(
 		envelope.open(&sk).map_err(|e| format!("slip {slip_id}: decrypting the record: {e}"))?;
 	let text = String::from_utf8(plain)
 		.map_err(|_| format!("slip {slip_id}: the record is not UTF-8 text"))?;
-	let keywords: Vec<String> = keywords_from_json(&text)
+	let parsed: Vec<Keyword> = keywords_from_json(&text)
 		.map_err(|e| format!("slip {slip_id}: the record is not FHIR JSON: {e}"))?
-		.iter()
-		.map(|k| k.to_string())
+		.into_iter()
 		.collect();
+	let keywords: Vec<String> = parsed.iter().map(|k| k.to_string()).collect();
 	// Every encrypted keyword must be exactly one of the record's own codes, for you and the
 	// search proxy named in the note; and the categories the chain will apply to your grants
 	// must be the record's own.
@@ -1350,11 +1350,6 @@ fn check_slip(
 	let tester = chain::tester_key(&consortium, &tester_account).map_err(|e| {
 		format!("slip {slip_id}: the search proxy {} named in the slip: {e}", ss58(&tester_account))
 	})?;
-	let parsed: Vec<Keyword> = keywords
-		.iter()
-		.map(|k| Keyword::parse(k))
-		.collect::<Result<_, _>>()
-		.map_err(|e| format!("slip {slip_id}: the record's keyword: {e}"))?;
 	let ciphertexts = EncryptedKeyword::decode_all(&slip.encrypted_keywords)
 		.map_err(|e| format!("slip {slip_id}: an encrypted keyword on the slip: {e}; reject it with --reason incorrect"))?;
 	check_keywords(&keys.peks().public_key(), &tester, &parsed, &note.opening, &ciphertexts)
