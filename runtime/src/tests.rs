@@ -190,3 +190,23 @@ fn no_two_chains_share_a_validator_key_and_dev_seeds_derive_each_chains_own() {
 		});
 	}
 }
+
+/// The upgrade to spec 103 fills the credit pallet's voter snapshot from GRANDPA's set and the
+/// session key owners (a chain started on this runtime has it from genesis).
+#[test]
+fn the_upgrade_fills_the_voter_snapshot_from_the_session_key_owners() {
+	use frame_support::traits::OnRuntimeUpgrade;
+	storage_of(CONSORTIUM_LOCAL).execute_with(|| {
+		let genesis = pallet_credit::SessionVoterKeys::<Runtime>::get();
+		assert_eq!(genesis.len(), Grandpa::grandpa_authorities().len());
+		pallet_credit::SessionVoterKeys::<Runtime>::kill();
+		configs::FillSessionVoterKeys::on_runtime_upgrade();
+		assert_eq!(pallet_credit::SessionVoterKeys::<Runtime>::get(), genesis);
+		// Once filled it leaves the snapshot alone.
+		let mut one = genesis.clone();
+		one.truncate(1);
+		pallet_credit::SessionVoterKeys::<Runtime>::put(one.clone());
+		configs::FillSessionVoterKeys::on_runtime_upgrade();
+		assert_eq!(pallet_credit::SessionVoterKeys::<Runtime>::get(), one);
+	});
+}

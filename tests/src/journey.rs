@@ -58,6 +58,12 @@ impl Proc {
 		Ok(Proc { name: name.into(), child, log })
 	}
 
+	/// Kill it at once (SIGKILL), as a crash would.
+	pub fn kill(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+
 	/// Stop it: SIGTERM, then SIGKILL after 10 s.
 	pub fn stop(&mut self) {
 		if let Ok(Some(_)) = self.child.try_wait() {
@@ -110,8 +116,31 @@ pub struct Report {
 	pub out_of_scope_refusal: String,
 	/// The error reading a tampered blob.
 	pub tamper_error: String,
+	/// B's doctor's emergency request on their own word (`mbds access request --json`): it
+	/// must wait for the patient, not be granted.
+	pub lone_emergency: Value,
+	/// The same doctor's emergency request after hospital B attested the emergency.
+	pub attested_emergency: Value,
+	/// The alert the patient's `mbds alerts --follow` printed for it, and seconds from the
+	/// request's inclusion until it was printed.
+	pub emergency_alert: Value,
+	/// Seconds from the emergency request's inclusion to the patient's alert.
+	pub emergency_alert_secs: f64,
 	/// The patient's audit trail at the end (`mbds audit --json`).
 	pub audit: Value,
+	/// Adversarial run: seconds the stalled proxy took to answer a health check, and the
+	/// stalled connections opened against it during the journey.
+	pub stalled_health_secs: f64,
+	pub stalled_connections: usize,
+	/// Adversarial run: 200 signed requests by the doctor without consent to the stalled
+	/// proxy, while A's doctor reads; the proxy's transactions during it; the read's seconds.
+	pub flood: crate::adversary::Flood,
+	pub flood_proxy_transactions: u32,
+	pub read_during_flood_secs: f64,
+	/// Adversarial run: the institution grant made while the second proxy was killed (its
+	/// `proxies` and `pending`), and `consent retry` after its restart.
+	pub grant_while_killed: Value,
+	pub retry_after_restart: Value,
 	/// Accounts by key file name.
 	pub accounts: std::collections::BTreeMap<String, String>,
 	/// Seconds each step took.
@@ -130,6 +159,13 @@ pub struct Journey {
 	pub procs: Vec<Proc>,
 	/// Proxy URLs (the first is the search proxy).
 	pub proxies: Vec<String>,
+	/// Each proxy's arguments and log, and its place in `procs` (to kill and restart it).
+	proxy_runs: Vec<(Vec<String>, PathBuf, usize)>,
+	/// Set by the end-to-end test: the journey runs while the first proxy is stalled by
+	/// connections that never finish their request, floods it with a doctor's refused
+	/// requests, and kills the second proxy for a while (see [`crate::adversary`]).
+	pub adversarial: bool,
+	stall: Option<crate::adversary::Stall>,
 	say: Box<dyn FnMut(&str) + Send>,
 }
 
@@ -159,6 +195,9 @@ impl Journey {
 			networks,
 			procs: Vec::new(),
 			proxies: Vec::new(),
+			proxy_runs: Vec::new(),
+			adversarial: false,
+			stall: None,
 			say,
 		})
 	}
@@ -188,6 +227,9 @@ impl Journey {
 			networks: Vec::new(),
 			procs: Vec::new(),
 			proxies: Vec::new(),
+			proxy_runs: Vec::new(),
+			adversarial: false,
+			stall: None,
 			say,
 		})
 	}
@@ -484,8 +526,9 @@ impl Journey {
 				"--listen".into(),
 				format!("127.0.0.1:{port}"),
 			];
-			let proc =
-				Proc::start(&who, "mbds-proxy", &args, self.dir.join(format!("proxy-{i}.log")))?;
+			let log = self.dir.join(format!("proxy-{i}.log"));
+			let proc = Proc::start(&who, "mbds-proxy", &args, log.clone())?;
+			self.proxy_runs.push((args, log, self.procs.len()));
 			self.procs.push(proc);
 			let url = format!("http://127.0.0.1:{port}");
 			let client = mbds_proxy::ProxyClient::new(&url);
@@ -729,6 +772,134 @@ impl Journey {
 		json_str(&t, "trapdoor")
 	}
 
+	/// Break-glass at hospital B: B's doctor's word alone grants nothing; with hospital B's
+	/// attestation the patient's emergency policy grants at once, and the patient's running
+	/// `mbds alerts --follow` prints it.
+	fn emergency(&mut self, report: &mut Report) -> Result<(), String> {
+		self.say("\n== Break-glass: an emergency at hospital B ==");
+		self.say("  the patient sets an emergency policy (read, 4 h) and watches their alerts");
+		let (pk, c) = (self.keys("patient"), self.c());
+		self.must(&[
+			"consent",
+			"policy",
+			"set",
+			"--keys",
+			&pk,
+			"--consortium",
+			&c,
+			"--emergency",
+			"--hours",
+			"4",
+		])?;
+		let alerts = self.dir.join("alerts.log");
+		let args: Vec<String> = ["--json", "alerts", "--keys", &pk, "--consortium", &c, "--follow"]
+			.into_iter()
+			.chain(["--poll-ms", "500"])
+			.map(String::from)
+			.collect();
+		self.say(
+			"    $ mbds --json alerts --keys keys/patient.json --follow   (in the background)",
+		);
+		self.procs.push(Proc::start("alerts", "mbds", &args, alerts.clone())?);
+
+		self.say("  B's doctor asks with purpose emergency on their own word: the request waits for the patient");
+		let (kb, patient) = (self.keys("doc-b"), self.account("patient")?);
+		let ask = |j: &mut Journey| {
+			j.must(&[
+				"access",
+				"request",
+				"--keys",
+				&kb,
+				"--consortium",
+				&c,
+				"--patient",
+				&patient,
+				"--purpose",
+				"emergency",
+				"--days",
+				"1",
+			])
+		};
+		report.lone_emergency = ask(self)?;
+		self.say(
+			"  hospital B attests the emergency; the doctor asks again and is granted at once",
+		);
+		let (ib, doc_b) = (self.keys("inst-b"), self.account("doc-b")?);
+		self.must(&[
+			"emergency",
+			"attest",
+			"--keys",
+			&ib,
+			"--consortium",
+			&c,
+			"--patient",
+			&patient,
+			"--doctor",
+			&doc_b,
+		])?;
+		report.attested_emergency = ask(self)?;
+		let asked = Instant::now();
+		let grant = report.attested_emergency["auto_grant"].clone();
+		loop {
+			let log = std::fs::read_to_string(&alerts).unwrap_or_default();
+			let hit = log
+				.lines()
+				.filter_map(|l| serde_json::from_str::<Value>(l).ok())
+				.find(|a| a["kind"] == "emergency-access" && a["grant"] == grant);
+			if let Some(alert) = hit {
+				report.emergency_alert_secs = asked.elapsed().as_secs_f64();
+				self.say(&format!(
+					"      the patient's alerts printed, {:.1} s after the request was included: {}",
+					report.emergency_alert_secs,
+					alert["event"].as_str().unwrap_or("")
+				));
+				report.emergency_alert = alert;
+				return Ok(());
+			}
+			if asked.elapsed() > Duration::from_secs(60) {
+				return Err(format!(
+					"the patient's `mbds alerts --follow` printed no emergency alert for grant {grant} in 60 s: {log}"
+				));
+			}
+			std::thread::sleep(Duration::from_millis(250));
+		}
+	}
+
+	/// Adversary: 200 signed requests by doctor X (refused, on record once) flood the stalled
+	/// proxy while A's doctor reads `record`; counts the proxy's transactions meanwhile.
+	fn flood_while_reading(&mut self, record: &str, report: &mut Report) -> Result<(), String> {
+		self.say("  (adversary: doctor X sends 200 signed requests to the stalled proxy while A's doctor reads)");
+		let consortium = mbds_client::Client::connect(&self.c())?;
+		let ha1: mbds_runtime::AccountId = {
+			use sp_core::crypto::Ss58Codec;
+			mbds_runtime::AccountId::from_ss58check(&self.account("ha-1")?)
+				.map_err(|e| format!("{e:?}"))?
+		};
+		let before = consortium.next_nonce(&ha1)?;
+		let (keys, proxy, patient) =
+			(PathBuf::from(self.keys("doc-x")), self.proxies[0].clone(), self.account("patient")?);
+		let rec = record.to_string();
+		let flood = std::thread::spawn(move || {
+			crate::adversary::flood(&keys, &proxy, &patient, &rec, 200, 8)
+		});
+		let start = Instant::now();
+		self.read("doc-a", record, report)?;
+		report.read_during_flood_secs = start.elapsed().as_secs_f64();
+		report.flood = flood.join().map_err(|_| "the flood thread panicked".to_string())??;
+		report.flood_proxy_transactions = consortium.next_nonce(&ha1)? - before;
+		self.say(&format!(
+			"      {} requests in {:.1} s: {} refused for lack of consent (on record once), {} over the per-signer limit, {} other; the proxy sent {} transaction(s) meanwhile; A's doctor read in {:.1} s",
+			report.flood.sent,
+			report.flood.secs,
+			report.flood.denied,
+			report.flood.rate_limited,
+			report.flood.other,
+			report.flood_proxy_transactions,
+			report.read_during_flood_secs
+		));
+		Ok(())
+	}
+
 	fn step(&mut self, report: &mut Report, title: &str, start: Instant) {
 		report.steps.push((title.into(), start.elapsed().as_secs_f64()));
 		self.say(&format!("    ({title}: {:.0} s)", start.elapsed().as_secs_f64()));
@@ -743,6 +914,17 @@ impl Journey {
 		let diabetes = "http://hl7.org/fhir/sid/icd-10|E11.9";
 		let hba1c = "http://loinc.org|4548-4";
 		let c = self.c();
+		if self.adversarial {
+			self.say("\n== Adversary: proxy 1 is stalled for the whole journey ==");
+			self.say("  a client keeps opening connections that send a request's headers and then nothing");
+			self.stall = Some(crate::adversary::Stall::start(&self.proxies[0], 20));
+			std::thread::sleep(Duration::from_secs(3));
+			report.stalled_health_secs = crate::adversary::health_secs(&self.proxies[0])?;
+			self.say(&format!(
+				"      the stalled proxy still answers its health check in {:.2} s",
+				report.stalled_health_secs
+			));
+		}
 
 		self.say("\n== Step 1: online visit on internet platform P ==");
 		self.say("  P's doctor writes the visit record (FHIR), sealed to the patient; the patient checks and confirms the slip");
@@ -783,6 +965,9 @@ impl Journey {
 		self.say(&format!("      search: {} readable match(es)", report.outsider_matches));
 		report.outsider_refusal =
 			self.refused("doc-x", &rec_p, "a doctor without consent read P's record")?;
+		if self.adversarial {
+			self.flood_while_reading(&rec_p, &mut report)?;
+		}
 		self.say("  A's doctor writes the hospital visit record; the patient confirms it");
 		let rec_a = self.write_and_confirm("doc-a", &a, "2-hospital-a-visit.json", "diagnosis")?;
 		report.records.push(rec_a.clone());
@@ -865,7 +1050,16 @@ impl Journey {
 		self.say("  with hospital A's key; hospital A gives its doctor X (who never had a fragment of this");
 		self.say("  patient and was refused before) its member key, sealed to X's own key");
 		let inst_a = self.account("inst-a")?;
-		self.grant_diabetes_care(&inst_a, true)?;
+		if self.adversarial {
+			self.say(
+				"  (adversary: proxy 2 is killed; the patient shares with the two that answer)",
+			);
+			let i = self.proxy_runs[1].2;
+			self.procs[i].kill();
+			report.grant_while_killed = self.grant_diabetes_care(&inst_a, true)?;
+		} else {
+			self.grant_diabetes_care(&inst_a, true)?;
+		}
 		let member_key = self.dir.join("keys/doc-x.member-of-inst-a.json").display().to_string();
 		let (inst_keys, doc_x) = (self.keys("inst-a"), self.account("doc-x")?);
 		self.must(&[
@@ -888,6 +1082,25 @@ impl Journey {
 			.record_get_with("doc-x", &rec_p, &["--member-key".to_string(), member_key])
 			.map_err(|e| format!("A's doctor X could not read under the institution grant: {e}"))?;
 		self.note_read("doc-x", &rec_p, &r, &mut report);
+		if self.adversarial {
+			self.say("  (adversary: proxy 2 restarts from its state folder; the patient delivers its kept fragment)");
+			let (args, log, i) = self.proxy_runs[1].clone();
+			let log = log.with_extension("restarted.log");
+			self.procs[i] = Proc::start("ha-2", "mbds-proxy", &args, log)?;
+			let url = self.proxies[1].clone();
+			let start = Instant::now();
+			while crate::adversary::health_secs(&url).is_err() {
+				if start.elapsed() > Duration::from_secs(30) {
+					return Err(format!("proxy 2 did not come back at {url}"));
+				}
+				std::thread::sleep(Duration::from_millis(200));
+			}
+			let (pk, c) = (self.keys("patient"), self.c());
+			report.retry_after_restart =
+				self.must(&["consent", "retry", "--keys", &pk, "--consortium", &c])?;
+		}
+
+		self.emergency(&mut report)?;
 
 		self.say("  someone alters B's record in storage; the reader detects it");
 		let blob = find_blob(Path::new(&self.store()), &rec_b)?;
@@ -919,11 +1132,17 @@ impl Journey {
 				self.say(&l);
 			}
 		}
+		if let Some(stall) = self.stall.as_mut() {
+			report.stalled_connections = stall.stop();
+		}
 		Ok(report)
 	}
 
 	/// Stop the relayer, the proxies and the chains.
 	pub fn stop(&mut self) {
+		if let Some(mut stall) = self.stall.take() {
+			stall.stop();
+		}
 		for p in &mut self.procs {
 			p.stop();
 		}

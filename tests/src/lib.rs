@@ -5,6 +5,7 @@
 //! Dropping either stops the processes (SIGTERM, then SIGKILL after a grace period), so a
 //! failing test leaves nothing running.
 
+pub mod adversary;
 pub mod client;
 pub mod journey;
 

@@ -5,6 +5,11 @@
 //! decrypts to the original FHIR record, a doctor without consent finds nothing readable and is
 //! refused, the proxies refuse after revocation, every access and refusal is in the patient's
 //! audit trail, and a tampered blob is detected.
+//!
+//! The journey runs against an adversary (issue 14): its first proxy (the search proxy) is
+//! stalled throughout by connections that send a request's headers and then nothing; a doctor
+//! without consent floods it with 200 signed requests while another doctor reads; its second
+//! proxy is killed while the patient makes the institution grant and restarted afterwards.
 
 use mbds_tests::journey::Journey;
 use std::time::Instant;
@@ -14,6 +19,7 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	let dir = tempfile::Builder::new().prefix("mbds-journey-").tempdir().unwrap();
 	let start = Instant::now();
 	let mut journey = Journey::start(dir.path(), Box::new(|l| println!("{l}"))).unwrap();
+	journey.adversarial = true;
 	let report = journey.setup().and_then(|_| journey.run());
 	let report = match report {
 		Ok(r) => r,
@@ -65,6 +71,43 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	assert!(report.out_of_scope_refusal.contains("denied"), "{}", report.out_of_scope_refusal);
 	assert!(report.tamper_error.to_lowercase().contains("hash"), "{}", report.tamper_error);
 
+	// Break-glass: a doctor's word alone waits for the patient; with the hospital's attestation
+	// the emergency policy grants at once, for at most the policy's 4 hours, and the patient's
+	// running `mbds alerts --follow` printed it, naming the doctor and the attester.
+	assert!(report.lone_emergency["auto_grant"].is_null(), "{:?}", report.lone_emergency);
+	let attested = &report.attested_emergency;
+	assert!(attested["auto_grant"].is_u64(), "{attested:?}");
+	let until = attested["emergency_until"].as_u64().expect("emergency grant end");
+	let alert = &report.emergency_alert;
+	assert_eq!(alert["grant"], attested["auto_grant"], "{alert:?}");
+	assert_eq!(alert["until"].as_u64(), Some(until), "{alert:?}");
+	assert_eq!(alert["actor"].as_str(), Some(report.accounts["doc-b"].as_str()), "{alert:?}");
+	assert_eq!(alert["attester"].as_str(), Some(report.accounts["inst-b"].as_str()), "{alert:?}");
+	assert!(until <= alert["at"].as_u64().unwrap() + 4 * 3_600_000, "{alert:?}");
+	assert!(report.emergency_alert_secs < 30.0, "alert after {} s", report.emergency_alert_secs);
+
+	// The stalled proxy kept serving: its health check answered at once, and the journey's
+	// searches and reads through it all succeeded while the stall held connections open.
+	assert!(report.stalled_health_secs < 2.0, "health took {} s", report.stalled_health_secs);
+	assert!(report.stalled_connections >= 20, "stalled {}", report.stalled_connections);
+	// The flood: every request refused, none served; the refusal is on record once (earlier),
+	// so the proxy sent no transaction for the 200 (at most the one recording A's doctor's
+	// read, which proxy 1 may serve), and A's doctor's read went through meanwhile.
+	let f = &report.flood;
+	assert_eq!(f.sent, 200, "{f:?}");
+	assert_eq!(f.denied + f.rate_limited, 200, "{f:?}");
+	assert!(f.denied >= 1 && f.rate_limited >= 1, "{f:?}");
+	assert!(report.flood_proxy_transactions <= 1, "{}", report.flood_proxy_transactions);
+	assert!(report.read_during_flood_secs < 60.0, "{}", report.read_during_flood_secs);
+	// With proxy 2 killed the institution grant went to the two that answered (2 of 3
+	// suffice), proxy 2's fragment waited, and after its restart `consent retry` delivered it.
+	let killed = &report.grant_while_killed;
+	assert_eq!(killed["proxies"].as_array().map(Vec::len), Some(2), "{killed}");
+	assert_eq!(killed["pending"].as_array().map(Vec::len), Some(1), "{killed}");
+	let retry = &report.retry_after_restart;
+	assert_eq!(retry["proxies"].as_array().map(Vec::len), Some(1), "{retry}");
+	assert_eq!(retry["pending"].as_array().map(Vec::len), Some(0), "{retry}");
+
 	// The audit trail holds every access and refusal by the proxies.
 	let entries = report.audit["entries"].as_array().expect("audit entries");
 	let accesses: Vec<(String, String, bool)> = entries
@@ -103,6 +146,10 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	assert!(events.iter().any(|e| e.starts_with("AccessRequested")), "{events:?}");
 	assert!(events.iter().any(|e| e.starts_with("RequestApproved")), "{events:?}");
 	assert!(events.iter().any(|e| e.starts_with("GrantRevoked")), "{events:?}");
+	// The emergency grant is flagged as such in the trail, with the attestation before it.
+	let flagged = events.iter().position(|e| e.starts_with("EMERGENCY ACCESS"));
+	let attested = events.iter().position(|e| e.starts_with("emergency attested for doctor"));
+	assert!(matches!((attested, flagged), (Some(a), Some(f)) if a < f), "{events:?}");
 	let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
 	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "audit trail out of order: {seqs:?}");
 	// The whole trail folds to the chain's commitment to it (`mbds audit` checks it).

@@ -5,10 +5,15 @@
 //! * doctor: `record put` (FHIR JSON in -> sealed to the patient -> storage -> slip on chain);
 //! * patient: `visit` (a signed visit proof for the doctor), `slips list|check|confirm|reject`,
 //!   `consent grant|revoke|list|approve|deny|share`, `trapdoor`, `audit`;
-//! * data user: `access request`, `search`, `record get`.
+//! * data user: `access request`, `search`, `record get`;
+//! * break-glass: the patient's `consent policy set --emergency`, an institution's or health
+//!   authority's `emergency attest`, and the patient's `alerts --follow`.
 //!
 //! `--json` prints one JSON document per command; errors say what is wrong and what to do, and
 //! exit with status 1. Waits for blocks show a spinner on a terminal.
+
+mod emergency;
+mod sharing;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,8 +22,8 @@ use mbds_client::{
 	sudo, Client, Inclusion,
 };
 use mbds_crypto::{
-	check_keywords, generate_key_fragments, keywords_from_json, CapsuleFragment, EncryptedKeyword,
-	Keyword, KeywordOpening, PrePublicKey, RecordEnvelope, SealedNote, VerifiedCapsuleFragment,
+	check_keywords, keywords_from_json, CapsuleFragment, EncryptedKeyword, Keyword, KeywordOpening,
+	PrePublicKey, RecordEnvelope, SealedNote, VerifiedCapsuleFragment,
 };
 use mbds_primitives::{
 	consent::{Action, ActionSet, GrantScope, Grantee, Purpose, RecordId},
@@ -26,8 +31,8 @@ use mbds_primitives::{
 };
 use mbds_proxy::{
 	api::{
-		self, KfragCertificate, KfragUpload, ReencryptRequest, ReencryptResponse, SearchRequest,
-		SearchResponse, Signed, Stored,
+		self, KfragCertificate, ReencryptRequest, ReencryptResponse, SearchRequest, SearchResponse,
+		Signed,
 	},
 	chain, open_stores, ParticipantKeys, ProxyClient, SearchKey,
 };
@@ -86,6 +91,12 @@ enum Cmd {
 	/// An institution's own tasks (member keys for institution grants).
 	#[command(subcommand)]
 	Institution(InstitutionCmd),
+	/// Break-glass: an institution or health authority attests a doctor's emergency.
+	#[command(subcommand)]
+	Emergency(emergency::EmergencyCmd),
+	/// The patient's alerts: emergency accesses, requests granted by a policy, new requests
+	/// and refused accesses, from the audit trail (`--follow` to watch).
+	Alerts(emergency::AlertsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -347,7 +358,8 @@ impl TermsArgs {
 
 #[derive(Args, Clone)]
 struct ShareArgs {
-	/// Proxy URLs that get one key fragment each (repeat).
+	/// Proxy URLs that get one key fragment each (repeat); `ACCOUNT@URL` also names the
+	/// health authority the URL must be.
 	#[arg(long = "proxy")]
 	proxies: Vec<String>,
 	/// Fragments a grantee needs.
@@ -415,6 +427,17 @@ enum ConsentCmd {
 		#[arg(long)]
 		request: u64,
 	},
+	/// Deliver the key fragments that proxies could not take when you shared (kept beside
+	/// your key file, sealed to your own key).
+	Retry {
+		#[command(flatten)]
+		key: KeyArg,
+		#[command(flatten)]
+		consortium: ConsortiumArg,
+	},
+	/// Your standing policies (after-visit, emergency).
+	#[command(subcommand)]
+	Policy(emergency::PolicyCmd),
 	/// Give proxies key fragments for a grantee (after a direct grant).
 	Share {
 		#[command(flatten)]
@@ -663,7 +686,10 @@ fn sudo_pair(suri: &str) -> Result<sr25519::Pair, String> {
 }
 
 fn run(cli: Cli) -> Result<Out, String> {
+	let json = cli.json;
 	match cli.cmd {
+		Cmd::Emergency(c) => emergency::emergency_cmd(c),
+		Cmd::Alerts(a) => emergency::alerts_cmd(a, json),
 		Cmd::Keys(c) => keys_cmd(c),
 		Cmd::Kmc(c) => kmc_cmd(c),
 		Cmd::Record(RecordCmd::Put {
@@ -732,6 +758,7 @@ fn run(cli: Cli) -> Result<Out, String> {
 			let inc = submit(&c, call, &keys.pair(), "access request")?;
 			let mut request = None;
 			let mut auto = None;
+			let mut emergency = None;
 			for e in &inc.events {
 				match e {
 					RuntimeEvent::Consent(pallet_consent::Event::AccessRequested {
@@ -743,17 +770,23 @@ fn run(cli: Cli) -> Result<Out, String> {
 						policy,
 						..
 					}) => auto = Some((*grant, *policy)),
+					RuntimeEvent::Consent(pallet_consent::Event::EmergencyAccessGranted {
+						until,
+						attester,
+						..
+					}) => emergency = Some((*until, attester.clone())),
 					_ => {}
 				}
 			}
 			let request = request.ok_or("access request: included, but no AccessRequested event (suspended for exceeding the request rate?)")?;
-			let line = match auto {
-				Some((g, p)) => format!("request {request}: granted at once by the patient's standing policy {p} (grant {g})"),
-				None => format!("request {request} sent to {patient}; waiting for the patient's answer (block #{})", inc.number),
+			let line = match (auto, &emergency) {
+				(Some((g, p)), Some((until, attester))) => format!("request {request}: EMERGENCY access granted by the patient's policy {p} (grant {g}) on the attestation of {}, {}; the patient is alerted", ss58(attester), emergency::until_str(*until)),
+				(Some((g, p)), None) => format!("request {request}: granted at once by the patient's standing policy {p} (grant {g})"),
+				(None, _) => format!("request {request} sent to {patient}; waiting for the patient's answer (block #{})", inc.number),
 			};
 			out(
 				vec![line],
-				json!({"request": request, "auto_grant": auto.map(|a| a.0), "block": inc.number}),
+				json!({"request": request, "auto_grant": auto.map(|a| a.0), "emergency_until": emergency.map(|e| e.0), "block": inc.number}),
 			)
 		}
 		Cmd::Trapdoor(a) => {
@@ -876,10 +909,11 @@ fn describe_audit(e: &pallet_consent::AuditEvent<AccountId>) -> String {
 		),
 		Search { user, results } => {
 			format!("SEARCH by {} ({results} readable record(s) disclosed)", ss58(user))
-		},
+		}
 		EmergencyAttested { doctor } => format!("emergency attested for doctor {}", ss58(doctor)),
 		EmergencyAccessGranted { request, grant, attester, until } => format!(
-			"EMERGENCY ACCESS: request {request} granted (grant {grant}) until {until} ms on the attestation of {}",
+			"EMERGENCY ACCESS: request {request} granted (grant {grant}) {} on the attestation of {}",
+			emergency::until_str(*until),
 			ss58(attester)
 		),
 		GrantCreated { grant, grantee, actions } => format!(
@@ -1512,82 +1546,22 @@ fn slips_cmd(c: SlipsCmd) -> Result<Out, String> {
 }
 
 /// Gives each proxy one key fragment for `grantee` (threshold `t`).
-fn share(
-	keys: &ParticipantKeys,
-	consortium: &Client,
-	grantee: &AccountId,
-	s: &ShareArgs,
-) -> Result<Vec<String>, String> {
-	if s.proxies.is_empty() {
-		return Ok(vec![]);
-	}
-	let grantee_pk = chain::record_key(consortium, grantee)?;
-	let crypto = keys.crypto();
-	let kfrags = generate_key_fragments(
-		&crypto.pre,
-		&crypto.signing,
-		&grantee_pk,
-		s.threshold,
-		s.proxies.len(),
-	)
-	.map_err(|e| format!("--threshold {} with {} --proxy: {e}", s.threshold, s.proxies.len()))?;
-	let vk = hex0x(&crypto.signing.verifying_key().to_bytes());
-	// Each fragment goes to a distinct, active health authority: a URL is only trusted for the
-	// account the consortium's KMC registered with that role.
-	let mut targets: Vec<(String, String)> = Vec::new();
-	for url in &s.proxies {
-		let health = ProxyClient::new(url).health().map_err(|e| e.to_string())?;
-		let proxy_account = account(&format!("proxy {url}: its account"), &health.account)?;
-		match chain::participant(consortium, &proxy_account)? {
-			Some(p)
-				if p.role == Role::Institution(InstitutionKind::HealthAuthority)
-					&& p.status == pallet_kmc::ParticipantStatus::Active => {},
-			_ =>
-				return Err(format!(
-					"proxy {url} claims account {}, which is not an active health authority on the consortium; not giving it a key fragment",
-					health.account
-				)),
-		}
-		if targets.iter().any(|(_, a)| *a == health.account) {
-			return Err(format!(
-				"proxy {url} is the same health authority ({}) as another --proxy; each fragment must go to a different proxy",
-				health.account
-			));
-		}
-		targets.push((url.clone(), health.account));
-	}
-	let mut done = Vec::new();
-	for ((url, proxy_account), kfrag) in targets.into_iter().zip(kfrags) {
-		let now = api::now_ms();
-		let certificate = Signed::sign(
-			&keys.pair(),
-			&KfragCertificate {
-				proxy: proxy_account.clone(),
-				patient: keys.ss58(),
-				grantee: ss58(grantee),
-				verifying_key: vk.clone(),
-				issued_at: now,
-			},
-		);
-		let up = KfragUpload {
-			proxy: proxy_account.clone(),
-			patient: keys.ss58(),
-			grantee: ss58(grantee),
-			verifying_key: vk.clone(),
-			kfrag: hex0x(&kfrag.to_bytes()),
-			certificate,
-			issued_at: now,
-		};
-		let _: Stored = ProxyClient::new(&url)
-			.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up))
-			.map_err(|e| format!("giving proxy {url} its key fragment: {e}"))?;
-		done.push(proxy_account);
-	}
-	Ok(done)
+fn pending_urls(shared: &sharing::Shared) -> Vec<String> {
+	shared.pending.iter().map(|p| p.url.clone()).collect()
 }
 
 fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 	match c {
+		ConsentCmd::Retry { key, consortium } => {
+			let keys = ParticipantKeys::load(&key.keys)?;
+			let client = connect(&consortium.consortium, "consortium")?;
+			let shared = sharing::retry(&keys, &key.keys, &client)?;
+			out(
+				vec![format!("delivered now: {}", shared.summary())],
+				json!({"proxies": shared.delivered, "pending": pending_urls(&shared)}),
+			)
+		}
+		ConsentCmd::Policy(p) => emergency::policy_cmd(p),
 		ConsentCmd::Grant { key, consortium, to, members_of, terms, share: sh } => {
 			let keys = ParticipantKeys::load(&key.keys)?;
 			let client = connect(&consortium.consortium, "consortium")?;
@@ -1620,10 +1594,16 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				.ok_or("granting: included but no GrantCreated event")?;
 			// Fragments for an institution grant go to the institution's own key: any of its
 			// current doctors reads with the member key the institution gave them.
-			let shared = share(&keys, &client, &who, &sh)?;
+			let shared = sharing::share(&keys, &key.keys, &client, &who, &sh)?;
 			out(
-				vec![format!("grant {grant} to {} for {} day(s) in block #{}; key fragments at {} proxy(ies)", grantee_str(&grantee), terms.days, inc.number, shared.len())],
-				json!({"grant": grant, "block": inc.number, "proxies": shared}),
+				vec![format!(
+					"grant {grant} to {} for {} day(s) in block #{}; {}",
+					grantee_str(&grantee),
+					terms.days,
+					inc.number,
+					shared.summary()
+				)],
+				json!({"grant": grant, "block": inc.number, "proxies": shared.delivered, "pending": pending_urls(&shared)}),
 			)
 		}
 		ConsentCmd::Revoke { key, consortium, grant } => {
@@ -1650,8 +1630,16 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				client.call("ConsentApi_grants_of", keys.account())?;
 			let pending: Vec<(u64, pallet_consent::AccessRequest<AccountId>)> =
 				client.call("ConsentApi_pending_requests", keys.account())?;
-			let mut text =
-				vec![format!("{} grant(s), {} pending request(s)", grants.len(), pending.len())];
+			let policies = emergency::policies_of(&client, &keys.account())?;
+			let mut text = vec![format!(
+				"{} grant(s), {} pending request(s), {} standing polic(ies)",
+				grants.len(),
+				pending.len(),
+				policies.len()
+			)];
+			for (id, p) in &policies {
+				text.push(format!("  policy {id}: {}", emergency::policy_str(p)));
+			}
 			for (id, g) in &grants {
 				text.push(format!(
 					"  grant {id}: {} actions {:#05b} on {} until {}",
@@ -1675,6 +1663,7 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				json!({
 					"grants": grants.iter().map(|(id, g)| json!({"grant": id, "grantee": grantee_str(&g.grantee), "scope": scope_str(&g.scope), "valid_until": g.valid_until})).collect::<Vec<_>>(),
 					"requests": pending.iter().map(|(id, r)| json!({"request": id, "requester": ss58(&r.requester), "purpose": format!("{:?}", r.purpose)})).collect::<Vec<_>>(),
+					"policies": policies.iter().map(|(id, p)| json!({"policy": id, "rule": emergency::policy_str(p)})).collect::<Vec<_>>(),
 				}),
 			)
 		}
@@ -1703,10 +1692,15 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 					_ => None,
 				})
 				.ok_or("approving: included but no RequestApproved event")?;
-			let shared = share(&keys, &client, &req.requester, &sh)?;
+			let shared = sharing::share(&keys, &key.keys, &client, &req.requester, &sh)?;
 			out(
-				vec![format!("request {request} approved in block #{}: grant {grant} to {}; key fragments at {} proxy(ies)", inc.number, ss58(&req.requester), shared.len())],
-				json!({"request": request, "grant": grant, "block": inc.number, "proxies": shared}),
+				vec![format!(
+					"request {request} approved in block #{}: grant {grant} to {}; {}",
+					inc.number,
+					ss58(&req.requester),
+					shared.summary()
+				)],
+				json!({"request": request, "grant": grant, "block": inc.number, "proxies": shared.delivered, "pending": pending_urls(&shared)}),
 			)
 		}
 		ConsentCmd::Deny { key, consortium, request } => {
@@ -1729,10 +1723,10 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 			if sh.proxies.is_empty() {
 				return Err("give at least one --proxy URL".into());
 			}
-			let shared = share(&keys, &client, &account("--to", &to)?, &sh)?;
+			let shared = sharing::share(&keys, &key.keys, &client, &account("--to", &to)?, &sh)?;
 			out(
-				vec![format!("key fragments for {to} at {} proxy(ies)", shared.len())],
-				json!({"proxies": shared}),
+				vec![format!("{to}: {}", shared.summary())],
+				json!({"proxies": shared.delivered, "pending": pending_urls(&shared)}),
 			)
 		}
 	}
@@ -1782,17 +1776,51 @@ fn record_get(
 		}
 		let mut cfrags: Vec<Vec<VerifiedCapsuleFragment>> = vec![Vec::new(); openers.len()];
 		let mut via = Vec::new();
+		let mut accounts: Vec<String> = Vec::new();
 		let mut refusals = Vec::new();
-		for url in proxies {
-			if cfrags.iter().any(|c| c.len() >= threshold) {
+		// Ask as many proxies at once as fragments are still missing (each records the access
+		// on chain, so no more than needed), in parallel; then the next ones for what failed.
+		let mut next = 0;
+		while next < proxies.len() {
+			let have = cfrags.iter().map(Vec::len).max().unwrap_or(0);
+			if have >= threshold {
 				break;
 			}
-			match fragment_from(&keys, url, patient, record, &patient_id, &envelope, &openers) {
-				Ok((i, c)) => {
-					cfrags[i].push(c);
-					via.push(url.clone());
+			let batch = &proxies[next..(next + threshold - have).min(proxies.len())];
+			next += batch.len();
+			let pb = spinner(format!(
+				"asking {} proxies at once (each records the access on chain)",
+				batch.len()
+			));
+			let answers: Vec<_> = std::thread::scope(|scope| {
+				let asks: Vec<_> = batch
+					.iter()
+					.map(|url| {
+						let (keys, envelope, openers, patient_id) =
+							(&keys, &envelope, &openers, &patient_id);
+						scope.spawn(move || {
+							fragment_from(keys, url, patient, record, patient_id, envelope, openers)
+						})
+					})
+					.collect();
+				asks.into_iter()
+					.map(|a| a.join().unwrap_or_else(|_| Err("the request panicked".into())))
+					.collect()
+			});
+			pb.finish_and_clear();
+			for (url, answer) in batch.iter().zip(answers) {
+				match answer {
+					// Two URLs of one health authority give one fragment, not two.
+					Ok((_, _, proxy)) if accounts.contains(&proxy) => refusals.push(format!(
+						"{url}: the same health authority ({proxy}) as another --proxy"
+					)),
+					Ok((i, c, proxy)) => {
+						cfrags[i].push(c);
+						via.push(url.clone());
+						accounts.push(proxy);
+					}
+					Err(e) => refusals.push(format!("{url}: {e}")),
 				}
-				Err(e) => refusals.push(format!("{url}: {e}")),
 			}
 		}
 		let Some(i) = cfrags.iter().position(|c| c.len() >= threshold) else {
@@ -1857,9 +1885,13 @@ fn fragment_from(
 	patient_id: &AccountId,
 	envelope: &RecordEnvelope,
 	openers: &[(String, mbds_crypto::PreSecretKey)],
-) -> Result<(usize, VerifiedCapsuleFragment), String> {
+) -> Result<(usize, VerifiedCapsuleFragment, String), String> {
+	let (pinned, url) = sharing::parse_proxy(url);
 	let proxy = ProxyClient::new(url);
 	let health = proxy.health().map_err(|e| e.to_string())?;
+	if let Some(pinned) = pinned.filter(|p| *p != health.account) {
+		return Err(format!("it says it is {}, not {pinned} as given", health.account));
+	}
 	let req_proxy = health.account.clone();
 	let issued_at = api::now_ms();
 	// The statement the consortium needs to record this access for us (and only for us).
@@ -1876,11 +1908,9 @@ fn fragment_from(
 		issued_at,
 		access_signature: api::sign_statement(&keys.pair(), &statement),
 	};
-	let pb = spinner(format!("asking proxy {url} (it records the access on chain)"));
-	let resp: Result<ReencryptResponse, _> =
-		proxy.post("/v1/reencrypt", &Signed::sign(&keys.pair(), &req));
-	pb.finish_and_clear();
-	let resp = resp.map_err(|e| e.to_string())?;
+	let resp: ReencryptResponse = proxy
+		.post("/v1/reencrypt", &Signed::sign(&keys.pair(), &req))
+		.map_err(|e| e.to_string())?;
 	// The fragment's provenance: the patient's certificate of this proxy's fragment for us.
 	let (signer, cert): (AccountId, KfragCertificate) =
 		resp.certificate.open().map_err(|e| format!("the proxy's certificate: {e}"))?;
@@ -1906,7 +1936,7 @@ fn fragment_from(
 		hex::decode(resp.cfrag.trim_start_matches("0x")).map_err(|e| format!("cfrag: {e}"))?;
 	CapsuleFragment::from_bytes(&cfrag)
 		.and_then(|c| c.verify(envelope, &vk, &my_pk))
-		.map(|c| (opener, c))
+		.map(|c| (opener, c, req_proxy))
 		.map_err(|e| {
 			format!("the proxy's capsule fragment is invalid (forged or for another record): {e}")
 		})

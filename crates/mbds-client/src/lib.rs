@@ -280,6 +280,17 @@ impl Client {
 	}
 }
 
+/// A transaction sent by [`Client::submit_tracked`], not yet seen in a block.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+	who: sp_runtime::AccountId32,
+	/// Best block when it was sent: the search for it starts there.
+	from: u32,
+	xt_hex: String,
+	/// The transaction's hash.
+	pub tx: H256,
+}
+
 /// Where a transaction landed: its block, its index there and the events it emitted.
 #[derive(Debug, Clone)]
 pub struct Inclusion {
@@ -370,6 +381,14 @@ impl Client {
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<Inclusion> {
+		let submitted = self.submit_tracked(call, signer)?;
+		self.wait_included(&submitted, timeout)
+	}
+
+	/// Sign `call` with `signer` and its next nonce (counting the node's pool) and submit it,
+	/// keeping what [`Client::wait_included`] needs. Callers that submit from several threads
+	/// with one account serialise this call (not the wait) so that nonces follow each other.
+	pub fn submit_tracked(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<Submitted> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
 		let from = self.best_number()?;
 		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis).encode();
@@ -379,6 +398,15 @@ impl Client {
 			.call("author_submitExtrinsic", json!([xt_hex]))
 			.map_err(|e| format!("the node refused the transaction of {who}: {e}"))?;
 		let tx = H256::from_slice(&bytes_of(&tx)?);
+		Ok(Submitted { who, from, xt_hex, tx })
+	}
+
+	/// Wait (up to `timeout`) until a block includes a [`Client::submit_tracked`]
+	/// transaction. `Err` if it is not included in time or fails on chain (with the pallet
+	/// error's name and docs).
+	pub fn wait_included(&self, submitted: &Submitted, timeout: Duration) -> Result<Inclusion> {
+		let Submitted { who, from, xt_hex, tx } = submitted;
+		let (from, tx) = (*from, *tx);
 		let start = Instant::now();
 		// Blocks up to `scanned` were searched; the last few are searched again in case a
 		// fork replaced them.
@@ -386,7 +414,7 @@ impl Client {
 		let mut last_error = String::new();
 		while start.elapsed() < timeout {
 			// A failing RPC call (a busy node) does not end the wait: the transaction is out.
-			match self.find_inclusion(&xt_hex, from, scanned) {
+			match self.find_inclusion(xt_hex, from, scanned) {
 				Ok((best, None)) => scanned = best,
 				Ok((_, Some((hash, number, index)))) => {
 					let events: Vec<_> = self

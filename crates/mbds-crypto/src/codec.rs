@@ -29,6 +29,8 @@ pub enum Tag {
 	KeyFragment = 0x12,
 	/// [`crate::pre::CapsuleFragment`]
 	CapsuleFragment = 0x13,
+	/// [`crate::pre::SealedKeyFragment`]
+	SealedKeyFragment = 0x15,
 	/// [`crate::peks::PeksSecretKey`]
 	PeksSecretKey = 0x20,
 	/// [`crate::peks::PeksPublicKey`]

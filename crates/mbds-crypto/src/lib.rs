@@ -72,6 +72,6 @@ pub use peks::{
 	TesterSecretKey, Trapdoor,
 };
 pub use pre::{
-	generate_key_fragments, CapsuleFragment, KeyFragment, VerifiedCapsuleFragment,
-	VerifiedKeyFragment,
+	generate_key_fragments, CapsuleFragment, KeyFragment, SealedKeyFragment,
+	VerifiedCapsuleFragment, VerifiedKeyFragment,
 };

@@ -7,6 +7,10 @@
 //! keys; cfrags carry a zero-knowledge proof of correct re-encryption, so a proxy that returns
 //! garbage, or re-encrypts another capsule, is detected by [`CapsuleFragment::verify`].
 //!
+//! A kfrag travels to its proxy sealed to that proxy's own PRE public key, the one the
+//! consortium's KMC attests ([`SealedKeyFragment`]: Umbral's KEM/DEM, no re-encryption): whoever
+//! captures the upload, or serves a proxy's URL without its key, learns nothing.
+//!
 //! Trust: fewer than `t` colluding proxies learn nothing about the record; `t` colluding proxies
 //! together with the grantee's key can decrypt (that is the delegation). Proxies are trusted to
 //! stop re-encrypting when the patient revokes consent: revocation is enforced by the proxies
@@ -112,6 +116,62 @@ impl KeyFragment {
 		let k = umbral_pre::KeyFrag::from_bytes(inner).map_err(|e| r.malformed("kfrag", e))?;
 		r.finish()?;
 		Ok(Self(k))
+	}
+}
+
+/// A [`KeyFragment`] encrypted to one proxy's PRE public key (Umbral's `encrypt`, the scheme's
+/// own KEM/DEM: an ephemeral-key capsule and ChaCha20-Poly1305 over the fragment), so that only
+/// that proxy can open it.
+#[derive(Clone)]
+pub struct SealedKeyFragment {
+	capsule: umbral_pre::Capsule,
+	ciphertext: Box<[u8]>,
+}
+
+impl KeyFragment {
+	/// Seals the fragment to `proxy`'s PRE public key (as the KMC attests it).
+	pub fn seal_to(&self, proxy: &PrePublicKey) -> Result<SealedKeyFragment> {
+		let (capsule, ciphertext) = umbral_pre::encrypt(&proxy.0, &self.to_bytes())
+			.map_err(|e| CryptoError::Internal(format!("key fragment sealing: {e}")))?;
+		Ok(SealedKeyFragment { capsule, ciphertext })
+	}
+}
+
+impl SealedKeyFragment {
+	/// Opens the fragment with the proxy's PRE secret key (then [`KeyFragment::verify`] it).
+	pub fn open(&self, proxy_key: &PreSecretKey) -> Result<KeyFragment> {
+		let bytes = umbral_pre::decrypt_original(&proxy_key.0, &self.capsule, &self.ciphertext)
+			.map_err(|e| {
+				CryptoError::KeyUnwrap(format!(
+					"sealed key fragment (not sealed to this proxy's key?): {e}"
+				))
+			})?;
+		KeyFragment::from_bytes(&bytes)
+	}
+
+	/// Versioned serialisation.
+	pub fn to_bytes(&self) -> Vec<u8> {
+		let capsule = self.capsule.to_bytes().expect("a capsule always serialises");
+		let mut w = Writer::new(Tag::SealedKeyFragment, capsule.len() + self.ciphertext.len() + 8);
+		w.var(&capsule).var(&self.ciphertext);
+		w.finish()
+	}
+
+	/// Decodes [`SealedKeyFragment::to_bytes`] output.
+	pub fn from_bytes(input: &[u8]) -> Result<Self> {
+		let mut r = Reader::new("sealed key fragment", Tag::SealedKeyFragment, input)?;
+		let capsule = r.var("capsule", MAX_FRAGMENT_LEN)?;
+		let capsule = umbral_pre::Capsule::from_bytes(capsule)
+			.map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
+		let ciphertext = r.var("ciphertext", MAX_FRAGMENT_LEN + 64)?.into();
+		r.finish()?;
+		Ok(Self { capsule, ciphertext })
+	}
+}
+
+impl fmt::Debug for SealedKeyFragment {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		write!(f, "SealedKeyFragment({})", fingerprint(&self.to_bytes()))
 	}
 }
 

@@ -301,3 +301,36 @@ fn keys_serialise_and_never_print_secrets() {
 		Err(CryptoError::Malformed { field: "point", .. })
 	));
 }
+
+/// Issue 14: a fragment captured on its way to a proxy (or handed to whoever serves a proxy's
+/// URL) reveals nothing: it opens only with the secret key of the proxy it was sealed to,
+/// and any change to the sealed bytes is detected.
+#[test]
+fn a_captured_fragment_upload_opens_only_with_its_proxys_key() {
+	let s = share(2, 3);
+	let proxy = PreSecretKey::from_seed(&KeySeed::generate());
+	let eavesdropper = PreSecretKey::from_seed(&KeySeed::generate());
+	let sealed = s.kfrags[0].seal_to(&proxy.public_key()).unwrap();
+	let wire = sealed.to_bytes();
+
+	// The captured bytes are not a key fragment, and do not contain one.
+	assert!(KeyFragment::from_bytes(&wire).is_err());
+	let plain = s.kfrags[0].to_bytes();
+	assert!(!wire.windows(32).any(|w| plain.windows(32).any(|p| p == w)));
+	// Another key (the eavesdropper's, a fake proxy's) cannot open them.
+	let captured = SealedKeyFragment::from_bytes(&wire).unwrap();
+	assert!(matches!(captured.open(&eavesdropper), Err(CryptoError::KeyUnwrap(_))));
+	// A flipped byte anywhere after the header is refused, never opened to another fragment.
+	for i in (4..wire.len()).step_by(11) {
+		let mut b = wire.clone();
+		b[i] ^= 0x40;
+		let opened = SealedKeyFragment::from_bytes(&b).and_then(|x| x.open(&proxy));
+		assert!(opened.is_err(), "byte {i} flipped and still opened");
+	}
+	// The proxy opens its fragment, which verifies and re-encrypts as the original does.
+	let opened = captured.open(&proxy).unwrap();
+	assert_eq!(opened, s.kfrags[0]);
+	let vk = s.patient.signing.verifying_key();
+	let verified = opened.verify(&vk, &s.patient.pre.public_key(), &s.grantee.public_key());
+	assert!(verified.is_ok());
+}

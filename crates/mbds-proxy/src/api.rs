@@ -109,8 +109,10 @@ pub struct KfragUpload {
 	pub grantee: String,
 	/// `0x` hex of the patient's Umbral verifying key (`mbds-crypto` encoding).
 	pub verifying_key: String,
-	/// `0x` hex of the key fragment (`mbds-crypto` encoding).
-	pub kfrag: String,
+	/// `0x` hex of the key fragment sealed to this proxy's record (PRE) key as the
+	/// consortium's KMC attests it (`mbds_crypto::SealedKeyFragment`): only this proxy can open
+	/// it, so a captured upload, or one sent to a fake proxy's URL, reveals nothing.
+	pub sealed_kfrag: String,
 	/// The patient-signed [`KfragCertificate`] for the same proxy, patient, grantee and
 	/// verifying key; the proxy hands it (never the fragment) to the grantee.
 	pub certificate: Signed,
@@ -118,7 +120,7 @@ pub struct KfragUpload {
 	pub issued_at: u64,
 }
 
-/// The proxy stored a key fragment.
+/// The proxy stored a key fragment (sent back signed by the proxy's account).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Stored {
 	/// The patient.

@@ -33,12 +33,12 @@ fn main() {
 	let run = || -> Result<(), String> {
 		let keys = ParticipantKeys::load(&args.keys)?;
 		let store = open_stores(&args.stores)?;
-		let proxy = server::Proxy::new(keys, &args.consortium, store, &args.state)?;
+		let proxy = Arc::new(server::Proxy::new(keys, &args.consortium, store, &args.state)?);
 		let stop = Arc::new(AtomicBool::new(false));
 		let flag = stop.clone();
 		ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
 			.map_err(|e| format!("installing the Ctrl-C handler: {e}"))?;
-		server::serve(&proxy, &args.listen, stop)
+		server::serve(proxy, &args.listen, stop)
 	};
 	if let Err(e) = run() {
 		eprintln!("mbds-proxy: {e}");

@@ -11,7 +11,14 @@
 //!   one anchored for that patient, fetched from storage by its hash (so a tampered blob is
 //!   detected) and sealed to that patient.
 //!
-//! One request is served at a time: the proxy's transactions then take consecutive nonces.
+//! Requests are served concurrently ([`serve`]): an async front (hyper on tokio) reads each
+//! request with a header and a body timeout and a size limit, answers `/v1/health` and
+//! `/v1/ready` itself, and hands the rest to a fixed pool of worker threads through a bounded
+//! queue (a full queue is refused with 503 at once). A stalled or slow client holds only its
+//! own connection. The proxy's transactions are submitted one at a time (consecutive nonces)
+//! and waited for concurrently. Before any transaction, each signer is held to
+//! [`MAX_REQUESTS_PER_MINUTE`], and a refusal already on record for the same user, patient and
+//! record is repeated from memory for [`DENIAL_MEMORY_MS`] while the chain still refuses.
 //! A grantee needs `t` proxies' fragments; no proxy can decrypt anything itself.
 
 use crate::api::*;
@@ -20,8 +27,8 @@ use crate::keys::ParticipantKeys;
 use bytes::Bytes;
 use mbds_client::Client;
 use mbds_crypto::{
-	ConjunctiveTrapdoor, EncryptedKeyword, KeyFragment, RecordEnvelope, TesterSecretKey,
-	VerifyingKey,
+	ConjunctiveTrapdoor, EncryptedKeyword, KeyFragment, PreSecretKey, RecordEnvelope,
+	SealedKeyFragment, TesterSecretKey, VerifyingKey,
 };
 use mbds_primitives::{
 	consent::Action,
@@ -30,16 +37,36 @@ use mbds_primitives::{
 };
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use mbds_storage::{ContentAddress, ReplicatedStore};
-use sp_core::{crypto::Ss58Codec, sr25519};
+use sp_core::{crypto::Ss58Codec, sr25519, H256};
 use sp_runtime::MultiSignature;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Largest request body accepted.
 const MAX_BODY: u64 = 1 << 20;
+/// How long a client may take to send a request's headers, or its body.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections held open at once; more are closed on accept.
+const MAX_CONNECTIONS: usize = 1024;
+/// Worker threads serving requests, and requests waiting for one; more are refused (503).
+const WORKERS: usize = 16;
+const QUEUE: usize = 64;
+/// Requests one signer may make per minute before it is refused locally (429), without any
+/// transaction.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 60;
+/// Requests of one signer served at once; more are refused (429) until one finishes.
+pub const MAX_IN_FLIGHT_PER_SIGNER: u32 = 2;
+/// Connections one IP address may hold open at once; more are closed on accept.
+const MAX_CONNECTIONS_PER_IP: usize = 64;
+/// Longest a connection stays open, whatever it does.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+/// How long a refusal recorded on chain is repeated from memory, without another transaction,
+/// while the chain still refuses the same user that record.
+pub const DENIAL_MEMORY_MS: u64 = 10 * 60 * 1000;
 /// How long the proxy waits for its audit entry to be included.
 const AUDIT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -61,13 +88,41 @@ pub struct Proxy {
 	keys: ParticipantKeys,
 	me: String,
 	tester: TesterSecretKey,
+	/// Opens the key fragments patients seal to this proxy.
+	record_key: PreSecretKey,
 	consortium: Client,
 	store: ReplicatedStore,
 	state_dir: PathBuf,
 	rt: tokio::runtime::Runtime,
 	/// Requests already served, by (signer, payload hash), with the time they expire: a
 	/// replayed request is refused instead of spending the proxy's quota or the user's rate.
-	seen: std::cell::RefCell<std::collections::HashMap<(AccountId, [u8; 32]), u64>>,
+	seen: Mutex<HashMap<(AccountId, [u8; 32]), u64>>,
+	/// Requests per signer in the current minute: (minute start, count).
+	rates: Mutex<HashMap<AccountId, (u64, u32)>>,
+	/// Refusals on record: (user, patient, record) -> (audit block, forget at).
+	denials: Mutex<HashMap<(AccountId, AccountId, H256), (u32, u64)>>,
+	/// Held while a transaction is signed and submitted, so nonces follow each other.
+	submit_lock: Mutex<()>,
+	/// Requests being served, per signer.
+	in_flight: Mutex<HashMap<AccountId, u32>>,
+}
+
+/// One of a signer's requests being served; counted in [`Proxy`]'s `in_flight` until dropped.
+struct InFlight<'a> {
+	proxy: &'a Proxy,
+	signer: AccountId,
+}
+
+impl Drop for InFlight<'_> {
+	fn drop(&mut self) {
+		let mut busy = self.proxy.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+		if let Some(n) = busy.get_mut(&self.signer) {
+			*n = n.saturating_sub(1);
+			if *n == 0 {
+				busy.remove(&self.signer);
+			}
+		}
+	}
 }
 
 impl Proxy {
@@ -106,9 +161,18 @@ impl Proxy {
 				"proxy account {me}: the search key registered on the consortium is not this key file's tester key"
 			));
 		}
+		let record_key = keys.record_key();
+		if chain::record_key(&consortium, &keys.account())? != record_key.public_key() {
+			return Err(format!(
+				"proxy account {me}: the record key registered on the consortium is not this key file's; patients seal key fragments to the registered one"
+			));
+		}
 		std::fs::create_dir_all(state_dir.join("kfrags"))
 			.map_err(|e| format!("state folder {}: cannot create it: {e}", state_dir.display()))?;
-		let rt = tokio::runtime::Builder::new_current_thread()
+		// Storage reads come from several worker threads at once.
+		let rt = tokio::runtime::Builder::new_multi_thread()
+			.worker_threads(1)
+			.thread_name("proxy-storage")
 			.enable_all()
 			.build()
 			.map_err(|e| format!("starting the storage runtime: {e}"))?;
@@ -116,11 +180,16 @@ impl Proxy {
 			keys,
 			me,
 			tester,
+			record_key,
 			consortium,
 			store,
 			state_dir: state_dir.to_path_buf(),
 			rt,
 			seen: Default::default(),
+			rates: Default::default(),
+			denials: Default::default(),
+			submit_lock: Mutex::new(()),
+			in_flight: Default::default(),
 		})
 	}
 
@@ -148,16 +217,20 @@ impl Proxy {
 			.sum()
 	}
 
+	/// What `GET /v1/health` answers.
+	pub fn health(&self) -> Health {
+		Health {
+			account: self.me.clone(),
+			tester_key: format!("0x{}", hex::encode(self.tester.public_key().to_bytes())),
+			kfrags: self.kfrag_count(),
+			consortium: self.consortium.rpc.url.clone(),
+		}
+	}
+
 	/// Serves one request: method, path and body in, HTTP status and JSON body out.
 	pub fn handle(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
 		let result = match (method, path) {
-			("GET", "/v1/health") => Ok(serde_json::to_value(Health {
-				account: self.me.clone(),
-				tester_key: format!("0x{}", hex::encode(self.tester.public_key().to_bytes())),
-				kfrags: self.kfrag_count(),
-				consortium: self.consortium.rpc.url.clone(),
-			})
-			.expect("plain JSON")),
+			("GET", "/v1/health") => Ok(serde_json::to_value(self.health()).expect("plain JSON")),
 			("POST", "/v1/kfrag") => self.kfrag(body).map(|r| serde_json::to_value(r).expect("json")),
 			("POST", "/v1/search") => self.search(body).map(|r| serde_json::to_value(r).expect("json")),
 			("POST", "/v1/reencrypt") =>
@@ -188,7 +261,7 @@ impl Proxy {
 		&self,
 		body: &str,
 		proxy_of: impl Fn(&T) -> (&str, u64),
-	) -> Result<(AccountId, T), Refusal> {
+	) -> Result<(AccountId, T, InFlight<'_>), Refusal> {
 		let signed: Signed = serde_json::from_str(body).map_err(|e| {
 			refuse(
 				400,
@@ -217,22 +290,8 @@ impl Proxy {
 				format!("field `issued_at` ({issued_at}) is more than 5 minutes from this proxy's clock ({now}); sign a fresh request"),
 			));
 		}
-		// The signature is randomised, so a replay is recognised by signer and payload.
-		let key = (signer.clone(), sp_crypto_hashing::blake2_256(signed.payload.as_bytes()));
-		{
-			let mut seen = self.seen.borrow_mut();
-			seen.retain(|_, expires| *expires > now);
-			if seen.contains_key(&key) {
-				return Err(refuse(
-					409,
-					"replayed-request",
-					false,
-					"this exact signed request was already received; sign a new one",
-				));
-			}
-			seen.insert(key, issued_at.saturating_add(2 * MAX_REQUEST_AGE_MS));
-		}
-		// Only active registered participants make the proxy work (and write on chain).
+		// Only active registered participants make the proxy work (and write on chain); checked
+		// first, so unregistered keys leave no trace in memory.
 		match chain::participant(&self.consortium, &signer).map_err(Self::chain_err)? {
 			Some(p) if p.status == pallet_kmc::ParticipantStatus::Active => {},
 			Some(_) => {
@@ -252,7 +311,61 @@ impl Proxy {
 				))
 			},
 		}
-		Ok((signer, payload))
+		// Each signer gets a bounded share of the proxy before anything reaches the chain.
+		{
+			let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+			let minute = now - now % 60_000;
+			if rates.len() > 100_000 {
+				rates.retain(|_, (start, _)| *start == minute);
+			}
+			let entry = rates.entry(signer.clone()).or_insert((minute, 0));
+			if entry.0 != minute {
+				*entry = (minute, 0);
+			}
+			if entry.1 >= MAX_REQUESTS_PER_MINUTE {
+				return Err(refuse(
+					429,
+					"rate-limited",
+					false,
+					format!("{} sent more than {MAX_REQUESTS_PER_MINUTE} requests to this proxy in a minute; wait and try again", signer.to_ss58check()),
+				));
+			}
+			entry.1 += 1;
+		}
+		// The signature is randomised, so a replay is recognised by signer and payload.
+		let key = (signer.clone(), sp_crypto_hashing::blake2_256(signed.payload.as_bytes()));
+		{
+			let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+			if seen.len() > 4096 {
+				seen.retain(|_, expires| *expires > now);
+			}
+			if seen.contains_key(&key) {
+				return Err(refuse(
+					409,
+					"replayed-request",
+					false,
+					"this exact signed request was already received; sign a new one",
+				));
+			}
+			seen.insert(key, issued_at.saturating_add(2 * MAX_REQUEST_AGE_MS));
+		}
+		// At most this many of one signer's requests are served at once: one user cannot
+		// hold the workers (each may wait for an audit record to be final).
+		let in_flight = {
+			let mut busy = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+			let n = busy.entry(signer.clone()).or_insert(0);
+			if *n >= MAX_IN_FLIGHT_PER_SIGNER {
+				return Err(refuse(
+					429,
+					"rate-limited",
+					false,
+					format!("{} already has {MAX_IN_FLIGHT_PER_SIGNER} requests being served by this proxy; wait for them", signer.to_ss58check()),
+				));
+			}
+			*n += 1;
+			InFlight { proxy: self, signer: signer.clone() }
+		};
+		Ok((signer, payload, in_flight))
 	}
 
 	fn parse_account(field: &str, s: &str) -> Result<AccountId, Refusal> {
@@ -264,8 +377,10 @@ impl Proxy {
 		refuse(503, "chain", false, format!("consortium chain: {e}"))
 	}
 
-	fn kfrag(&self, body: &str) -> Result<Stored, Refusal> {
-		let (signer, up): (AccountId, KfragUpload) =
+	/// Stores a patient's sealed key fragment; the receipt is [`Stored`] signed by this
+	/// proxy's account, so the patient knows which proxy took it.
+	fn kfrag(&self, body: &str) -> Result<Signed, Refusal> {
+		let (signer, up, _in_flight) =
 			self.open(body, |u: &KfragUpload| (u.proxy.as_str(), u.issued_at))?;
 		let patient = Self::parse_account("patient", &up.patient)?;
 		let grantee = Self::parse_account("grantee", &up.grantee)?;
@@ -277,7 +392,8 @@ impl Proxy {
 				"only the patient uploads key fragments for their own records",
 			));
 		}
-		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(400, "bad-request", false, e))?;
+		let (vk, kfrag) = decode_kfrag(&up, &self.record_key)
+			.map_err(|e| refuse(400, "bad-request", false, e))?;
 		let (cert_signer, cert): (AccountId, KfragCertificate) = up
 			.certificate
 			.open()
@@ -304,9 +420,28 @@ impl Proxy {
 				400,
 				"bad-request",
 				false,
-				format!("field `kfrag`: {e} (made for other keys than those the KMC attests?)"),
+				format!(
+					"field `sealed_kfrag`: {e} (made for other keys than those the KMC attests?)"
+				),
 			)
 		})?;
+		// A fragment of an older sharing (a late retry) never replaces a newer one: fragments
+		// of different sharings do not combine.
+		if let Some(stored) = self.stored_upload(&patient, &grantee)? {
+			let older = stored
+				.open::<KfragUpload>()
+				.and_then(|(_, up)| up.certificate.open::<KfragCertificate>())
+				.map(|(_, c)| c.issued_at > cert.issued_at)
+				.unwrap_or(false);
+			if older {
+				return Err(refuse(
+					409,
+					"stale-fragment",
+					false,
+					"this proxy holds a fragment of a newer sharing for this grantee; this one is not stored",
+				));
+			}
+		}
 		let path = self.kfrag_path(&patient, &grantee);
 		// The body is the verified signed upload: kept as received, re-verified on use.
 		write_atomically(&path, body.as_bytes()).map_err(|e| refuse(500, "storage", false, e))?;
@@ -316,11 +451,11 @@ impl Proxy {
 			short(&up.patient),
 			short(&up.grantee)
 		);
-		Ok(Stored { patient: up.patient, grantee: up.grantee })
+		Ok(Signed::sign(&self.keys.pair(), &Stored { patient: up.patient, grantee: up.grantee }))
 	}
 
 	fn search(&self, body: &str) -> Result<SearchResponse, Refusal> {
-		let (user, req): (AccountId, SearchRequest) =
+		let (user, req, _in_flight) =
 			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
 		let patient = Self::parse_account("patient", &req.patient)?;
 		let trapdoor_bytes = hex::decode(req.trapdoor.trim_start_matches("0x")).map_err(|e| {
@@ -423,7 +558,7 @@ impl Proxy {
 	}
 
 	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
-		let (user, req): (AccountId, ReencryptRequest) =
+		let (user, req, _in_flight) =
 			self.open(body, |r: &ReencryptRequest| (r.proxy.as_str(), r.issued_at))?;
 		let patient = Self::parse_account("patient", &req.patient)?;
 		let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
@@ -450,6 +585,28 @@ impl Proxy {
 					req.record_hash, req.patient
 				),
 			));
+		}
+		// A refusal already on record for this user and record is repeated from memory while
+		// the chain still refuses (checked locally, at the best block): no new transaction.
+		if let Some(block) = self.remembered_denial(&user, &patient, hash) {
+			let allowed = chain::may_access(
+				&self.consortium,
+				&patient,
+				&user,
+				hash,
+				Action::Read,
+				now_ms(),
+				None,
+			)
+			.map_err(Self::chain_err)?;
+			if !allowed {
+				return Err(refuse(
+					403,
+					"denied",
+					true,
+					format!("the consent of {} does not allow {} to read record {} now (this refusal is on record in the audit trail at consortium block #{block}; it is not recorded again within 10 minutes)", req.patient, user.to_ss58check(), req.record_hash),
+				));
+			}
 		}
 		// Everything this proxy needs to serve is checked first; the access is recorded only
 		// when it can be served (or when it is refused for lack of consent).
@@ -484,7 +641,7 @@ impl Proxy {
 			.map_err(Self::chain_err)?;
 			if !allowed {
 				let (_, audit_block) = self.record_access(&user, &access)?;
-				return Err(self.denied(&req, &user, audit_block));
+				return Err(self.denied(&req, &user, &patient, hash, audit_block));
 			}
 			return Err(refuse(
 				404,
@@ -496,7 +653,8 @@ impl Proxy {
 		let (_, up): (AccountId, KfragUpload) = upload
 			.open()
 			.map_err(|e| refuse(500, "storage", false, format!("stored fragment: {e}")))?;
-		let (vk, kfrag) = decode_kfrag(&up).map_err(|e| refuse(500, "storage", false, e))?;
+		let (vk, kfrag) =
+			decode_kfrag(&up, &self.record_key).map_err(|e| refuse(500, "storage", false, e))?;
 		let patient_pk = chain::record_key(&self.consortium, &patient)
 			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
 		let grantee_pk = chain::record_key(&self.consortium, &delegatee)
@@ -524,7 +682,7 @@ impl Proxy {
 		// the access either way; it is served only once that record is final.
 		let (allowed, audit_block) = self.record_access(&user, &access)?;
 		if !allowed {
-			return Err(self.denied(&req, &user, audit_block));
+			return Err(self.denied(&req, &user, &patient, hash, audit_block));
 		}
 		let cfrag = kfrag.reencrypt(&envelope);
 		println!(
@@ -563,7 +721,33 @@ impl Proxy {
 		}
 	}
 
-	fn denied(&self, req: &ReencryptRequest, user: &AccountId, audit_block: u32) -> Refusal {
+	/// The block recording `user`'s refused read of `record`, if refused within
+	/// [`DENIAL_MEMORY_MS`].
+	fn remembered_denial(
+		&self,
+		user: &AccountId,
+		patient: &AccountId,
+		record: H256,
+	) -> Option<u32> {
+		let now = now_ms();
+		let mut denials = self.denials.lock().unwrap_or_else(|e| e.into_inner());
+		denials.retain(|_, (_, forget_at)| *forget_at > now);
+		denials.get(&(user.clone(), patient.clone(), record)).map(|(block, _)| *block)
+	}
+
+	/// The refusal of a read the chain recorded as refused at `audit_block` (remembered).
+	fn denied(
+		&self,
+		req: &ReencryptRequest,
+		user: &AccountId,
+		patient: &AccountId,
+		record: H256,
+		audit_block: u32,
+	) -> Refusal {
+		self.denials.lock().unwrap_or_else(|e| e.into_inner()).insert(
+			(user.clone(), patient.clone(), record),
+			(audit_block, now_ms().saturating_add(DENIAL_MEMORY_MS)),
+		);
 		refuse(
 			403,
 			"denied",
@@ -624,9 +808,12 @@ impl Proxy {
 		what: &str,
 		outcome: impl Fn(&RuntimeEvent) -> Option<bool>,
 	) -> Result<(bool, u32), Refusal> {
-		let inclusion = self
-			.consortium
-			.submit_and_wait(call, &self.keys.pair(), AUDIT_TIMEOUT)
+		let submitted = {
+			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
+			self.consortium.submit_tracked(call, &self.keys.pair())
+		};
+		let inclusion = submitted
+			.and_then(|s| self.consortium.wait_included(&s, AUDIT_TIMEOUT))
 			.map_err(|e| {
 				refuse(
 					503,
@@ -664,15 +851,23 @@ impl Proxy {
 	}
 }
 
-fn decode_kfrag(up: &KfragUpload) -> Result<(VerifyingKey, KeyFragment), String> {
+/// The upload's verifying key and its key fragment, opened with this proxy's record key.
+fn decode_kfrag(
+	up: &KfragUpload,
+	record_key: &PreSecretKey,
+) -> Result<(VerifyingKey, KeyFragment), String> {
 	let vk = hex::decode(up.verifying_key.trim_start_matches("0x"))
 		.map_err(|e| format!("field `verifying_key`: not hex: {e}"))
 		.and_then(|b| {
 			VerifyingKey::from_bytes(&b).map_err(|e| format!("field `verifying_key`: {e}"))
 		})?;
-	let kfrag = hex::decode(up.kfrag.trim_start_matches("0x"))
-		.map_err(|e| format!("field `kfrag`: not hex: {e}"))
-		.and_then(|b| KeyFragment::from_bytes(&b).map_err(|e| format!("field `kfrag`: {e}")))?;
+	let kfrag = hex::decode(up.sealed_kfrag.trim_start_matches("0x"))
+		.map_err(|e| format!("field `sealed_kfrag`: not hex: {e}"))
+		.and_then(|b| {
+			SealedKeyFragment::from_bytes(&b)
+				.and_then(|sealed| sealed.open(record_key))
+				.map_err(|e| format!("field `sealed_kfrag`: {e}"))
+		})?;
 	Ok((vk, kfrag))
 }
 
@@ -681,7 +876,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 	use std::io::Write;
 	let dir = path.parent().expect("kfrag paths have a folder");
 	std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-	let tmp = path.with_extension("json.tmp");
+	// A name of its own: two uploads of one fragment may be written at once.
+	static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+	let tmp = path.with_extension(format!(
+		"json.tmp.{}.{}",
+		std::process::id(),
+		NEXT.fetch_add(1, Ordering::SeqCst)
+	));
 	let mut options = std::fs::OpenOptions::new();
 	options.write(true).create(true).truncate(true);
 	#[cfg(unix)]
@@ -703,45 +904,218 @@ pub fn short(s: &str) -> String {
 	s.chars().take(10).collect()
 }
 
-/// Serves HTTP on `listen` until `stop` is set.
-pub fn serve(proxy: &Proxy, listen: &str, stop: Arc<AtomicBool>) -> Result<(), String> {
-	let server =
-		tiny_http::Server::http(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-	println!("[proxy {}] listening on http://{listen}", short(proxy.account()));
-	let json = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("ascii");
-	while !stop.load(Ordering::SeqCst) {
-		// An error accepting one connection must not stop the service.
-		let mut req = match server.recv_timeout(Duration::from_millis(300)) {
-			Ok(Some(req)) => req,
-			Ok(None) => continue,
-			Err(e) => {
-				eprintln!("[proxy {}] accepting a connection: {e}", short(proxy.account()));
-				continue;
+/// A request handed to a worker thread, with where to send its answer.
+struct Job {
+	method: String,
+	path: String,
+	body: String,
+	reply: tokio::sync::oneshot::Sender<(u16, serde_json::Value)>,
+}
+
+type Reply = hyper::Response<http_body_util::Full<Bytes>>;
+
+fn reply(status: u16, value: &serde_json::Value) -> Reply {
+	hyper::Response::builder()
+		.status(status)
+		.header("Content-Type", "application/json")
+		.body(http_body_util::Full::new(Bytes::from(value.to_string())))
+		.expect("a valid status and header")
+}
+
+fn refusal(status: u16, code: &str, error: impl Into<String>) -> Reply {
+	let body = ErrorBody { code: code.into(), error: error.into(), audited: false };
+	reply(status, &serde_json::to_value(body).expect("json"))
+}
+
+/// What the async front shares between connections.
+struct Front {
+	proxy: Arc<Proxy>,
+	jobs: std::sync::mpsc::SyncSender<Job>,
+	queued: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A connection counted against its IP address until dropped.
+struct PerIp {
+	map: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+	ip: std::net::IpAddr,
+}
+
+impl PerIp {
+	fn take(
+		map: &Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+		ip: std::net::IpAddr,
+	) -> Option<PerIp> {
+		let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+		let n = m.entry(ip).or_insert(0);
+		if *n >= MAX_CONNECTIONS_PER_IP {
+			return None;
+		}
+		*n += 1;
+		Some(PerIp { map: map.clone(), ip })
+	}
+}
+
+impl Drop for PerIp {
+	fn drop(&mut self) {
+		let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+		if let Some(n) = m.get_mut(&self.ip) {
+			*n = n.saturating_sub(1);
+			if *n == 0 {
+				m.remove(&self.ip);
 			}
-		};
-		let method = req.method().as_str().to_string();
-		let path = req.url().split('?').next().unwrap_or("").to_string();
-		let mut body = String::new();
-		let (status, value) = if req.body_length().unwrap_or(0) as u64 > MAX_BODY {
-			(
+		}
+	}
+}
+
+/// One request: health and readiness answered here; anything else read (bounded in time and
+/// size) and queued for a worker.
+async fn route(
+	front: Arc<Front>,
+	req: hyper::Request<hyper::body::Incoming>,
+) -> Result<Reply, std::convert::Infallible> {
+	use http_body_util::BodyExt;
+	let method = req.method().as_str().to_string();
+	let path = req.uri().path().to_string();
+	match (method.as_str(), path.as_str()) {
+		("GET", "/v1/health") => {
+			let proxy = front.proxy.clone();
+			return Ok(match tokio::task::spawn_blocking(move || proxy.health()).await {
+				Ok(h) => reply(200, &serde_json::to_value(h).expect("json")),
+				Err(e) => refusal(500, "internal", format!("health: {e}")),
+			});
+		}
+		("GET", "/v1/ready") => {
+			let queued = front.queued.load(Ordering::SeqCst);
+			return Ok(reply(
+				200,
+				&serde_json::json!({"ready": true, "queued": queued, "workers": WORKERS, "queue": QUEUE}),
+			));
+		}
+		_ => {}
+	}
+	let declared = req
+		.headers()
+		.get(hyper::header::CONTENT_LENGTH)
+		.and_then(|v| v.to_str().ok())
+		.and_then(|v| v.parse::<u64>().ok());
+	if declared.is_some_and(|n| n > MAX_BODY) {
+		return Ok(refusal(413, "bad-request", "body larger than 1 MiB"));
+	}
+	let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY as usize);
+	let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+		Err(_) => {
+			return Ok(refusal(
+				408,
+				"bad-request",
+				format!("the request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+			))
+		}
+		Ok(Err(e)) => {
+			return Ok(refusal(
 				413,
-				serde_json::json!({"code": "bad-request", "error": "body larger than 1 MiB", "audited": false}),
-			)
-		} else if let Err(e) = std::io::Read::read_to_string(
-			&mut std::io::Read::take(req.as_reader(), MAX_BODY),
-			&mut body,
-		) {
-			(
-				400,
-				serde_json::json!({"code": "bad-request", "error": format!("body is not UTF-8 text: {e}"), "audited": false}),
-			)
-		} else {
-			proxy.handle(&method, &path, &body)
-		};
-		let resp = tiny_http::Response::from_data(value.to_string().into_bytes())
-			.with_status_code(status)
-			.with_header(json.clone());
-		let _ = req.respond(resp);
+				"bad-request",
+				format!("reading the body: {e} (at most 1 MiB)"),
+			))
+		}
+		Ok(Ok(collected)) => collected.to_bytes(),
+	};
+	let Ok(body) = String::from_utf8(body.to_vec()) else {
+		return Ok(refusal(400, "bad-request", "body is not UTF-8 text"));
+	};
+	let (tx, rx) = tokio::sync::oneshot::channel();
+	front.queued.fetch_add(1, Ordering::SeqCst);
+	match front.jobs.try_send(Job { method, path, body, reply: tx }) {
+		Ok(()) => {}
+		Err(_) => {
+			front.queued.fetch_sub(1, Ordering::SeqCst);
+			return Ok(refusal(
+				503,
+				"busy",
+				format!("this proxy is serving {WORKERS} requests with {QUEUE} waiting; try again shortly or ask another proxy"),
+			));
+		}
+	}
+	Ok(match rx.await {
+		Ok((status, value)) => reply(status, &value),
+		Err(_) => refusal(500, "internal", "the worker serving this request stopped"),
+	})
+}
+
+/// Serves HTTP on `listen` until `stop` is set: an async front with timeouts and limits, and
+/// [`WORKERS`] threads running [`Proxy::handle`].
+pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(), String> {
+	let rt = tokio::runtime::Builder::new_multi_thread()
+		.worker_threads(2)
+		.thread_name("proxy-http")
+		.enable_all()
+		.build()
+		.map_err(|e| format!("starting the HTTP runtime: {e}"))?;
+	let listener = rt
+		.block_on(tokio::net::TcpListener::bind(listen))
+		.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+	let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+	let queue = Arc::new(Mutex::new(queue));
+	let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+	let mut workers = Vec::new();
+	for i in 0..WORKERS {
+		let (proxy, queue, queued) = (proxy.clone(), queue.clone(), queued.clone());
+		let worker = std::thread::Builder::new()
+			.name(format!("proxy-worker-{i}"))
+			.spawn(move || loop {
+				let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+				let Ok(job) = job else { return };
+				queued.fetch_sub(1, Ordering::SeqCst);
+				let answer = proxy.handle(&job.method, &job.path, &job.body);
+				let _ = job.reply.send(answer);
+			})
+			.map_err(|e| format!("starting worker thread {i}: {e}"))?;
+		workers.push(worker);
+	}
+	println!("[proxy {}] listening on http://{listen}", short(proxy.account()));
+	let front = Arc::new(Front { proxy: proxy.clone(), jobs, queued });
+	let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+	let per_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Default::default();
+	rt.block_on(async {
+		let mut tick = tokio::time::interval(Duration::from_millis(300));
+		while !stop.load(Ordering::SeqCst) {
+			let accepted = tokio::select! {
+				a = listener.accept() => a,
+				_ = tick.tick() => continue,
+			};
+			let (stream, peer) = match accepted {
+				Ok(accepted) => accepted,
+				// An error accepting one connection must not stop the service.
+				Err(e) => {
+					eprintln!("[proxy {}] accepting a connection: {e}", short(proxy.account()));
+					continue;
+				}
+			};
+			let Ok(permit) = connections.clone().try_acquire_owned() else {
+				drop(stream);
+				continue;
+			};
+			let Some(per_ip) = PerIp::take(&per_ip, peer.ip()) else {
+				drop(stream);
+				continue;
+			};
+			let front = front.clone();
+			tokio::spawn(async move {
+				let (_permit, _per_ip) = (permit, per_ip);
+				let service = hyper::service::service_fn(move |req| route(front.clone(), req));
+				let connection = hyper::server::conn::http1::Builder::new()
+					.timer(hyper_util::rt::TokioTimer::new())
+					.header_read_timeout(HEADER_TIMEOUT)
+					.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+				let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+			});
+		}
+	});
+	// Dropping the runtime's connections and then the front closes the queue; workers finish
+	// the request they hold and stop.
+	rt.shutdown_timeout(Duration::from_secs(2));
+	drop(front);
+	for w in workers {
+		let _ = w.join();
 	}
 	println!("[proxy {}] stopped", short(proxy.account()));
 	Ok(())

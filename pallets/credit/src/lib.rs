@@ -27,10 +27,10 @@
 //!   so the election that follows replaces the silent node with nobody acting. Known limits: a
 //!   justification needs only two thirds of the votes, so a voter whose precommits always
 //!   arrive last at every author could be left out of every noted round (with several authors
-//!   and sessions of many rounds this needs it to be consistently slowest); and a voter that
-//!   rotates its session keys every session is not mapped back to its account (tallies go by
-//!   `pallet-session`'s key owner), so it escapes the charge. A snapshot of the active keys at
-//!   each session start, and voters' own signed heartbeats, would close both.
+//!   and sessions of many rounds this needs it to be consistently slowest); voters' own
+//!   signed heartbeats would close that. Votes are mapped to accounts through the keys each
+//!   session started with ([`RecordedVoters`], [`SessionVoterKeys`]), so a voter that rotates
+//!   its session keys is still charged.
 //! - *Election* (every session, as `pallet-session`'s `SessionManager`): candidates are
 //!   registered institutions that declared themselves willing, have session keys and whose credit
 //!   is at least `credit_threshold`. They are ranked by credit, ties broken by the lower account
@@ -120,7 +120,6 @@ use frame_support::{
 use mbds_primitives::{ChainIdentity, ChainKind};
 use sp_consensus_grandpa::{AuthorityId as GrandpaId, AuthorityList, SetId};
 use sp_inherents::{InherentData, InherentIdentifier};
-use sp_runtime::traits::Convert;
 use sp_runtime::{BoundToRuntimeAppPublic, ConsensusEngineId, Perbill};
 use sp_staking::{
 	offence::{OffenceDetails, OnOffenceHandler},
@@ -262,10 +261,6 @@ pub mod pallet {
 		/// the signatures [`Pallet::note_finality_votes`] accepts.
 		type FinalityVoters: Get<(SetId, AuthorityList)>;
 
-		/// The validator account a GRANDPA key belongs to (runtime: `pallet-session`'s key
-		/// owner).
-		type VoterAccount: Convert<GrandpaId, Option<Self::AccountId>>;
-
 		/// Most precommits a noted justification may carry (GRANDPA's `MaxAuthorities`).
 		#[pallet::constant]
 		type MaxVoters: Get<u32>;
@@ -290,6 +285,15 @@ pub mod pallet {
 	/// [`Pallet::note_finality_votes`]: each justification is noted once, in order.
 	#[pallet::storage]
 	pub type LastVotedBlock<T: Config> = StorageValue<_, BlockNumberFor<T>, OptionQuery>;
+
+	/// The GRANDPA key of each validator of the current session and its account, as
+	/// `pallet-session` handed them to GRANDPA at the session's start ([`RecordedVoters`]).
+	/// Votes are mapped to accounts through this snapshot, not through `pallet-session`'s key
+	/// owner, which forgets an active key as soon as its validator registers new session keys:
+	/// a voter that rotates its keys is still the one charged for its silence.
+	#[pallet::storage]
+	pub type SessionVoterKeys<T: Config> =
+		StorageValue<_, BoundedVec<(GrandpaId, T::AccountId), T::MaxVoters>, ValueQuery>;
 
 	/// This session's finality-vote tallies of each voter: (rounds noted while it was a voter,
 	/// rounds whose justification carries its signed precommit). Charged and cleared when the
@@ -877,6 +881,15 @@ pub mod pallet {
 			);
 		}
 
+		/// Records the current session's validators' GRANDPA keys ([`SessionVoterKeys`]);
+		/// called by [`RecordedVoters`] at each session start (the first
+		/// [`Config::MaxVoters`] are kept: GRANDPA holds no more).
+		pub fn note_session_voters(voters: impl Iterator<Item = (T::AccountId, GrandpaId)>) {
+			let keys: Vec<(GrandpaId, T::AccountId)> =
+				voters.take(T::MaxVoters::get() as usize).map(|(who, key)| (key, who)).collect();
+			SessionVoterKeys::<T>::put(BoundedVec::truncate_from(keys));
+		}
+
 		/// Most voters a justification with these precommits can stand for, for weighing: a
 		/// valid one carries more than two thirds of the voters' precommits (more is refused
 		/// before any signature is checked).
@@ -911,6 +924,10 @@ pub mod pallet {
 				Error::<T>::TooManyPrecommits
 			);
 			let (set_id, authorities) = T::FinalityVoters::get();
+			let owners = SessionVoterKeys::<T>::get();
+			let account_of = |id: &GrandpaId| {
+				owners.iter().find(|(key, _)| key == id).map(|(_, who)| who.clone())
+			};
 			let context = JustificationVerificationContext::try_from(
 				bp_header_chain::AuthoritySet::new(authorities.clone(), set_id),
 			)
@@ -939,14 +956,11 @@ pub mod pallet {
 						)
 						.is_valid()
 				})
-				.filter_map(|p| T::VoterAccount::convert(p.id.clone()))
+				.filter_map(|p| account_of(&p.id))
 				.collect();
 			signers.sort();
 			signers.dedup();
-			let voters = authorities
-				.into_iter()
-				.filter_map(|(id, _)| T::VoterAccount::convert(id))
-				.collect();
+			let voters = authorities.iter().filter_map(|(id, _)| account_of(id)).collect();
 			Ok((voters, signers))
 		}
 
@@ -1241,6 +1255,58 @@ where
 		if let Some(i) = Pallet::<T>::current_authors().iter().position(|a| *a == who) {
 			Inner::on_disabled(i as u32);
 		}
+	}
+}
+
+/// GRANDPA's session handler, recording each validator's GRANDPA key with its account
+/// ([`SessionVoterKeys`]) whenever GRANDPA takes a new set from them: use
+/// `SessionHandler = (RepresentativeAuthors<Runtime, Aura>, RecordedVoters<Runtime, Grandpa>)`.
+pub struct RecordedVoters<T, Inner>(PhantomData<(T, Inner)>);
+
+impl<T, Inner: BoundToRuntimeAppPublic> BoundToRuntimeAppPublic for RecordedVoters<T, Inner> {
+	type Public = Inner::Public;
+}
+
+impl<T, Inner> OneSessionHandler<T::AccountId> for RecordedVoters<T, Inner>
+where
+	T: Config,
+	Inner: OneSessionHandler<T::AccountId, Key = GrandpaId>,
+{
+	type Key = GrandpaId;
+
+	fn on_genesis_session<'a, I: 'a>(validators: I)
+	where
+		I: Iterator<Item = (&'a T::AccountId, GrandpaId)>,
+		T::AccountId: 'a,
+	{
+		let validators: Vec<_> = validators.collect();
+		Pallet::<T>::note_session_voters(validators.iter().map(|(a, k)| ((*a).clone(), k.clone())));
+		Inner::on_genesis_session(validators.into_iter());
+	}
+
+	fn on_new_session<'a, I: 'a>(changed: bool, validators: I, queued_validators: I)
+	where
+		I: Iterator<Item = (&'a T::AccountId, GrandpaId)>,
+		T::AccountId: 'a,
+	{
+		let validators: Vec<_> = validators.collect();
+		let voters: Vec<_> = validators.iter().map(|(a, k)| ((*a).clone(), k.clone())).collect();
+		let queued: Vec<_> = queued_validators.collect();
+		let set_before = T::FinalityVoters::get().0;
+		Inner::on_new_session(changed, validators.into_iter(), queued.into_iter());
+		// GRANDPA takes these keys only if it scheduled the change (it refuses one while
+		// another is pending); the snapshot follows GRANDPA's set, not the session's wish.
+		if T::FinalityVoters::get().0 != set_before || SessionVoterKeys::<T>::get().is_empty() {
+			Pallet::<T>::note_session_voters(voters.into_iter());
+		}
+	}
+
+	fn on_before_session_ending() {
+		Inner::on_before_session_ending()
+	}
+
+	fn on_disabled(validator_index: u32) {
+		Inner::on_disabled(validator_index)
 	}
 }
 

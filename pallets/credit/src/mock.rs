@@ -81,16 +81,10 @@ impl frame_support::traits::Get<(u64, sp_consensus_grandpa::AuthorityList)> for 
 	}
 }
 
-/// `pallet-session`'s key owner stand-in: `Account(n)`'s GRANDPA key belongs to account `n`.
-pub struct MockVoterAccount;
-impl sp_runtime::traits::Convert<sp_consensus_grandpa::AuthorityId, Option<AccountId>>
-	for MockVoterAccount
-{
-	fn convert(id: sp_consensus_grandpa::AuthorityId) -> Option<AccountId> {
-		(0u16..64)
-			.find(|n| sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(*n)) == id)
-			.map(AccountId::from)
-	}
+/// Voter `n`'s GRANDPA key in the mock: `bp_test_utils::Account(n)` (session key
+/// `UintAuthorityId(n)` maps to it).
+pub fn grandpa_key(n: u64) -> sp_consensus_grandpa::AuthorityId {
+	sp_consensus_grandpa::AuthorityId::from(bp_test_utils::Account(n as u16))
 }
 
 /// The chain's identity (`pallet-chain-info`'s role).
@@ -158,14 +152,19 @@ impl OneSessionHandler<AccountId> for GrandpaLike {
 	where
 		I: Iterator<Item = (&'a AccountId, Self::Key)>,
 	{
-		VOTERS.with(|a| *a.borrow_mut() = validators.map(|(_, k)| k.0).collect());
+		let validators: Vec<_> = validators.map(|(a, k)| (*a, k.0)).collect();
+		// What `RecordedVoters` does around the real GRANDPA handler.
+		Credit::note_session_voters(validators.iter().map(|(a, k)| (*a, grandpa_key(*k))));
+		VOTERS.with(|a| *a.borrow_mut() = validators.iter().map(|(_, k)| *k).collect());
 	}
 	fn on_new_session<'a, I: 'a>(changed: bool, validators: I, _queued: I)
 	where
 		I: Iterator<Item = (&'a AccountId, Self::Key)>,
 	{
+		let validators: Vec<_> = validators.map(|(a, k)| (*a, k.0)).collect();
+		Credit::note_session_voters(validators.iter().map(|(a, k)| (*a, grandpa_key(*k))));
 		if changed {
-			VOTERS.with(|a| *a.borrow_mut() = validators.map(|(_, k)| k.0).collect());
+			VOTERS.with(|a| *a.borrow_mut() = validators.iter().map(|(_, k)| *k).collect());
 		}
 	}
 	fn on_disabled(_: u32) {}
@@ -281,7 +280,6 @@ impl pallet_credit::Config for Test {
 	type MissedSlotPenalty = MissedSlotPenalty;
 	type SlotOfBlock = MockSlot;
 	type FinalityVoters = MockVoters;
-	type VoterAccount = MockVoterAccount;
 	type MaxVoters = ConstU32<12>;
 	type MissedVotePenalty = MissedVotePenalty;
 	type WeightInfo = ();
@@ -307,10 +305,10 @@ impl BenchmarkHelper<AccountId> for MockBenchmarkHelper {
 		pallet_session::NextKeys::<Test>::insert(who, keys_of(*who));
 	}
 	fn set_finality_voters(voters: &[(sp_consensus_grandpa::AuthorityId, AccountId)]) {
-		// Mock voter `n`'s key is `Account(n)` and belongs to account `n`: the benchmark's keys
-		// are `Account(0..v)`.
-		let accounts: Vec<AccountId> = (0..voters.len() as AccountId).collect();
-		MockVoters::set(0, &accounts);
+		// Mock voter `n`'s key is `Account(n)`: the benchmark's keys are `Account(0..v)`.
+		let keys: Vec<AccountId> = (0..voters.len() as AccountId).collect();
+		MockVoters::set(0, &keys);
+		Credit::note_session_voters(voters.iter().map(|(id, who)| (*who, id.clone())));
 	}
 }
 

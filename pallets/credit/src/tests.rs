@@ -11,7 +11,10 @@ use frame_support::inherent::ProvideInherent as _;
 use frame_support::{assert_noop, assert_ok, traits::FindAuthor};
 use pallet_authorship::EventHandler;
 use pallet_session::SessionHandler;
-use sp_runtime::{testing::TestSignature, BuildStorage, DispatchError};
+use sp_runtime::{
+	testing::{TestSignature, UintAuthorityId},
+	BuildStorage, DispatchError,
+};
 use sp_staking::offence::{Kind, Offence, ReportOffence};
 
 fn root() -> RuntimeOrigin {
@@ -833,6 +836,43 @@ fn hole9_a_silent_finality_voter_loses_credit_and_is_replaced() {
 				session: 2,
 				rpn: vec![1, 2, 3].try_into().unwrap(),
 				atn: vec![4, 6].try_into().unwrap(),
+			}
+			.into(),
+		);
+	});
+}
+
+/// Hole 9, key rotation: a silent voter that registers new session keys mid-session (so
+/// `pallet-session` no longer knows the GRANDPA key it votes with this session) is still the
+/// account charged: votes are mapped through the keys the session started with.
+#[test]
+fn hole9_a_silent_voter_that_rotates_its_session_keys_is_still_charged() {
+	threshold_consortium().build().execute_with(|| {
+		assert_eq!(roles(), (vec![1, 2, 3], vec![4, 5]));
+		MockVoters::set(0, &[1, 2, 3, 4, 5]);
+		let c5 = credit(5);
+		let session_keys: Vec<_> = SessionVoterKeys::<Test>::get().into_inner();
+		assert!(session_keys.contains(&(grandpa_key(5), 5)), "{session_keys:?}");
+
+		// 5 goes silent and registers fresh session keys: the key owner forgets its active key.
+		let fresh = UintAuthorityId(105);
+		let proof = TestSignature(105, 5u64.encode()).encode();
+		assert_ok!(Session::set_keys(signed(5), fresh.into(), proof));
+		use sp_runtime::RuntimeAppPublic;
+		assert_eq!(Session::key_owner(UintAuthorityId::ID, &UintAuthorityId(5).to_raw_vec()), None);
+
+		for (i, number) in (10..17).enumerate() {
+			assert_ok!(note(justification_of(number, 1 + i as u64, &[1, 2, 3, 4])));
+		}
+		assert_eq!(VoteTallies::<Test>::get(5), (7, 0));
+		start_session(1);
+		assert_eq!(credit(5), c5 - 2_100);
+		System::assert_has_event(
+			Event::CreditPenalised {
+				who: 5,
+				reason: PenaltyReason::MissedVotes,
+				amount: 2_100,
+				credit: c5 - 2_100,
 			}
 			.into(),
 		);

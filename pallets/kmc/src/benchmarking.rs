@@ -104,12 +104,12 @@ mod benchmarks {
 	#[benchmark]
 	fn check_participant() {
 		let who = patient::<T>();
-		Kmc::<T>::note_feeless(&who);
+		Kmc::<T>::note_feeless(&who, QuotaKind::Own);
 
 		#[block]
 		{
-			Kmc::<T>::check_feeless(&who, false).expect("active with quota left");
-			Kmc::<T>::note_feeless(&who);
+			Kmc::<T>::check_feeless(&who, false, false).expect("active with quota left");
+			Kmc::<T>::note_feeless(&who, QuotaKind::Own);
 		}
 
 		assert_eq!(Kmc::<T>::quota_used(&who), 2);

@@ -23,7 +23,8 @@ use sp_runtime::{
 ///   ([`crate::INVALID_UNREGISTERED`]), suspended ([`crate::INVALID_SUSPENDED`]; except for the
 ///   calls of [`Config::RetreatCalls`], which a suspended patient may always send) or has used
 ///   its quota ([`crate::INVALID_QUOTA_EXHAUSTED`]), in the pool and again in the block;
-/// - counts the transaction against the signer's quota when the block executes it.
+/// - counts the transaction against the signer's quota when the block executes it (for one of
+///   [`Config::OnBehalfCalls`] sent by a health authority, its on-behalf quota).
 ///
 /// Every other call passes untouched and costs nothing. It carries no data in the transaction
 /// (encodes to zero bytes), so clients only need its identifier in the metadata.
@@ -53,8 +54,8 @@ impl<T: Config + Send + Sync> core::fmt::Debug for CheckParticipant<T> {
 /// What [`CheckParticipant::validate`] hands to `prepare`.
 #[derive(DebugNoBound)]
 pub enum Val<T: Config> {
-	/// A medical call by this active participant: count it.
-	Count(T::AccountId),
+	/// A medical call by this active participant: count it in this quota.
+	Count(T::AccountId, crate::QuotaKind),
 	/// Not a medical call (or not signed): nothing to do.
 	Skip,
 }
@@ -96,10 +97,13 @@ where
 		let Some(who) = origin.as_system_origin_signer() else {
 			return Ok((ValidTransaction::default(), Val::Skip, origin));
 		};
-		Pallet::<T>::check_feeless(who, T::RetreatCalls::contains(call))
-			.map_err(TransactionValidityError::from)?;
-		let who = who.clone();
-		Ok((ValidTransaction::default(), Val::Count(who), origin))
+		let kind = Pallet::<T>::check_feeless(
+			who,
+			T::RetreatCalls::contains(call),
+			T::OnBehalfCalls::contains(call),
+		)
+		.map_err(TransactionValidityError::from)?;
+		Ok((ValidTransaction::default(), Val::Count(who.clone(), kind), origin))
 	}
 
 	fn prepare(
@@ -110,8 +114,8 @@ where
 		_info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
 		_len: usize,
 	) -> Result<Self::Pre, TransactionValidityError> {
-		if let Val::Count(who) = val {
-			Pallet::<T>::note_feeless(&who);
+		if let Val::Count(who, kind) = val {
+			Pallet::<T>::note_feeless(&who, kind);
 		}
 		Ok(())
 	}

@@ -36,7 +36,10 @@
 //! - This crate's transaction extension [`CheckParticipant`] rejects a medical call from an
 //!   unregistered or suspended account already in the transaction pool, and bounds spam per
 //!   identity: at most [`Config::MaxFeelessTxPerWindow`] medical transactions per
-//!   [`Config::FeelessWindow`] blocks, counted in [`FeelessQuota`].
+//!   [`Config::FeelessWindow`] blocks, counted in [`FeelessQuota`]. The calls a proxy (a
+//!   health authority) sends on behalf of a user who signed the request
+//!   ([`Config::OnBehalfCalls`]) count in a separate, larger quota ([`OnBehalfQuota`]), so that
+//!   refusing users cannot lock a proxy out of the chain while a rogue one stays bounded.
 //!
 //! Registration gives the account a `sufficients` reference in `frame_system`, so its nonce is
 //! stored without any balance and `CheckNonce` accepts its transactions.
@@ -81,6 +84,25 @@ pub const LOG_TARGET: &str = "runtime::kmc";
 pub const INVALID_UNREGISTERED: u8 = 10;
 /// `InvalidTransaction::Custom` code: the sender of a medical call is suspended.
 pub const INVALID_SUSPENDED: u8 = 11;
+/// Which feeless quota a medical transaction counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaKind {
+	/// The sender's own ([`Config::MaxFeelessTxPerWindow`]).
+	Own,
+	/// A health authority's records of what users signed ([`Config::MaxOnBehalfTxPerWindow`]).
+	OnBehalf,
+}
+
+impl QuotaKind {
+	/// Transactions allowed per window.
+	pub fn limit<T: Config>(self) -> u32 {
+		match self {
+			QuotaKind::Own => T::MaxFeelessTxPerWindow::get(),
+			QuotaKind::OnBehalf => T::MaxOnBehalfTxPerWindow::get(),
+		}
+	}
+}
+
 /// `InvalidTransaction::Custom` code: the sender used up its feeless quota for this window.
 pub const INVALID_QUOTA_EXHAUSTED: u8 = 12;
 
@@ -146,6 +168,18 @@ pub mod pallet {
 		/// patient taking back their consent. Must be a subset of [`Config::MedicalCalls`].
 		type RetreatCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
+		/// The medical calls a proxy (an active health authority) sends **on behalf of a user
+		/// whose signed request it carries** (its record of an access or a search the user
+		/// signed). Sent by a health authority they count in [`OnBehalfQuota`], bounded by
+		/// [`Config::MaxOnBehalfTxPerWindow`], not in its own quota: one proxy serves every
+		/// user, so refusing users must not lock it out of the chain. Sent by anyone else they
+		/// count as ordinary medical calls. Must be a subset of [`Config::MedicalCalls`].
+		type OnBehalfCalls: Contains<<Self as frame_system::Config>::RuntimeCall>;
+
+		/// On-behalf calls a health authority may send without fees per window.
+		#[pallet::constant]
+		type MaxOnBehalfTxPerWindow: Get<u32>;
+
 		/// Weights of this pallet's calls and of [`CheckParticipant`].
 		type WeightInfo: WeightInfo;
 	}
@@ -178,6 +212,12 @@ pub mod pallet {
 	/// Feeless medical transactions used per participant in its current window.
 	#[pallet::storage]
 	pub type FeelessQuota<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, QuotaUsage<BlockNumberFor<T>>, OptionQuery>;
+
+	/// On-behalf transactions ([`Config::OnBehalfCalls`]) used by each health authority in the
+	/// current window.
+	#[pallet::storage]
+	pub type OnBehalfQuota<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, QuotaUsage<BlockNumberFor<T>>, OptionQuery>;
 
 	#[pallet::genesis_config]
@@ -424,8 +464,14 @@ pub mod pallet {
 		}
 
 		/// Whether `who` may send a medical transaction now: registered, active (or, for a
-		/// retreat call, suspended), and with quota left in the current window. Reads only.
-		pub fn check_feeless(who: &T::AccountId, retreat: bool) -> Result<(), InvalidTransaction> {
+		/// retreat call, suspended), and with quota left in the current window; for an
+		/// on-behalf call by an active health authority, in its on-behalf quota. The quota the
+		/// transaction counts in. Reads only.
+		pub fn check_feeless(
+			who: &T::AccountId,
+			retreat: bool,
+			on_behalf: bool,
+		) -> Result<QuotaKind, InvalidTransaction> {
 			let info = Participants::<T>::get(who)
 				.ok_or(InvalidTransaction::Custom(INVALID_UNREGISTERED))?;
 			// A suspended patient may still take consent back; nobody else acts while
@@ -434,16 +480,33 @@ pub mod pallet {
 			if info.status != ParticipantStatus::Active && !retreat {
 				return Err(InvalidTransaction::Custom(INVALID_SUSPENDED));
 			}
-			if Self::quota_used(who) >= T::MaxFeelessTxPerWindow::get() {
+			let kind = if on_behalf
+				&& info.status == ParticipantStatus::Active
+				&& info.role == Role::Institution(mbds_primitives::InstitutionKind::HealthAuthority)
+			{
+				QuotaKind::OnBehalf
+			} else {
+				QuotaKind::Own
+			};
+			if Self::quota_used_of(who, kind) >= kind.limit::<T>() {
 				return Err(InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED));
 			}
-			Ok(())
+			Ok(kind)
 		}
 
-		/// Medical transactions `who` has sent in the current window.
+		/// Medical transactions `who` has sent in the current window (its own quota).
 		pub fn quota_used(who: &T::AccountId) -> u32 {
+			Self::quota_used_of(who, QuotaKind::Own)
+		}
+
+		/// Transactions `who` has sent in the current window, in the quota of `kind`.
+		pub fn quota_used_of(who: &T::AccountId, kind: QuotaKind) -> u32 {
 			let now = frame_system::Pallet::<T>::block_number();
-			match FeelessQuota::<T>::get(who) {
+			let usage = match kind {
+				QuotaKind::Own => FeelessQuota::<T>::get(who),
+				QuotaKind::OnBehalf => OnBehalfQuota::<T>::get(who),
+			};
+			match usage {
 				Some(q) if now < q.window_start.saturating_add(T::FeelessWindow::get()) => q.used,
 				_ => 0,
 			}
@@ -451,9 +514,9 @@ pub mod pallet {
 
 		/// Counts one medical transaction of `who` against its quota, starting a new window
 		/// if the last one ended.
-		pub fn note_feeless(who: &T::AccountId) {
+		pub fn note_feeless(who: &T::AccountId, kind: QuotaKind) {
 			let now = frame_system::Pallet::<T>::block_number();
-			FeelessQuota::<T>::mutate(who, |q| {
+			let count = |q: &mut Option<QuotaUsage<BlockNumberFor<T>>>| {
 				let window = T::FeelessWindow::get();
 				match q {
 					Some(q) if now < q.window_start.saturating_add(window) => {
@@ -461,7 +524,11 @@ pub mod pallet {
 					}
 					_ => *q = Some(QuotaUsage { window_start: now, used: 1 }),
 				}
-			});
+			};
+			match kind {
+				QuotaKind::Own => FeelessQuota::<T>::mutate(who, count),
+				QuotaKind::OnBehalf => OnBehalfQuota::<T>::mutate(who, count),
+			}
 		}
 
 		/// The active key set of `who`, if registered.

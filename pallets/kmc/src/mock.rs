@@ -2,6 +2,7 @@
 //! for a medical call; every other call is not medical.
 
 use crate as pallet_kmc;
+use frame_support::traits::ConstU32;
 use frame_support::{derive_impl, parameter_types, traits::Contains};
 use frame_system::EnsureRoot;
 use sp_runtime::BuildStorage;
@@ -44,6 +45,14 @@ impl Contains<RuntimeCall> for RemarkIsRetreat {
 	}
 }
 
+/// `System::remark(vec![7])` stands in for an on-behalf call (a proxy's audit record).
+pub struct RemarkIsOnBehalf;
+impl Contains<RuntimeCall> for RemarkIsOnBehalf {
+	fn contains(call: &RuntimeCall) -> bool {
+		matches!(call, RuntimeCall::System(frame_system::Call::remark { remark }) if remark == &[7])
+	}
+}
+
 impl pallet_kmc::Config for Test {
 	type KmcOrigin = EnsureRoot<u64>;
 	type MaxKeyLen = MaxKeyLen;
@@ -52,6 +61,8 @@ impl pallet_kmc::Config for Test {
 	type FeelessWindow = FeelessWindow;
 	type MedicalCalls = RemarkIsMedical;
 	type RetreatCalls = RemarkIsRetreat;
+	type OnBehalfCalls = RemarkIsOnBehalf;
+	type MaxOnBehalfTxPerWindow = ConstU32<250>;
 	type WeightInfo = ();
 }
 

@@ -388,3 +388,51 @@ fn integrity_test_passes() {
 		<Kmc as Hooks<u64>>::integrity_test();
 	});
 }
+
+/// Issue 14: a proxy records on chain the accesses and searches users signed (and the refusals
+/// of those without consent). Counted in the proxy's own quota, 200 refused requests locked the
+/// proxy out of the chain. Sent by a health authority they count in a separate, larger
+/// on-behalf quota; sent by anyone else they count as ordinary medical calls.
+#[test]
+fn a_proxys_records_of_users_signed_requests_do_not_use_up_its_own_quota() {
+	new_test_ext().execute_with(|| {
+		const PROXY: u64 = 5;
+		assert_ok!(Kmc::register(
+			RuntimeOrigin::root(),
+			PROXY,
+			Role::Institution(InstitutionKind::HealthAuthority),
+			identity(PROXY),
+			keys(5),
+		));
+		let on_behalf = RuntimeCall::System(frame_system::Call::remark { remark: vec![7] });
+		for _ in 0..200 {
+			assert_ok!(pool_check(PROXY, &on_behalf));
+			assert_ok!(apply(Some(PROXY), &on_behalf));
+		}
+		assert_eq!(Kmc::quota_used(&PROXY), 0);
+		assert_eq!(Kmc::quota_used_of(&PROXY, QuotaKind::OnBehalf), 200);
+		// Its own medical calls keep their quota (3 per window in the mock) ...
+		for _ in 0..3 {
+			assert_ok!(apply(Some(PROXY), &medical_call()));
+		}
+		let err = InvalidTransaction::Custom(INVALID_QUOTA_EXHAUSTED).into();
+		assert_eq!(apply(Some(PROXY), &medical_call()), Err(err));
+		// ... the records go on after it is used up, up to the on-behalf bound (250).
+		for _ in 0..50 {
+			assert_ok!(apply(Some(PROXY), &on_behalf));
+		}
+		assert_eq!(pool_check(PROXY, &on_behalf), Err(err));
+		// Anyone else sending them uses its own quota: a doctor cannot spam them for free.
+		for _ in 0..3 {
+			assert_ok!(apply(Some(DOCTOR), &on_behalf));
+		}
+		assert_eq!(Kmc::quota_used(&DOCTOR), 3);
+		assert_eq!(apply(Some(DOCTOR), &on_behalf), Err(err));
+		// Only an active participant sends them.
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), PROXY));
+		let err = InvalidTransaction::Custom(INVALID_SUSPENDED).into();
+		assert_eq!(pool_check(PROXY, &on_behalf), Err(err));
+		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
+		assert_eq!(apply(Some(NEWCOMER), &on_behalf), Err(err));
+	});
+}

@@ -39,6 +39,8 @@ impl pallet_kmc::Config for Test {
 	type FeelessWindow = frame_support::traits::ConstU64<10>;
 	type MedicalCalls = SlipCalls;
 	type RetreatCalls = frame_support::traits::Nothing;
+	type OnBehalfCalls = frame_support::traits::Nothing;
+	type MaxOnBehalfTxPerWindow = frame_support::traits::ConstU32<0>;
 	type WeightInfo = ();
 }
 

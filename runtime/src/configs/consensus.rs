@@ -71,7 +71,10 @@ impl pallet_session::Config for Runtime {
 	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, ConstU32<0>>;
 	type SessionManager = pallet_session::historical::NoteHistoricalRoot<Runtime, Credit>;
 	// Same order as `opaque::SessionKeys` (aura, grandpa).
-	type SessionHandler = (pallet_credit::RepresentativeAuthors<Runtime, Aura>, Grandpa);
+	type SessionHandler = (
+		pallet_credit::RepresentativeAuthors<Runtime, Aura>,
+		pallet_credit::RecordedVoters<Runtime, Grandpa>,
+	);
 	type Keys = opaque::SessionKeys;
 	type DisablingStrategy = ();
 	type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
@@ -122,14 +125,26 @@ impl Get<(sp_consensus_grandpa::SetId, sp_consensus_grandpa::AuthorityList)> for
 	}
 }
 
-/// `pallet-credit`'s voter accounts: the validator whose session keys hold the GRANDPA key.
-pub struct GrandpaKeyOwner;
-impl sp_runtime::traits::Convert<sp_consensus_grandpa::AuthorityId, Option<AccountId>>
-	for GrandpaKeyOwner
-{
-	fn convert(id: sp_consensus_grandpa::AuthorityId) -> Option<AccountId> {
+/// The upgrade that introduces `pallet_credit::SessionVoterKeys` (spec 103) fills it from
+/// GRANDPA's current set and `pallet-session`'s key owners, so the session it lands in is
+/// tallied too; once filled (by this or by a session start) it does nothing.
+pub struct FillSessionVoterKeys;
+impl frame_support::traits::OnRuntimeUpgrade for FillSessionVoterKeys {
+	fn on_runtime_upgrade() -> frame_support::weights::Weight {
 		use sp_runtime::RuntimeAppPublic;
-		Session::key_owner(sp_consensus_grandpa::AuthorityId::ID, id.as_ref())
+		let db = <Runtime as frame_system::Config>::DbWeight::get();
+		if !pallet_credit::SessionVoterKeys::<Runtime>::get().is_empty() {
+			return db.reads(1);
+		}
+		let authorities = Grandpa::grandpa_authorities();
+		let n = authorities.len() as u64;
+		pallet_credit::Pallet::<Runtime>::note_session_voters(authorities.into_iter().filter_map(
+			|(id, _)| {
+				Session::key_owner(sp_consensus_grandpa::AuthorityId::ID, id.as_ref())
+					.map(|who| (who, id))
+			},
+		));
+		db.reads_writes(2 + n, 1)
 	}
 }
 
@@ -152,7 +167,6 @@ impl pallet_credit::Config for Runtime {
 	type MissedSlotPenalty = MissedSlotPenalty;
 	type SlotOfBlock = pallet_credit::AuraSlotOfBlock<Runtime>;
 	type FinalityVoters = GrandpaVoters;
-	type VoterAccount = GrandpaKeyOwner;
 	type MaxVoters = ConstU32<MAX_AUTHORITIES>;
 	type MissedVotePenalty = MissedVotePenalty;
 	type WeightInfo = pallet_credit::weights::SubstrateWeight<Runtime>;
@@ -178,17 +192,15 @@ impl pallet_credit::BenchmarkHelper<AccountId> for CreditBenchmarkHelper {
 		pallet_session::NextKeys::<Runtime>::insert(who, keys);
 	}
 	fn set_finality_voters(voters: &[(sp_consensus_grandpa::AuthorityId, AccountId)]) {
-		use sp_runtime::RuntimeAppPublic;
 		let list: Vec<_> = voters.iter().map(|(id, _)| (id.clone(), 1)).collect();
 		pallet_grandpa::Authorities::<Runtime>::put(frame_support::WeakBoundedVec::force_from(
 			list,
 			Some("benchmark voters"),
 		));
 		pallet_grandpa::CurrentSetId::<Runtime>::put(0);
-		for (id, who) in voters {
-			let key = (sp_consensus_grandpa::AuthorityId::ID, AsRef::<[u8]>::as_ref(id).to_vec());
-			pallet_session::KeyOwner::<Runtime>::insert(key, who);
-		}
+		pallet_credit::Pallet::<Runtime>::note_session_voters(
+			voters.iter().map(|(id, who)| (who.clone(), id.clone())),
+		);
 	}
 }
 

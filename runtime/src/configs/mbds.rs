@@ -19,6 +19,21 @@ impl Contains<RuntimeCall> for MedicalCalls {
 	}
 }
 
+/// The medical calls a proxy sends for a user who signed the request (its record of an access
+/// or a search): counted in a health authority's on-behalf quota, not its own.
+pub struct OnBehalfCalls;
+impl Contains<RuntimeCall> for OnBehalfCalls {
+	fn contains(call: &RuntimeCall) -> bool {
+		matches!(
+			call,
+			RuntimeCall::Consent(
+				pallet_consent::Call::record_access { .. }
+					| pallet_consent::Call::record_search { .. }
+			)
+		)
+	}
+}
+
 /// The medical calls a suspended participant may still send: a patient taking back consent.
 pub struct RetreatCalls;
 impl Contains<RuntimeCall> for RetreatCalls {
@@ -45,6 +60,10 @@ impl pallet_kmc::Config for Runtime {
 	type FeelessWindow = ConstU32<{ 10 * MINUTES }>;
 	type MedicalCalls = MedicalCalls;
 	type RetreatCalls = RetreatCalls;
+	type OnBehalfCalls = OnBehalfCalls;
+	// A proxy records every user's accesses: 30 times a participant's own quota (10 a second
+	// over the window), still a bound on a rogue health authority.
+	type MaxOnBehalfTxPerWindow = ConstU32<6_000>;
 	type WeightInfo = pallet_kmc::weights::SubstrateWeight<Runtime>;
 }
 

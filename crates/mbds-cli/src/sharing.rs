@@ -1,0 +1,346 @@
+//! The patient gives the proxies key fragments for a grantee (`consent grant|approve|share`) and
+//! later delivers the ones a proxy could not take (`consent retry`).
+//!
+//! Each fragment is sealed to the record key the consortium's KMC attests for the proxy's
+//! account, never to a key the proxy's URL offers, so a captured upload or a fake proxy
+//! claiming an honest one's account learns nothing; `--proxy ACCOUNT@URL` also pins which
+//! health authority a URL must be (else its claim is checked against the chain's roles), and
+//! the proxy's receipt must be signed by that account. The fragments of one sharing go to
+//! distinct health authorities, retries included. Sharing succeeds while at least `threshold`
+//! proxies take their fragment: a proxy
+//! that does not answer is reported, and its fragment is kept beside the key file, sealed to the
+//! patient's own key, until `mbds consent retry` delivers it (fragments of one sharing only
+//! combine with each other, so a later sharing could not stand in for it).
+
+use crate::{account, hex0x, spinner, ss58, ShareArgs};
+use mbds_client::Client;
+use mbds_crypto::{generate_key_fragments, KeyFragment, PrePublicKey, SealedKeyFragment};
+use mbds_primitives::{InstitutionKind, Role};
+use mbds_proxy::{
+	api::{self, KfragCertificate, KfragUpload, Signed, Stored},
+	chain, ParticipantKeys, ProxyClient,
+};
+use mbds_runtime::AccountId;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A fragment not delivered yet, kept sealed to the patient's own record key.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct PendingFragment {
+	/// The proxy's URL.
+	pub url: String,
+	/// The health authority it must be (SS58), if known (pinned, or it answered before).
+	pub account: Option<String>,
+	/// Accounts that hold a fragment of the same sharing: never given a second one.
+	pub sharing_accounts: Vec<String>,
+	/// When the sharing was made (Unix ms): the certificate's time, so a proxy keeps the newest.
+	pub shared_at: u64,
+	/// The grantee (SS58).
+	pub grantee: String,
+	/// `0x` hex of the patient's Umbral verifying key the fragment was signed with.
+	pub verifying_key: String,
+	/// `0x` hex of the fragment sealed to the patient's own record key.
+	pub sealed_to_self: String,
+	/// Why it was not delivered.
+	pub reason: String,
+}
+
+/// What a sharing did: proxy accounts that took their fragment, and URLs left pending.
+pub struct Shared {
+	pub delivered: Vec<String>,
+	pub pending: Vec<PendingFragment>,
+}
+
+impl Shared {
+	/// One line for the command's output.
+	pub fn summary(&self) -> String {
+		let mut s = format!("key fragments at {} proxy(ies)", self.delivered.len());
+		for p in &self.pending {
+			s.push_str(&format!(
+				"; {} did not take its fragment ({}), kept for `mbds consent retry`",
+				p.url, p.reason
+			));
+		}
+		s
+	}
+}
+
+/// Where fragments waiting for delivery are kept: `<key file>.pending-fragments.json`.
+pub fn pending_path(key_file: &Path) -> PathBuf {
+	let mut p = key_file.as_os_str().to_owned();
+	p.push(".pending-fragments.json");
+	PathBuf::from(p)
+}
+
+fn load_pending(path: &Path) -> Result<Vec<PendingFragment>, String> {
+	match std::fs::read(path) {
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+		Err(e) => Err(format!("{}: {e}", path.display())),
+		Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())),
+	}
+}
+
+fn save_pending(path: &Path, list: &[PendingFragment]) -> Result<(), String> {
+	if list.is_empty() {
+		return match std::fs::remove_file(path) {
+			Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+				Err(format!("{}: {e}", path.display()))
+			}
+			_ => Ok(()),
+		};
+	}
+	let bytes = serde_json::to_vec_pretty(list).expect("json");
+	crate::write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The proxy at `url`: its account, checked to be an active health authority on the
+/// consortium, and the record key the KMC attests for it (what fragments are sealed to).
+/// `Err` (outer) if the URL claims an account that may not have a fragment; `Ok(Err)` if it
+/// does not answer (its fragment waits).
+fn proxy_identity(
+	consortium: &Client,
+	url: &str,
+	pinned: Option<&str>,
+) -> Result<Result<(String, PrePublicKey), String>, String> {
+	let health = match ProxyClient::new(url).health() {
+		Ok(h) => h,
+		// Unreachable: not an error of the sharing, the fragment waits.
+		Err(e) => return Ok(Err(e.to_string())),
+	};
+	if let Some(pinned) = pinned.filter(|p| *p != health.account) {
+		return Err(format!(
+			"proxy {url} says it is {}, not {pinned} as given; not giving it a key fragment",
+			health.account
+		));
+	}
+	let proxy_account = account(&format!("proxy {url}: its account"), &health.account)?;
+	match chain::participant(consortium, &proxy_account)? {
+		Some(p)
+			if p.role == Role::Institution(InstitutionKind::HealthAuthority)
+				&& p.status == pallet_kmc::ParticipantStatus::Active => {},
+		_ => {
+			return Err(format!(
+				"proxy {url} claims account {}, which is not an active health authority on the consortium; not giving it a key fragment",
+				health.account
+			))
+		},
+	}
+	Ok(Ok((health.account, chain::record_key(consortium, &proxy_account)?)))
+}
+
+/// Seals `kfrag` to the proxy's attested key and uploads it with the patient's certificate.
+#[allow(clippy::too_many_arguments)]
+fn deliver(
+	keys: &ParticipantKeys,
+	url: &str,
+	proxy_account: &str,
+	proxy_key: &PrePublicKey,
+	grantee: &str,
+	verifying_key: &str,
+	kfrag: &KeyFragment,
+	shared_at: u64,
+) -> Result<(), String> {
+	let now = api::now_ms();
+	let certificate = Signed::sign(
+		&keys.pair(),
+		&KfragCertificate {
+			proxy: proxy_account.into(),
+			patient: keys.ss58(),
+			grantee: grantee.into(),
+			verifying_key: verifying_key.into(),
+			issued_at: shared_at,
+		},
+	);
+	let sealed =
+		kfrag.seal_to(proxy_key).map_err(|e| format!("sealing proxy {url}'s key fragment: {e}"))?;
+	let up = KfragUpload {
+		proxy: proxy_account.into(),
+		patient: keys.ss58(),
+		grantee: grantee.into(),
+		verifying_key: verifying_key.into(),
+		sealed_kfrag: hex0x(&sealed.to_bytes()),
+		certificate,
+		issued_at: now,
+	};
+	let receipt: Signed = ProxyClient::new(url)
+		.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up))
+		.map_err(|e| e.to_string())?;
+	// Only the health authority itself can sign the receipt.
+	let (signer, stored): (AccountId, Stored) =
+		receipt.open().map_err(|e| format!("its receipt: {e}"))?;
+	if ss58(&signer) != proxy_account || stored.patient != keys.ss58() || stored.grantee != grantee
+	{
+		return Err(format!(
+			"its receipt is signed by {} for {} -> {}, not by {proxy_account} for this fragment",
+			ss58(&signer),
+			stored.patient,
+			stored.grantee
+		));
+	}
+	Ok(())
+}
+
+/// `--proxy` values: `URL` or `ACCOUNT@URL` (the health authority the URL must be).
+pub fn parse_proxy(arg: &str) -> (Option<&str>, &str) {
+	match arg.split_once('@') {
+		Some((account, url)) if !account.contains("://") => (Some(account), url),
+		_ => (None, arg),
+	}
+}
+
+/// Splits a re-encryption key for `grantee` into one fragment per `--proxy` and delivers them;
+/// succeeds if at least `--threshold` proxies took theirs (the rest wait in the pending file).
+pub fn share(
+	keys: &ParticipantKeys,
+	key_file: &Path,
+	consortium: &Client,
+	grantee: &AccountId,
+	s: &ShareArgs,
+) -> Result<Shared, String> {
+	if s.proxies.is_empty() {
+		return Ok(Shared { delivered: vec![], pending: vec![] });
+	}
+	let grantee_pk = chain::record_key(consortium, grantee)?;
+	let crypto = keys.crypto();
+	let kfrags = generate_key_fragments(
+		&crypto.pre,
+		&crypto.signing,
+		&grantee_pk,
+		s.threshold,
+		s.proxies.len(),
+	)
+	.map_err(|e| format!("--threshold {} with {} --proxy: {e}", s.threshold, s.proxies.len()))?;
+	let vk = hex0x(&crypto.signing.verifying_key().to_bytes());
+	let grantee = ss58(grantee);
+	let shared_at = api::now_ms();
+	let pb = spinner(format!("giving {} proxies their sealed key fragments", s.proxies.len()));
+	// Each fragment goes to a distinct, active health authority: first learn who answers.
+	let mut targets = Vec::new();
+	let mut accounts: Vec<String> = Vec::new();
+	for arg in &s.proxies {
+		let (pinned, url) = parse_proxy(arg);
+		let identity = proxy_identity(consortium, url, pinned)?;
+		if let Ok((account, _)) = &identity {
+			if accounts.contains(account) {
+				return Err(format!(
+					"proxy {url} is the same health authority ({account}) as another --proxy; each fragment must go to a different proxy"
+				));
+			}
+			accounts.push(account.clone());
+		} else if let Some(pinned) = pinned {
+			accounts.push(pinned.to_string());
+		}
+		targets.push((url.to_string(), pinned.map(String::from), identity));
+	}
+	let mut delivered = Vec::new();
+	let mut pending = Vec::new();
+	for ((url, pinned, identity), kfrag) in targets.into_iter().zip(&kfrags) {
+		let (account, outcome) = match identity {
+			Ok((proxy_account, proxy_key)) => (
+				Some(proxy_account.clone()),
+				deliver(keys, &url, &proxy_account, &proxy_key, &grantee, &vk, kfrag, shared_at)
+					.map(|_| proxy_account),
+			),
+			Err(unreachable) => (pinned, Err(unreachable)),
+		};
+		match outcome {
+			Ok(proxy_account) => delivered.push(proxy_account),
+			Err(reason) => {
+				let sealed = kfrag.seal_to(&crypto.pre.public_key()).map(|k| k.to_bytes());
+				match sealed {
+					Ok(sealed) => pending.push(PendingFragment {
+						url: url.clone(),
+						account,
+						sharing_accounts: Vec::new(),
+						shared_at,
+						grantee: grantee.clone(),
+						verifying_key: vk.clone(),
+						sealed_to_self: hex0x(&sealed),
+						reason,
+					}),
+					Err(e) => eprintln!("mbds: proxy {url}'s fragment is lost ({reason}; keeping it failed: {e}); share again later"),
+				}
+			}
+		}
+	}
+	for p in &mut pending {
+		p.sharing_accounts = accounts.clone();
+	}
+	pb.finish_and_clear();
+	if !pending.is_empty() {
+		let path = pending_path(key_file);
+		let mut all = load_pending(&path)?;
+		all.extend(pending.iter().cloned());
+		save_pending(&path, &all)?;
+	}
+	if delivered.len() < s.threshold {
+		return Err(format!(
+			"only {} of the {} proxies needed took their key fragment, so {grantee} cannot read yet; the others are kept in {} for `mbds consent retry`:\n  {}",
+			delivered.len(),
+			s.threshold,
+			pending_path(key_file).display(),
+			pending.iter().map(|p| format!("{}: {}", p.url, p.reason)).collect::<Vec<_>>().join("\n  ")
+		));
+	}
+	Ok(Shared { delivered, pending })
+}
+
+/// Delivers the fragments kept in the pending file to proxies that answer now.
+pub fn retry(
+	keys: &ParticipantKeys,
+	key_file: &Path,
+	consortium: &Client,
+) -> Result<Shared, String> {
+	let path = pending_path(key_file);
+	let list = load_pending(&path)?;
+	let own = keys.record_key();
+	let mut delivered = Vec::new();
+	let mut still = Vec::new();
+	for mut p in list {
+		let kfrag = mbds_client::bytes_of(&serde_json::Value::String(p.sealed_to_self.clone()))
+			.and_then(|b| {
+				SealedKeyFragment::from_bytes(&b)
+					.and_then(|sealed| sealed.open(&own))
+					.map_err(|e| e.to_string())
+			});
+		let kfrag = match kfrag {
+			Ok(k) => k,
+			Err(e) => {
+				// Kept (and reported) rather than lost: it may be another key file's.
+				p.reason = format!("the kept fragment does not open with this key file: {e}");
+				still.push(p);
+				continue;
+			}
+		};
+		let outcome = match proxy_identity(consortium, &p.url, p.account.as_deref()) {
+			Ok(Ok((proxy_account, _)))
+				if p.account.is_none() && p.sharing_accounts.contains(&proxy_account) =>
+			{
+				Err(format!(
+					"it now answers as {proxy_account}, which already holds a fragment of this sharing; not giving it a second"
+				))
+			},
+			Ok(Ok((proxy_account, proxy_key))) => deliver(
+				keys,
+				&p.url,
+				&proxy_account,
+				&proxy_key,
+				&p.grantee,
+				&p.verifying_key,
+				&kfrag,
+				p.shared_at,
+			)
+			.map(|_| proxy_account),
+			Ok(Err(e)) | Err(e) => Err(e),
+		};
+		match outcome {
+			Ok(proxy_account) => delivered.push(proxy_account),
+			Err(reason) => {
+				p.reason = reason;
+				still.push(p);
+			}
+		}
+	}
+	save_pending(&path, &still)?;
+	Ok(Shared { delivered, pending: still })
+}
