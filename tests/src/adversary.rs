@@ -16,35 +16,28 @@ use std::sync::{
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Keeps a proxy stalled: every second it opens another connection that sends a request's
-/// headers (announcing a body) and then nothing, or half a request line, and holds up to
-/// `max_open` such connections, until dropped.
+/// Keeps a proxy stalled: every second it opens another connection that completes the TLS
+/// handshake, sends a request's headers (announcing a body) and then nothing, or one that sends
+/// half a TLS handshake, and holds up to `max_open` such connections, until dropped.
 pub struct Stall {
 	stop: Arc<AtomicBool>,
 	thread: Option<JoinHandle<usize>>,
 }
 
 impl Stall {
-	/// Starts stalling the proxy at `url` (`http://host:port`).
+	/// Starts stalling the proxy at `url` (`https://host:port`).
 	pub fn start(url: &str, max_open: usize) -> Stall {
-		let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+		let addr = url.trim_start_matches("https://").trim_end_matches('/').to_string();
 		let stop = Arc::new(AtomicBool::new(false));
 		let flag = stop.clone();
 		let thread = std::thread::spawn(move || {
-			let mut open: Vec<TcpStream> = Vec::new();
+			let mut open: Vec<Box<dyn Write + Send>> = Vec::new();
 			let mut opened = 0;
 			let mut i = 0usize;
 			while !flag.load(Ordering::SeqCst) {
-				if let Ok(mut s) = TcpStream::connect(&addr) {
-					let start: &[u8] = if i % 2 == 0 {
-						b"POST /v1/reencrypt HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"signer\":"
-					} else {
-						b"POST /v1/kfrag HTT"
-					};
-					if s.write_all(start).is_ok() {
-						opened += 1;
-						open.push(s);
-					}
+				if let Some(conn) = stalled_connection(&addr, i % 2 == 0) {
+					opened += 1;
+					open.push(conn);
 				}
 				i += 1;
 				if open.len() > max_open {
@@ -62,6 +55,28 @@ impl Stall {
 		self.stop.store(true, Ordering::SeqCst);
 		self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0)
 	}
+}
+
+/// A connection to `addr` left hanging: with `headers`, a finished TLS handshake and a
+/// request's headers announcing a 4 KiB body, then nothing; else half a TLS ClientHello.
+fn stalled_connection(addr: &str, headers: bool) -> Option<Box<dyn Write + Send>> {
+	let mut tcp = TcpStream::connect(addr).ok()?;
+	tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+	if !headers {
+		tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]).ok()?;
+		return Some(Box::new(tcp));
+	}
+	// Any certificate will do for the attacker: it only wants to hold the connection.
+	let config = mbds_proxy::tls::BoundCertVerifier::new().client_config().ok()?;
+	let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+	let conn = rustls::ClientConnection::new(config, name).ok()?;
+	let mut tls = rustls::StreamOwned::new(conn, tcp);
+	tls.write_all(
+		b"POST /v1/reencrypt HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"signer\":",
+	)
+	.ok()?;
+	tls.flush().ok()?;
+	Some(Box::new(tls))
 }
 
 impl Drop for Stall {

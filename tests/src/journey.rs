@@ -530,7 +530,7 @@ impl Journey {
 			let proc = Proc::start(&who, "mbds-proxy", &args, log.clone())?;
 			self.proxy_runs.push((args, log, self.procs.len()));
 			self.procs.push(proc);
-			let url = format!("http://127.0.0.1:{port}");
+			let url = format!("https://127.0.0.1:{port}");
 			let client = mbds_proxy::ProxyClient::new(&url);
 			let start = Instant::now();
 			while client.health().is_err() {

@@ -7,8 +7,8 @@
 //!   policy and every new request as soon as the consortium records it in the audit trail.
 
 use crate::{
-	account, connect, describe_audit, out, parse_actions, parse_scope, scope_str, ss58, submit,
-	ConsortiumArg, KeyArg, Out,
+	account, connect, describe_audit, event_of, out, parse_actions, parse_scope, scope_str, ss58,
+	submit, ConsortiumArg, KeyArg, Out,
 };
 use clap::{Args, Subcommand};
 use mbds_primitives::consent::PolicyId;
@@ -139,16 +139,12 @@ pub fn policy_cmd(c: PolicyCmd) -> Result<Out, String> {
 			let text = policy_str(&policy);
 			let call = RuntimeCall::Consent(pallet_consent::Call::set_policy { policy });
 			let inc = submit(&client, call, &keys.pair(), "setting the policy")?;
-			let id = inc
-				.events
-				.iter()
-				.find_map(|e| match e {
-					RuntimeEvent::Consent(pallet_consent::Event::PolicySet { policy, .. }) => {
-						Some(*policy)
-					}
-					_ => None,
-				})
-				.ok_or("setting the policy: included, but no PolicySet event")?;
+			let id = event_of(&inc, "setting the policy", "PolicySet", |e| match e {
+				RuntimeEvent::Consent(pallet_consent::Event::PolicySet { policy, .. }) => {
+					Some(*policy)
+				}
+				_ => None,
+			})?;
 			out(
 				vec![format!("policy {id} set: {text} (block #{})", inc.number)],
 				json!({"policy": id, "rule": text, "block": inc.number}),
@@ -227,17 +223,14 @@ pub fn emergency_cmd(c: EmergencyCmd) -> Result<Out, String> {
 				doctor: account("--doctor", &doctor)?,
 			});
 			let inc = submit(&client, call, &keys.pair(), "attesting the emergency")?;
-			let expires_at = inc
-				.events
-				.iter()
-				.find_map(|e| match e {
+			let expires_at =
+				event_of(&inc, "attesting the emergency", "EmergencyAttested", |e| match e {
 					RuntimeEvent::Consent(pallet_consent::Event::EmergencyAttested {
 						expires_at,
 						..
 					}) => Some(*expires_at),
 					_ => None,
-				})
-				.ok_or("attesting the emergency: included, but no EmergencyAttested event")?;
+				})?;
 			out(
 				vec![format!(
 					"emergency attested: doctor {doctor} may ask for {patient}'s records with --purpose emergency {} (block #{})",

@@ -566,6 +566,20 @@ fn submit(
 	r.map_err(|e| format!("{what}: {e}"))
 }
 
+/// The first event of an included transaction that `pick` recognises; else an error naming
+/// `what` and the event it expected.
+fn event_of<T>(
+	inc: &Inclusion,
+	what: &str,
+	expected: &str,
+	pick: impl Fn(&RuntimeEvent) -> Option<T>,
+) -> Result<T, String> {
+	inc.events
+		.iter()
+		.find_map(pick)
+		.ok_or_else(|| format!("{what}: included, but no {expected} event"))
+}
+
 fn account(what: &str, s: &str) -> Result<AccountId, String> {
 	mbds_proxy::keys::parse_account(what, s)
 }
@@ -1266,16 +1280,10 @@ fn record_put(
 		record_hash,
 	});
 	let inc = submit(&private, call, &keys.pair(), "submitting the slip")?;
-	let slip = inc
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Slips(pallet_slips::Event::SlipSubmitted { slip_id, .. }) => {
-				Some(*slip_id)
-			}
-			_ => None,
-		})
-		.ok_or("submitting the slip: included but no SlipSubmitted event")?;
+	let slip = event_of(&inc, "submitting the slip", "SlipSubmitted", |e| match e {
+		RuntimeEvent::Slips(pallet_slips::Event::SlipSubmitted { slip_id, .. }) => Some(*slip_id),
+		_ => None,
+	})?;
 	let kws: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
 	let cats: Vec<String> = categories.iter().map(|c| category_name(*c)).collect();
 	out(
@@ -1582,16 +1590,12 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				purpose: Some(t.purpose),
 			});
 			let inc = submit(&client, call, &keys.pair(), "granting")?;
-			let grant = inc
-				.events
-				.iter()
-				.find_map(|e| match e {
-					RuntimeEvent::Consent(pallet_consent::Event::GrantCreated {
-						grant, ..
-					}) => Some(*grant),
-					_ => None,
-				})
-				.ok_or("granting: included but no GrantCreated event")?;
+			let grant = event_of(&inc, "granting", "GrantCreated", |e| match e {
+				RuntimeEvent::Consent(pallet_consent::Event::GrantCreated { grant, .. }) => {
+					Some(*grant)
+				}
+				_ => None,
+			})?;
 			// Fragments for an institution grant go to the institution's own key: any of its
 			// current doctors reads with the member key the institution gave them.
 			let shared = sharing::share(&keys, &key.keys, &client, &who, &sh)?;
@@ -1682,16 +1686,12 @@ fn consent_cmd(c: ConsentCmd) -> Result<Out, String> {
 				&keys.pair(),
 				"approving",
 			)?;
-			let grant = inc
-				.events
-				.iter()
-				.find_map(|e| match e {
-					RuntimeEvent::Consent(pallet_consent::Event::RequestApproved {
-						grant, ..
-					}) => Some(*grant),
-					_ => None,
-				})
-				.ok_or("approving: included but no RequestApproved event")?;
+			let grant = event_of(&inc, "approving", "RequestApproved", |e| match e {
+				RuntimeEvent::Consent(pallet_consent::Event::RequestApproved { grant, .. }) => {
+					Some(*grant)
+				}
+				_ => None,
+			})?;
 			let shared = sharing::share(&keys, &key.keys, &client, &req.requester, &sh)?;
 			out(
 				vec![format!(

@@ -101,8 +101,11 @@ fn proxy_identity(
 	consortium: &Client,
 	url: &str,
 	pinned: Option<&str>,
-) -> Result<Result<(String, PrePublicKey), String>, String> {
-	let health = match ProxyClient::new(url).health() {
+) -> Result<Result<(String, PrePublicKey, ProxyClient), String>, String> {
+	// The client checks that the account it names bound the proxy's TLS certificate, and pins
+	// it for the upload that follows.
+	let client = ProxyClient::new(url);
+	let health = match client.health() {
 		Ok(h) => h,
 		// Unreachable: not an error of the sharing, the fragment waits.
 		Err(e) => return Ok(Err(e.to_string())),
@@ -125,14 +128,14 @@ fn proxy_identity(
 			))
 		},
 	}
-	Ok(Ok((health.account, chain::record_key(consortium, &proxy_account)?)))
+	Ok(Ok((health.account, chain::record_key(consortium, &proxy_account)?, client)))
 }
 
 /// Seals `kfrag` to the proxy's attested key and uploads it with the patient's certificate.
 #[allow(clippy::too_many_arguments)]
 fn deliver(
 	keys: &ParticipantKeys,
-	url: &str,
+	client: &ProxyClient,
 	proxy_account: &str,
 	proxy_key: &PrePublicKey,
 	grantee: &str,
@@ -151,8 +154,9 @@ fn deliver(
 			issued_at: shared_at,
 		},
 	);
-	let sealed =
-		kfrag.seal_to(proxy_key).map_err(|e| format!("sealing proxy {url}'s key fragment: {e}"))?;
+	let sealed = kfrag
+		.seal_to(proxy_key)
+		.map_err(|e| format!("sealing proxy {}'s key fragment: {e}", client.url))?;
 	let up = KfragUpload {
 		proxy: proxy_account.into(),
 		patient: keys.ss58(),
@@ -162,9 +166,8 @@ fn deliver(
 		certificate,
 		issued_at: now,
 	};
-	let receipt: Signed = ProxyClient::new(url)
-		.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up))
-		.map_err(|e| e.to_string())?;
+	let receipt: Signed =
+		client.post("/v1/kfrag", &Signed::sign(&keys.pair(), &up)).map_err(|e| e.to_string())?;
 	// Only the health authority itself can sign the receipt.
 	let (signer, stored): (AccountId, Stored) =
 		receipt.open().map_err(|e| format!("its receipt: {e}"))?;
@@ -220,7 +223,7 @@ pub fn share(
 	for arg in &s.proxies {
 		let (pinned, url) = parse_proxy(arg);
 		let identity = proxy_identity(consortium, url, pinned)?;
-		if let Ok((account, _)) = &identity {
+		if let Ok((account, _, _)) = &identity {
 			if accounts.contains(account) {
 				return Err(format!(
 					"proxy {url} is the same health authority ({account}) as another --proxy; each fragment must go to a different proxy"
@@ -236,9 +239,9 @@ pub fn share(
 	let mut pending = Vec::new();
 	for ((url, pinned, identity), kfrag) in targets.into_iter().zip(&kfrags) {
 		let (account, outcome) = match identity {
-			Ok((proxy_account, proxy_key)) => (
+			Ok((proxy_account, proxy_key, client)) => (
 				Some(proxy_account.clone()),
-				deliver(keys, &url, &proxy_account, &proxy_key, &grantee, &vk, kfrag, shared_at)
+				deliver(keys, &client, &proxy_account, &proxy_key, &grantee, &vk, kfrag, shared_at)
 					.map(|_| proxy_account),
 			),
 			Err(unreachable) => (pinned, Err(unreachable)),
@@ -313,16 +316,16 @@ pub fn retry(
 			}
 		};
 		let outcome = match proxy_identity(consortium, &p.url, p.account.as_deref()) {
-			Ok(Ok((proxy_account, _)))
+			Ok(Ok((proxy_account, _, _)))
 				if p.account.is_none() && p.sharing_accounts.contains(&proxy_account) =>
 			{
 				Err(format!(
 					"it now answers as {proxy_account}, which already holds a fragment of this sharing; not giving it a second"
 				))
 			},
-			Ok(Ok((proxy_account, proxy_key))) => deliver(
+			Ok(Ok((proxy_account, proxy_key, client))) => deliver(
 				keys,
-				&p.url,
+				&client,
 				&proxy_account,
 				&proxy_key,
 				&p.grantee,

@@ -77,6 +77,11 @@ pub struct Health {
 	pub kfrags: u32,
 	/// The consortium node it reads and writes through.
 	pub consortium: String,
+	/// `0x` hex of the SHA-256 of its TLS certificate.
+	pub tls_certificate_sha256: String,
+	/// `0x` hex of its account's sr25519 signature binding that certificate
+	/// ([`crate::tls::binding_message`]).
+	pub tls_binding: String,
 }
 
 /// The patient's statement that `verifying_key` signs the key fragments it issued for

@@ -1,14 +1,21 @@
-//! An HTTP client of proxies (used by the `mbds` CLI).
+//! An HTTPS client of proxies (used by the `mbds` CLI): it trusts a proxy's certificate only
+//! when the proxy's account signed it ([`crate::tls`]), and pins it.
 
 use crate::api::{ErrorBody, Health, Signed};
+use crate::tls::BoundCertVerifier;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One proxy at `url` (`http://host:port`).
+/// One proxy at `url` (`https://host:port`).
 #[derive(Clone, Debug)]
 pub struct ProxyClient {
 	/// Base URL.
 	pub url: String,
+	agent: ureq::Agent,
+	verifier: Arc<BoundCertVerifier>,
+	/// The health answer whose binding was checked (then the certificate is pinned).
+	bound: Arc<std::sync::Mutex<Option<Health>>>,
 }
 
 /// Why a proxy call failed.
@@ -23,6 +30,8 @@ pub enum ProxyError {
 	},
 	/// The proxy could not be reached or answered garbage.
 	Transport(String),
+	/// The proxy's TLS certificate is not bound to the account it names.
+	NotBound(String),
 }
 
 impl core::fmt::Display for ProxyError {
@@ -36,6 +45,7 @@ impl core::fmt::Display for ProxyError {
 				if body.audited { " [recorded in the audit trail]" } else { "" }
 			),
 			ProxyError::Transport(e) => write!(f, "{e}"),
+			ProxyError::NotBound(e) => write!(f, "{e}"),
 		}
 	}
 }
@@ -43,19 +53,83 @@ impl core::fmt::Display for ProxyError {
 impl ProxyClient {
 	/// A client of the proxy at `url`.
 	pub fn new(url: &str) -> ProxyClient {
-		ProxyClient { url: url.trim_end_matches('/').to_string() }
+		let verifier = BoundCertVerifier::new();
+		let mut builder = ureq::AgentBuilder::new()
+			.timeout_connect(Duration::from_secs(10))
+			.max_idle_connections_per_host(4);
+		// A configuration error leaves the agent without TLS; every call then fails with it.
+		if let Ok(config) = verifier.client_config() {
+			builder = builder.tls_config(config);
+		}
+		ProxyClient {
+			url: url.trim_end_matches('/').to_string(),
+			agent: builder.build(),
+			verifier,
+			bound: Default::default(),
+		}
 	}
 
-	/// `GET /v1/health`.
+	fn check_scheme(&self) -> Result<(), ProxyError> {
+		if self.url.starts_with("https://") {
+			Ok(())
+		} else {
+			Err(ProxyError::Transport(format!(
+				"proxy {}: proxies serve HTTPS only; use its https:// URL",
+				self.url
+			)))
+		}
+	}
+
+	/// `GET /v1/health`: the proxy's account, keys and TLS binding. The answer is accepted only
+	/// if the account signed the certificate this connection presented; that certificate is
+	/// then pinned for every later call of this client.
 	pub fn health(&self) -> Result<Health, ProxyError> {
-		let resp =
-			ureq::get(&format!("{}/v1/health", self.url)).timeout(Duration::from_secs(10)).call();
-		Self::answer(&self.url, "/v1/health", resp)
+		self.check_scheme()?;
+		let resp = self
+			.agent
+			.get(&format!("{}/v1/health", self.url))
+			.timeout(Duration::from_secs(10))
+			.call();
+		let health: Health = Self::answer(&self.url, "/v1/health", resp)?;
+		let not_bound = |why: String| {
+			ProxyError::NotBound(format!(
+				"proxy {}: its TLS certificate is not bound to account {} ({why}); not trusting it",
+				self.url, health.account
+			))
+		};
+		let seen = self.verifier.last_seen().ok_or_else(|| not_bound("no certificate".into()))?;
+		let claimed = hex32(&health.tls_certificate_sha256).map_err(not_bound)?;
+		if claimed != seen {
+			return Err(not_bound("it presented another certificate than the one named".into()));
+		}
+		let account =
+			crate::keys::parse_account("health `account`", &health.account).map_err(not_bound)?;
+		let signature = hex::decode(health.tls_binding.trim_start_matches("0x"))
+			.ok()
+			.and_then(|b| <[u8; 64]>::try_from(b).ok())
+			.map(sp_core::sr25519::Signature::from_raw)
+			.ok_or_else(|| not_bound("the binding is not a signature".into()))?;
+		if !crate::tls::binding_is_valid(account.as_ref(), &seen, &signature) {
+			return Err(not_bound("the account did not sign it".into()));
+		}
+		if self.verifier.pinned().is_some_and(|p| p != seen) {
+			return Err(not_bound("it changed since this client pinned it".into()));
+		}
+		self.verifier.pin(seen);
+		*self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(health.clone());
+		Ok(health)
 	}
 
-	/// `POST path` with a signed request.
+	/// `POST path` with a signed request, over the pinned certificate (checked first by
+	/// [`ProxyClient::health`] if this client has not yet).
 	pub fn post<R: DeserializeOwned>(&self, path: &str, request: &Signed) -> Result<R, ProxyError> {
-		let resp = ureq::post(&format!("{}{path}", self.url))
+		self.check_scheme()?;
+		if self.verifier.pinned().is_none() {
+			self.health()?;
+		}
+		let resp = self
+			.agent
+			.post(&format!("{}{path}", self.url))
 			.timeout(Duration::from_secs(120))
 			.send_json(serde_json::to_value(request).expect("json"));
 		Self::answer(&self.url, path, resp)
@@ -77,8 +151,15 @@ impl ProxyClient {
 				))),
 			},
 			Err(e) => Err(ProxyError::Transport(format!(
-				"proxy {url}{path} is unreachable: {e} (is `mbds-proxy` running there?)"
+				"proxy {url}{path} is unreachable or not a bound MBDS proxy: {e}"
 			))),
 		}
 	}
+}
+
+fn hex32(s: &str) -> Result<[u8; 32], String> {
+	hex::decode(s.trim_start_matches("0x"))
+		.ok()
+		.and_then(|b| <[u8; 32]>::try_from(b).ok())
+		.ok_or_else(|| format!("{s:?} is not a 32-byte hex hash"))
 }

@@ -3,8 +3,9 @@
 //! The proxy service of MBDS (MISSION parts 8-9), run by health authorities: keyword search
 //! over the consortium's anchored summaries and threshold re-encryption of records, each
 //! only under the patient's consent on chain and each recorded in the patient's audit trail.
-//! See [`server`] for what it checks, [`api`] for the HTTP API, [`keys`] for the participant
-//! key file shared with the `mbds` CLI.
+//! See [`server`] for what it checks, [`api`] for the HTTP API, [`tls`] for how clients know
+//! they talk to the health authority they mean, [`keys`] for the participant key file shared
+//! with the `mbds` CLI.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@ pub mod chain;
 pub mod client;
 pub mod keys;
 pub mod server;
+pub mod tls;
 
 pub use client::{ProxyClient, ProxyError};
 pub use keys::{ParticipantKeys, SearchKey};

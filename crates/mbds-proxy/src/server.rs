@@ -90,6 +90,8 @@ pub struct Proxy {
 	tester: TesterSecretKey,
 	/// Opens the key fragments patients seal to this proxy.
 	record_key: PreSecretKey,
+	/// Its TLS certificate, bound to its account.
+	tls: crate::tls::TlsIdentity,
 	consortium: Client,
 	store: ReplicatedStore,
 	state_dir: PathBuf,
@@ -169,6 +171,7 @@ impl Proxy {
 		}
 		std::fs::create_dir_all(state_dir.join("kfrags"))
 			.map_err(|e| format!("state folder {}: cannot create it: {e}", state_dir.display()))?;
+		let tls = crate::tls::TlsIdentity::load_or_create(state_dir, &keys.pair())?;
 		// Storage reads come from several worker threads at once.
 		let rt = tokio::runtime::Builder::new_multi_thread()
 			.worker_threads(1)
@@ -181,6 +184,7 @@ impl Proxy {
 			me,
 			tester,
 			record_key,
+			tls,
 			consortium,
 			store,
 			state_dir: state_dir.to_path_buf(),
@@ -224,6 +228,8 @@ impl Proxy {
 			tester_key: format!("0x{}", hex::encode(self.tester.public_key().to_bytes())),
 			kfrags: self.kfrag_count(),
 			consortium: self.consortium.rpc.url.clone(),
+			tls_certificate_sha256: format!("0x{}", hex::encode(self.tls.certificate_sha256)),
+			tls_binding: format!("0x{}", hex::encode(self.tls.binding.0)),
 		}
 	}
 
@@ -589,16 +595,7 @@ impl Proxy {
 		// A refusal already on record for this user and record is repeated from memory while
 		// the chain still refuses (checked locally, at the best block): no new transaction.
 		if let Some(block) = self.remembered_denial(&user, &patient, hash) {
-			let allowed = chain::may_access(
-				&self.consortium,
-				&patient,
-				&user,
-				hash,
-				Action::Read,
-				now_ms(),
-				None,
-			)
-			.map_err(Self::chain_err)?;
+			let allowed = self.may_read_now(&patient, &user, hash)?;
 			if !allowed {
 				return Err(refuse(
 					403,
@@ -629,16 +626,7 @@ impl Proxy {
 		let Some(upload) = upload else {
 			// Without a fragment nothing can be served; without consent either, the refusal
 			// goes on record.
-			let allowed = chain::may_access(
-				&self.consortium,
-				&patient,
-				&user,
-				hash,
-				Action::Read,
-				now_ms(),
-				None,
-			)
-			.map_err(Self::chain_err)?;
+			let allowed = self.may_read_now(&patient, &user, hash)?;
 			if !allowed {
 				let (_, audit_block) = self.record_access(&user, &access)?;
 				return Err(self.denied(&req, &user, &patient, hash, audit_block));
@@ -719,6 +707,17 @@ impl Proxy {
 			Err(e) => Err(storage(e.to_string())),
 			Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| storage(e.to_string())),
 		}
+	}
+
+	/// Whether the chain (at the node's best block) lets `user` read `record` of `patient` now.
+	fn may_read_now(
+		&self,
+		patient: &AccountId,
+		user: &AccountId,
+		record: H256,
+	) -> Result<bool, Refusal> {
+		chain::may_access(&self.consortium, patient, user, record, Action::Read, now_ms(), None)
+			.map_err(Self::chain_err)
 	}
 
 	/// The block recording `user`'s refused read of `record`, if refused within
@@ -1041,7 +1040,7 @@ async fn route(
 	})
 }
 
-/// Serves HTTP on `listen` until `stop` is set: an async front with timeouts and limits, and
+/// Serves HTTPS on `listen` until `stop` is set: an async front with timeouts and limits, and
 /// [`WORKERS`] threads running [`Proxy::handle`].
 pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(), String> {
 	let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1071,7 +1070,12 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 			.map_err(|e| format!("starting worker thread {i}: {e}"))?;
 		workers.push(worker);
 	}
-	println!("[proxy {}] listening on http://{listen}", short(proxy.account()));
+	let acceptor = tokio_rustls::TlsAcceptor::from(proxy.tls.server_config()?);
+	println!(
+		"[proxy {}] listening on https://{listen} (TLS certificate SHA-256 0x{}, bound to its account)",
+		short(proxy.account()),
+		hex::encode(proxy.tls.certificate_sha256)
+	);
 	let front = Arc::new(Front { proxy: proxy.clone(), jobs, queued });
 	let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
 	let per_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Default::default();
@@ -1098,9 +1102,15 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 				drop(stream);
 				continue;
 			};
-			let front = front.clone();
+			let (front, acceptor) = (front.clone(), acceptor.clone());
 			tokio::spawn(async move {
 				let (_permit, _per_ip) = (permit, per_ip);
+				// A client that does not finish its TLS handshake in time is dropped.
+				let stream =
+					match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+						Ok(Ok(stream)) => stream,
+						_ => return,
+					};
 				let service = hyper::service::service_fn(move |req| route(front.clone(), req));
 				let connection = hyper::server::conn::http1::Builder::new()
 					.timer(hyper_util::rt::TokioTimer::new())
