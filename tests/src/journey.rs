@@ -184,8 +184,27 @@ impl Journey {
 			networks.push(Network::start(preset, 3));
 		}
 		let mut chains = Vec::new();
-		for (label, net) in LABELS.iter().zip(&mut networks) {
-			net.wait_finalized(1, Duration::from_secs(240)).map_err(|e| format!("{label}: {e}"))?;
+		for ((label, preset), net) in LABELS.iter().zip(PRESETS).zip(&mut networks) {
+			if let Err(e) = net.wait_finalized(1, Duration::from_secs(180)) {
+				// A test harness hiccup (a node that lost its port to another process, or never
+				// met its peers) is retried once on fresh ports and folders, and said so.
+				let nodes: Vec<String> = net
+					.nodes
+					.iter()
+					.map(|n| {
+						format!("{} (exit {:?}): {}", n.name, n.try_exit_status(), n.log_tail(2))
+					})
+					.collect();
+				say(&format!(
+					"[network] {label} did not finalise: {}; nodes: {}; restarting it once",
+					e.lines().next().unwrap_or(""),
+					nodes.join(" | ")
+				));
+				let _ = net.stop();
+				*net = Network::start(preset, 3);
+				net.wait_finalized(1, Duration::from_secs(240))
+					.map_err(|e| format!("{label} (restarted): {e}"))?;
+			}
 			say(&format!("[network] {label} finalises blocks; RPC {}", net.nodes[0].url()));
 			chains.push((label.to_string(), net.nodes[0].url()));
 		}
