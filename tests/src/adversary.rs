@@ -4,6 +4,7 @@
 
 use mbds_proxy::{
 	api::{self, ReencryptRequest, ReencryptResponse, Signed},
+	keys::parse_account,
 	ParticipantKeys, ProxyClient, ProxyError,
 };
 use std::io::Write;
@@ -114,8 +115,8 @@ pub fn flood(
 	let keys = ParticipantKeys::load(keys)?;
 	let client = ProxyClient::new(proxy);
 	let proxy_account = client.health().map_err(|e| e.to_string())?.account;
-	let proxy_id = mbds_client_account(&proxy_account)?;
-	let patient_id = mbds_client_account(patient)?;
+	let proxy_id = parse_account("the proxy's account", &proxy_account)?;
+	let patient_id = parse_account("patient", patient)?;
 	let hash = mbds_proxy::chain::parse_hash("record", record)?;
 	let base = api::now_ms();
 	let start = Instant::now();
@@ -167,11 +168,6 @@ pub fn flood(
 		}
 	}
 	Ok(f)
-}
-
-fn mbds_client_account(ss58: &str) -> Result<mbds_runtime::AccountId, String> {
-	use sp_core::crypto::Ss58Codec;
-	mbds_runtime::AccountId::from_ss58check(ss58).map_err(|e| format!("{ss58}: {e:?}"))
 }
 
 /// Seconds a `GET /v1/health` of the proxy at `url` takes (error if it fails).

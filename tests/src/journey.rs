@@ -889,11 +889,7 @@ impl Journey {
 	fn flood_while_reading(&mut self, record: &str, report: &mut Report) -> Result<(), String> {
 		self.say("  (adversary: doctor X sends 200 signed requests to the stalled proxy while A's doctor reads)");
 		let consortium = mbds_client::Client::connect(&self.c())?;
-		let ha1: mbds_runtime::AccountId = {
-			use sp_core::crypto::Ss58Codec;
-			mbds_runtime::AccountId::from_ss58check(&self.account("ha-1")?)
-				.map_err(|e| format!("{e:?}"))?
-		};
+		let ha1 = mbds_proxy::keys::parse_account("ha-1", &self.account("ha-1")?)?;
 		let before = consortium.next_nonce(&ha1)?;
 		let (keys, proxy, patient) =
 			(PathBuf::from(self.keys("doc-x")), self.proxies[0].clone(), self.account("patient")?);

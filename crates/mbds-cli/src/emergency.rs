@@ -7,8 +7,8 @@
 //!   policy and every new request as soon as the consortium records it in the audit trail.
 
 use crate::{
-	account, connect, describe_audit, event_of, out, parse_actions, parse_scope, scope_str, ss58,
-	submit, ConsortiumArg, KeyArg, Out,
+	account, connect, describe_audit, event_of, out, scope_str, ss58, submit, ConsortiumArg,
+	KeyArg, Out, ReachArgs,
 };
 use clap::{Args, Subcommand};
 use mbds_primitives::consent::PolicyId;
@@ -64,15 +64,9 @@ pub struct PolicySetArgs {
 	/// applies (after-visit, default 720 = 30 days).
 	#[arg(long)]
 	hours: Option<u64>,
-	/// read,write,copy: the most a request may obtain.
-	#[arg(long, default_value = "read")]
-	actions: String,
-	/// Only these records (hash, repeat); default all records.
-	#[arg(long = "record")]
-	records: Vec<String>,
-	/// Only records whose categories are all among these (repeat), as for `consent grant`.
-	#[arg(long = "category", conflicts_with = "records")]
-	categories: Vec<String>,
+	/// The most a request may obtain.
+	#[command(flatten)]
+	reach: ReachArgs,
 }
 
 #[derive(Subcommand)]
@@ -131,11 +125,8 @@ pub fn policy_cmd(c: PolicyCmd) -> Result<Out, String> {
 					PolicyRule::Emergency { duration: hours_ms("--hours", hours)? }
 				}
 			};
-			let policy = Policy {
-				rule,
-				actions: parse_actions(&a.actions)?,
-				scope: parse_scope(&a.records, &a.categories)?,
-			};
+			let (actions, scope) = a.reach.parse()?;
+			let policy = Policy { rule, actions, scope };
 			let text = policy_str(&policy);
 			let call = RuntimeCall::Consent(pallet_consent::Call::set_policy { policy });
 			let inc = submit(&client, call, &keys.pair(), "setting the policy")?;

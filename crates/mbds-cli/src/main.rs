@@ -316,6 +316,19 @@ struct SlipArgs {
 /// The terms of a grant or an access request.
 #[derive(Args, Clone)]
 struct TermsArgs {
+	#[command(flatten)]
+	reach: ReachArgs,
+	/// Validity in days from now.
+	#[arg(long, default_value_t = 30)]
+	days: u64,
+	/// treatment | emergency | payment | research | operations | public-health | patient
+	#[arg(long, default_value = "treatment")]
+	purpose: String,
+}
+
+/// What a grant, request or standing policy covers: actions and records.
+#[derive(Args, Clone)]
+struct ReachArgs {
 	/// read,write,copy
 	#[arg(long, default_value = "read")]
 	actions: String,
@@ -327,12 +340,13 @@ struct TermsArgs {
 	/// The chain applies them to the categories the patient confirmed on each record's slip.
 	#[arg(long = "category", conflicts_with = "records")]
 	categories: Vec<String>,
-	/// Validity in days from now.
-	#[arg(long, default_value_t = 30)]
-	days: u64,
-	/// treatment | emergency | payment | research | operations | public-health | patient
-	#[arg(long, default_value = "treatment")]
-	purpose: String,
+}
+
+impl ReachArgs {
+	/// The actions and the scope.
+	fn parse(&self) -> Result<(ActionSet, GrantScope), String> {
+		Ok((parse_actions(&self.actions)?, parse_scope(&self.records, &self.categories)?))
+	}
 }
 
 /// Parsed [`TermsArgs`].
@@ -347,9 +361,10 @@ struct Terms {
 impl TermsArgs {
 	/// Parses the terms; the end of validity is `days` from `now` (Unix ms).
 	fn parse(&self, now: u64) -> Result<Terms, String> {
+		let (actions, scope) = self.reach.parse()?;
 		Ok(Terms {
-			actions: parse_actions(&self.actions)?,
-			scope: parse_scope(&self.records, &self.categories)?,
+			actions,
+			scope,
 			until: now + self.days * 86_400_000,
 			purpose: parse_purpose(&self.purpose)?,
 		})

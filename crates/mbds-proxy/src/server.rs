@@ -233,10 +233,10 @@ impl Proxy {
 		}
 	}
 
-	/// Serves one request: method, path and body in, HTTP status and JSON body out.
+	/// Serves one request: method, path and body in, HTTP status and JSON body out
+	/// (`GET /v1/health` and `/v1/ready` are answered by [`serve`]'s front, never queued).
 	pub fn handle(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
 		let result = match (method, path) {
-			("GET", "/v1/health") => Ok(serde_json::to_value(self.health()).expect("plain JSON")),
 			("POST", "/v1/kfrag") => self.kfrag(body).map(|r| serde_json::to_value(r).expect("json")),
 			("POST", "/v1/search") => self.search(body).map(|r| serde_json::to_value(r).expect("json")),
 			("POST", "/v1/reencrypt") =>

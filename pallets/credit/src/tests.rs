@@ -818,17 +818,8 @@ fn hole9_a_silent_finality_voter_loses_credit_and_is_replaced() {
 		// The session ends: 5 signed none of seven rounds (7 x 300 = 2100, under the 3000
 		// threshold); 4 signed them all and loses nothing.
 		start_session(1);
-		assert_eq!(credit(5), c5 - 2_100);
+		assert_charged_for_missed_votes(5, c5, 2_100);
 		assert!(credit(4) >= c4);
-		System::assert_has_event(
-			Event::CreditPenalised {
-				who: 5,
-				reason: PenaltyReason::MissedVotes,
-				amount: 2_100,
-				credit: c5 - 2_100,
-			}
-			.into(),
-		);
 		assert_eq!(VoteTallies::<Test>::count(), 0);
 		// The next election replaces it with the stand-by 6.
 		System::assert_has_event(
@@ -840,6 +831,20 @@ fn hole9_a_silent_finality_voter_loses_credit_and_is_replaced() {
 			.into(),
 		);
 	});
+}
+
+/// `who`, whose credit was `before`, lost `amount` for missed votes, announced by an event.
+fn assert_charged_for_missed_votes(who: AccountId, before: CreditPoints, amount: CreditPoints) {
+	assert_eq!(credit(who), before - amount);
+	System::assert_has_event(
+		Event::CreditPenalised {
+			who,
+			reason: PenaltyReason::MissedVotes,
+			amount,
+			credit: before - amount,
+		}
+		.into(),
+	);
 }
 
 /// Hole 9, key rotation: a silent voter that registers new session keys mid-session (so
@@ -866,16 +871,7 @@ fn hole9_a_silent_voter_that_rotates_its_session_keys_is_still_charged() {
 		}
 		assert_eq!(VoteTallies::<Test>::get(5), (7, 0));
 		start_session(1);
-		assert_eq!(credit(5), c5 - 2_100);
-		System::assert_has_event(
-			Event::CreditPenalised {
-				who: 5,
-				reason: PenaltyReason::MissedVotes,
-				amount: 2_100,
-				credit: c5 - 2_100,
-			}
-			.into(),
-		);
+		assert_charged_for_missed_votes(5, c5, 2_100);
 	});
 }
 
