@@ -5,7 +5,9 @@
 //! extension fails to compile here instead of failing on chain. Transport is plain HTTP
 //! JSON-RPC (blocking), which every node serves on its RPC port.
 
+pub mod light;
 pub mod membership;
+pub mod queries;
 pub mod records;
 
 use codec::{Decode, Encode};
