@@ -10,7 +10,7 @@ use mbds_runtime::{
 };
 use mbds_tests::{
 	client::{hospital_setup, now_ms, visit_proof, Client},
-	workspace_binary, Network,
+	free_port, workspace_binary, Network,
 };
 use pallet_slips::{SlipId, SlipOf, SlipStatus, SummaryItemOf};
 use sp_core::H256;
@@ -34,11 +34,17 @@ const WAIT: Duration = Duration::from_secs(120);
 struct RelayerProcess(Child);
 
 impl RelayerProcess {
-	fn start(consortium: &str, private: &str, log: &std::path::Path) -> RelayerProcess {
+	fn start(
+		consortium: &str,
+		private: &str,
+		log: &std::path::Path,
+		prometheus_port: Option<u16>,
+	) -> RelayerProcess {
 		let log = std::fs::File::create(log).expect("relayer log");
 		let child = Command::new(workspace_binary("mbds-relayer"))
 			.args(["run", "--consortium", consortium, "--private", private])
 			.args(["--poll-ms", "500", "--report-secs", "5"])
+			.args(prometheus_port.iter().flat_map(|p| ["--prometheus-port".into(), p.to_string()]))
 			.stdout(log.try_clone().expect("log handle"))
 			.stderr(log)
 			.stdin(Stdio::null())
@@ -59,6 +65,23 @@ impl Drop for RelayerProcess {
 		let _ = self.0.kill();
 		let _ = self.0.wait();
 	}
+}
+
+/// The relayer's `/metrics` on `port` (Prometheus text format).
+fn scrape(port: u16) -> Result<String, String> {
+	use std::io::{Read, Write};
+	let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+	s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+	s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		.map_err(|e| e.to_string())?;
+	let mut body = String::new();
+	s.read_to_string(&mut body).map_err(|e| e.to_string())?;
+	Ok(body)
+}
+
+/// The value of the metric line starting with `series ` in a `/metrics` body.
+fn metric(body: &str, series: &str) -> Option<f64> {
+	body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 fn summaries(c: &Client, patient: &Keyring) -> Result<Vec<Summary>, String> {
@@ -208,7 +231,9 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	};
 
 	let dir = hospital.dir().to_path_buf();
-	let relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-1.log"));
+	let metrics_port = free_port();
+	let relayer =
+		RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-1.log"), Some(metrics_port));
 
 	// Wave 1 with the relayer running: these give the latency figures.
 	let wave1 = confirmed_slips(&h, (institution, doctor, patient), 4, 1);
@@ -224,12 +249,30 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 		)
 	});
 
+	// The relayer's metrics count what it anchored (it counts a batch once it saw it taken).
+	let relayed = "mbds_relayer_batches_relayed_total{chain=\"1001\"}";
+	let deadline = Instant::now() + Duration::from_secs(60);
+	let body = loop {
+		let body = scrape(metrics_port).unwrap_or_else(|e| e);
+		if metric(&body, relayed).is_some_and(|n| n >= 1.0) || Instant::now() > deadline {
+			break body;
+		}
+		std::thread::sleep(Duration::from_millis(500));
+	};
+	assert!(metric(&body, relayed).is_some_and(|n| n >= 1.0), "{relayed} >= 1 in\n{body}");
+	assert!(
+		metric(&body, "mbds_relayer_items_anchored_total{chain=\"1001\"}")
+			.is_some_and(|n| n >= 2.0),
+		"items anchored in\n{body}"
+	);
+	assert!(metric(&body, "mbds_relayer_lag_blocks{chain=\"1001\"}").is_some(), "lag in\n{body}");
+
 	// Wave 2; the relayer is killed -9 while it is at work, and restarted 5 s later.
 	let wave2 = confirmed_slips(&h, (institution, doctor, patient), 3, 2);
 	std::thread::sleep(Duration::from_secs(12));
 	relayer.kill_9();
 	std::thread::sleep(Duration::from_secs(5));
-	let _relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-2.log"));
+	let _relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-2.log"), None);
 	let wave3 = confirmed_slips(&h, (institution, doctor, patient), 2, 3);
 
 	let expected: BTreeSet<(SlipId, Vec<u8>)> = wave1

@@ -12,7 +12,10 @@
 //! patient's own key, until `mbds consent retry` delivers it (fragments of one sharing only
 //! combine with each other, so a later sharing could not stand in for it).
 
-use crate::{account, hex0x, spinner, ss58, ShareArgs};
+use crate::{
+	args::ShareArgs,
+	common::{account, hex0x, spinner, ss58, write_private},
+};
 use mbds_client::Client;
 use mbds_crypto::{generate_key_fragments, KeyFragment, PrePublicKey, SealedKeyFragment};
 use mbds_primitives::{InstitutionKind, Role};
@@ -90,7 +93,7 @@ fn save_pending(path: &Path, list: &[PendingFragment]) -> Result<(), String> {
 		};
 	}
 	let bytes = serde_json::to_vec_pretty(list).expect("json");
-	crate::write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+	write_private(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The proxy at `url`: its account, checked to be an active health authority on the

@@ -14,6 +14,9 @@
 //!    one that hands finality over); send the batch with that header and justification if the
 //!    batch is in its state, or import the header alone if it hands over to a new authority set;
 //! 4. wait until the consortium has taken it (or another relayer did).
+//!
+//! [`run`] logs through `tracing` under the target `mbds-relayer` and keeps the [`Metrics`]
+//! (served by `mbds-relayer run --prometheus-port PORT`) up to date.
 
 use bp_header_chain::justification::{
 	verify_and_optimize_justification, JustificationVerificationContext,
@@ -26,6 +29,16 @@ use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
 use sp_core::{sr25519, H256};
 use sp_runtime::traits::Header as _;
 use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+pub mod metrics;
+pub use metrics::Metrics;
+
+/// The `tracing` target of everything the relayer logs.
+pub const LOG_TARGET: &str = "mbds-relayer";
+
+/// How often [`run`] refreshes the lag gauges at least, when it keeps metrics.
+pub const METRICS_REFRESH: Duration = Duration::from_secs(5);
 
 /// Items fetched per runtime API call (the API's cap).
 const PAGE: u32 = 256;
@@ -43,6 +56,77 @@ pub enum Step {
 	ImportedSetChange { at: BlockNumber },
 	/// Nothing to do now: the next batch is not closed or not yet provably final.
 	Idle,
+}
+
+/// What failed, as the `kind` label of `mbds_relayer_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+	/// The private chain's node did not answer (or answered nonsense).
+	PrivateRpc,
+	/// The consortium's node did not answer (or answered nonsense).
+	ConsortiumRpc,
+	/// The chain is not registered on the consortium (governance: `mbds-relayer register`).
+	NotRegistered,
+	/// A private chain's justification did not decode or verify against the consortium's set.
+	Justification,
+	/// The consortium's node refused a submission.
+	Submit,
+	/// A submission was not taken by the consortium in time.
+	InclusionTimeout,
+}
+
+impl ErrorKind {
+	pub const ALL: [ErrorKind; 6] = [
+		ErrorKind::PrivateRpc,
+		ErrorKind::ConsortiumRpc,
+		ErrorKind::NotRegistered,
+		ErrorKind::Justification,
+		ErrorKind::Submit,
+		ErrorKind::InclusionTimeout,
+	];
+
+	pub fn as_str(self) -> &'static str {
+		match self {
+			ErrorKind::PrivateRpc => "private_rpc",
+			ErrorKind::ConsortiumRpc => "consortium_rpc",
+			ErrorKind::NotRegistered => "not_registered",
+			ErrorKind::Justification => "justification",
+			ErrorKind::Submit => "submit",
+			ErrorKind::InclusionTimeout => "inclusion_timeout",
+		}
+	}
+}
+
+/// An error of a relay round, with its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayError {
+	pub kind: ErrorKind,
+	pub message: String,
+}
+
+impl std::fmt::Display for RelayError {
+	fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+		f.write_str(&self.message)
+	}
+}
+
+impl From<RelayError> for String {
+	fn from(e: RelayError) -> String {
+		e.message
+	}
+}
+
+/// A result whose error is classified.
+pub type RelayResult<T> = std::result::Result<T, RelayError>;
+
+trait Kind<T> {
+	fn kind(self, kind: ErrorKind) -> RelayResult<T>;
+}
+
+impl<T> Kind<T> for Result<T> {
+	fn kind(self, kind: ErrorKind) -> RelayResult<T> {
+		self.map_err(|message| RelayError { kind, message })
+	}
 }
 
 /// How far a chain's anchoring is.
@@ -142,30 +226,39 @@ impl Relayer {
 
 	/// Where anchoring of this chain stands.
 	pub fn status(&self) -> Result<Status> {
-		let lc = self.registered()?;
-		let head = self.private.finalized_head()?;
-		let closed: BatchId = self.private.call_at("SlipsApi_next_batch_id", (), Some(head))?;
-		// `next_batch_id` counts the open batch too once one is open.
-		let open = self.private.storage_at::<pallet_slips::OpenBatch<BlockNumber>>(
-			&pallet_slips::CurrentBatch::<Runtime>::hashed_key(),
-			Some(head),
-		)?;
-		let closed = if open.is_some() { closed.saturating_sub(1) } else { closed };
-		Ok(Status {
-			chain_id: self.chain_id,
-			next_to_anchor: lc.next_batch,
-			closed,
-			light_client_best: lc.best_finalized.number,
-			private_finalized: *self.private.header(Some(head))?.number(),
-		})
+		Ok(self.try_status()?)
 	}
 
-	fn registered(&self) -> Result<LightClientInfo<BlockNumber>> {
-		self.light_client()?.ok_or_else(|| {
-			format!(
+	/// [`Self::status`], with the kind of error.
+	pub fn try_status(&self) -> RelayResult<Status> {
+		let lc = self.registered()?;
+		let private = || -> Result<Status> {
+			let head = self.private.finalized_head()?;
+			let closed: BatchId = self.private.call_at("SlipsApi_next_batch_id", (), Some(head))?;
+			// `next_batch_id` counts the open batch too once one is open.
+			let open = self.private.storage_at::<pallet_slips::OpenBatch<BlockNumber>>(
+				&pallet_slips::CurrentBatch::<Runtime>::hashed_key(),
+				Some(head),
+			)?;
+			let closed = if open.is_some() { closed.saturating_sub(1) } else { closed };
+			Ok(Status {
+				chain_id: self.chain_id,
+				next_to_anchor: lc.next_batch,
+				closed,
+				light_client_best: lc.best_finalized.number,
+				private_finalized: *self.private.header(Some(head))?.number(),
+			})
+		};
+		private().kind(ErrorKind::PrivateRpc)
+	}
+
+	fn registered(&self) -> RelayResult<LightClientInfo<BlockNumber>> {
+		self.light_client().kind(ErrorKind::ConsortiumRpc)?.ok_or_else(|| RelayError {
+			kind: ErrorKind::NotRegistered,
+			message: format!(
 				"chain {} is not registered on the consortium (governance: `mbds-relayer register`)",
 				self.chain_id
-			)
+			),
 		})
 	}
 
@@ -199,17 +292,24 @@ impl Relayer {
 	}
 
 	/// Submit `call` and wait until the light client moved past `lc` (by anyone).
-	fn submit_and_wait(&self, call: RuntimeCall, lc: &LightClientInfo<BlockNumber>) -> Result<()> {
-		self.consortium.submit(call, &self.signer)?;
+	fn submit_and_wait(
+		&self,
+		call: RuntimeCall,
+		lc: &LightClientInfo<BlockNumber>,
+	) -> RelayResult<()> {
+		let tx = self.consortium.submit(call, &self.signer).kind(ErrorKind::Submit)?;
+		debug!(target: LOG_TARGET, "chain {}: submitted {tx:?}", self.chain_id);
 		let (batch, best) = (lc.next_batch, lc.best_finalized.number);
-		self.consortium.wait(
-			&format!("chain {} past batch {batch} / block {best}", self.chain_id),
-			self.inclusion_timeout,
-			|_| {
-				let now = self.registered()?;
-				Ok(now.next_batch > batch || now.best_finalized.number > best)
-			},
-		)
+		self.consortium
+			.wait(
+				&format!("chain {} past batch {batch} / block {best}", self.chain_id),
+				self.inclusion_timeout,
+				|_| {
+					let now = self.registered()?;
+					Ok(now.next_batch > batch || now.best_finalized.number > best)
+				},
+			)
+			.kind(ErrorKind::InclusionTimeout)
 	}
 
 	fn anchor(
@@ -218,12 +318,20 @@ impl Relayer {
 		header: Header,
 		justification: Option<JustificationOf<Runtime>>,
 		info: BatchInfo<BlockNumber>,
-	) -> Result<Step> {
+	) -> RelayResult<Step> {
 		let at = header.hash();
 		let batch = lc.next_batch;
-		let items = self.items_at(batch, info.item_count, at)?;
-		let storage_proof = self.private.read_proof(&[batch_key(batch)], at)?;
+		let items = self.items_at(batch, info.item_count, at).kind(ErrorKind::PrivateRpc)?;
+		let storage_proof =
+			self.private.read_proof(&[batch_key(batch)], at).kind(ErrorKind::PrivateRpc)?;
 		let number = *header.number();
+		debug!(
+			target: LOG_TARGET,
+			"chain {}: submitting batch {batch} ({} items) proven at private block {number}{}",
+			self.chain_id,
+			info.item_count,
+			if justification.is_some() { " with its justification" } else { "" }
+		);
 		let call = RuntimeCall::Anchor(pallet_anchor::Call::submit_summary {
 			chain_id: self.chain_id,
 			header: Box::new(header),
@@ -267,45 +375,62 @@ impl Relayer {
 
 	/// One round: anchor the next batch or import a hand-off header if possible.
 	pub fn step(&self) -> Result<Step> {
+		Ok(self.try_step()?)
+	}
+
+	/// [`Self::step`], with the kind of error.
+	pub fn try_step(&self) -> RelayResult<Step> {
 		let lc = self.registered()?;
 		let batch = lc.next_batch;
 
 		// Already provable against the best imported header? (Its state may be pruned on the
 		// private node if it is old: then go on with a newer header.)
 		if let Ok(Some(info)) = self.batch_at(batch, lc.best_finalized.hash) {
-			let header = self.private.header(Some(lc.best_finalized.hash))?;
+			let header =
+				self.private.header(Some(lc.best_finalized.hash)).kind(ErrorKind::PrivateRpc)?;
 			return self.anchor(&lc, header, None, info);
 		}
 
 		// A newer finalised private block, with its justification.
-		let Some((header, justification)) = self.newer_justified(lc.best_finalized.number)? else {
+		let Some((header, justification)) =
+			self.newer_justified(lc.best_finalized.number).kind(ErrorKind::PrivateRpc)?
+		else {
 			return Ok(Step::Idle);
 		};
 		let block = header.hash();
+		let justification_error =
+			|message: String| RelayError { kind: ErrorKind::Justification, message };
 		let mut justification = JustificationOf::<Runtime>::decode(&mut &justification[..])
-			.map_err(|e| format!("chain {}: undecodable justification: {e}", self.chain_id))?;
+			.map_err(|e| {
+				justification_error(format!(
+					"chain {}: undecodable justification: {e}",
+					self.chain_id
+				))
+			})?;
 		// A node's justification carries every precommit it saw; the consortium's verifier (the
 		// bridges' strict one) accepts only what the 2/3 threshold needs: drop the rest here,
 		// checking the signatures against the set the consortium trusts on the way.
 		let context = JustificationVerificationContext::try_from(
 			bp_header_chain::AuthoritySet::new(lc.authorities.clone(), lc.set_id),
 		)
-		.map_err(|e| format!("chain {}: unusable authority set: {e:?}", self.chain_id))?;
+		.map_err(|e| {
+			justification_error(format!("chain {}: unusable authority set: {e:?}", self.chain_id))
+		})?;
 		verify_and_optimize_justification::<Header>(
 			(header.hash(), *header.number()),
 			&context,
 			&mut justification,
 		)
 		.map_err(|e| {
-			format!(
+			justification_error(format!(
 				"chain {}: justification of block {} does not verify against set {}: {e:?}",
 				self.chain_id,
 				header.number(),
 				lc.set_id
-			)
+			))
 		})?;
 
-		if let Some(info) = self.batch_at(batch, block)? {
+		if let Some(info) = self.batch_at(batch, block).kind(ErrorKind::PrivateRpc)? {
 			return self.anchor(&lc, header, Some(justification), info);
 		}
 		let hands_over =
@@ -315,6 +440,11 @@ impl Relayer {
 			.is_some();
 		if hands_over {
 			let at = *header.number();
+			debug!(
+				target: LOG_TARGET,
+				"chain {}: submitting the authority-set hand-off at private block {at}",
+				self.chain_id
+			);
 			let call = RuntimeCall::Anchor(pallet_anchor::Call::import_header {
 				chain_id: self.chain_id,
 				header: Box::new(header),
@@ -327,46 +457,91 @@ impl Relayer {
 	}
 }
 
+/// How [`run`] runs.
+#[derive(Clone)]
+pub struct RunOptions {
+	/// Wait between idle rounds.
+	pub poll: Duration,
+	/// Log each chain's status this often.
+	pub report: Duration,
+	/// Metrics to keep up to date; with them, the status (lag) of each chain is refreshed at
+	/// least every [`METRICS_REFRESH`].
+	pub metrics: Option<Metrics>,
+}
+
 /// Run `relayers` until `stop()` says so: a step per chain every `poll` while idle, at once
 /// after progress; one line per anchored batch, a status line per chain every `report`.
 /// Errors are logged and retried (a node may be restarting); they never skip a batch.
-pub fn run(relayers: &[Relayer], poll: Duration, report: Duration, stop: impl Fn() -> bool) {
-	let started = Instant::now();
-	let mut last_report = Instant::now() - report;
+pub fn run(relayers: &[Relayer], options: &RunOptions, stop: impl Fn() -> bool) {
+	let RunOptions { poll, report, ref metrics } = *options;
+	let refresh = if metrics.is_some() { report.min(METRICS_REFRESH) } else { report };
+	if let Some(m) = metrics {
+		for r in relayers {
+			m.add_chain(r.chain_id);
+		}
+	}
+	let mut last_report: Option<Instant> = None;
+	let mut last_refresh: Option<Instant> = None;
 	while !stop() {
 		let mut progressed = false;
 		for r in relayers {
-			match r.step() {
+			let step = r.try_step();
+			if let Some(m) = metrics {
+				match &step {
+					Ok(step) => m.on_step(r.chain_id, step),
+					Err(e) => m.on_error(r.chain_id, e.kind),
+				}
+			}
+			match step {
 				Ok(Step::Anchored { batch, items, at }) => {
 					progressed = true;
-					println!(
-						"[{:>7.1}s] chain {}: batch {batch} anchored ({items} items, proven at private block {at})",
-						started.elapsed().as_secs_f64(),
+					info!(
+						target: LOG_TARGET,
+						"chain {}: batch {batch} anchored ({items} items, proven at private block {at})",
 						r.chain_id
 					);
 				}
 				Ok(Step::ImportedSetChange { at }) => {
 					progressed = true;
-					println!(
-						"[{:>7.1}s] chain {}: authority-set hand-off at private block {at} imported",
-						started.elapsed().as_secs_f64(),
+					info!(
+						target: LOG_TARGET,
+						"chain {}: authority-set hand-off at private block {at} imported",
 						r.chain_id
 					);
 				}
 				Ok(Step::Idle) => {}
-				Err(e) => eprintln!(
-					"[{:>7.1}s] chain {}: {e} (retrying)",
-					started.elapsed().as_secs_f64(),
+				Err(e) => warn!(
+					target: LOG_TARGET,
+					kind = e.kind.as_str(),
+					"chain {}: {e} (retrying)",
 					r.chain_id
 				),
 			}
 		}
-		if last_report.elapsed() >= report {
-			last_report = Instant::now();
+		if last_refresh.is_none_or(|t| t.elapsed() >= refresh) {
+			let print = last_report.is_none_or(|t| t.elapsed() >= report);
+			last_refresh = Some(Instant::now());
+			if print {
+				last_report = last_refresh;
+			}
 			for r in relayers {
-				match r.status() {
-					Ok(s) => println!("[{:>7.1}s] {s}", started.elapsed().as_secs_f64()),
-					Err(e) => eprintln!("chain {}: status unavailable: {e}", r.chain_id),
+				match r.try_status() {
+					Ok(s) => {
+						if let Some(m) = metrics {
+							m.on_status(&s);
+						}
+						if print {
+							info!(target: LOG_TARGET, "{s}");
+						} else {
+							debug!(target: LOG_TARGET, "{s}");
+						}
+					}
+					Err(e) => {
+						if let Some(m) = metrics {
+							m.on_error(r.chain_id, e.kind);
+						}
+						warn!(target: LOG_TARGET, "chain {}: status unavailable: {e}", r.chain_id);
+					}
 				}
 			}
 		}

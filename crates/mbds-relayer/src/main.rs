@@ -5,11 +5,16 @@
 //! mbds-relayer register --consortium URL --private URL --sudo //Alice
 //! mbds-relayer status --consortium URL --private URL
 //! ```
+//!
+//! Logs go to stderr through `tracing` (target `mbds-relayer`), filtered by `RUST_LOG`
+//! (default `info`). `run --prometheus-port PORT` serves Prometheus metrics on `/metrics`.
 
 use clap::{Parser, Subcommand};
-use mbds_relayer::{run, Relayer};
+use mbds_relayer::{metrics, run, Metrics, Relayer, RunOptions, LOG_TARGET};
 use sp_core::{sr25519, Pair};
 use std::{
+	io::IsTerminal,
+	net::{Ipv4Addr, SocketAddr},
 	process::ExitCode,
 	sync::{
 		atomic::{AtomicBool, Ordering},
@@ -21,7 +26,9 @@ use std::{
 #[derive(Parser)]
 #[command(
 	name = "mbds-relayer",
-	about = "Anchor MBDS private chains' summary batches on the consortium chain"
+	about = "Anchor MBDS private chains' summary batches on the consortium chain",
+	after_help = "Logs go to stderr (target `mbds-relayer`); set RUST_LOG to filter them, e.g. \
+		RUST_LOG=mbds-relayer=debug (default: info)."
 )]
 struct Cli {
 	/// Consortium chain node (HTTP or WS JSON-RPC URL).
@@ -44,9 +51,17 @@ enum Command {
 		/// Wait between idle rounds, milliseconds.
 		#[arg(long, default_value_t = 1000)]
 		poll_ms: u64,
-		/// Print each chain's lag every this many seconds.
+		/// Log each chain's lag every this many seconds.
 		#[arg(long, default_value_t = 15)]
 		report_secs: u64,
+		/// Serve Prometheus metrics (per chain: lag in blocks, batches relayed, items
+		/// anchored, errors by kind, last relay time) on http://127.0.0.1:PORT/metrics.
+		/// Off unless given.
+		#[arg(long, value_name = "PORT")]
+		prometheus_port: Option<u16>,
+		/// Listen for Prometheus on all interfaces (0.0.0.0) instead of loopback only.
+		#[arg(long, requires = "prometheus_port")]
+		prometheus_external: bool,
 	},
 	/// Governance: register the private chain(s) on the consortium at their current finalised
 	/// header and GRANDPA authority set.
@@ -71,38 +86,72 @@ fn relayers(cli: &Cli, signer: &sr25519::Pair) -> Result<Vec<Relayer>, String> {
 	cli.private.iter().map(|url| Relayer::new(url, &cli.consortium, signer.clone())).collect()
 }
 
+/// Human-readable logs on stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+	let filter = tracing_subscriber::EnvFilter::builder()
+		.with_default_directive(tracing_subscriber::filter::LevelFilter::INFO.into())
+		.from_env_lossy();
+	let _ = tracing_subscriber::fmt()
+		.with_env_filter(filter)
+		.with_writer(std::io::stderr)
+		.with_ansi(std::io::stderr().is_terminal())
+		.try_init();
+}
+
 fn main() -> ExitCode {
 	let cli = Cli::parse();
+	init_logging();
 	let result = match &cli.command {
-		Command::Run { signer, poll_ms, report_secs } => {
+		Command::Run { signer, poll_ms, report_secs, prometheus_port, prometheus_external } => {
 			pair(signer, "signer").and_then(|signer| relayers(&cli, &signer)).and_then(|relayers| {
+				let metrics = match prometheus_port {
+					Some(port) => {
+						let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+						let ip = if *prometheus_external {
+							Ipv4Addr::UNSPECIFIED
+						} else {
+							Ipv4Addr::LOCALHOST
+						};
+						metrics::serve(SocketAddr::from((ip, *port)), metrics.registry().clone())?;
+						Some(metrics)
+					}
+					None => None,
+				};
 				let stop = Arc::new(AtomicBool::new(false));
 				let flag = stop.clone();
 				ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
 					.map_err(|e| format!("installing the SIGINT/SIGTERM handler: {e}"))?;
 				for r in &relayers {
-					println!(
+					tracing::info!(
+						target: LOG_TARGET,
 						"relaying chain {} ({}) to the consortium ({})",
-						r.chain_id, r.private.rpc.url, r.consortium.rpc.url
+						r.chain_id,
+						r.private.rpc.url,
+						r.consortium.rpc.url
 					);
 				}
-				run(
-					&relayers,
-					Duration::from_millis(*poll_ms),
-					Duration::from_secs(*report_secs),
-					|| stop.load(Ordering::Relaxed),
-				);
-				println!("stopped");
+				let options = RunOptions {
+					poll: Duration::from_millis(*poll_ms),
+					report: Duration::from_secs(*report_secs),
+					metrics,
+				};
+				run(&relayers, &options, || stop.load(Ordering::Relaxed));
+				tracing::info!(target: LOG_TARGET, "stopped");
 				Ok(())
 			})
 		}
 		Command::Register { sudo } => pair(sudo, "sudo").and_then(|sudo| {
 			for r in relayers(&cli, &sudo)? {
 				r.register(&sudo)?;
-				println!("chain {} registered on the consortium", r.chain_id);
+				tracing::info!(
+					target: LOG_TARGET,
+					"chain {} registered on the consortium",
+					r.chain_id
+				);
 			}
 			Ok(())
 		}),
+		// The status lines are this command's output (stdout), not logs.
 		Command::Status => {
 			pair("//Alice", "signer").and_then(|p| relayers(&cli, &p)).and_then(|relayers| {
 				for r in relayers {
@@ -115,7 +164,7 @@ fn main() -> ExitCode {
 	match result {
 		Ok(()) => ExitCode::SUCCESS,
 		Err(e) => {
-			eprintln!("mbds-relayer: {e}");
+			tracing::error!(target: LOG_TARGET, "{e}");
 			ExitCode::FAILURE
 		}
 	}

@@ -6,8 +6,18 @@
 //! (the record hash), so:
 //!
 //! * `put` returns the address; the same bytes always get the same address (idempotent);
-//! * `get` recomputes the hash and fails loudly with [`StorageError::HashMismatch`] if a store
-//!   returns anything else — a tampered or corrupted copy is never handed out.
+//! * `put` **never overwrites**: it is a conditional create (`PutMode::Create`, i.e. an atomic
+//!   hard link on a local folder, `If-None-Match: *` on S3). When an object already sits at the
+//!   address it is read back and verified: a verified copy makes the put a no-op success, a copy
+//!   that fails verification is left in place and reported as [`StorageError::Occupied`]. Only a
+//!   repair ([`ReplicatedStore::repair`], or the read repair of [`ReplicatedStore::get`]) deletes
+//!   a copy, after verifying it is wrong and with a verified replacement in hand;
+//! * `get` streams the object: the size the store reports is checked against the store's
+//!   maximum object size ([`DEFAULT_MAX_OBJECT_SIZE`] unless set with
+//!   [`BlobStore::with_max_object_size`]) before any byte is read, reading stops as soon as the
+//!   bytes received exceed it (the reported size may lie) with [`StorageError::TooLarge`], and the
+//!   SHA-256 is computed chunk by chunk as the bytes arrive; a copy hashing to anything else fails
+//!   loudly with [`StorageError::HashMismatch`] — a tampered or corrupted copy is never handed out.
 //!
 //! Backends go through the `object_store` crate: a **local folder** (the embedded default) or
 //! any **S3-compatible** service by endpoint URL and credentials ([`StoreConfig`]).
@@ -22,12 +32,15 @@
 //!
 //! Limits: stores hold ciphertext only, so confidentiality rests on `mbds-crypto`; nothing here
 //! deletes unreferenced blobs (garbage collection follows the chain's references); a blob is
-//! read into memory whole (records are at most tens of MiB).
+//! returned as one buffer, so at most the maximum object size is held in memory per read
+//! (records are FHIR resources of at most a few MiB; `put` refuses a blob over the limit so that
+//! nothing is stored that could not be read back).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -35,16 +48,28 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::join_all;
-use object_store::aws::AmazonS3Builder;
+use futures::StreamExt;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-	BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+	BackoffConfig, ClientOptions, GetResultPayload, ObjectStore, ObjectStoreExt, PutMode,
+	PutOptions, PutPayload, RetryConfig,
 };
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 const LOG_TARGET: &str = "mbds-storage";
+
+/// Default largest object a store reads or writes: 64 MiB. Stored objects are sealed FHIR
+/// records (`mbds-crypto` `RecordEnvelope`s: the resource's JSON plus about 400 bytes), which are
+/// far smaller; the limit only bounds the memory one read may take. The envelope codec itself
+/// accepts bodies up to `mbds_crypto::envelope::MAX_BODY_LEN` (1 GiB): a store that must hold
+/// larger records is given a larger limit with [`BlobStore::with_max_object_size`].
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 64 << 20;
+
+/// Bytes read from a local file per read call.
+const FILE_CHUNK: usize = 256 << 10;
 
 /// The SHA-256 of a stored blob: its name in every store and its hash on chain.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -126,6 +151,34 @@ pub enum StorageError {
 		address: ContentAddress,
 		/// The hash of what came back.
 		actual: ContentAddress,
+	},
+	/// The object at the address is larger than the store's maximum object size: it was refused
+	/// from its reported size before any byte was read, or as soon as the bytes received passed
+	/// the limit. A put of a blob over the limit is refused the same way.
+	#[error("store {store}: blob {address} refused: the object is at least {size} bytes, over the {limit}-byte limit of the store")]
+	TooLarge {
+		/// The store holding (or asked to hold) the object.
+		store: String,
+		/// The address asked for.
+		address: ContentAddress,
+		/// The store's maximum object size.
+		limit: u64,
+		/// The size reported by the store, or the bytes received when reading stopped, or the
+		/// size of the blob given to `put`.
+		size: u64,
+	},
+	/// A put found an object already at the address that is not the blob (it fails
+	/// verification: `found` says how). It was left in place: a put never overwrites. A repair
+	/// ([`ReplicatedStore::repair`]) replaces it from a verified replica.
+	#[error("store {store}: blob {address} not written: the object already at its address fails verification and was left in place ({found})")]
+	Occupied {
+		/// The store.
+		store: String,
+		/// The address of the blob being written.
+		address: ContentAddress,
+		/// Why the existing object failed verification ([`StorageError::HashMismatch`] or
+		/// [`StorageError::TooLarge`]).
+		found: Box<StorageError>,
 	},
 	/// The store does not hold the blob.
 	#[error("store {store}: blob {address} not found")]
@@ -268,6 +321,7 @@ impl StoreConfig {
 pub struct BlobStore {
 	name: String,
 	inner: Arc<dyn ObjectStore>,
+	max_object_size: u64,
 }
 
 impl fmt::Debug for BlobStore {
@@ -321,6 +375,9 @@ impl BlobStore {
 					.with_access_key_id(access_key_id)
 					.with_secret_access_key(secret_access_key)
 					.with_virtual_hosted_style_request(false)
+					// `PutMode::Create` sends `If-None-Match: *`, which AWS S3, MinIO, R2 and
+					// moto honour; a put is refused rather than silently overwriting.
+					.with_conditional_put(S3ConditionalPut::ETagMatch)
 					.with_client_options(client)
 					.with_retry(retry)
 					.build()
@@ -328,12 +385,25 @@ impl BlobStore {
 				Arc::new(s3)
 			}
 		};
-		Ok(Self { name, inner })
+		Ok(Self { name, inner, max_object_size: DEFAULT_MAX_OBJECT_SIZE })
 	}
 
-	/// Wraps any `object_store` backend (e.g. in-memory for tests).
+	/// Wraps any `object_store` backend (e.g. in-memory for tests). The backend must support
+	/// `PutMode::Create`.
 	pub fn from_object_store(name: impl Into<String>, inner: Arc<dyn ObjectStore>) -> Self {
-		Self { name: name.into(), inner }
+		Self { name: name.into(), inner, max_object_size: DEFAULT_MAX_OBJECT_SIZE }
+	}
+
+	/// Sets the largest object this store reads or writes (default
+	/// [`DEFAULT_MAX_OBJECT_SIZE`]). A read holds at most this many bytes in memory.
+	pub fn with_max_object_size(mut self, bytes: u64) -> Self {
+		self.max_object_size = bytes;
+		self
+	}
+
+	/// The largest object this store reads or writes.
+	pub fn max_object_size(&self) -> u64 {
+		self.max_object_size
 	}
 
 	/// The store's name.
@@ -362,15 +432,94 @@ impl BlobStore {
 		Ok(address)
 	}
 
+	fn too_large(&self, address: &ContentAddress, size: u64) -> StorageError {
+		StorageError::TooLarge {
+			store: self.name.clone(),
+			address: *address,
+			limit: self.max_object_size,
+			size,
+		}
+	}
+
+	/// Creates the object at `address` (which must be the hash of `bytes`) unless one is there.
+	/// An existing object is read back and verified: verified, the put is a no-op success;
+	/// corrupt, it is left in place and the put fails with [`StorageError::Occupied`].
 	async fn put_at(&self, address: &ContentAddress, bytes: Bytes) -> Result<()> {
-		self.inner
-			.put(&address.object_path(), PutPayload::from_bytes(bytes))
-			.await
-			.map_err(|e| self.backend(e))?;
-		Ok(())
+		debug_assert_eq!(ContentAddress::of(&bytes), *address);
+		if bytes.len() as u64 > self.max_object_size {
+			return Err(self.too_large(address, bytes.len() as u64));
+		}
+		let path = address.object_path();
+		// Twice at most: an object met at the address may vanish (a concurrent repair deletes
+		// it) between the refused create and the verifying read.
+		for _ in 0..2 {
+			let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+			match self.inner.put_opts(&path, PutPayload::from_bytes(bytes.clone()), opts).await {
+				Ok(_) => return Ok(()),
+				Err(object_store::Error::AlreadyExists { .. }) => {}
+				Err(e) => return Err(self.backend(e)),
+			}
+			match self.get(address).await {
+				Ok(_) => {
+					log::debug!(target: LOG_TARGET, "store {}: blob {address} already present and verified", self.name);
+					return Ok(());
+				}
+				Err(StorageError::NotFound { .. }) => continue,
+				Err(
+					found @ (StorageError::HashMismatch { .. } | StorageError::TooLarge { .. }),
+				) => {
+					log::error!(target: LOG_TARGET, "store {}: put of {address} refused: the object there fails verification: {found}", self.name);
+					return Err(StorageError::Occupied {
+						store: self.name.clone(),
+						address: *address,
+						found: Box::new(found),
+					});
+				}
+				Err(e) => return Err(e),
+			}
+		}
+		Err(self.backend(object_store::Error::Generic {
+			store: "mbds-storage",
+			source: format!("{path}: the object kept appearing and vanishing while being written")
+				.into(),
+		}))
+	}
+
+	/// Deliberately replaces a wrong copy: the object at `address` is read and verified first;
+	/// only if it is missing, fails its hash check or is oversized is it deleted and `good`
+	/// (which must hash to `address`) created in its place. Returns whether anything was
+	/// written (`false`: the copy there verified). Never deletes a copy it cannot replace:
+	/// a `good` blob over this store's limit is refused first.
+	pub async fn replace_corrupt(&self, address: &ContentAddress, good: Bytes) -> Result<bool> {
+		let actual = ContentAddress::of(&good);
+		if actual != *address {
+			return Err(StorageError::HashMismatch {
+				store: format!("{} (replacement)", self.name),
+				address: *address,
+				actual,
+			});
+		}
+		if good.len() as u64 > self.max_object_size {
+			return Err(self.too_large(address, good.len() as u64));
+		}
+		match self.get(address).await {
+			Ok(_) => return Ok(false),
+			Err(StorageError::NotFound { .. }) => {}
+			Err(bad @ (StorageError::HashMismatch { .. } | StorageError::TooLarge { .. })) => {
+				log::warn!(target: LOG_TARGET, "store {}: deleting the wrong copy of {address} to replace it: {bad}", self.name);
+				self.delete(address).await?;
+			}
+			Err(e) => return Err(e),
+		}
+		self.put_at(address, good).await?;
+		Ok(true)
 	}
 
 	/// Fetches the blob and verifies its hash; a mismatch is an error, never returned data.
+	///
+	/// The object is streamed: refused with [`StorageError::TooLarge`] from its reported size
+	/// before the body is read, or as soon as more bytes than the limit arrive; hashed as the
+	/// bytes arrive. At most the store's maximum object size is held in memory.
 	pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
 		let result = self.inner.get(&address.object_path()).await.map_err(|e| match e {
 			object_store::Error::NotFound { .. } => {
@@ -378,17 +527,59 @@ impl BlobStore {
 			}
 			e => self.backend(e),
 		})?;
-		let bytes = result.bytes().await.map_err(|e| self.backend(e))?;
-		let actual = ContentAddress::of(&bytes);
-		if actual != *address {
-			log::error!(target: LOG_TARGET, "store {}: blob {address} corrupted (hashes to {actual})", self.name);
-			return Err(StorageError::HashMismatch {
-				store: self.name.clone(),
-				address: *address,
-				actual,
-			});
+		let reported = result.meta.size;
+		if reported > self.max_object_size {
+			log::error!(target: LOG_TARGET, "store {}: blob {address} refused: reported size {reported} bytes, limit {}", self.name, self.max_object_size);
+			// Dropping the result closes the file or the connection: nothing more is read.
+			return Err(self.too_large(address, reported));
 		}
-		Ok(bytes)
+		let mut acc = Accumulator::new(
+			self.name.clone(),
+			*address,
+			self.max_object_size,
+			reported.min(self.max_object_size) as usize,
+		);
+		match result.payload {
+			GetResultPayload::File(mut file, path) => {
+				// Read to the end of the file, not to the reported size: a file that grew or
+				// shrank since it was opened is still read whole, up to the limit.
+				let read = move || -> Result<Accumulator> {
+					let mut chunk = vec![0u8; FILE_CHUNK];
+					loop {
+						let n = match file.read(&mut chunk) {
+							Ok(0) => return Ok(acc),
+							Ok(n) => n,
+							Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+							Err(e) => {
+								return Err(StorageError::Backend {
+									store: acc.store.clone(),
+									source: object_store::Error::Generic {
+										store: "LocalFileSystem",
+										source: format!("reading {}: {e}", path.display()).into(),
+									},
+								})
+							}
+						};
+						acc.push(&chunk[..n])?;
+					}
+				};
+				acc = match tokio::runtime::Handle::try_current() {
+					Ok(runtime) => runtime.spawn_blocking(read).await.map_err(|e| {
+						self.backend(object_store::Error::Generic {
+							store: "mbds-storage",
+							source: format!("reading task failed: {e}").into(),
+						})
+					})??,
+					Err(_) => read()?,
+				};
+			}
+			GetResultPayload::Stream(mut stream) => {
+				while let Some(chunk) = stream.next().await {
+					acc.push(&chunk.map_err(|e| self.backend(e))?)?;
+				}
+			}
+		}
+		acc.finish()
 	}
 
 	/// Parses a text address and fetches it.
@@ -405,12 +596,64 @@ impl BlobStore {
 	}
 }
 
+/// The bytes of one read, hashed as they arrive, never more than `limit` of them.
+struct Accumulator {
+	store: String,
+	address: ContentAddress,
+	limit: u64,
+	buf: Vec<u8>,
+	hasher: Sha256,
+}
+
+impl Accumulator {
+	fn new(store: String, address: ContentAddress, limit: u64, capacity: usize) -> Self {
+		Self { store, address, limit, buf: Vec::with_capacity(capacity), hasher: Sha256::new() }
+	}
+
+	/// Appends a chunk; refuses it, without keeping it, if the total would pass the limit.
+	fn push(&mut self, chunk: &[u8]) -> Result<()> {
+		let size = self.buf.len() as u64 + chunk.len() as u64;
+		if size > self.limit {
+			log::error!(target: LOG_TARGET, "store {}: blob {} refused: more than {} bytes received", self.store, self.address, self.limit);
+			return Err(StorageError::TooLarge {
+				store: self.store.clone(),
+				address: self.address,
+				limit: self.limit,
+				size,
+			});
+		}
+		// Grow by doubling, but never past the limit (Vec's own growth could reach twice it).
+		let needed = size as usize;
+		if needed > self.buf.capacity() {
+			let target = needed.max((self.buf.capacity() * 2).min(self.limit as usize));
+			self.buf.reserve_exact(target - self.buf.len());
+		}
+		self.hasher.update(chunk);
+		self.buf.extend_from_slice(chunk);
+		Ok(())
+	}
+
+	fn finish(self) -> Result<Bytes> {
+		let actual = ContentAddress(self.hasher.finalize().into());
+		if actual != self.address {
+			log::error!(target: LOG_TARGET, "store {}: blob {} corrupted (hashes to {actual})", self.store, self.address);
+			return Err(StorageError::HashMismatch {
+				store: self.store,
+				address: self.address,
+				actual,
+			});
+		}
+		Ok(Bytes::from(self.buf))
+	}
+}
+
 /// State of one replica of a blob, as found by [`ReplicatedStore::repair`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaState {
 	/// The replica held a verified copy.
 	Good,
-	/// The copy was missing or corrupted and was rewritten from a good replica.
+	/// The copy was missing, corrupted or oversized and was replaced from a good replica
+	/// (a wrong copy is deleted, then the verified one created: [`BlobStore::replace_corrupt`]).
 	Repaired,
 	/// The replica could not be read or written; details in the message.
 	Failed(String),
@@ -440,7 +683,10 @@ impl ReplicatedStore {
 		&self.replicas
 	}
 
-	/// Writes to every replica concurrently; succeeds if at least the quorum stored it.
+	/// Writes to every replica concurrently; succeeds if at least the quorum stored it. Never
+	/// overwrites: a replica already holding a verified copy counts as stored, one holding a
+	/// wrong object at the address counts as failed ([`StorageError::Occupied`]) and keeps it
+	/// until [`ReplicatedStore::repair`] (or a read) replaces it.
 	pub async fn put(&self, bytes: Bytes) -> Result<ContentAddress> {
 		let address = ContentAddress::of(&bytes);
 		let results =
@@ -463,7 +709,8 @@ impl ReplicatedStore {
 	}
 
 	/// Reads from the first replica with a verified copy. Replicas met on the way with a
-	/// missing or corrupted copy are repaired from it; unreachable ones are skipped.
+	/// missing, corrupted or oversized copy are repaired from it (delete, then create:
+	/// [`BlobStore::replace_corrupt`]); unreachable ones are skipped.
 	pub async fn get(&self, address: &ContentAddress) -> Result<Bytes> {
 		let mut failures = Vec::new();
 		let mut to_repair = Vec::new();
@@ -472,8 +719,8 @@ impl ReplicatedStore {
 				Ok(bytes) => {
 					for bad in to_repair {
 						let bad: &BlobStore = bad;
-						match bad.put_at(address, bytes.clone()).await {
-							Ok(()) => {
+						match bad.replace_corrupt(address, bytes.clone()).await {
+							Ok(_) => {
 								log::info!(target: LOG_TARGET, "repaired {address} on {} from {}", bad.name, r.name)
 							}
 							Err(e) => {
@@ -487,7 +734,9 @@ impl ReplicatedStore {
 					log::warn!(target: LOG_TARGET, "{e}");
 					if matches!(
 						e,
-						StorageError::NotFound { .. } | StorageError::HashMismatch { .. }
+						StorageError::NotFound { .. }
+							| StorageError::HashMismatch { .. }
+							| StorageError::TooLarge { .. }
 					) {
 						to_repair.push(r);
 					}
@@ -498,8 +747,9 @@ impl ReplicatedStore {
 		Err(StorageError::Unavailable { address: *address, failures })
 	}
 
-	/// Checks every replica of `address` and rewrites missing or corrupted copies from a good
-	/// one. Fails only if no replica has a verified copy.
+	/// Checks every replica of `address` and replaces missing, corrupted or oversized copies
+	/// from a good one: the deliberate delete-then-create path ([`BlobStore::replace_corrupt`]),
+	/// which a put never takes. Fails only if no replica has a verified copy.
 	pub async fn repair(&self, address: &ContentAddress) -> Result<Vec<(String, ReplicaState)>> {
 		let reads = join_all(self.replicas.iter().map(|r| r.get(address))).await;
 		let good = reads.iter().find_map(|r| r.as_ref().ok()).cloned().ok_or_else(|| {
@@ -515,12 +765,15 @@ impl ReplicatedStore {
 		for (r, read) in self.replicas.iter().zip(reads) {
 			let state = match read {
 				Ok(_) => ReplicaState::Good,
-				Err(StorageError::NotFound { .. } | StorageError::HashMismatch { .. }) => {
-					match r.put_at(address, good.clone()).await {
-						Ok(()) => ReplicaState::Repaired,
-						Err(e) => ReplicaState::Failed(e.to_string()),
-					}
-				}
+				Err(
+					StorageError::NotFound { .. }
+					| StorageError::HashMismatch { .. }
+					| StorageError::TooLarge { .. },
+				) => match r.replace_corrupt(address, good.clone()).await {
+					Ok(true) => ReplicaState::Repaired,
+					Ok(false) => ReplicaState::Good,
+					Err(e) => ReplicaState::Failed(e.to_string()),
+				},
 				Err(e) => ReplicaState::Failed(e.to_string()),
 			};
 			report.push((r.name.clone(), state));

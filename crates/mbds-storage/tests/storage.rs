@@ -208,3 +208,142 @@ async fn one_store_down_reads_still_succeed() {
 	assert_eq!(report[1].1, ReplicaState::Good);
 	assert_eq!(report[2].1, ReplicaState::Good);
 }
+
+fn local_file(dir: &tempfile::TempDir, name: &str, addr: &ContentAddress) -> std::path::PathBuf {
+	dir.path().join(name).join(BlobStore::object_path(addr).as_ref())
+}
+
+#[tokio::test]
+async fn putting_the_same_bytes_twice_succeeds_without_rewriting() {
+	use std::os::unix::fs::MetadataExt;
+	let server = MotoServer::start(BUCKET);
+	let dir = tempfile::tempdir().unwrap();
+	let disk = local(&dir, "hospital-a");
+	let cloud = s3(&server, "s3-platform");
+
+	let addr = disk.put(record(10)).await.unwrap();
+	let file = local_file(&dir, "hospital-a", &addr);
+	let first = std::fs::metadata(&file).unwrap();
+	assert_eq!(cloud.put(record(10)).await.unwrap(), addr);
+	let path = BlobStore::object_path(&addr);
+	let first_s3 = cloud.object_store().head(&path).await.unwrap();
+
+	// S3's Last-Modified has a one-second resolution.
+	tokio::time::sleep(Duration::from_millis(1100)).await;
+	assert_eq!(disk.put(record(10)).await.unwrap(), addr);
+	assert_eq!(cloud.put(record(10)).await.unwrap(), addr);
+	let replicated = ReplicatedStore::new(vec![disk.clone(), cloud.clone()], 2).unwrap();
+	assert_eq!(replicated.put(record(10)).await.unwrap(), addr);
+
+	// The local file is the same inode, never replaced nor modified; the S3 object was not
+	// rewritten (same Last-Modified).
+	let second = std::fs::metadata(&file).unwrap();
+	assert_eq!(
+		(second.ino(), second.mtime_nsec(), second.mtime()),
+		(first.ino(), first.mtime_nsec(), first.mtime())
+	);
+	let second_s3 = cloud.object_store().head(&path).await.unwrap();
+	assert_eq!(second_s3.last_modified, first_s3.last_modified, "S3 object rewritten");
+	assert_eq!(second_s3.e_tag, first_s3.e_tag);
+	// No staging file left behind by the refused creates.
+	let siblings = std::fs::read_dir(file.parent().unwrap()).unwrap().count();
+	assert_eq!(siblings, 1, "left-over staging files next to the blob");
+	assert_eq!(disk.get(&addr).await.unwrap(), record(10));
+	assert_eq!(cloud.get(&addr).await.unwrap(), record(10));
+}
+
+#[tokio::test]
+async fn a_planted_object_is_never_overwritten_by_put_and_only_repair_replaces_it() {
+	let server = MotoServer::start(BUCKET);
+	let dir = tempfile::tempdir().unwrap();
+	let cloud = s3(&server, "s3-platform");
+	let disk = local(&dir, "hospital-a");
+	let spare = local(&dir, "hospital-b");
+	let addr = ContentAddress::of(&record(11));
+	let planted = b"a different object, planted at the address".to_vec();
+
+	// Planted directly through the backends, before the record is ever written.
+	for store in [&cloud, &disk] {
+		store
+			.object_store()
+			.put(&BlobStore::object_path(&addr), PutPayload::from(planted.clone()))
+			.await
+			.unwrap();
+	}
+	for store in [&cloud, &disk] {
+		let err = store.put(record(11)).await.unwrap_err();
+		match &err {
+			StorageError::Occupied { store: s, address, found } => {
+				assert_eq!((s.as_str(), *address), (store.name(), addr));
+				assert!(
+					matches!(**found, StorageError::HashMismatch { actual, .. } if actual == ContentAddress::of(&planted)),
+					"{found}"
+				);
+			}
+			other => panic!("{other}"),
+		}
+		let msg = err.to_string();
+		assert!(
+			msg.contains(store.name())
+				&& msg.contains(&addr.to_hex())
+				&& msg.contains("left in place"),
+			"{msg}"
+		);
+		// The planted bytes are still there, and reads refuse them naming store and address.
+		let raw = store.object_store().get(&BlobStore::object_path(&addr)).await.unwrap();
+		assert_eq!(
+			raw.bytes().await.unwrap(),
+			Bytes::from(planted.clone()),
+			"{} overwritten",
+			store.name()
+		);
+		let err = store.get(&addr).await.unwrap_err();
+		assert!(
+			matches!(err, StorageError::HashMismatch { store: ref s, address, actual } if s == store.name() && address == addr && actual == ContentAddress::of(&planted)),
+			"{err}"
+		);
+		let msg = err.to_string();
+		assert!(
+			msg.contains(store.name()) && msg.contains(&addr.to_hex()) && msg.contains("corrupted"),
+			"{msg}"
+		);
+	}
+
+	// A replicated put reaches only the spare store: both planted replicas refuse and keep
+	// their object; quorum 1 is met, quorum 2 is not.
+	let all = ReplicatedStore::new(vec![cloud.clone(), disk.clone(), spare.clone()], 1).unwrap();
+	assert_eq!(all.put(record(11)).await.unwrap(), addr);
+	let strict = ReplicatedStore::new(vec![cloud.clone(), disk.clone(), spare.clone()], 2).unwrap();
+	let err = strict.put(record(11)).await.unwrap_err();
+	assert!(matches!(err, StorageError::WriteQuorum { succeeded: 1, needed: 2, .. }), "{err}");
+	assert!(err.to_string().contains("left in place"), "{err}");
+	assert!(matches!(cloud.get(&addr).await, Err(StorageError::HashMismatch { .. })));
+	assert!(matches!(disk.get(&addr).await, Err(StorageError::HashMismatch { .. })));
+
+	// A read serves the spare's verified copy and replaces the planted copies it met (the
+	// deliberate path: verified wrong, deleted, created).
+	assert_eq!(all.get(&addr).await.unwrap(), record(11));
+	assert_eq!(cloud.get(&addr).await.unwrap(), record(11), "S3 copy replaced by the read");
+	assert_eq!(disk.get(&addr).await.unwrap(), record(11), "local copy replaced by the read");
+
+	// Planted again on the local folder (in place, same file): the explicit repair replaces it.
+	std::fs::write(local_file(&dir, "hospital-a", &addr), &planted).unwrap();
+	let report = all.repair(&addr).await.unwrap();
+	assert_eq!(
+		report,
+		vec![
+			("s3-platform".into(), ReplicaState::Good),
+			("hospital-a".into(), ReplicaState::Repaired),
+			("hospital-b".into(), ReplicaState::Good),
+		]
+	);
+	assert_eq!(disk.get(&addr).await.unwrap(), record(11));
+
+	// replace_corrupt leaves a verified copy alone and refuses a replacement that is not the blob.
+	assert!(!disk.replace_corrupt(&addr, record(11)).await.unwrap());
+	assert!(matches!(
+		disk.replace_corrupt(&addr, Bytes::from(planted.clone())).await,
+		Err(StorageError::HashMismatch { .. })
+	));
+	assert_eq!(disk.get(&addr).await.unwrap(), record(11));
+}

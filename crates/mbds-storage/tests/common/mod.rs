@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub struct MotoServer {
 	child: Child,
 	pub endpoint: String,
+	#[allow(dead_code)] // not every test binary uses it
 	port: u16,
 }
 
@@ -95,6 +96,7 @@ impl MotoServer {
 		server
 	}
 
+	#[allow(dead_code)]
 	pub fn port(&self) -> u16 {
 		self.port
 	}

@@ -1,0 +1,237 @@
+//! `mbds kmc register|set-institution`: the key management centre (root until the council
+//! exists) registers participants and names a private chain's institution.
+
+use crate::common::{account, connect, out, ss58, submit, Out};
+use clap::{Subcommand, ValueEnum};
+use mbds_client::sudo;
+use mbds_crypto::PrePublicKey;
+use mbds_primitives::{InstitutionKind, Role};
+use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
+use serde_json::{json, Value};
+use sp_core::{sr25519, Pair, H256};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum KmcCmd {
+	/// Register a participant from its exported public keys.
+	Register {
+		/// The participant's exported public keys (`mbds keys export`).
+		#[arg(long)]
+		public: PathBuf,
+		/// patient | doctor:<institution SS58> | hospital | platform | health-authority |
+		/// insurer | research | medicine-company
+		#[arg(long, value_parser = parse_role)]
+		role: Role<AccountId>,
+		/// The verified real identity (only its BLAKE2-256 commitment goes on chain).
+		#[arg(long)]
+		identity: String,
+		/// The chain's RPC URL.
+		#[arg(long)]
+		chain: String,
+		/// The KMC's secret URI (root on a local chain: //Alice).
+		#[arg(long)]
+		sudo: String,
+	},
+	/// Make `institution` the institution whose doctors write slips on this private chain.
+	SetInstitution {
+		/// The institution's account (SS58).
+		#[arg(long)]
+		institution: String,
+		/// The private chain's RPC URL.
+		#[arg(long)]
+		chain: String,
+		/// The KMC's secret URI.
+		#[arg(long)]
+		sudo: String,
+	},
+}
+
+/// The kinds of institution a participant may be registered as.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstitutionKindArg {
+	/// A hospital.
+	Hospital,
+	/// An internet (telemedicine) platform.
+	Platform,
+	/// A health authority (runs a search and re-encryption proxy).
+	HealthAuthority,
+	/// An insurer.
+	Insurer,
+	/// A research institute.
+	Research,
+	/// A medicine company.
+	MedicineCompany,
+}
+
+impl From<InstitutionKindArg> for InstitutionKind {
+	fn from(k: InstitutionKindArg) -> Self {
+		match k {
+			InstitutionKindArg::Hospital => InstitutionKind::Hospital,
+			InstitutionKindArg::Platform => InstitutionKind::InternetPlatform,
+			InstitutionKindArg::HealthAuthority => InstitutionKind::HealthAuthority,
+			InstitutionKindArg::Insurer => InstitutionKind::Insurer,
+			InstitutionKindArg::Research => InstitutionKind::ResearchInstitute,
+			InstitutionKindArg::MedicineCompany => InstitutionKind::MedicineCompany,
+		}
+	}
+}
+
+/// `--role`: `patient`, `doctor:<institution SS58>`, or an institution kind.
+fn parse_role(s: &str) -> Result<Role<AccountId>, String> {
+	if s == "patient" {
+		return Ok(Role::Patient);
+	}
+	if let Some(inst) = s.strip_prefix("doctor:") {
+		return Ok(Role::Doctor { institution: account("--role doctor:<institution>", inst)? });
+	}
+	InstitutionKindArg::from_str(s, false).map(|k| Role::Institution(k.into())).map_err(|_| {
+		let kinds = InstitutionKindArg::value_variants()
+			.iter()
+			.filter_map(|k| k.to_possible_value().map(|v| v.get_name().to_string()))
+			.collect::<Vec<_>>()
+			.join(", ");
+		format!("unknown role {s:?} (patient, doctor:<institution SS58>, {kinds})")
+	})
+}
+
+fn sudo_pair(suri: &str) -> Result<sr25519::Pair, String> {
+	sr25519::Pair::from_string(suri, None).map_err(|e| format!("--sudo: not a secret URI: {e:?}"))
+}
+
+/// Reads an exported public key file: the account and the key set to register.
+fn read_public(
+	path: &Path,
+) -> Result<(AccountId, pallet_kmc::KeySetOf<mbds_runtime::Runtime>), String> {
+	let file = || format!("public key file {}", path.display());
+	let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", file()))?;
+	let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file()))?;
+	if v["kind"] != "mbds-public-keys" {
+		return Err(format!(
+			"{}: field `kind` must be \"mbds-public-keys\" (made by `mbds keys export`)",
+			file()
+		));
+	}
+	let field = |name: &str| -> Result<Vec<u8>, String> {
+		let s = v[name].as_str().ok_or_else(|| format!("{}: field `{name}` missing", file()))?;
+		hex::decode(s.trim_start_matches("0x"))
+			.map_err(|e| format!("{}: field `{name}`: not hex: {e}", file()))
+	};
+	let who =
+		account(&format!("{}: field `account`", file()), v["account"].as_str().unwrap_or(""))?;
+	let record = field("record_key")?;
+	PrePublicKey::from_compressed_bytes(&record)
+		.map_err(|e| format!("{}: field `record_key`: {e}", file()))?;
+	let search = field("search_key")?;
+	let tester = v["search_key_kind"] == "tester";
+	let ok = if tester {
+		mbds_crypto::TesterPublicKey::from_bytes(&search).map(|_| ())
+	} else {
+		mbds_crypto::PeksPublicKey::from_bytes(&search).map(|_| ())
+	};
+	ok.map_err(|e| format!("{}: field `search_key`: {e}", file()))?;
+	use pallet_kmc::{KeyScheme, PublicKey};
+	let set = pallet_kmc::KeySet {
+		record_key: PublicKey {
+			scheme: KeyScheme::UmbralSecp256k1V1,
+			key: record.try_into().map_err(|_| format!("{}: record_key too long", file()))?,
+		},
+		search_key: PublicKey {
+			scheme: KeyScheme::PeksBls12381V1,
+			key: search.try_into().map_err(|_| format!("{}: search_key too long", file()))?,
+		},
+	};
+	Ok((who, set))
+}
+
+pub fn run(c: KmcCmd) -> Result<Out, String> {
+	match c {
+		KmcCmd::Register { public, role, identity, chain: url, sudo: suri } => {
+			let (who, keys) = read_public(&public)?;
+			let client = connect(&url, "chain")?;
+			let commitment = H256(sp_crypto_hashing::blake2_256(identity.as_bytes()));
+			let call = sudo(RuntimeCall::Kmc(pallet_kmc::Call::register {
+				who: who.clone(),
+				role: role.clone(),
+				identity: commitment,
+				keys,
+			}));
+			let inc = submit(&client, call, &sudo_pair(&suri)?, "KMC registration")?;
+			let registered = inc
+				.events
+				.iter()
+				.any(|e| matches!(e, RuntimeEvent::Kmc(pallet_kmc::Event::Registered { .. })));
+			if !registered {
+				let why = inc.events.iter().find_map(|e| match e {
+					RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+						Some(mbds_client::describe_dispatch_error(e))
+					}
+					_ => None,
+				});
+				return Err(format!(
+					"KMC registration of {} failed: {}",
+					ss58(&who),
+					why.unwrap_or_else(|| "no Registered event".into())
+				));
+			}
+			out(
+				vec![format!(
+					"registered {} as {role:?} on {} (block #{})",
+					ss58(&who),
+					url,
+					inc.number
+				)],
+				json!({"account": ss58(&who), "block": inc.number}),
+			)
+		}
+		KmcCmd::SetInstitution { institution, chain: url, sudo: suri } => {
+			let client = connect(&url, "chain")?;
+			let inst = account("--institution", &institution)?;
+			let call = sudo(RuntimeCall::Slips(pallet_slips::Call::set_institution {
+				institution: inst.clone(),
+			}));
+			let inc = submit(&client, call, &sudo_pair(&suri)?, "setting the chain's institution")?;
+			if let Some(e) = inc.events.iter().find_map(|e| match e {
+				RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+					Some(mbds_client::describe_dispatch_error(e))
+				}
+				_ => None,
+			}) {
+				return Err(format!("setting the institution failed: {e}"));
+			}
+			out(
+				vec![format!("{} is now the institution of {}", ss58(&inst), url)],
+				json!({"institution": ss58(&inst), "block": inc.number}),
+			)
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn roles_keep_their_spellings() {
+		let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+		assert_eq!(parse_role("patient"), Ok(Role::Patient));
+		assert_eq!(
+			parse_role(&format!("doctor:{alice}")),
+			Ok(Role::Doctor { institution: account("a", alice).unwrap() })
+		);
+		for (s, kind) in [
+			("hospital", InstitutionKind::Hospital),
+			("platform", InstitutionKind::InternetPlatform),
+			("health-authority", InstitutionKind::HealthAuthority),
+			("insurer", InstitutionKind::Insurer),
+			("research", InstitutionKind::ResearchInstitute),
+			("medicine-company", InstitutionKind::MedicineCompany),
+		] {
+			assert_eq!(parse_role(s), Ok(Role::Institution(kind)));
+		}
+		assert_eq!(
+			parse_role("nurse"),
+			Err("unknown role \"nurse\" (patient, doctor:<institution SS58>, hospital, platform, health-authority, insurer, research, medicine-company)".into())
+		);
+		assert!(parse_role("doctor:nobody").is_err());
+	}
+}
