@@ -53,11 +53,14 @@ pub(crate) type FullClient = sc_service::TFullClient<
 type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
-/// GRANDPA justifications are stored at least every this many blocks, so light clients and
-/// `mbds-relayer` can prove finality of any block with one justification. The relayer waits
-/// for the next stored justification after a summary batch closes, so this bounds the
-/// anchoring latency (8 blocks = 24 s); a justification of a 4-validator chain is ~1 KiB.
-const GRANDPA_JUSTIFICATION_PERIOD: u32 = 8;
+/// GRANDPA justifications are stored for the target of every round that finalises a block
+/// (period 1), so a light client (the proxies' view of the consortium, `mbds_client::light`)
+/// and `mbds-relayer` can prove the newest finalised block with one justification, whatever
+/// the node's record of authority-set changes: a node still on its genesis set cannot answer
+/// `grandpa_proveFinality`, and with a longer period a light client would lag that many
+/// blocks behind finality, and anchoring would wait for the next stored justification. A
+/// justification of a 4-validator chain is ~1 KiB, about 28 MB a day at one per 3 s block.
+const GRANDPA_JUSTIFICATION_PERIOD: u32 = 1;
 
 pub type Service = sc_service::PartialComponents<
 	FullClient,
