@@ -2,9 +2,9 @@
 //! (issue 14's black-box checks): connections that send a request's headers and then nothing,
 //! a flood of signed requests from a doctor without consent, and a proxy killed and restarted.
 
-use mbds_proxy::{
-	api::{self, ReencryptRequest, ReencryptResponse, Signed},
+use mbds_client::{
 	keys::parse_account,
+	proxy::api::{self, ReencryptRequest, ReencryptResponse, Signed},
 	ParticipantKeys, ProxyClient, ProxyError,
 };
 use std::io::Write;
@@ -68,7 +68,7 @@ fn stalled_connection(addr: &str, headers: bool) -> Option<Box<dyn Write + Send>
 		return Some(Box::new(tcp));
 	}
 	// Any certificate will do for the attacker: it only wants to hold the connection.
-	let config = mbds_proxy::tls::BoundCertVerifier::new().client_config().ok()?;
+	let config = mbds_client::proxy::tls::BoundCertVerifier::new().client_config().ok()?;
 	let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
 	let conn = rustls::ClientConnection::new(config, name).ok()?;
 	let mut tls = rustls::StreamOwned::new(conn, tcp);
@@ -117,7 +117,7 @@ pub fn flood(
 	let proxy_account = client.health().map_err(|e| e.to_string())?.account;
 	let proxy_id = parse_account("the proxy's account", &proxy_account)?;
 	let patient_id = parse_account("patient", patient)?;
-	let hash = mbds_proxy::chain::parse_hash("record", record)?;
+	let hash = mbds_client::chain::parse_hash("record", record)?;
 	let base = api::now_ms();
 	let start = Instant::now();
 	let answers: Vec<Result<ReencryptResponse, ProxyError>> = std::thread::scope(|scope| {

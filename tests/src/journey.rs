@@ -269,13 +269,16 @@ impl Journey {
 	pub fn c(&self) -> String {
 		self.url(3)
 	}
-	fn keys(&self, who: &str) -> String {
+	/// `who`'s key file.
+	pub fn keys(&self, who: &str) -> String {
 		self.dir.join("keys").join(format!("{who}.json")).display().to_string()
 	}
-	fn public(&self, who: &str) -> String {
+	/// `who`'s exported public keys.
+	pub fn public(&self, who: &str) -> String {
 		self.dir.join("public").join(format!("{who}.json")).display().to_string()
 	}
-	fn store(&self) -> String {
+	/// The record store folder.
+	pub fn store(&self) -> String {
 		self.dir.join("store").display().to_string()
 	}
 
@@ -321,7 +324,7 @@ impl Journey {
 	}
 
 	/// Like [`Self::mbds`], and an error names the command.
-	fn must<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Value, String> {
+	pub fn must<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Value, String> {
 		self.mbds(args).map_err(|e| {
 			let head: Vec<&str> = args.iter().take(2).map(|a| a.as_ref()).collect();
 			format!("`mbds {}` failed: {e}", head.join(" "))
@@ -329,7 +332,7 @@ impl Journey {
 	}
 
 	/// The patient's sharing options: threshold 2 over every proxy.
-	fn share_args(&self) -> Vec<String> {
+	pub fn share_args(&self) -> Vec<String> {
 		let mut args = vec!["--threshold".to_string(), "2".into()];
 		for p in &self.proxies {
 			args.extend(["--proxy".into(), p.clone()]);
@@ -382,7 +385,8 @@ impl Journey {
 		}
 	}
 
-	fn account(&self, who: &str) -> Result<String, String> {
+	/// `who`'s account (SS58), from their exported public keys.
+	pub fn account(&self, who: &str) -> Result<String, String> {
 		let v: Value = serde_json::from_str(
 			&std::fs::read_to_string(self.public(who)).map_err(|e| format!("{who}: {e}"))?,
 		)
@@ -538,6 +542,13 @@ impl Journey {
 				self.keys(&who),
 				"--consortium".into(),
 				self.c(),
+				// The proxy's light client starts from the consortium's genesis in its raw
+				// spec (the same genesis as the preset the consortium's nodes run).
+				"--consortium-spec".into(),
+				Path::new(env!("CARGO_MANIFEST_DIR"))
+					.join(format!("../chain-specs/{}-raw.json", PRESETS[3]))
+					.display()
+					.to_string(),
 				"--store".into(),
 				self.store(),
 				"--state".into(),
@@ -550,7 +561,7 @@ impl Journey {
 			self.proxy_runs.push((args, log, self.procs.len()));
 			self.procs.push(proc);
 			let url = format!("https://127.0.0.1:{port}");
-			let client = mbds_proxy::ProxyClient::new(&url);
+			let client = mbds_client::ProxyClient::new(&url);
 			let start = Instant::now();
 			while client.health().is_err() {
 				if start.elapsed() > Duration::from_secs(30) {
@@ -568,7 +579,7 @@ impl Journey {
 
 	/// `who` (doctor `doc-X` of institution `inst-X`) writes `fixture` on `chain` for the
 	/// patient, with the patient's visit proof for `inst-X`; the patient checks and confirms it.
-	fn write_and_confirm(
+	pub fn write_and_confirm(
 		&mut self,
 		who: &str,
 		chain: &str,
@@ -636,7 +647,7 @@ impl Journey {
 	}
 
 	/// `who` searches with `trapdoor` until `want` readable records are found.
-	fn search_until(
+	pub fn search_until(
 		&mut self,
 		who: &str,
 		trapdoor: &str,
@@ -781,7 +792,8 @@ impl Journey {
 		self.must(&args)
 	}
 
-	fn trapdoor(&mut self, keywords: &[&str]) -> Result<String, String> {
+	/// The patient's trapdoor for `keywords` (all of them), for the first proxy.
+	pub fn trapdoor(&mut self, keywords: &[&str]) -> Result<String, String> {
 		let (pk, c, tester) = (self.keys("patient"), self.c(), self.account("ha-1")?);
 		let mut args = vec!["trapdoor", "--keys", &pk, "--consortium", &c, "--tester", &tester];
 		for k in keywords {
@@ -889,7 +901,7 @@ impl Journey {
 	fn flood_while_reading(&mut self, record: &str, report: &mut Report) -> Result<(), String> {
 		self.say("  (adversary: doctor X sends 200 signed requests to the stalled proxy while A's doctor reads)");
 		let consortium = mbds_client::Client::connect(&self.c())?;
-		let ha1 = mbds_proxy::keys::parse_account("ha-1", &self.account("ha-1")?)?;
+		let ha1 = mbds_client::keys::parse_account("ha-1", &self.account("ha-1")?)?;
 		let before = consortium.next_nonce(&ha1)?;
 		let (keys, proxy, patient) =
 			(PathBuf::from(self.keys("doc-x")), self.proxies[0].clone(), self.account("patient")?);
@@ -913,6 +925,11 @@ impl Journey {
 			report.read_during_flood_secs
 		));
 		Ok(())
+	}
+
+	/// Each proxy's command-line arguments and its place in `procs` (to stop and restart it).
+	pub fn proxy_args(&self) -> Vec<(Vec<String>, usize)> {
+		self.proxy_runs.iter().map(|(args, _, i)| (args.clone(), *i)).collect()
 	}
 
 	fn step(&mut self, report: &mut Report, title: &str, start: Instant) {

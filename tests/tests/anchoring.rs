@@ -4,6 +4,7 @@
 //! must equal the confirmed slips' items exactly: no gap, no duplicate. Prints the anchoring
 //! latency (slip confirmation final on the hospital chain -> item on the consortium).
 
+use mbds_client::queries::slips;
 use mbds_runtime::{
 	genesis_config_presets::{CONSORTIUM_LOCAL, HOSPITAL_LOCAL},
 	BlockNumber, RuntimeCall,
@@ -84,20 +85,8 @@ fn metric(body: &str, series: &str) -> Option<f64> {
 	body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-fn summaries(c: &Client, patient: &Keyring) -> Result<Vec<Summary>, String> {
-	let count: u32 = c.call("AnchorApi_patient_summary_count", patient.to_account_id())?;
-	let mut all = Vec::new();
-	while (all.len() as u32) < count {
-		let page: Vec<Summary> = c.call(
-			"AnchorApi_patient_summaries",
-			(patient.to_account_id(), all.len() as u32, 256u32),
-		)?;
-		if page.is_empty() {
-			break;
-		}
-		all.extend(page);
-	}
-	Ok(all)
+fn summaries(c: &Client, patient: &Keyring) -> mbds_client::Result<Vec<Summary>> {
+	mbds_client::chain::summaries(c, &patient.to_account_id(), None)
 }
 
 /// Submit `n` slips (at most the runtime's 4 pending per doctor and patient) by `doctor` of
@@ -109,7 +98,7 @@ fn confirmed_slips(
 	n: u8,
 	tag: u8,
 ) -> Vec<SlipId> {
-	let before: u32 = h.call("SlipsApi_patient_slip_count", patient.to_account_id()).unwrap();
+	let before: u32 = slips::patient_slip_count(h, &patient.to_account_id(), None).unwrap();
 	let visit = visit_proof(patient, institution);
 	for i in 0..n {
 		let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
@@ -127,11 +116,11 @@ fn confirmed_slips(
 	}
 	let total = before + n as u32;
 	h.wait("the slips are on chain", WAIT, |c| {
-		Ok(c.call::<u32>("SlipsApi_patient_slip_count", patient.to_account_id())? == total)
+		Ok(slips::patient_slip_count(c, &patient.to_account_id(), None)? == total)
 	})
 	.unwrap();
 	let slips: Vec<(SlipId, SlipOf<Runtime>)> =
-		h.call("SlipsApi_patient_slips", (patient.to_account_id(), before, n as u32)).unwrap();
+		slips::patient_slips(h, &patient.to_account_id(), before, n as u32, None).unwrap();
 	for (id, slip) in &slips {
 		let call = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
 			slip_id: *id,
@@ -142,7 +131,7 @@ fn confirmed_slips(
 	let ids: Vec<SlipId> = slips.into_iter().map(|(id, _)| id).collect();
 	h.wait("the slips are confirmed", WAIT, |c| {
 		for id in &ids {
-			let slip: Option<SlipOf<Runtime>> = c.call("SlipsApi_slip", *id)?;
+			let slip: Option<SlipOf<Runtime>> = slips::slip(c, *id, None)?;
 			if !matches!(slip.map(|s| s.status), Some(SlipStatus::Confirmed { .. })) {
 				return Ok(false);
 			}
@@ -280,7 +269,7 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 		.chain(&wave2)
 		.chain(&wave3)
 		.flat_map(|id| {
-			let slip: Option<SlipOf<Runtime>> = h.call("SlipsApi_slip", *id).unwrap();
+			let slip: Option<SlipOf<Runtime>> = slips::slip(&h, *id, None).unwrap();
 			let slip = slip.expect("slip exists");
 			assert!(matches!(slip.status, SlipStatus::Confirmed { .. }), "slip {id} confirmed");
 			slip.encrypted_keywords.into_iter().map(move |k| (*id, k.into_inner()))

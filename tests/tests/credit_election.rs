@@ -30,17 +30,22 @@ where
 	pair.public().as_ref().try_into().unwrap()
 }
 
-fn aura_authors(c: &Client) -> Result<Vec<[u8; 32]>, String> {
+fn aura_authors(c: &Client) -> mbds_client::Result<Vec<[u8; 32]>> {
 	c.call("AuraApi_authorities", ())
 }
 
-fn grandpa_voters(c: &Client) -> Result<Vec<([u8; 32], u64)>, String> {
-	c.call("GrandpaApi_grandpa_authorities", ())
+fn grandpa_voters(c: &Client) -> mbds_client::Result<Vec<([u8; 32], u64)>> {
+	Ok(mbds_client::queries::grandpa::grandpa_authorities(c, None)?
+		.into_iter()
+		.map(|(id, weight)| (id.into_inner().0, weight))
+		.collect())
 }
 
-fn institution(c: &Client, who: Keyring) -> Result<Institution, String> {
+fn institution(c: &Client, who: Keyring) -> mbds_client::Result<Institution> {
 	let key = pallet_credit::Institutions::<Runtime>::hashed_key_for(who.to_account_id());
-	c.storage::<Institution>(&key)?.ok_or_else(|| format!("{who:?} is not registered"))
+	c.storage::<Institution>(&key)?.ok_or_else(|| {
+		mbds_client::Error::invalid("institution", format!("{who:?} is not registered"))
+	})
 }
 
 #[test]
@@ -136,7 +141,7 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	// without his block costs him credit on chain; once under the stand-by's (Dave, now ranked
 	// fifth), the next election replaces him, with nobody acting. Finality never stops: 3 of
 	// the 4 voters are still online.
-	let rpn = |c: &Client| -> Result<Vec<[u8; 32]>, String> { aura_authors(c) };
+	let rpn = |c: &Client| -> mbds_client::Result<Vec<[u8; 32]>> { aura_authors(c) };
 	assert!(rpn(&chain).unwrap().contains(&sr(Keyring::Bob)), "Bob authors before he stops");
 	let bob_before = institution(&chain, Keyring::Bob).unwrap().performance;
 	net.nodes[1].stop(Duration::from_secs(30)).expect("Bob's node stops cleanly");

@@ -3,6 +3,7 @@
 //! patient confirms it without paying any fee; the patient grants the doctor read access and
 //! the consent check answers through the runtime API.
 
+use mbds_client::queries::slips;
 use mbds_primitives::consent::{AccessTarget, Action, ActionSet, GrantScope, Grantee, Purpose};
 use mbds_runtime::{AccountId, RuntimeCall};
 use mbds_tests::{
@@ -60,12 +61,12 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 		.unwrap();
 	chain
 		.wait("the slip is on chain", WAIT, |c| {
-			Ok(c.call::<u32>("SlipsApi_patient_slip_count", patient.to_account_id())? == 1)
+			Ok(slips::patient_slip_count(c, &patient.to_account_id(), None)? == 1)
 		})
 		.unwrap();
-	let slips: Vec<(u64, pallet_slips::SlipOf<mbds_runtime::Runtime>)> =
-		chain.call("SlipsApi_patient_slips", (patient.to_account_id(), 0u32, 10u32)).unwrap();
-	let (slip_id, slip) = &slips[0];
+	let patient_slips =
+		slips::patient_slips(&chain, &patient.to_account_id(), 0, 10, None).unwrap();
+	let (slip_id, slip) = &patient_slips[0];
 	assert_eq!(slip.doctor, doctor.to_account_id());
 	assert_eq!(slip.record_hash, record_hash);
 	assert!(matches!(slip.status, pallet_slips::SlipStatus::Pending { .. }));
@@ -80,8 +81,7 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 		.unwrap();
 	chain
 		.wait("the slip is confirmed", WAIT, |c| {
-			let s: Option<pallet_slips::SlipOf<mbds_runtime::Runtime>> =
-				c.call("SlipsApi_slip", *slip_id)?;
+			let s = slips::slip(c, *slip_id, None)?;
 			Ok(matches!(s.map(|s| s.status), Some(pallet_slips::SlipStatus::Confirmed { .. })))
 		})
 		.unwrap();
@@ -107,16 +107,15 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 			&patient.pair(),
 		)
 		.unwrap();
-	let allowed = |c: &Client, user: Keyring, action: Action| -> Result<bool, String> {
-		c.call(
-			"ConsentApi_is_access_allowed",
-			(
-				patient.to_account_id(),
-				user.to_account_id(),
-				AccessTarget::AllRecords,
-				action,
-				now_ms(),
-			),
+	let allowed = |c: &Client, user: Keyring, action: Action| {
+		mbds_client::queries::consent::is_access_allowed(
+			c,
+			&patient.to_account_id(),
+			&user.to_account_id(),
+			&AccessTarget::AllRecords,
+			action,
+			now_ms(),
+			None,
 		)
 	};
 	chain.wait("the grant takes effect", WAIT, |c| allowed(c, doctor, Action::Read)).unwrap();

@@ -2,9 +2,9 @@
 //! grant, request or policy, and where key fragments go.
 
 use clap::{Args, ValueEnum};
+use mbds_client::chain;
 use mbds_client::records::parse_category;
 use mbds_primitives::consent::{self, ActionSet, GrantScope, Purpose, RecordId};
-use mbds_proxy::chain;
 use std::path::PathBuf;
 
 #[derive(Args, Clone)]

@@ -2,13 +2,13 @@
 //! account and hash formatting, private files, and the words for grants and scopes.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mbds_client::chain;
+pub use mbds_client::write_private;
 use mbds_client::{records::category_name, Client, Inclusion};
 use mbds_primitives::consent::{GrantScope, Grantee, RecordId};
-use mbds_proxy::chain;
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::{crypto::Ss58Codec, sr25519};
-use std::path::Path;
 use std::time::Duration;
 
 /// How long to wait for a transaction to be included.
@@ -92,7 +92,7 @@ pub fn event_of<T>(
 
 /// An SS58 account given as option `what`.
 pub fn account(what: &str, s: &str) -> Result<AccountId, String> {
-	mbds_proxy::keys::parse_account(what, s)
+	Ok(mbds_client::keys::parse_account(what, s)?)
 }
 
 pub fn ss58(a: &AccountId) -> String {
@@ -115,19 +115,6 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
 		.build()
 		.map_err(|e| format!("starting the storage runtime: {e}"))?
 		.block_on(f))
-}
-
-/// Writes decrypted data readable by its owner only (mode 0600).
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-	use std::io::Write;
-	let mut options = std::fs::OpenOptions::new();
-	options.write(true).create(true).truncate(true);
-	#[cfg(unix)]
-	{
-		use std::os::unix::fs::OpenOptionsExt;
-		options.mode(0o600);
-	}
-	options.open(path)?.write_all(bytes)
 }
 
 /// A grant's scope in words: all records, the listed records, or the named categories.

@@ -13,8 +13,9 @@
 //! exit with status 1. Waits for blocks show a spinner on a terminal.
 //!
 //! Each command is a module of [`commands`] with its arguments and its `run`; [`args`] holds
-//! the options several share and [`common`] what they all use. Chain reads go through
-//! `mbds_client::queries`.
+//! the options several share and [`common`] what they all use. The domain is `mbds_client`'s
+//! (key files, chain reads through `mbds_client::queries`, the proxies' client, the patient's
+//! sharing and the grantee's read): commands parse their arguments, call it and print.
 
 mod args;
 mod commands;

@@ -1,14 +1,37 @@
-//! A JSON-RPC client of MBDS chains, for the relayer, the CLI, the proxy and the tests.
+//! The MBDS client SDK, for the `mbds` CLI, the proxy, the relayer and the tests: the one
+//! place that links the runtime and holds the client side of the domain.
+//!
+//! * this module: a JSON-RPC client of MBDS chains ([`Client`]); [`queries`]: one typed
+//!   function per runtime-API method; [`chain`]: typed reads built on them (registered keys,
+//!   summaries, consent answers, audit trails); [`light`]: a GRANDPA light client;
+//! * [`keys`]: the participant key file; [`stores`]: opening the record stores;
+//! * [`proxy`]: the proxies' HTTP API (wire types), their HTTPS client and its certificate
+//!   binding;
+//! * [`sharing`]: the patient's side of sharing (key fragments to `t` of `n` proxies);
+//!   [`read`]: the grantee's read (capsule fragments from `t` proxies, combined);
+//! * [`Error`]: the one error type, with the endpoint, call or field at fault.
 //!
 //! Transactions are built with the runtime's own types (`mbds_runtime::RuntimeCall`,
 //! `TxExtension`), so a client can never drift from the runtime it talks to: a changed call or
 //! extension fails to compile here instead of failing on chain. Transport is plain HTTP
 //! JSON-RPC (blocking), which every node serves on its RPC port.
 
+pub mod chain;
+mod error;
+pub mod keys;
 pub mod light;
 pub mod membership;
+pub mod proxy;
 pub mod queries;
+pub mod read;
 pub mod records;
+pub mod sharing;
+pub mod stores;
+
+pub use error::{Error, FinalityRefusal, Result, ResultExt};
+pub use keys::{ParticipantKeys, SearchKey};
+pub use proxy::{ProxyClient, ProxyError};
+pub use stores::open_stores;
 
 use codec::{Decode, Encode};
 use mbds_runtime::{Header, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, VERSION};
@@ -17,18 +40,32 @@ use sp_core::{sr25519, Pair, H256};
 use sp_runtime::{generic::Era, MultiAddress, MultiSignature};
 use std::time::{Duration, Instant};
 
-/// What went wrong, with the endpoint and the call at fault.
-pub type Result<T> = std::result::Result<T, String>;
-
 /// `0x`-prefixed hex of `bytes`.
 pub fn hex_of(bytes: &[u8]) -> String {
 	format!("0x{}", hex::encode(bytes))
 }
 
+/// Writes a file readable by its owner only (mode 0600), replacing it if it exists: decrypted
+/// records, member keys, fragments kept for later delivery.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+	use std::io::Write;
+	let mut options = std::fs::OpenOptions::new();
+	options.write(true).create(true).truncate(true);
+	#[cfg(unix)]
+	{
+		use std::os::unix::fs::OpenOptionsExt;
+		options.mode(0o600);
+	}
+	options.open(path)?.write_all(bytes)
+}
+
 /// The bytes of a `0x` hex string in a JSON-RPC answer.
 pub fn bytes_of(v: &Value) -> Result<Vec<u8>> {
-	let s = v.as_str().ok_or_else(|| format!("expected a hex string, got {v}"))?;
-	hex::decode(s.trim_start_matches("0x")).map_err(|e| format!("invalid hex {s}: {e}"))
+	let s = v
+		.as_str()
+		.ok_or_else(|| Error::Unexpected { expected: "a hex string", found: v.to_string() })?;
+	hex::decode(s.trim_start_matches("0x"))
+		.map_err(|e| Error::Hex { value: s.to_string(), message: e.to_string() })
 }
 
 /// Bytes in a JSON-RPC answer: a `0x` hex string or an array of numbers.
@@ -39,8 +76,8 @@ fn json_bytes(v: &Value) -> Result<Vec<u8>> {
 			.iter()
 			.map(|x| x.as_u64().filter(|n| *n < 256).map(|n| n as u8))
 			.collect::<Option<Vec<u8>>>()
-			.ok_or_else(|| format!("expected bytes, got {v}")),
-		_ => Err(format!("expected bytes, got {v}")),
+			.ok_or_else(|| Error::Unexpected { expected: "bytes", found: v.to_string() }),
+		_ => Err(Error::Unexpected { expected: "bytes", found: v.to_string() }),
 	}
 }
 
@@ -72,6 +109,16 @@ pub fn signed(
 		MultiAddress::Id(who),
 		MultiSignature::Sr25519(signature),
 		ext,
+	)
+}
+
+/// The root a header's `extrinsics_root` commits to for these extrinsics (SCALE bytes each),
+/// with the trie version this runtime uses for it.
+pub fn extrinsics_root(extrinsics: &[Vec<u8>]) -> H256 {
+	use sp_runtime::traits::Hash as _;
+	sp_runtime::traits::BlakeTwo256::ordered_trie_root(
+		extrinsics.to_vec(),
+		VERSION.extrinsics_root_state_version(),
 	)
 }
 
@@ -108,14 +155,23 @@ impl Rpc {
 	/// answers with an error object.
 	pub fn call(&self, method: &str, params: Value) -> Result<Value> {
 		let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+		let rpc_error = |message: String| Error::Rpc {
+			url: self.url.clone(),
+			method: method.to_string(),
+			message,
+		};
 		let resp: Value = ureq::post(&self.url)
 			.timeout(self.timeout)
 			.send_json(body)
-			.map_err(|e| format!("{}: {method}: {e}", self.url))?
+			.map_err(|e| rpc_error(e.to_string()))?
 			.into_json()
-			.map_err(|e| format!("{}: {method}: bad JSON: {e}", self.url))?;
+			.map_err(|e| rpc_error(format!("bad JSON: {e}")))?;
 		if let Some(err) = resp.get("error") {
-			return Err(format!("{}: {method}: {err}", self.url));
+			return Err(Error::Node {
+				url: self.url.clone(),
+				method: method.to_string(),
+				error: err.clone(),
+			});
 		}
 		Ok(resp["result"].clone())
 	}
@@ -138,7 +194,11 @@ impl Client {
 		let rpc = Rpc::new(url);
 		let genesis = bytes_of(&rpc.call("chain_getBlockHash", json!([0]))?)?;
 		if genesis.len() != 32 {
-			return Err(format!("{}: chain_getBlockHash(0): not a 32-byte hash", rpc.url));
+			return Err(Error::Rpc {
+				url: rpc.url,
+				method: "chain_getBlockHash(0)".into(),
+				message: "not a 32-byte hash".into(),
+			});
 		}
 		Ok(Client { rpc, genesis: H256::from_slice(&genesis) })
 	}
@@ -146,7 +206,11 @@ impl Client {
 	/// Next nonce of `who`, counting its transactions in the node's pool.
 	pub fn next_nonce(&self, who: &sp_runtime::AccountId32) -> Result<u32> {
 		let n = self.rpc.call("system_accountNextIndex", json!([who.to_string()]))?;
-		n.as_u64().map(|n| n as u32).ok_or_else(|| "system_accountNextIndex: not a number".into())
+		n.as_u64().map(|n| n as u32).ok_or_else(|| Error::Rpc {
+			url: self.rpc.url.clone(),
+			method: "system_accountNextIndex".into(),
+			message: "not a number".into(),
+		})
 	}
 
 	/// Sign `call` with `signer` and its next nonce and submit it; the transaction hash.
@@ -156,7 +220,7 @@ impl Client {
 		let hash = self
 			.rpc
 			.call("author_submitExtrinsic", json!([hex_of(&xt.encode())]))
-			.map_err(|e| format!("submitting a transaction of {who}: {e}"))?;
+			.map_err(|e| e.context(format!("submitting a transaction of {who}")))?;
 		Ok(H256::from_slice(&bytes_of(&hash)?))
 	}
 
@@ -169,7 +233,8 @@ impl Client {
 	) -> Result<R> {
 		let out =
 			self.rpc.call("state_call", json!([method, hex_of(&args.encode()), at_param(at)]))?;
-		R::decode(&mut &bytes_of(&out)?[..]).map_err(|e| format!("decoding {method}: {e}"))
+		R::decode(&mut &bytes_of(&out)?[..])
+			.map_err(|e| Error::Decode { what: method.to_string(), message: e.to_string() })
 	}
 
 	/// Call runtime API `method` at the best block.
@@ -183,9 +248,10 @@ impl Client {
 		if v.is_null() {
 			return Ok(None);
 		}
-		R::decode(&mut &bytes_of(&v)?[..])
-			.map(Some)
-			.map_err(|e| format!("decoding storage {}: {e}", hex_of(key)))
+		R::decode(&mut &bytes_of(&v)?[..]).map(Some).map_err(|e| Error::Decode {
+			what: format!("storage {}", hex_of(key)),
+			message: e.to_string(),
+		})
 	}
 
 	/// The value under storage `key` at the best block, if any.
@@ -210,7 +276,7 @@ impl Client {
 	/// Header of block `hash` (best if `None`).
 	pub fn header(&self, hash: Option<H256>) -> Result<Header> {
 		let v = self.rpc.call("chain_getHeader", json!([at_param(hash)]))?;
-		serde_json::from_value(v).map_err(|e| format!("{}: chain_getHeader: {e}", self.rpc.url))
+		serde_json::from_value(v).map_err(|e| self.bad_answer("chain_getHeader", e))
 	}
 
 	/// Hash of block `number` on the best chain, if it exists.
@@ -228,7 +294,7 @@ impl Client {
 		let v = self.rpc.call("state_getReadProof", json!([keys, hex_of(at.as_bytes())]))?;
 		v["proof"]
 			.as_array()
-			.ok_or_else(|| format!("{}: state_getReadProof: no proof array", self.rpc.url))?
+			.ok_or_else(|| self.bad_answer("state_getReadProof", "no proof array"))?
 			.iter()
 			.map(bytes_of)
 			.collect()
@@ -237,13 +303,28 @@ impl Client {
 	/// A GRANDPA finality proof for block `number` or a later block with a stored
 	/// justification; `None` if there is none yet.
 	pub fn prove_finality(&self, number: u32) -> Result<Option<FinalityProof>> {
-		let v = self.rpc.call("grandpa_proveFinality", json!([number]))?;
+		let v = match self.rpc.call("grandpa_proveFinality", json!([number])) {
+			Ok(v) => v,
+			Err(Error::Node { url, method, error }) => {
+				// The node says why only in its message (`sc_consensus_grandpa::FinalityProofError`).
+				let message = error["message"].as_str().unwrap_or_default();
+				let reason = if message.contains("not covered by authority set changes") {
+					FinalityRefusal::NotCoveredBySetChanges
+				} else if message.contains("not yet finalized") {
+					FinalityRefusal::NotYetFinalized
+				} else {
+					return Err(Error::Node { url, method, error });
+				};
+				return Err(Error::NoFinalityProof { url, number, reason, error });
+			}
+			Err(e) => return Err(e),
+		};
 		if v.is_null() {
 			return Ok(None);
 		}
 		FinalityProof::decode(&mut &bytes_of(&v)?[..])
 			.map(Some)
-			.map_err(|e| format!("{}: grandpa_proveFinality({number}): {e}", self.rpc.url))
+			.map_err(|e| self.bad_answer(&format!("grandpa_proveFinality({number})"), e))
 	}
 
 	/// The GRANDPA justification stored with block `hash`, if any (nodes store one for set
@@ -274,11 +355,23 @@ impl Client {
 			match cond(self) {
 				Ok(true) => return Ok(()),
 				Ok(false) => {}
-				Err(e) => last = e,
+				Err(e) => last = e.to_string(),
 			}
 			std::thread::sleep(Duration::from_millis(500));
 		}
-		Err(format!("{}: {what} not reached in {timeout:?} (last: {last})", self.rpc.url))
+		Err(Error::Timeout(format!(
+			"{}: {what} not reached in {timeout:?} (last: {last})",
+			self.rpc.url
+		)))
+	}
+
+	/// An answer of the node to `method` that is not what it must be.
+	fn bad_answer(&self, method: &str, message: impl std::fmt::Display) -> Error {
+		Error::Rpc {
+			url: self.rpc.url.clone(),
+			method: method.into(),
+			message: message.to_string(),
+		}
 	}
 }
 
@@ -291,6 +384,13 @@ pub struct Submitted {
 	xt_hex: String,
 	/// The transaction's hash.
 	pub tx: H256,
+}
+
+impl Submitted {
+	/// The signed extrinsic's SCALE bytes.
+	pub fn extrinsic(&self) -> Vec<u8> {
+		hex::decode(self.xt_hex.trim_start_matches("0x")).unwrap_or_default()
+	}
 }
 
 /// Where a transaction landed: its block, its index there and the events it emitted.
@@ -358,6 +458,18 @@ impl Client {
 		Ok((best, None))
 	}
 
+	/// The extrinsics (SCALE bytes) of block `hash`, as the node serves them (check them
+	/// against the header's `extrinsics_root` before trusting them: [`extrinsics_root`]).
+	pub fn block_extrinsics(&self, hash: H256) -> Result<Vec<Vec<u8>>> {
+		let block = self.rpc.call("chain_getBlock", json!([hex_of(hash.as_bytes())]))?;
+		block["block"]["extrinsics"]
+			.as_array()
+			.ok_or_else(|| self.bad_answer(&format!("chain_getBlock({hash:?})"), "no extrinsics"))?
+			.iter()
+			.map(bytes_of)
+			.collect()
+	}
+
 	/// Number of the best block.
 	pub fn best_number(&self) -> Result<u32> {
 		Ok(self.header(None)?.number)
@@ -398,7 +510,7 @@ impl Client {
 		let tx = self
 			.rpc
 			.call("author_submitExtrinsic", json!([xt_hex]))
-			.map_err(|e| format!("the node refused the transaction of {who}: {e}"))?;
+			.map_err(|e| e.context(format!("the node refused the transaction of {who}")))?;
 		let tx = H256::from_slice(&bytes_of(&tx)?);
 		Ok(Submitted { who, from, xt_hex, tx })
 	}
@@ -430,26 +542,28 @@ impl Client {
 							frame_system::Event::ExtrinsicFailed { dispatch_error, .. },
 						) = event
 						{
-							return Err(format!(
-								"transaction of {who} failed in block #{number}: {}",
-								describe_dispatch_error(dispatch_error)
-							));
+							return Err(Error::Chain {
+								call: format!("transaction of {who}"),
+								block: number,
+								error: describe_dispatch_error(dispatch_error),
+								dispatch: *dispatch_error,
+							});
 						}
 					}
 					return Ok(Inclusion { tx, block: hash, number, index, events });
 				}
-				Err(e) => last_error = e,
+				Err(e) => last_error = e.to_string(),
 			}
 			std::thread::sleep(Duration::from_millis(400));
 		}
 		if !last_error.is_empty() {
-			return Err(format!(
+			return Err(Error::Timeout(format!(
 				"transaction {tx:?} of {who}: not seen in a block within {timeout:?}; last RPC error: {last_error}"
-			));
+			)));
 		}
-		Err(format!(
+		Err(Error::Timeout(format!(
 			"{}: transaction {tx:?} of {who} not included within {timeout:?} (is the chain producing blocks?)",
 			self.rpc.url
-		))
+		)))
 	}
 }

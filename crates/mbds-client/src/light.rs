@@ -19,7 +19,7 @@
 //! header's state root is checked against it, and the GRANDPA authorities are read from it),
 //! or, without a spec, the node's answer at first use, kept in a [`Checkpoint`] from then on.
 
-use crate::{Client, FinalityProof, Result};
+use crate::{Client, Error, FinalityProof, Result};
 use bp_header_chain::{
 	justification::{
 		verify_and_optimize_justification, GrandpaJustification, JustificationVerificationContext,
@@ -112,15 +112,15 @@ pub struct LightClient {
 impl LightClient {
 	/// Starts from `checkpoint` (kept by an earlier run). Fails if `source` serves another chain.
 	pub fn from_checkpoint(source: &impl Source, checkpoint: Checkpoint) -> Result<Self> {
-		let genesis = source
-			.hash_of(0)?
-			.ok_or_else(|| format!("{}: the node has no genesis block", source.describe()))?;
+		let genesis = source.hash_of(0)?.ok_or_else(|| {
+			Error::Verification(format!("{}: the node has no genesis block", source.describe()))
+		})?;
 		if genesis != checkpoint.genesis {
-			return Err(format!(
+			return Err(Error::Verification(format!(
 				"{} serves the chain with genesis {genesis:?}, not the one this light client follows ({:?}); point it at a node of the right chain",
 				source.describe(),
 				checkpoint.genesis
-			));
+			)));
 		}
 		let recent = VecDeque::from([checkpoint.header.clone()]);
 		Ok(LightClient { state: checkpoint, recent })
@@ -134,34 +134,44 @@ impl LightClient {
 		let root = BlakeTwo256::trie_root(
 			top.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
 			mbds_runtime::VERSION.system_version.try_into().map_err(|_| {
-				"the runtime's system_version names no known state version".to_string()
+				Error::Verification(
+					"the runtime's system_version names no known state version".to_string(),
+				)
 			})?,
 		);
-		let genesis = source
-			.hash_of(0)?
-			.ok_or_else(|| format!("{}: the node has no genesis block", source.describe()))?;
+		let genesis = source.hash_of(0)?.ok_or_else(|| {
+			Error::Verification(format!("{}: the node has no genesis block", source.describe()))
+		})?;
 		let header = source.header_of(genesis)?;
 		if header.hash() != genesis || header.number != 0 {
-			return Err(format!(
+			return Err(Error::Verification(format!(
 				"{}: the header served as genesis does not hash to the genesis hash it named",
 				source.describe()
-			));
+			)));
 		}
 		if header.state_root != root {
-			return Err(format!(
+			return Err(Error::Verification(format!(
 				"{} serves a chain whose genesis state (root {:?}) is not the chain spec's ({root:?}); it is another chain or another build of it",
 				source.describe(),
 				header.state_root
-			));
+			)));
 		}
 		let key = pallet_grandpa::Authorities::<Runtime>::hashed_key();
-		let list = top.get(&key[..]).ok_or(
-			"the chain spec's genesis has no GRANDPA authorities (pallet_grandpa::Authorities)",
-		)?;
+		let list = top.get(&key[..]).ok_or_else(|| {
+			Error::invalid(
+				"chain spec",
+				"the chain spec's genesis has no GRANDPA authorities (pallet_grandpa::Authorities)",
+			)
+		})?;
 		let authorities: AuthorityList = <pallet_grandpa::BoundedAuthorityList<
 			<Runtime as pallet_grandpa::Config>::MaxAuthorities,
 		>>::decode(&mut &list[..])
-		.map_err(|e| format!("the chain spec's GRANDPA authorities do not decode: {e}"))?
+		.map_err(|e| {
+			Error::invalid(
+				"chain spec",
+				format!("the chain spec's GRANDPA authorities do not decode: {e}"),
+			)
+		})?
 		.into_inner();
 		Self::from_checkpoint(source, Checkpoint { genesis, set_id: 0, authorities, header })
 	}
@@ -169,12 +179,11 @@ impl LightClient {
 	/// Starts from the node's genesis and its genesis authority set, trusting the node this once
 	/// (trust on first use: keep the [`Checkpoint`] and start from it afterwards).
 	pub fn trust_on_first_use(source: &Client) -> Result<Self> {
-		let genesis = source
-			.hash_of(0)?
-			.ok_or_else(|| format!("{}: the node has no genesis block", source.describe()))?;
+		let genesis = source.hash_of(0)?.ok_or_else(|| {
+			Error::Verification(format!("{}: the node has no genesis block", source.describe()))
+		})?;
 		let header = source.header_of(genesis)?;
-		let authorities: AuthorityList =
-			source.call_at("GrandpaApi_grandpa_authorities", (), Some(genesis))?;
+		let authorities = crate::queries::grandpa::grandpa_authorities(source, Some(genesis))?;
 		Self::from_checkpoint(source, Checkpoint { genesis, set_id: 0, authorities, header })
 	}
 
@@ -253,36 +262,40 @@ impl LightClient {
 		let hash = header.hash();
 		let what = || format!("{}: block #{number} ({hash:?})", source.describe());
 		let mut justification = GrandpaJustification::<Header>::decode(&mut &justification[..])
-			.map_err(|e| format!("{}: undecodable justification: {e}", what()))?;
+			.map_err(|e| {
+				Error::Verification(format!("{}: undecodable justification: {e}", what()))
+			})?;
 		let context = JustificationVerificationContext::try_from(AuthoritySet::new(
 			self.state.authorities.clone(),
 			self.state.set_id,
 		))
-		.map_err(|e| format!("the trusted authority set is unusable: {e:?}"))?;
+		.map_err(|e| {
+			Error::Verification(format!("the trusted authority set is unusable: {e:?}"))
+		})?;
 		verify_and_optimize_justification::<Header>((hash, number), &context, &mut justification)
 			.map_err(|e| {
-				format!(
+				Error::Verification(format!(
 					"{}: the justification does not prove it final under authority set {} ({e:?}); the node is lying or on another chain",
 					what(),
 					self.state.set_id
-				)
+				))
 			})?;
 		let digest = header.digest();
 		if GrandpaConsensusLogReader::<BlockNumber>::find_forced_change(digest).is_some() {
-			return Err(format!(
+			return Err(Error::Verification(format!(
 				"{}: a forced GRANDPA authority change, which a light client cannot follow; restart it from a trusted checkpoint",
 				what()
-			));
+			)));
 		}
 		if let Some(change) =
 			GrandpaConsensusLogReader::<BlockNumber>::find_scheduled_change(digest)
 		{
 			if change.delay != 0 {
-				return Err(format!(
+				return Err(Error::Verification(format!(
 					"{}: a GRANDPA hand-off delayed by {} blocks, which MBDS runtimes never schedule",
 					what(),
 					change.delay
-				));
+				)));
 			}
 			self.state.authorities = change.next_authorities;
 			self.state.set_id += 1;
@@ -301,7 +314,9 @@ impl LightClient {
 	/// `f` iterates storage (a set of keys cannot be proven complete key by key).
 	pub fn read<R>(&self, source: &impl Source, at: H256, mut f: impl FnMut() -> R) -> Result<R> {
 		let header = self.verified_header(at).ok_or_else(|| {
-			format!("block {at:?} is not one this light client verified recently")
+			Error::Verification(format!(
+				"block {at:?} is not one this light client verified recently"
+			))
 		})?;
 		read_proven(source, header, &mut f)
 	}
@@ -326,12 +341,14 @@ pub fn read_proven<R>(
 			sp_externalities::set_and_run_with_externalities(&mut view, &mut *f)
 		}));
 		if view.iterated {
-			return Err(
-				"this query iterates storage, which a light client cannot prove complete".into()
-			);
+			return Err(Error::Verification(
+				"this query iterates storage, which a light client cannot prove complete".into(),
+			));
 		}
 		if view.missing.is_empty() {
-			return result.map_err(|_| "the query panicked on proven state".to_string());
+			return result.map_err(|_| {
+				Error::Verification("the query panicked on proven state".to_string())
+			});
 		}
 		let keys: Vec<Vec<u8>> = view.missing.into_iter().collect();
 		let proof = source.read_proof_at(&keys, at)?;
@@ -341,30 +358,36 @@ pub fn read_proven<R>(
 			keys.iter(),
 		)
 		.map_err(|e| {
-			format!(
+			Error::Verification(format!(
 				"{}: the storage proof at block #{} does not match its state root ({e}); the node is lying",
 				source.describe(),
 				header.number
-			)
+			))
 		})?;
 		proven.extend(values);
 	}
-	Err(format!("the query read storage in more than {MAX_READ_ROUNDS} dependent rounds"))
+	Err(Error::Verification(format!(
+		"the query read storage in more than {MAX_READ_ROUNDS} dependent rounds"
+	)))
 }
 
 /// The raw genesis storage (`genesis.raw.top`) of a chain spec.
 pub fn raw_genesis_storage(spec_json: &str) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
-	let spec: serde_json::Value =
-		serde_json::from_str(spec_json).map_err(|e| format!("the chain spec is not JSON: {e}"))?;
-	let top = spec["genesis"]["raw"]["top"].as_object().ok_or(
-		"the chain spec has no raw genesis (genesis.raw.top); give the raw spec (`build-spec --raw`)",
-	)?;
+	let spec: serde_json::Value = serde_json::from_str(spec_json)
+		.map_err(|e| Error::invalid("chain spec", format!("the chain spec is not JSON: {e}")))?;
+	let top = spec["genesis"]["raw"]["top"].as_object().ok_or_else(|| {
+		Error::invalid(
+			"chain spec",
+			"the chain spec has no raw genesis (genesis.raw.top); give the raw spec (`build-spec --raw`)",
+		)
+	})?;
 	top.iter()
 		.map(|(k, v)| {
-			let key = hex::decode(k.trim_start_matches("0x"))
-				.map_err(|e| format!("chain spec genesis key {k}: not hex: {e}"))?;
+			let key = hex::decode(k.trim_start_matches("0x")).map_err(|e| {
+				Error::invalid("chain spec", format!("chain spec genesis key {k}: not hex: {e}"))
+			})?;
 			let value =
-				crate::bytes_of(v).map_err(|e| format!("chain spec genesis key {k}: {e}"))?;
+				crate::bytes_of(v).map_err(|e| e.context(format!("chain spec genesis key {k}")))?;
 			Ok((key, value))
 		})
 		.collect()
@@ -594,7 +617,11 @@ mod tests {
 			}))
 		}
 		fn header_of(&self, hash: H256) -> Result<Header> {
-			self.headers.iter().find(|h| h.hash() == hash).cloned().ok_or("no such header".into())
+			self.headers
+				.iter()
+				.find(|h| h.hash() == hash)
+				.cloned()
+				.ok_or_else(|| Error::Verification("no such header".into()))
 		}
 		fn hash_of(&self, number: BlockNumber) -> Result<Option<H256>> {
 			Ok(self.headers.get(number as usize).map(|h| h.hash()))
@@ -607,8 +634,8 @@ mod tests {
 			*self.proofs_served.borrow_mut() += 1;
 			let state = self.lie_state.as_ref().unwrap_or(&self.state);
 			let backend = state.borrow_mut().as_backend();
-			let proof =
-				sp_state_machine::prove_read(backend, keys.iter()).map_err(|e| e.to_string())?;
+			let proof = sp_state_machine::prove_read(backend, keys.iter())
+				.map_err(|e| Error::Verification(e.to_string()))?;
 			Ok(proof.into_iter_nodes().collect())
 		}
 	}
@@ -635,7 +662,10 @@ mod tests {
 		chain.justifications.insert(5, justify(&chain.headers[5], 0, keys(&[DAVE, EVE, FERDIE])));
 		let mut lc = genesis_client(&chain);
 		let err = lc.sync(&chain).unwrap_err();
-		assert!(err.contains("does not prove it final under authority set 0"), "{err}");
+		assert!(
+			matches!(&err, Error::Verification(m) if m.contains("does not prove it final under authority set 0")),
+			"{err}"
+		);
 		assert_eq!(lc.finalized().number, 0, "a refused step leaves the client where it was");
 
 		// Justified for the wrong set id by the right keys: refused too.
@@ -646,7 +676,10 @@ mod tests {
 		// Two of three honest signatures are not more than 2/3: refused; all three are.
 		chain.justifications.insert(5, justify(&chain.headers[5], 0, keys(&[ALICE, BOB])));
 		let err = lc.sync(&chain).unwrap_err();
-		assert!(err.contains("TooLowCumulativeWeight"), "{err}");
+		assert!(
+			matches!(&err, Error::Verification(m) if m.contains("TooLowCumulativeWeight")),
+			"{err}"
+		);
 		chain.justifications.insert(5, justify(&chain.headers[5], 0, keys(&[ALICE, BOB, CHARLIE])));
 		assert_eq!(lc.sync(&chain).unwrap(), 1);
 		assert_eq!(lc.finalized().number, 5);
@@ -720,13 +753,16 @@ mod tests {
 		lie.commit_all().unwrap();
 		chain.lie_state = Some(RefCell::new(lie));
 		let err = lc.read(&chain, at, query).unwrap_err();
-		assert!(err.contains("does not match its state root"), "{err}");
+		assert!(
+			matches!(&err, Error::Verification(m) if m.contains("does not match its state root")),
+			"{err}"
+		);
 
 		// Iterating storage cannot be proven key by key: refused, not answered partially.
 		chain.lie_state = None;
 		let err =
 			lc.read(&chain, at, || frame_system::Account::<Runtime>::iter().count()).unwrap_err();
-		assert!(err.contains("iterates storage"), "{err}");
+		assert!(matches!(&err, Error::Verification(m) if m.contains("iterates storage")), "{err}");
 
 		// A block the client did not verify cannot be read at.
 		assert!(lc.read(&chain, chain.headers[2].hash(), query).is_err());

@@ -14,6 +14,7 @@
 //! trail. A doctor who leaves the institution (the KMC changes or suspends the role) keeps a
 //! key that no proxy will serve fragments for any more.
 
+use crate::Error;
 use mbds_crypto::{PrePublicKey, PreSecretKey, SealedNote};
 use zeroize::Zeroizing;
 
@@ -24,11 +25,11 @@ const MEMBER_KEY_TAG: &[u8] = b"mbds-member-key-v1";
 pub fn seal_member_key(
 	institution: &PreSecretKey,
 	member: &PrePublicKey,
-) -> Result<Vec<u8>, String> {
+) -> crate::Result<Vec<u8>> {
 	let secret = institution.to_secret_bytes();
 	let note = Zeroizing::new([MEMBER_KEY_TAG, &secret[..]].concat());
 	let sealed =
-		SealedNote::seal(member, &note).map_err(|e| format!("sealing the member key: {e}"))?;
+		SealedNote::seal(member, &note).map_err(|e| Error::crypto("sealing the member key", e))?;
 	Ok(sealed.to_bytes())
 }
 
@@ -38,20 +39,60 @@ pub fn open_member_key(
 	sealed: &[u8],
 	member: &PreSecretKey,
 	institution_pk: &PrePublicKey,
-) -> Result<PreSecretKey, String> {
+) -> crate::Result<PreSecretKey> {
 	let note = Zeroizing::new(
 		SealedNote::from_bytes(sealed)
 			.and_then(|n| n.open(member))
-			.map_err(|e| format!("the member key does not open with your key: {e}"))?,
+			.map_err(|e| Error::crypto("the member key does not open with your key", e))?,
 	);
-	let secret =
-		note.strip_prefix(MEMBER_KEY_TAG).ok_or("the sealed note is not an MBDS member key")?;
+	let secret = note
+		.strip_prefix(MEMBER_KEY_TAG)
+		.ok_or_else(|| Error::invalid("member key", "the sealed note is not an MBDS member key"))?;
 	let key =
-		PreSecretKey::from_secret_bytes(secret).map_err(|e| format!("the member key: {e}"))?;
+		PreSecretKey::from_secret_bytes(secret).map_err(|e| Error::crypto("the member key", e))?;
 	if key.public_key() != *institution_pk {
-		return Err("the member key is not the institution's registered record key (an old key, or another institution's?)".into());
+		return Err(Error::invalid("member key", "the member key is not the institution's registered record key (an old key, or another institution's?)"));
 	}
 	Ok(key)
+}
+
+/// The member key file an institution wrote for the doctor `keys` (`mbds institution
+/// member-key`: JSON with `institution`, `member`, `sealed`): the institution (SS58) and its
+/// PRE key, checked against the institution's key on the consortium.
+pub fn load_member_key(
+	keys: &crate::ParticipantKeys,
+	consortium: &crate::Client,
+	path: &std::path::Path,
+) -> crate::Result<crate::read::Opener> {
+	use sp_core::crypto::Ss58Codec;
+	let invalid = |message: String| Error::invalid("--member-key", message);
+	let file: serde_json::Value = std::fs::read(path)
+		.map_err(|e| e.to_string())
+		.and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+		.map_err(|e| invalid(format!("--member-key {}: {e}", path.display())))?;
+	let field = |name: &str| {
+		file[name].as_str().map(String::from).ok_or_else(|| {
+			invalid(format!(
+				"--member-key {}: no `{name}` field; is it a member key file?",
+				path.display()
+			))
+		})
+	};
+	let institution =
+		crate::keys::parse_account("--member-key institution", &field("institution")?)?;
+	if field("member")? != keys.ss58() {
+		return Err(invalid(format!(
+			"--member-key {}: made for {}, not for you",
+			path.display(),
+			field("member")?
+		)));
+	}
+	let sealed = crate::bytes_of(&serde_json::Value::String(field("sealed")?))
+		.map_err(|e| e.context(format!("--member-key {}: field `sealed`", path.display())))?;
+	let institution_pk = crate::chain::record_key(consortium, &institution)?;
+	let key = open_member_key(&sealed, &keys.record_key(), &institution_pk)
+		.map_err(|e| e.context(format!("--member-key {}", path.display())))?;
+	Ok((institution.to_ss58check(), key))
 }
 
 #[cfg(test)]
@@ -68,8 +109,9 @@ mod tests {
 		assert_eq!(opened, institution);
 		assert!(open_member_key(&sealed, &stranger, &institution.public_key()).is_err());
 		// A key of another institution is refused.
-		assert!(open_member_key(&sealed, &doctor, &stranger.public_key())
-			.unwrap_err()
-			.contains("not the institution's registered record key"));
+		assert!(matches!(
+			open_member_key(&sealed, &doctor, &stranger.public_key()),
+			Err(Error::Invalid { what, .. }) if what == "member key"
+		));
 	}
 }

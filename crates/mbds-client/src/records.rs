@@ -8,6 +8,7 @@
 //! writer who labels a record with categories or keywords it does not carry is caught by the
 //! patient's client, which rejects the slip.
 
+use crate::Error;
 use mbds_crypto::{fhir::systems, Keyword, KeywordOpening};
 use mbds_primitives::consent::{
 	category, CategoryId, SENSITIVE_GENETICS, SENSITIVE_MENTAL_HEALTH, SENSITIVE_SEXUAL_HEALTH,
@@ -140,7 +141,7 @@ pub fn record_categories<'a>(keywords: impl IntoIterator<Item = &'a Keyword>) ->
 /// `icd10:<chapter 1..22>`, `icd10:<code>` (the chapter of that code, e.g. `icd10:E11`),
 /// `loinc`, `snomed`, `medication`, `atc:<letter>`, `mental-health`, `sexual-health`,
 /// `genetics`, `other`.
-pub fn parse_category(name: &str) -> Result<CategoryId, String> {
+pub fn parse_category(name: &str) -> crate::Result<CategoryId> {
 	let name = name.trim();
 	let lower = name.to_ascii_lowercase();
 	Ok(match lower.as_str() {
@@ -156,12 +157,13 @@ pub fn parse_category(name: &str) -> Result<CategoryId, String> {
 				let chapter = match rest.parse::<u32>() {
 					Ok(n) if (1..=22).contains(&n) => n,
 					Ok(n) => {
-						return Err(format!(
-							"category {name:?}: ICD-10 has chapters 1 to 22, not {n}"
+						return Err(Error::invalid(
+							"category",
+							format!("category {name:?}: ICD-10 has chapters 1 to 22, not {n}"),
 						))
 					}
 					Err(_) => icd10_chapter(&rest.to_ascii_uppercase()).ok_or_else(|| {
-						format!("category {name:?}: {rest:?} is neither an ICD-10 chapter number nor an ICD-10 code")
+						Error::invalid("category", format!("category {name:?}: {rest:?} is neither an ICD-10 chapter number nor an ICD-10 code"))
 					})?,
 				};
 				category(SYSTEM_ICD10_CHAPTER, chapter)
@@ -169,13 +171,14 @@ pub fn parse_category(name: &str) -> Result<CategoryId, String> {
 				match rest.as_bytes() {
 					[l @ b'a'..=b'z'] => category(SYSTEM_MEDICATION, u32::from(l - b'a') + 1),
 					_ => {
-						return Err(format!(
-							"category {name:?}: an ATC group is one letter, e.g. atc:C"
+						return Err(Error::invalid(
+							"category",
+							format!("category {name:?}: an ATC group is one letter, e.g. atc:C"),
 						))
 					}
 				}
 			} else {
-				return Err(format!("unknown category {name:?} (icd10:<chapter or code>, loinc, snomed, medication, atc:<letter>, mental-health, sexual-health, genetics, other)"));
+				return Err(Error::invalid("category", format!("unknown category {name:?} (icd10:<chapter or code>, loinc, snomed, medication, atc:<letter>, mental-health, sexual-health, genetics, other)")));
 			}
 		}
 	})
@@ -220,14 +223,17 @@ impl SlipNote {
 	}
 
 	/// Reads [`SlipNote::to_bytes`] output.
-	pub fn from_bytes(b: &[u8]) -> Result<Self, String> {
-		let body = b.strip_prefix(NOTE_TAG).ok_or(
-			"the slip's sealed note is not an MBDS slip note (written by an older or foreign client)",
-		)?;
+	pub fn from_bytes(b: &[u8]) -> crate::Result<Self> {
+		let body = b.strip_prefix(NOTE_TAG).ok_or_else(|| {
+			Error::invalid(
+				"slip note",
+				"the slip's sealed note is not an MBDS slip note (written by an older or foreign client)",
+			)
+		})?;
 		if body.len() != 96 {
-			return Err(format!(
-				"the slip's sealed note has {} bytes after its tag, not 96",
-				body.len()
+			return Err(Error::invalid(
+				"slip note",
+				format!("the slip's sealed note has {} bytes after its tag, not 96", body.len()),
 			));
 		}
 		let part =
@@ -318,8 +324,8 @@ mod tests {
 			assert_eq!(category_name(c), name);
 		}
 		assert_eq!(parse_category("icd10:E11.9").unwrap(), category(SYSTEM_ICD10_CHAPTER, 4));
-		assert!(parse_category("icd10:23").unwrap_err().contains("chapters 1 to 22"));
-		assert!(parse_category("cardiology").unwrap_err().contains("unknown category"));
+		assert!(parse_category("icd10:23").unwrap_err().to_string().contains("chapters 1 to 22"));
+		assert!(parse_category("cardiology").unwrap_err().to_string().contains("unknown category"));
 	}
 
 	#[test]

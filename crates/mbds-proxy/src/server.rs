@@ -20,14 +20,21 @@
 //! [`MAX_REQUESTS_PER_MINUTE`], and a refusal already on record for the same user, patient and
 //! record is repeated from memory for [`DENIAL_MEMORY_MS`] while the chain still refuses.
 //! A grantee needs `t` proxies' fragments; no proxy can decrypt anything itself.
+//!
+//! The proxy reads the consortium only at finalised blocks, through a [`Consortium`] (the
+//! RPC one in production), and counts what it does in [`Metrics`] (served on `/metrics`).
+//! Its log lines are `tracing` events: `mbds-proxy::front` (listener, connections),
+//! `mbds-proxy::audit` (what was served and the audit block), `mbds-proxy::refusal` (refused
+//! requests), `mbds-proxy::chain` (audit transactions).
 
-use crate::api::*;
-use crate::chain;
-use crate::keys::ParticipantKeys;
+use crate::consortium::{record_key_of, tester_key_of, Consortium, RecordError, Recorded};
+use crate::metrics::{route_label, Metrics};
 use bytes::Bytes;
-use mbds_client::Client;
+use mbds_client::chain;
+use mbds_client::proxy::api::*;
+use mbds_client::ParticipantKeys;
 use mbds_crypto::{
-	ConjunctiveTrapdoor, EncryptedKeyword, KeyFragment, PreSecretKey, RecordEnvelope,
+	ConjunctiveTrapdoor, EncryptedKeyword, KeyFragment, PrePublicKey, PreSecretKey, RecordEnvelope,
 	SealedKeyFragment, TesterSecretKey, VerifyingKey,
 };
 use mbds_primitives::{
@@ -43,7 +50,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest request body accepted.
 const MAX_BODY: u64 = 1 << 20;
@@ -52,8 +59,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections held open at once; more are closed on accept.
 const MAX_CONNECTIONS: usize = 1024;
-/// Worker threads serving requests, and requests waiting for one; more are refused (503).
-const WORKERS: usize = 16;
+/// Worker threads serving requests (the default of `serve`'s `workers`), and requests waiting
+/// for one; more are refused (503).
+pub const WORKERS: usize = 16;
 const QUEUE: usize = 64;
 /// Requests one signer may make per minute before it is refused locally (429), without any
 /// transaction.
@@ -92,7 +100,7 @@ pub struct Proxy {
 	record_key: PreSecretKey,
 	/// Its TLS certificate, bound to its account.
 	tls: crate::tls::TlsIdentity,
-	consortium: Client,
+	consortium: Arc<dyn Consortium>,
 	store: ReplicatedStore,
 	state_dir: PathBuf,
 	rt: tokio::runtime::Runtime,
@@ -103,10 +111,23 @@ pub struct Proxy {
 	rates: Mutex<HashMap<AccountId, (u64, u32)>>,
 	/// Refusals on record: (user, patient, record) -> (audit block, forget at).
 	denials: Mutex<HashMap<(AccountId, AccountId, H256), (u32, u64)>>,
-	/// Held while a transaction is signed and submitted, so nonces follow each other.
-	submit_lock: Mutex<()>,
 	/// Requests being served, per signer.
 	in_flight: Mutex<HashMap<AccountId, u32>>,
+	/// What it did, for `/metrics`.
+	metrics: Metrics,
+	/// The time (Unix ms): [`now_ms`], fixed in unit tests.
+	clock: fn() -> u64,
+}
+
+/// A signed request opened by [`Proxy::open`], and the finalised consortium block it is
+/// served at.
+struct Opened<'a, T> {
+	signer: AccountId,
+	payload: T,
+	_in_flight: InFlight<'a>,
+	/// The newest finalised block when the request was opened: its hash and number.
+	at: H256,
+	at_block: u32,
 }
 
 /// One of a signer's requests being served; counted in [`Proxy`]'s `in_flight` until dropped.
@@ -128,19 +149,20 @@ impl Drop for InFlight<'_> {
 }
 
 impl Proxy {
-	/// A proxy with `keys`, talking to the consortium node at `consortium_url`, reading
-	/// records from `store`, keeping key fragments under `state_dir`. Checks that its account
-	/// is an active health authority on the consortium whose registered search key is this
-	/// proxy's tester key.
+	/// A proxy with `keys`, reading and writing the consortium through `consortium`, reading
+	/// records from `store`, keeping key fragments under `state_dir`. Checks (at the newest
+	/// finalised block) that its account is an active health authority on the consortium whose
+	/// registered search key is this proxy's tester key and record key this key file's.
 	pub fn new(
 		keys: ParticipantKeys,
-		consortium_url: &str,
+		consortium: Arc<dyn Consortium>,
 		store: ReplicatedStore,
 		state_dir: &Path,
 	) -> Result<Proxy, String> {
-		let consortium = Client::connect(consortium_url)?;
 		let me = keys.ss58();
-		match chain::participant(&consortium, &keys.account())? {
+		let account = keys.account();
+		let (at, _) = consortium.finalized()?;
+		match consortium.participant(&account, at)? {
 			Some(p)
 				if p.role == Role::Institution(InstitutionKind::HealthAuthority)
 					&& p.status == pallet_kmc::ParticipantStatus::Active => {},
@@ -152,19 +174,25 @@ impl Proxy {
 			},
 			None => {
 				return Err(format!(
-					"proxy account {me} is not registered on the consortium at {consortium_url}; have the KMC register it as a health authority with its tester key (`mbds kmc register --role health-authority`)"
+					"proxy account {me} is not registered on the consortium at {}; have the KMC register it as a health authority with its tester key (`mbds kmc register --role health-authority`)",
+					consortium.describe()
 				))
 			},
 		}
+		let set = consortium.key_set(&account, at)?.ok_or_else(|| {
+			format!(
+				"proxy account {me} has no keys registered with the KMC of the chain at {}; register it first (`mbds kmc register`)",
+				consortium.describe()
+			)
+		})?;
 		let tester = keys.tester();
-		let registered = chain::tester_key(&consortium, &keys.account())?;
-		if registered != tester.public_key() {
+		if tester_key_of(&account, &set)? != tester.public_key() {
 			return Err(format!(
 				"proxy account {me}: the search key registered on the consortium is not this key file's tester key"
 			));
 		}
 		let record_key = keys.record_key();
-		if chain::record_key(&consortium, &keys.account())? != record_key.public_key() {
+		if record_key_of(&account, &set)? != record_key.public_key() {
 			return Err(format!(
 				"proxy account {me}: the record key registered on the consortium is not this key file's; patients seal key fragments to the registered one"
 			));
@@ -179,6 +207,8 @@ impl Proxy {
 			.enable_all()
 			.build()
 			.map_err(|e| format!("starting the storage runtime: {e}"))?;
+		let metrics = Metrics::new()?;
+		metrics.workers.set(WORKERS as i64);
 		Ok(Proxy {
 			keys,
 			me,
@@ -192,8 +222,9 @@ impl Proxy {
 			seen: Default::default(),
 			rates: Default::default(),
 			denials: Default::default(),
-			submit_lock: Mutex::new(()),
 			in_flight: Default::default(),
+			metrics,
+			clock: now_ms,
 		})
 	}
 
@@ -227,7 +258,7 @@ impl Proxy {
 			account: self.me.clone(),
 			tester_key: format!("0x{}", hex::encode(self.tester.public_key().to_bytes())),
 			kfrags: self.kfrag_count(),
-			consortium: self.consortium.rpc.url.clone(),
+			consortium: self.consortium.describe(),
 			tls_certificate_sha256: format!("0x{}", hex::encode(self.tls.certificate_sha256)),
 			tls_binding: format!("0x{}", hex::encode(self.tls.binding.0)),
 		}
@@ -236,6 +267,8 @@ impl Proxy {
 	/// Serves one request: method, path and body in, HTTP status and JSON body out
 	/// (`GET /v1/health` and `/v1/ready` are answered by [`serve`]'s front, never queued).
 	pub fn handle(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+		let started = Instant::now();
+		let route = route_label(path);
 		let result = match (method, path) {
 			("POST", "/v1/kfrag") => self.kfrag(body).map(|r| serde_json::to_value(r).expect("json")),
 			("POST", "/v1/search") => self.search(body).map(|r| serde_json::to_value(r).expect("json")),
@@ -248,12 +281,22 @@ impl Proxy {
 				format!("no endpoint {method} {path}; see GET /v1/health, POST /v1/kfrag, /v1/search, /v1/reencrypt"),
 			)),
 		};
+		self.metrics.served(route, started.elapsed());
 		match result {
-			Ok(v) => (200, v),
+			Ok(v) => {
+				self.metrics.answered(route, 200, None);
+				(200, v)
+			}
 			Err(r) => {
-				println!(
-					"[proxy {}] refused {path}: {} ({})",
-					short(&self.me),
+				self.metrics.answered(route, r.status, Some(&r.body.code));
+				tracing::info!(
+					target: "mbds-proxy::refusal",
+					proxy = %short(&self.me),
+					route,
+					status = r.status,
+					code = %r.body.code,
+					audited = r.body.audited,
+					"refused {path}: {} ({})",
 					r.body.error,
 					r.body.code
 				);
@@ -262,12 +305,23 @@ impl Proxy {
 		}
 	}
 
-	/// Opens a signed request addressed to this proxy and fresh enough.
+	/// The metrics in Prometheus' text format (what `GET /metrics` answers).
+	pub fn metrics_text(&self) -> String {
+		self.metrics.render()
+	}
+
+	/// The proxy's metrics.
+	pub fn metrics(&self) -> &Metrics {
+		&self.metrics
+	}
+
+	/// Opens a signed request addressed to this proxy and fresh enough, from an active
+	/// participant (at the newest finalised block, which the request is then served at).
 	fn open<T: serde::de::DeserializeOwned>(
 		&self,
 		body: &str,
 		proxy_of: impl Fn(&T) -> (&str, u64),
-	) -> Result<(AccountId, T, InFlight<'_>), Refusal> {
+	) -> Result<Opened<'_, T>, Refusal> {
 		let signed: Signed = serde_json::from_str(body).map_err(|e| {
 			refuse(
 				400,
@@ -287,7 +341,7 @@ impl Proxy {
 				format!("field `proxy` is {proxy}, but this proxy is {}", self.me),
 			));
 		}
-		let now = now_ms();
+		let now = (self.clock)();
 		if now.abs_diff(issued_at) > MAX_REQUEST_AGE_MS {
 			return Err(refuse(
 				400,
@@ -298,7 +352,8 @@ impl Proxy {
 		}
 		// Only active registered participants make the proxy work (and write on chain); checked
 		// first, so unregistered keys leave no trace in memory.
-		match chain::participant(&self.consortium, &signer).map_err(Self::chain_err)? {
+		let (at, at_block) = self.consortium.finalized().map_err(Self::chain_err)?;
+		match self.consortium.participant(&signer, at).map_err(Self::chain_err)? {
 			Some(p) if p.status == pallet_kmc::ParticipantStatus::Active => {},
 			Some(_) => {
 				return Err(refuse(
@@ -371,11 +426,11 @@ impl Proxy {
 			*n += 1;
 			InFlight { proxy: self, signer: signer.clone() }
 		};
-		Ok((signer, payload, in_flight))
+		Ok(Opened { signer, payload, _in_flight: in_flight, at, at_block })
 	}
 
 	fn parse_account(field: &str, s: &str) -> Result<AccountId, Refusal> {
-		crate::keys::parse_account(&format!("field `{field}`"), s)
+		mbds_client::keys::parse_account(&format!("field `{field}`"), s)
 			.map_err(|e| refuse(400, "bad-request", false, e))
 	}
 
@@ -383,10 +438,27 @@ impl Proxy {
 		refuse(503, "chain", false, format!("consortium chain: {e}"))
 	}
 
+	/// The record key the KMC attests for `who` at block `at`; refused (404) if none.
+	fn record_key_at(&self, who: &AccountId, at: H256) -> Result<PrePublicKey, Refusal> {
+		let set = self.consortium.key_set(who, at).map_err(Self::chain_err)?.ok_or_else(|| {
+			refuse(
+				404,
+				"unknown-participant",
+				false,
+				format!(
+					"{} has no keys registered with the KMC of the chain at {}; register it first (`mbds kmc register`)",
+					who.to_ss58check(),
+					self.consortium.describe()
+				),
+			)
+		})?;
+		record_key_of(who, &set).map_err(|e| refuse(404, "unknown-participant", false, e))
+	}
+
 	/// Stores a patient's sealed key fragment; the receipt is [`Stored`] signed by this
 	/// proxy's account, so the patient knows which proxy took it.
 	fn kfrag(&self, body: &str) -> Result<Signed, Refusal> {
-		let (signer, up, _in_flight) =
+		let Opened { signer, payload: up, _in_flight, at, .. } =
 			self.open(body, |u: &KfragUpload| (u.proxy.as_str(), u.issued_at))?;
 		let patient = Self::parse_account("patient", &up.patient)?;
 		let grantee = Self::parse_account("grantee", &up.grantee)?;
@@ -417,10 +489,8 @@ impl Proxy {
 				"field `certificate`: not the patient's certificate of this proxy, grantee and verifying key",
 			));
 		}
-		let patient_pk = chain::record_key(&self.consortium, &patient)
-			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
-		let grantee_pk = chain::record_key(&self.consortium, &grantee)
-			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		let patient_pk = self.record_key_at(&patient, at)?;
+		let grantee_pk = self.record_key_at(&grantee, at)?;
 		kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
 			refuse(
 				400,
@@ -451,9 +521,17 @@ impl Proxy {
 		let path = self.kfrag_path(&patient, &grantee);
 		// The body is the verified signed upload: kept as received, re-verified on use.
 		write_atomically(&path, body.as_bytes()).map_err(|e| refuse(500, "storage", false, e))?;
-		println!(
-			"[proxy {}] stored a key fragment of {} for {}",
-			short(&self.me),
+		// A new fragment means a new sharing, so the patient's consent changed: refusals of
+		// this patient's records remembered so far are checked on chain again. (Consent is read
+		// at the finalised block, which may not show the new grant yet: without this a grantee
+		// refused before would be refused from memory until the grant is final.)
+		self.denials.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, p, _), _| *p != patient);
+		tracing::info!(
+			target: "mbds-proxy::audit",
+			proxy = %short(&self.me),
+			patient = %up.patient,
+			grantee = %up.grantee,
+			"stored a key fragment of {} for {}",
 			short(&up.patient),
 			short(&up.grantee)
 		);
@@ -461,7 +539,7 @@ impl Proxy {
 	}
 
 	fn search(&self, body: &str) -> Result<SearchResponse, Refusal> {
-		let (user, req, _in_flight) =
+		let Opened { signer: user, payload: req, _in_flight, at, at_block } =
 			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
 		let patient = Self::parse_account("patient", &req.patient)?;
 		let trapdoor_bytes = hex::decode(req.trapdoor.trim_start_matches("0x")).map_err(|e| {
@@ -474,10 +552,7 @@ impl Proxy {
 			search_statement(&self.keys.account(), &patient, &trapdoor_bytes, req.issued_at);
 		let search_signature = open_search_signature(&req.search_signature, &user, &statement)
 			.map_err(|e| refuse(401, "bad-signature", false, e))?;
-		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
-		let at_block = self.consortium.header(Some(at)).map_err(Self::chain_err)?.number;
-		let summaries =
-			chain::summaries(&self.consortium, &patient, Some(at)).map_err(Self::chain_err)?;
+		let summaries = self.consortium.summaries(&patient, at).map_err(Self::chain_err)?;
 		// One record = one slip on one chain; its items carry one encrypted keyword each.
 		let mut records: BTreeMap<(u32, u64), (Vec<EncryptedKeyword>, &chain::Summary)> =
 			BTreeMap::new();
@@ -489,22 +564,16 @@ impl Proxy {
 			}
 		}
 		let query = self.tester.prepare_conjunctive(&trapdoor);
-		let now = now_ms();
+		let now = (self.clock)();
 		let mut matches = Vec::new();
 		for (keywords, s) in records.values() {
 			if !query.matches(keywords) {
 				continue;
 			}
-			let readable = chain::may_access(
-				&self.consortium,
-				&patient,
-				&user,
-				s.item.record_hash,
-				Action::Read,
-				now,
-				Some(at),
-			)
-			.map_err(Self::chain_err)?;
+			let readable = self
+				.consortium
+				.may_access(&patient, &user, s.item.record_hash, Action::Read, now, at)
+				.map_err(Self::chain_err)?;
 			if readable {
 				matches.push(Match {
 					record_hash: chain::hash_hex(&s.item.record_hash),
@@ -516,8 +585,9 @@ impl Proxy {
 			}
 		}
 		// Nothing is disclosed before the search is on record, final.
-		let (counted, audit_block) =
+		let (counted, audit) =
 			self.record_search(&user, statement, search_signature, matches.len() as u32)?;
+		let audit_block = audit.number;
 		if !counted {
 			return Err(refuse(
 				429,
@@ -527,34 +597,27 @@ impl Proxy {
 			));
 		}
 		// Consent may have changed while the record became final (a revocation): disclose
-		// only what the user may still read at the audit block.
-		let audit_hash = self
-			.consortium
-			.block_hash(audit_block)
-			.map_err(Self::chain_err)?
-			.ok_or_else(|| refuse(503, "chain", false, "the audit block vanished"))?;
+		// only what the user may still read at the audit block (final).
 		let mut still = Vec::with_capacity(matches.len());
 		for m in matches {
 			let hash = chain::parse_hash("match", &m.record_hash)
 				.map_err(|e| refuse(500, "internal", false, e))?;
-			let readable = chain::may_access(
-				&self.consortium,
-				&patient,
-				&user,
-				hash,
-				Action::Read,
-				now_ms(),
-				Some(audit_hash),
-			)
-			.map_err(Self::chain_err)?;
+			let readable = self
+				.consortium
+				.may_access(&patient, &user, hash, Action::Read, (self.clock)(), audit.block)
+				.map_err(Self::chain_err)?;
 			if readable {
 				still.push(m);
 			}
 		}
 		let matches = still;
-		println!(
-			"[proxy {}] search by {} over {} items of {}: {} readable match(es) (audited at #{audit_block})",
-			short(&self.me),
+		tracing::info!(
+			target: "mbds-proxy::audit",
+			proxy = %short(&self.me),
+			user = %user.to_ss58check(),
+			patient = %req.patient,
+			audit_block,
+			"search by {} over {} items of {}: {} readable match(es) (audited at #{audit_block})",
 			short(&user.to_ss58check()),
 			summaries.len(),
 			short(&req.patient),
@@ -564,7 +627,7 @@ impl Proxy {
 	}
 
 	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
-		let (user, req, _in_flight) =
+		let Opened { signer: user, payload: req, _in_flight, at, .. } =
 			self.open(body, |r: &ReencryptRequest| (r.proxy.as_str(), r.issued_at))?;
 		let patient = Self::parse_account("patient", &req.patient)?;
 		let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
@@ -576,8 +639,9 @@ impl Proxy {
 			.map_err(|e| refuse(401, "bad-signature", false, e))?;
 		let access = (statement, access_signature);
 		// The record must be one of the patient's, as anchored on the consortium.
-		let at = self.consortium.finalized_head().map_err(Self::chain_err)?;
-		let anchored = chain::summaries(&self.consortium, &patient, Some(at))
+		let anchored = self
+			.consortium
+			.summaries(&patient, at)
 			.map_err(Self::chain_err)?
 			.iter()
 			.any(|s| s.item.record_hash == hash);
@@ -593,9 +657,9 @@ impl Proxy {
 			));
 		}
 		// A refusal already on record for this user and record is repeated from memory while
-		// the chain still refuses (checked locally, at the best block): no new transaction.
+		// the chain still refuses (checked locally, at the finalised block): no new transaction.
 		if let Some(block) = self.remembered_denial(&user, &patient, hash) {
-			let allowed = self.may_read_now(&patient, &user, hash)?;
+			let allowed = self.may_read_now(&patient, &user, hash, at)?;
 			if !allowed {
 				return Err(refuse(
 					403,
@@ -613,9 +677,8 @@ impl Proxy {
 		let mut delegatee = user.clone();
 		let mut upload = self.stored_upload(&patient, &user)?;
 		if upload.is_none() {
-			let role = chain::participant(&self.consortium, &user)
-				.map_err(Self::chain_err)?
-				.map(|p| p.role);
+			let role =
+				self.consortium.participant(&user, at).map_err(Self::chain_err)?.map(|p| p.role);
 			if let Some(Role::Doctor { institution }) = role {
 				upload = self.stored_upload(&patient, &institution)?;
 				if upload.is_some() {
@@ -626,7 +689,7 @@ impl Proxy {
 		let Some(upload) = upload else {
 			// Without a fragment nothing can be served; without consent either, the refusal
 			// goes on record.
-			let allowed = self.may_read_now(&patient, &user, hash)?;
+			let allowed = self.may_read_now(&patient, &user, hash, at)?;
 			if !allowed {
 				let (_, audit_block) = self.record_access(&user, &access)?;
 				return Err(self.denied(&req, &user, &patient, hash, audit_block));
@@ -643,10 +706,8 @@ impl Proxy {
 			.map_err(|e| refuse(500, "storage", false, format!("stored fragment: {e}")))?;
 		let (vk, kfrag) =
 			decode_kfrag(&up, &self.record_key).map_err(|e| refuse(500, "storage", false, e))?;
-		let patient_pk = chain::record_key(&self.consortium, &patient)
-			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
-		let grantee_pk = chain::record_key(&self.consortium, &delegatee)
-			.map_err(|e| refuse(404, "unknown-participant", false, e))?;
+		let patient_pk = self.record_key_at(&patient, at)?;
+		let grantee_pk = self.record_key_at(&delegatee, at)?;
 		let kfrag = kfrag.verify(&vk, &patient_pk, &grantee_pk).map_err(|e| {
 			refuse(409, "no-kfrag", false, format!("stored fragment no longer matches the keys the KMC attests ({e}); the patient must issue a new one"))
 		})?;
@@ -673,9 +734,14 @@ impl Proxy {
 			return Err(self.denied(&req, &user, &patient, hash, audit_block));
 		}
 		let cfrag = kfrag.reencrypt(&envelope);
-		println!(
-			"[proxy {}] re-encrypted record {} of {} for {}{} (audited at #{audit_block})",
-			short(&self.me),
+		tracing::info!(
+			target: "mbds-proxy::audit",
+			proxy = %short(&self.me),
+			user = %user.to_ss58check(),
+			patient = %req.patient,
+			record = %req.record_hash,
+			audit_block,
+			"re-encrypted record {} of {} for {}{} (audited at #{audit_block})",
 			short(&req.record_hash),
 			short(&req.patient),
 			short(&user.to_ss58check()),
@@ -709,14 +775,17 @@ impl Proxy {
 		}
 	}
 
-	/// Whether the chain (at the node's best block) lets `user` read `record` of `patient` now.
+	/// Whether the chain (at the finalised block `at`) lets `user` read `record` of `patient`
+	/// now.
 	fn may_read_now(
 		&self,
 		patient: &AccountId,
 		user: &AccountId,
 		record: H256,
+		at: H256,
 	) -> Result<bool, Refusal> {
-		chain::may_access(&self.consortium, patient, user, record, Action::Read, now_ms(), None)
+		self.consortium
+			.may_access(patient, user, record, Action::Read, (self.clock)(), at)
 			.map_err(Self::chain_err)
 	}
 
@@ -728,7 +797,7 @@ impl Proxy {
 		patient: &AccountId,
 		record: H256,
 	) -> Option<u32> {
-		let now = now_ms();
+		let now = (self.clock)();
 		let mut denials = self.denials.lock().unwrap_or_else(|e| e.into_inner());
 		denials.retain(|_, (_, forget_at)| *forget_at > now);
 		denials.get(&(user.clone(), patient.clone(), record)).map(|(block, _)| *block)
@@ -745,7 +814,7 @@ impl Proxy {
 	) -> Refusal {
 		self.denials.lock().unwrap_or_else(|e| e.into_inner()).insert(
 			(user.clone(), patient.clone(), record),
-			(audit_block, now_ms().saturating_add(DENIAL_MEMORY_MS)),
+			(audit_block, (self.clock)().saturating_add(DENIAL_MEMORY_MS)),
 		);
 		refuse(
 			403,
@@ -773,17 +842,19 @@ impl Proxy {
 			}
 			_ => None,
 		})
+		.map(|(allowed, recorded)| (allowed, recorded.number))
 	}
 
 	/// Records the search `user` signed and its number of results on the consortium; whether
-	/// it counted (false: the user exceeded the access rate and was suspended) and the block.
+	/// it counted (false: the user exceeded the access rate and was suspended) and the final
+	/// block recording it.
 	fn record_search(
 		&self,
 		user: &AccountId,
 		statement: SearchStatement<AccountId>,
 		signature: sr25519::Signature,
 		results: u32,
-	) -> Result<(bool, u32), Refusal> {
+	) -> Result<(bool, Recorded), Refusal> {
 		let call = RuntimeCall::Consent(pallet_consent::Call::record_search {
 			user: user.clone(),
 			statement,
@@ -800,52 +871,66 @@ impl Proxy {
 
 	/// Submits an audit call, waits until the block including it is final (a fork must not
 	/// drop the record of an access), and returns what `outcome` finds in its events and the
-	/// block number. Nothing may be served unless this succeeds.
+	/// final block. Nothing may be served unless this succeeds.
 	fn record_final(
 		&self,
 		call: RuntimeCall,
-		what: &str,
+		what: &'static str,
 		outcome: impl Fn(&RuntimeEvent) -> Option<bool>,
-	) -> Result<(bool, u32), Refusal> {
-		let submitted = {
-			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
-			self.consortium.submit_tracked(call, &self.keys.pair())
-		};
-		let inclusion = submitted
-			.and_then(|s| self.consortium.wait_included(&s, AUDIT_TIMEOUT))
-			.map_err(|e| {
-				refuse(
+	) -> Result<(bool, Recorded), Refusal> {
+		self.metrics.submitted(what);
+		let recorded =
+			self.consortium.record(call, &self.keys.pair(), AUDIT_TIMEOUT).map_err(|e| {
+				let (reason, message) = match &e {
+					RecordError::NotRecorded(e) => (
+						"not-recorded",
+						format!(
+						"recording the {what} on the consortium failed, so nothing is served: {e}"
+					),
+					),
+					RecordError::NotFinal(e) => {
+						("not-final", format!("the {what} record did not become final: {e}"))
+					}
+					RecordError::Forked { .. } => (
+						"fork",
+						format!(
+						"the block recording the {what} was replaced by a fork; nothing was served, try again"
+					),
+					),
+				};
+				self.metrics.transaction_failed(what, reason);
+				tracing::warn!(
+					target: "mbds-proxy::chain",
+					proxy = %short(&self.me),
+					what,
+					reason,
+					"audit transaction not on record: {e}"
+				);
+				refuse(503, "chain", false, message)
+			})?;
+		match recorded.events.iter().find_map(outcome) {
+			Some(r) => {
+				tracing::debug!(
+					target: "mbds-proxy::chain",
+					proxy = %short(&self.me),
+					what,
+					block = recorded.number,
+					"the {what} is on record in final block #{}",
+					recorded.number
+				);
+				Ok((r, recorded))
+			}
+			None => {
+				self.metrics.transaction_failed(what, "no-event");
+				Err(refuse(
 					503,
 					"chain",
 					false,
 					format!(
-						"recording the {what} on the consortium failed, so nothing is served: {e}"
+						"the consortium included the {what} record but emitted no event for it"
 					),
-				)
-			})?;
-		let result = inclusion.events.iter().find_map(outcome);
-		let final_block = self
-			.consortium
-			.wait(&format!("the {what} record to be finalised"), AUDIT_TIMEOUT, |c| {
-				let finalized = c.header(Some(c.finalized_head()?))?.number;
-				Ok(finalized >= inclusion.number)
-			})
-			.and_then(|_| self.consortium.block_hash(inclusion.number));
-		match final_block {
-			Ok(Some(h)) if h == inclusion.block => {},
-			Ok(_) => {
-				return Err(refuse(503, "chain", false, format!("the block recording the {what} was replaced by a fork; nothing was served, try again")))
-			},
-			Err(e) => return Err(refuse(503, "chain", false, format!("the {what} record did not become final: {e}"))),
-		}
-		match result {
-			Some(r) => Ok((r, inclusion.number)),
-			None => Err(refuse(
-				503,
-				"chain",
-				false,
-				format!("the consortium included the {what} record but emitted no event for it"),
-			)),
+				))
+			}
 		}
 	}
 }
@@ -908,6 +993,8 @@ struct Job {
 	method: String,
 	path: String,
 	body: String,
+	/// When it was queued.
+	queued_at: Instant,
 	reply: tokio::sync::oneshot::Sender<(u16, serde_json::Value)>,
 }
 
@@ -921,14 +1008,34 @@ fn reply(status: u16, value: &serde_json::Value) -> Reply {
 		.expect("a valid status and header")
 }
 
-fn refusal(status: u16, code: &str, error: impl Into<String>) -> Reply {
+/// The metrics in Prometheus' text format.
+fn metrics_reply(proxy: &Proxy) -> Reply {
+	hyper::Response::builder()
+		.status(200)
+		.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		.body(http_body_util::Full::new(Bytes::from(proxy.metrics_text())))
+		.expect("a valid status and header")
+}
+
+/// A refusal by the front (never reaches a worker), counted in the metrics.
+fn refusal(proxy: &Proxy, route: &str, status: u16, code: &str, error: impl Into<String>) -> Reply {
 	let body = ErrorBody { code: code.into(), error: error.into(), audited: false };
+	proxy.metrics.answered(route, status, Some(code));
+	tracing::debug!(
+		target: "mbds-proxy::front",
+		route,
+		status,
+		code,
+		"refused by the front: {}",
+		body.error
+	);
 	reply(status, &serde_json::to_value(body).expect("json"))
 }
 
 /// What the async front shares between connections.
 struct Front {
 	proxy: Arc<Proxy>,
+	workers: usize,
 	jobs: std::sync::mpsc::SyncSender<Job>,
 	queued: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -966,29 +1073,68 @@ impl Drop for PerIp {
 	}
 }
 
-/// One request: health and readiness answered here; anything else read (bounded in time and
-/// size) and queued for a worker.
+/// An open connection, counted in the `connections_open` gauge until dropped.
+struct OpenConnection(prometheus::IntGauge);
+
+impl OpenConnection {
+	fn new(gauge: &prometheus::IntGauge) -> Self {
+		gauge.inc();
+		OpenConnection(gauge.clone())
+	}
+}
+
+impl Drop for OpenConnection {
+	fn drop(&mut self) {
+		self.0.dec();
+	}
+}
+
+/// One request: health, readiness and metrics (to loopback clients) answered here; anything
+/// else read (bounded in time and size) and queued for a worker.
 async fn route(
 	front: Arc<Front>,
+	peer: std::net::SocketAddr,
 	req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<Reply, std::convert::Infallible> {
 	use http_body_util::BodyExt;
 	let method = req.method().as_str().to_string();
 	let path = req.uri().path().to_string();
+	let label = route_label(&path);
+	let proxy = &front.proxy;
 	match (method.as_str(), path.as_str()) {
 		("GET", "/v1/health") => {
-			let proxy = front.proxy.clone();
-			return Ok(match tokio::task::spawn_blocking(move || proxy.health()).await {
-				Ok(h) => reply(200, &serde_json::to_value(h).expect("json")),
-				Err(e) => refusal(500, "internal", format!("health: {e}")),
+			let p = proxy.clone();
+			return Ok(match tokio::task::spawn_blocking(move || p.health()).await {
+				Ok(h) => {
+					proxy.metrics.answered(label, 200, None);
+					reply(200, &serde_json::to_value(h).expect("json"))
+				}
+				Err(e) => refusal(proxy, label, 500, "internal", format!("health: {e}")),
 			});
 		}
 		("GET", "/v1/ready") => {
 			let queued = front.queued.load(Ordering::SeqCst);
+			proxy.metrics.answered(label, 200, None);
 			return Ok(reply(
 				200,
-				&serde_json::json!({"ready": true, "queued": queued, "workers": WORKERS, "queue": QUEUE}),
+				&serde_json::json!({"ready": true, "queued": queued, "workers": front.workers, "queue": QUEUE}),
 			));
+		}
+		// Metrics to this host only (`--metrics-listen` serves them elsewhere); to anyone else
+		// this endpoint does not exist, as before.
+		("GET", "/metrics") => {
+			return Ok(if peer.ip().to_canonical().is_loopback() {
+				proxy.metrics.answered(label, 200, None);
+				metrics_reply(proxy)
+			} else {
+				refusal(
+					proxy,
+					label,
+					404,
+					"bad-request",
+					"no endpoint GET /metrics for remote clients; see GET /v1/health, POST /v1/kfrag, /v1/search, /v1/reencrypt",
+				)
+			});
 		}
 		_ => {}
 	}
@@ -998,12 +1144,14 @@ async fn route(
 		.and_then(|v| v.to_str().ok())
 		.and_then(|v| v.parse::<u64>().ok());
 	if declared.is_some_and(|n| n > MAX_BODY) {
-		return Ok(refusal(413, "bad-request", "body larger than 1 MiB"));
+		return Ok(refusal(proxy, label, 413, "bad-request", "body larger than 1 MiB"));
 	}
 	let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY as usize);
 	let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
 		Err(_) => {
 			return Ok(refusal(
+				proxy,
+				label,
 				408,
 				"bad-request",
 				format!("the request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
@@ -1011,6 +1159,8 @@ async fn route(
 		}
 		Ok(Err(e)) => {
 			return Ok(refusal(
+				proxy,
+				label,
 				413,
 				"bad-request",
 				format!("reading the body: {e} (at most 1 MiB)"),
@@ -1019,30 +1169,84 @@ async fn route(
 		Ok(Ok(collected)) => collected.to_bytes(),
 	};
 	let Ok(body) = String::from_utf8(body.to_vec()) else {
-		return Ok(refusal(400, "bad-request", "body is not UTF-8 text"));
+		return Ok(refusal(proxy, label, 400, "bad-request", "body is not UTF-8 text"));
 	};
 	let (tx, rx) = tokio::sync::oneshot::channel();
 	front.queued.fetch_add(1, Ordering::SeqCst);
-	match front.jobs.try_send(Job { method, path, body, reply: tx }) {
-		Ok(()) => {}
-		Err(_) => {
-			front.queued.fetch_sub(1, Ordering::SeqCst);
-			return Ok(refusal(
-				503,
-				"busy",
-				format!("this proxy is serving {WORKERS} requests with {QUEUE} waiting; try again shortly or ask another proxy"),
-			));
-		}
+	proxy.metrics.queue_depth.inc();
+	let job = Job { method, path, body, queued_at: Instant::now(), reply: tx };
+	if front.jobs.try_send(job).is_err() {
+		front.queued.fetch_sub(1, Ordering::SeqCst);
+		proxy.metrics.queue_depth.dec();
+		return Ok(refusal(
+			proxy,
+			label,
+			503,
+			"busy",
+			format!("this proxy is serving {} requests with {QUEUE} waiting; try again shortly or ask another proxy", front.workers),
+		));
 	}
 	Ok(match rx.await {
 		Ok((status, value)) => reply(status, &value),
-		Err(_) => refusal(500, "internal", "the worker serving this request stopped"),
+		Err(_) => refusal(proxy, label, 500, "internal", "the worker serving this request stopped"),
 	})
 }
 
+/// Serves the metrics over plain HTTP on `listener` (only `GET /metrics`), until the runtime
+/// stops.
+async fn serve_metrics(proxy: Arc<Proxy>, listener: tokio::net::TcpListener) {
+	loop {
+		let stream = match listener.accept().await {
+			Ok((stream, _)) => stream,
+			Err(e) => {
+				tracing::warn!(target: "mbds-proxy::front", "accepting a metrics connection: {e}");
+				continue;
+			}
+		};
+		let proxy = proxy.clone();
+		tokio::spawn(async move {
+			let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
+				let proxy = proxy.clone();
+				async move {
+					Ok::<_, std::convert::Infallible>(
+						match (req.method().as_str(), req.uri().path()) {
+							("GET", "/metrics") => metrics_reply(&proxy),
+							_ => reply(
+								404,
+								&serde_json::to_value(ErrorBody {
+									code: "bad-request".into(),
+									error: "this listener serves GET /metrics only".into(),
+									audited: false,
+								})
+								.expect("json"),
+							),
+						},
+					)
+				}
+			});
+			let connection = hyper::server::conn::http1::Builder::new()
+				.timer(hyper_util::rt::TokioTimer::new())
+				.header_read_timeout(HEADER_TIMEOUT)
+				.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+			let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+		});
+	}
+}
+
 /// Serves HTTPS on `listen` until `stop` is set: an async front with timeouts and limits, and
-/// [`WORKERS`] threads running [`Proxy::handle`].
-pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(), String> {
+/// `workers` threads (default [`WORKERS`]; 1 serves one request at a time) running
+/// [`Proxy::handle`]. With `metrics_listen`, also serves `GET /metrics` over plain HTTP there.
+pub fn serve(
+	proxy: Arc<Proxy>,
+	listen: &str,
+	metrics_listen: Option<&str>,
+	workers: usize,
+	stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+	if workers == 0 {
+		return Err("at least one worker thread is needed".into());
+	}
+	proxy.metrics.workers.set(workers as i64);
 	let rt = tokio::runtime::Builder::new_multi_thread()
 		.worker_threads(2)
 		.thread_name("proxy-http")
@@ -1052,11 +1256,22 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 	let listener = rt
 		.block_on(tokio::net::TcpListener::bind(listen))
 		.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+	if let Some(addr) = metrics_listen {
+		let metrics_listener = rt
+			.block_on(tokio::net::TcpListener::bind(addr))
+			.map_err(|e| format!("--metrics-listen: cannot listen on {addr}: {e}"))?;
+		tracing::info!(
+			target: "mbds-proxy::front",
+			proxy = %short(proxy.account()),
+			"metrics on http://{addr}/metrics"
+		);
+		rt.spawn(serve_metrics(proxy.clone(), metrics_listener));
+	}
 	let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
 	let queue = Arc::new(Mutex::new(queue));
 	let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-	let mut workers = Vec::new();
-	for i in 0..WORKERS {
+	let mut threads = Vec::new();
+	for i in 0..workers {
 		let (proxy, queue, queued) = (proxy.clone(), queue.clone(), queued.clone());
 		let worker = std::thread::Builder::new()
 			.name(format!("proxy-worker-{i}"))
@@ -1064,19 +1279,25 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 				let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
 				let Ok(job) = job else { return };
 				queued.fetch_sub(1, Ordering::SeqCst);
+				let metrics = &proxy.metrics;
+				metrics.queue_depth.dec();
+				metrics.queue_wait.observe(job.queued_at.elapsed().as_secs_f64());
+				metrics.workers_busy.inc();
 				let answer = proxy.handle(&job.method, &job.path, &job.body);
+				metrics.workers_busy.dec();
 				let _ = job.reply.send(answer);
 			})
 			.map_err(|e| format!("starting worker thread {i}: {e}"))?;
-		workers.push(worker);
+		threads.push(worker);
 	}
 	let acceptor = tokio_rustls::TlsAcceptor::from(proxy.tls.server_config()?);
-	println!(
-		"[proxy {}] listening on https://{listen} (TLS certificate SHA-256 0x{}, bound to its account)",
-		short(proxy.account()),
+	tracing::info!(
+		target: "mbds-proxy::front",
+		proxy = %short(proxy.account()),
+		"listening on https://{listen} (TLS certificate SHA-256 0x{}, bound to its account)",
 		hex::encode(proxy.tls.certificate_sha256)
 	);
-	let front = Arc::new(Front { proxy: proxy.clone(), jobs, queued });
+	let front = Arc::new(Front { proxy: proxy.clone(), workers, jobs, queued });
 	let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
 	let per_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Default::default();
 	rt.block_on(async {
@@ -1090,28 +1311,38 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 				Ok(accepted) => accepted,
 				// An error accepting one connection must not stop the service.
 				Err(e) => {
-					eprintln!("[proxy {}] accepting a connection: {e}", short(proxy.account()));
+					tracing::warn!(
+						target: "mbds-proxy::front",
+						proxy = %short(proxy.account()),
+						"accepting a connection: {e}"
+					);
 					continue;
-				}
+				},
 			};
 			let Ok(permit) = connections.clone().try_acquire_owned() else {
+				proxy.metrics.connection_refused("max-connections");
+				tracing::debug!(target: "mbds-proxy::front", %peer, "closed on accept: {MAX_CONNECTIONS} connections open");
 				drop(stream);
 				continue;
 			};
 			let Some(per_ip) = PerIp::take(&per_ip, peer.ip()) else {
+				proxy.metrics.connection_refused("per-ip");
+				tracing::debug!(target: "mbds-proxy::front", %peer, "closed on accept: {MAX_CONNECTIONS_PER_IP} connections open from its address");
 				drop(stream);
 				continue;
 			};
+			let open = OpenConnection::new(&proxy.metrics.connections_open);
 			let (front, acceptor) = (front.clone(), acceptor.clone());
 			tokio::spawn(async move {
-				let (_permit, _per_ip) = (permit, per_ip);
+				let (_permit, _per_ip, _open) = (permit, per_ip, open);
 				// A client that does not finish its TLS handshake in time is dropped.
 				let stream =
 					match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
 						Ok(Ok(stream)) => stream,
 						_ => return,
 					};
-				let service = hyper::service::service_fn(move |req| route(front.clone(), req));
+				let service =
+					hyper::service::service_fn(move |req| route(front.clone(), peer, req));
 				let connection = hyper::server::conn::http1::Builder::new()
 					.timer(hyper_util::rt::TokioTimer::new())
 					.header_read_timeout(HEADER_TIMEOUT)
@@ -1124,10 +1355,10 @@ pub fn serve(proxy: Arc<Proxy>, listen: &str, stop: Arc<AtomicBool>) -> Result<(
 	// the request they hold and stop.
 	rt.shutdown_timeout(Duration::from_secs(2));
 	drop(front);
-	for w in workers {
+	for w in threads {
 		let _ = w.join();
 	}
-	println!("[proxy {}] stopped", short(proxy.account()));
+	tracing::info!(target: "mbds-proxy::front", proxy = %short(proxy.account()), "stopped");
 	Ok(())
 }
 
@@ -1140,3 +1371,7 @@ pub fn put_blocking(store: &ReplicatedStore, bytes: Vec<u8>) -> Result<ContentAd
 		.block_on(store.put(Bytes::from(bytes)))
 		.map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

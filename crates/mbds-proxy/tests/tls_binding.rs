@@ -2,7 +2,8 @@
 //! signed, and pins it. Real rustls handshakes against small HTTPS servers that answer
 //! `/v1/health` the way a proxy, a fake proxy or a machine on the network path would.
 
-use mbds_proxy::{api::Health, tls::TlsIdentity, ProxyClient, ProxyError};
+use mbds_client::{proxy::api::Health, ProxyClient, ProxyError};
+use mbds_proxy::tls::TlsIdentity;
 use sp_core::{crypto::Ss58Codec, sr25519, Pair};
 use std::sync::Arc;
 

@@ -22,7 +22,7 @@ use bp_header_chain::justification::{
 	verify_and_optimize_justification, JustificationVerificationContext,
 };
 use codec::Decode;
-use mbds_client::{sudo, Client, Result};
+use mbds_client::{queries, sudo, Client, Error, FinalityRefusal, Result};
 use mbds_runtime::{BlockNumber, ChainId, Header, Runtime, RuntimeCall};
 use pallet_anchor::{JustificationOf, LightClientInfo};
 use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
@@ -125,7 +125,7 @@ trait Kind<T> {
 
 impl<T> Kind<T> for Result<T> {
 	fn kind(self, kind: ErrorKind) -> RelayResult<T> {
-		self.map_err(|message| RelayError { kind, message })
+		self.map_err(|e| RelayError { kind, message: e.to_string() })
 	}
 }
 
@@ -187,7 +187,12 @@ impl Relayer {
 		let consortium = Client::connect(consortium_url)?;
 		let chain_id = private
 			.storage::<ChainId>(&pallet_chain_info::ChainIdentifier::<Runtime>::hashed_key())?
-			.ok_or_else(|| format!("{private_url}: no chain id in ChainInfo storage"))?;
+			.ok_or_else(|| {
+				Error::invalid(
+					private_url,
+					format!("{private_url}: no chain id in ChainInfo storage"),
+				)
+			})?;
 		Ok(Relayer {
 			private,
 			consortium,
@@ -202,9 +207,8 @@ impl Relayer {
 	pub fn register(&self, sudo_signer: &sr25519::Pair) -> Result<()> {
 		let head = self.private.finalized_head()?;
 		let header = self.private.header(Some(head))?;
-		let authorities: sp_consensus_grandpa::AuthorityList =
-			self.private.call_at("GrandpaApi_grandpa_authorities", (), Some(head))?;
-		let set_id: u64 = self.private.call_at("GrandpaApi_current_set_id", (), Some(head))?;
+		let authorities = queries::grandpa::grandpa_authorities(&self.private, Some(head))?;
+		let set_id = queries::grandpa::current_set_id(&self.private, Some(head))?;
 		let call = RuntimeCall::Anchor(pallet_anchor::Call::register_chain {
 			chain_id: self.chain_id,
 			header: Box::new(header),
@@ -221,11 +225,11 @@ impl Relayer {
 
 	/// The consortium's light client of this chain, if registered.
 	pub fn light_client(&self) -> Result<Option<LightClientInfo<BlockNumber>>> {
-		self.consortium.call("AnchorApi_light_client", self.chain_id)
+		queries::anchor::light_client(&self.consortium, self.chain_id, None)
 	}
 
 	/// Where anchoring of this chain stands.
-	pub fn status(&self) -> Result<Status> {
+	pub fn status(&self) -> std::result::Result<Status, String> {
 		Ok(self.try_status()?)
 	}
 
@@ -234,7 +238,7 @@ impl Relayer {
 		let lc = self.registered()?;
 		let private = || -> Result<Status> {
 			let head = self.private.finalized_head()?;
-			let closed: BatchId = self.private.call_at("SlipsApi_next_batch_id", (), Some(head))?;
+			let closed = queries::slips::next_batch_id(&self.private, Some(head))?;
 			// `next_batch_id` counts the open batch too once one is open.
 			let open = self.private.storage_at::<pallet_slips::OpenBatch<BlockNumber>>(
 				&pallet_slips::CurrentBatch::<Runtime>::hashed_key(),
@@ -276,15 +280,20 @@ impl Relayer {
 	) -> Result<Vec<SummaryItemOf<Runtime>>> {
 		let mut items = Vec::with_capacity(count as usize);
 		while (items.len() as u32) < count {
-			let page: Option<pallet_slips::BatchWithProofs<BlockNumber, SummaryItemOf<Runtime>>> =
-				self.private.call_at(
-					"SlipsApi_batch_with_proofs",
-					(batch, items.len() as u32, PAGE),
-					Some(at),
-				)?;
-			let page = page.ok_or_else(|| format!("batch {batch} vanished at {at:?}"))?;
+			let page = queries::slips::batch_with_proofs(
+				&self.private,
+				batch,
+				items.len() as u32,
+				PAGE,
+				Some(at),
+			)?;
+			let page = page
+				.ok_or_else(|| Error::Verification(format!("batch {batch} vanished at {at:?}")))?;
 			if page.items.is_empty() {
-				return Err(format!("batch {batch}: {} of {count} items readable", items.len()));
+				return Err(Error::Verification(format!(
+					"batch {batch}: {} of {count} items readable",
+					items.len()
+				)));
 			}
 			items.extend(page.items.into_iter().map(|i| i.item));
 		}
@@ -305,7 +314,9 @@ impl Relayer {
 				&format!("chain {} past batch {batch} / block {best}", self.chain_id),
 				self.inclusion_timeout,
 				|_| {
-					let now = self.registered()?;
+					let now = self.registered().map_err(|e| {
+						Error::invalid(format!("chain {}", self.chain_id), e.message)
+					})?;
 					Ok(now.next_batch > batch || now.best_finalized.number > best)
 				},
 			)
@@ -356,8 +367,12 @@ impl Relayer {
 				return Ok((*header.number() > after).then_some((header, proof.justification)));
 			}
 			Ok(None) => return Ok(None),
-			Err(e) if e.contains("not covered by authority set changes") => {}
-			Err(e) if e.contains("not yet finalized") => return Ok(None),
+			Err(Error::NoFinalityProof {
+				reason: FinalityRefusal::NotCoveredBySetChanges, ..
+			}) => {}
+			Err(Error::NoFinalityProof { reason: FinalityRefusal::NotYetFinalized, .. }) => {
+				return Ok(None)
+			}
 			Err(e) => return Err(e),
 		}
 		let head = self.private.header(Some(self.private.finalized_head()?))?;
@@ -374,7 +389,7 @@ impl Relayer {
 	}
 
 	/// One round: anchor the next batch or import a hand-off header if possible.
-	pub fn step(&self) -> Result<Step> {
+	pub fn step(&self) -> std::result::Result<Step, String> {
 		Ok(self.try_step()?)
 	}
 

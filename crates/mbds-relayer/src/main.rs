@@ -83,7 +83,11 @@ fn relayers(cli: &Cli, signer: &sr25519::Pair) -> Result<Vec<Relayer>, String> {
 	if cli.private.is_empty() {
 		return Err("no --private chain given: name at least one private chain node URL".into());
 	}
-	cli.private.iter().map(|url| Relayer::new(url, &cli.consortium, signer.clone())).collect()
+	Ok(cli
+		.private
+		.iter()
+		.map(|url| Relayer::new(url, &cli.consortium, signer.clone()))
+		.collect::<mbds_client::Result<_>>()?)
 }
 
 /// Human-readable logs on stderr, filtered by `RUST_LOG` (default `info`).

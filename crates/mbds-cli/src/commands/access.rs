@@ -7,7 +7,7 @@ use crate::{
 	common::{account, connect, out, ss58, submit, Out},
 };
 use clap::Subcommand;
-use mbds_proxy::{api, ParticipantKeys};
+use mbds_client::{proxy::api, ParticipantKeys};
 use mbds_runtime::{RuntimeCall, RuntimeEvent};
 use serde_json::json;
 

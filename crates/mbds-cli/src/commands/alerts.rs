@@ -9,7 +9,7 @@ use crate::{
 };
 use clap::Args;
 use mbds_client::queries::{self, AuditEntry};
-use mbds_proxy::ParticipantKeys;
+use mbds_client::ParticipantKeys;
 use mbds_runtime::AccountId;
 use pallet_consent::AuditEvent;
 use serde_json::{json, Value};

@@ -7,8 +7,8 @@ use crate::{
 	common::{account, connect, grantee_str, out, short, ss58, Out},
 };
 use clap::Args;
+use mbds_client::{chain, ParticipantKeys};
 use mbds_primitives::consent::{AccessTarget, RecordId};
-use mbds_proxy::{chain, ParticipantKeys};
 use mbds_runtime::AccountId;
 use pallet_consent::AuditEvent;
 use serde_json::{json, Value};

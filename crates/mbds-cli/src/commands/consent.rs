@@ -10,8 +10,8 @@ use crate::{
 };
 use clap::Subcommand;
 use mbds_client::queries;
+use mbds_client::{proxy::api, ParticipantKeys};
 use mbds_primitives::consent::Grantee;
-use mbds_proxy::{api, ParticipantKeys};
 use mbds_runtime::{RuntimeCall, RuntimeEvent};
 use serde_json::json;
 

@@ -6,8 +6,8 @@ use crate::{
 	common::{account, connect, out, ss58, write_private, Out},
 };
 use clap::Subcommand;
+use mbds_client::{chain, ParticipantKeys};
 use mbds_primitives::Role;
-use mbds_proxy::{chain, ParticipantKeys};
 use serde_json::json;
 use std::path::PathBuf;
 

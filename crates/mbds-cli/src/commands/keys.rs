@@ -5,7 +5,7 @@ use crate::{
 	common::{hex0x, out, Out},
 };
 use clap::Subcommand;
-use mbds_proxy::{ParticipantKeys, SearchKey};
+use mbds_client::{ParticipantKeys, SearchKey};
 use serde_json::json;
 use std::path::PathBuf;
 

@@ -7,20 +7,17 @@ use crate::{
 	common::{
 		account, block_on, connect, event_of, out, spinner, ss58, submit, write_private, Out,
 	},
-	sharing,
 };
 use clap::{Args, Subcommand, ValueEnum};
 use mbds_client::{
+	chain, membership, open_stores,
+	proxy::api,
+	read::{self, Progress},
 	records::{category_name, record_categories, SlipNote},
-	Client,
+	ParticipantKeys,
 };
 use mbds_crypto::{
-	keywords_from_json, CapsuleFragment, EncryptedKeyword, KeywordOpening, RecordEnvelope,
-	SealedNote, VerifiedCapsuleFragment,
-};
-use mbds_proxy::{
-	api::{self, KfragCertificate, ReencryptRequest, ReencryptResponse, Signed},
-	chain, open_stores, ParticipantKeys, ProxyClient,
+	keywords_from_json, EncryptedKeyword, KeywordOpening, RecordEnvelope, SealedNote,
 };
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
@@ -270,82 +267,40 @@ fn get(a: GetArgs) -> Result<Out, String> {
 		return Err(format!("record {record} is not sealed to {patient}"));
 	}
 	let (plain, via) = if keys.account() == patient_id {
-		(envelope.open(&keys.record_key()).map_err(|e| format!("record {record}: {e}"))?, vec![])
+		(read::open_own(&keys, record, &envelope)?, vec![])
 	} else {
-		if proxies.len() < threshold {
-			return Err(format!(
-				"{threshold} proxy fragments are needed but only {} --proxy given",
-				proxies.len()
-			));
-		}
 		// Fragments open with your own key, or (a grant to your institution's doctors) with
 		// your institution's, if it gave you its member key.
 		let mut openers = vec![(keys.ss58(), keys.record_key())];
 		if let Some(path) = &member_key {
-			openers.push(load_member_key(&keys, &consortium, path)?);
-		}
-		let mut cfrags: Vec<Vec<VerifiedCapsuleFragment>> = vec![Vec::new(); openers.len()];
-		let mut via = Vec::new();
-		let mut accounts: Vec<String> = Vec::new();
-		let mut refusals = Vec::new();
-		// Ask as many proxies at once as fragments are still missing (each records the access
-		// on chain, so no more than needed), in parallel; then the next ones for what failed.
-		let mut next = 0;
-		while next < proxies.len() {
-			let have = cfrags.iter().map(Vec::len).max().unwrap_or(0);
-			if have >= threshold {
-				break;
+			// (Too few --proxy is reported first, by `read_shared`.)
+			if proxies.len() >= threshold {
+				openers.push(membership::load_member_key(&keys, &consortium, path)?);
 			}
-			let batch = &proxies[next..(next + threshold - have).min(proxies.len())];
-			next += batch.len();
-			let pb = spinner(format!(
-				"asking {} proxies at once (each records the access on chain)",
-				batch.len()
-			));
-			let answers: Vec<_> = std::thread::scope(|scope| {
-				let asks: Vec<_> = batch
-					.iter()
-					.map(|url| {
-						let (keys, envelope, openers, patient_id) =
-							(&keys, &envelope, &openers, &patient_id);
-						scope.spawn(move || {
-							fragment_from(keys, url, patient, record, patient_id, envelope, openers)
-						})
-					})
-					.collect();
-				asks.into_iter()
-					.map(|a| a.join().unwrap_or_else(|_| Err("the request panicked".into())))
-					.collect()
-			});
-			pb.finish_and_clear();
-			for (url, answer) in batch.iter().zip(answers) {
-				match answer {
-					// Two URLs of one health authority give one fragment, not two.
-					Ok((_, _, proxy)) if accounts.contains(&proxy) => refusals.push(format!(
-						"{url}: the same health authority ({proxy}) as another --proxy"
-					)),
-					Ok((i, c, proxy)) => {
-						cfrags[i].push(c);
-						via.push(url.clone());
-						accounts.push(proxy);
-					}
-					Err(e) => refusals.push(format!("{url}: {e}")),
+		}
+		let mut pb = None;
+		let mut progress = |p| match p {
+			Progress::Asking(n) => {
+				pb = Some(spinner(format!(
+					"asking {n} proxies at once (each records the access on chain)"
+				)))
+			}
+			Progress::Answered => {
+				if let Some(pb) = pb.take() {
+					pb.finish_and_clear()
 				}
 			}
-		}
-		let Some(i) = cfrags.iter().position(|c| c.len() >= threshold) else {
-			return Err(format!(
-				"only {} of the {threshold} capsule fragments needed were obtained:\n  {}",
-				cfrags.iter().map(Vec::len).max().unwrap_or(0),
-				refusals.join("\n  ")
-			));
 		};
-		(
-			envelope
-				.open_reencrypted(&openers[i].1, std::mem::take(&mut cfrags[i]))
-				.map_err(|e| format!("record {record}: {e}"))?,
-			via,
-		)
+		read::read_shared(
+			&keys,
+			patient,
+			record,
+			&envelope,
+			&proxies,
+			threshold,
+			&openers,
+			&mut progress,
+		)?
 	};
 	let text = String::from_utf8(plain).map_err(|_| format!("record {record}: not UTF-8 text"))?;
 	let keywords: Vec<String> = keywords_from_json(&text)
@@ -370,104 +325,4 @@ fn get(a: GetArgs) -> Result<Out, String> {
 	}
 	let fhir: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
 	out(lines, json!({"record": record, "keywords": keywords, "proxies": via, "fhir": fhir}))
-}
-
-/// One proxy's verified capsule fragment for `record`, and which of `openers` (grantee SS58,
-/// PRE secret key) it opens with.
-fn fragment_from(
-	keys: &ParticipantKeys,
-	url: &str,
-	patient: &str,
-	record: &str,
-	patient_id: &AccountId,
-	envelope: &RecordEnvelope,
-	openers: &[(String, mbds_crypto::PreSecretKey)],
-) -> Result<(usize, VerifiedCapsuleFragment, String), String> {
-	let (pinned, url) = sharing::parse_proxy(url);
-	let proxy = ProxyClient::new(url);
-	let health = proxy.health().map_err(|e| e.to_string())?;
-	if let Some(pinned) = pinned.filter(|p| *p != health.account) {
-		return Err(format!("it says it is {}, not {pinned} as given", health.account));
-	}
-	let req_proxy = health.account.clone();
-	let issued_at = api::now_ms();
-	// The statement the consortium needs to record this access for us (and only for us).
-	let statement = api::read_statement(
-		&account("proxy account", &health.account)?,
-		&account("patient", patient)?,
-		chain::parse_hash("record", record)?,
-		issued_at,
-	);
-	let req = ReencryptRequest {
-		proxy: health.account,
-		patient: patient.into(),
-		record_hash: record.into(),
-		issued_at,
-		access_signature: api::sign_statement(&keys.pair(), &statement),
-	};
-	let resp: ReencryptResponse = proxy
-		.post("/v1/reencrypt", &Signed::sign(&keys.pair(), &req))
-		.map_err(|e| e.to_string())?;
-	// The fragment's provenance: the patient's certificate of this proxy's fragment for us.
-	let (signer, cert): (AccountId, KfragCertificate) =
-		resp.certificate.open().map_err(|e| format!("the proxy's certificate: {e}"))?;
-	if &signer != patient_id {
-		return Err(format!(
-			"the proxy's certificate is signed by {}, not by the patient",
-			ss58(&signer)
-		));
-	}
-	let opener = openers.iter().position(|(grantee, _)| *grantee == cert.grantee);
-	let Some(opener) = opener.filter(|_| cert.proxy == req_proxy) else {
-		return Err(format!(
-			"the proxy's certificate is for grantee {} at proxy {}, not for you (or your institution, with --member-key) at this proxy",
-			cert.grantee, cert.proxy
-		));
-	};
-	let my_pk = openers[opener].1.public_key();
-	let vk = hex::decode(cert.verifying_key.trim_start_matches("0x"))
-		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
-	let vk = mbds_crypto::VerifyingKey::from_bytes(&vk)
-		.map_err(|e| format!("the certificate's verifying key: {e}"))?;
-	let cfrag =
-		hex::decode(resp.cfrag.trim_start_matches("0x")).map_err(|e| format!("cfrag: {e}"))?;
-	CapsuleFragment::from_bytes(&cfrag)
-		.and_then(|c| c.verify(envelope, &vk, &my_pk))
-		.map(|c| (opener, c, req_proxy))
-		.map_err(|e| {
-			format!("the proxy's capsule fragment is invalid (forged or for another record): {e}")
-		})
-}
-
-/// The member key file an institution wrote for this doctor: (institution SS58, its PRE key),
-/// checked against the institution's key on the consortium and this doctor's registered role.
-fn load_member_key(
-	keys: &ParticipantKeys,
-	consortium: &Client,
-	path: &std::path::Path,
-) -> Result<(String, mbds_crypto::PreSecretKey), String> {
-	let file: Value = std::fs::read(path)
-		.map_err(|e| e.to_string())
-		.and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-		.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
-	let field = |name: &str| {
-		file[name].as_str().map(String::from).ok_or_else(|| {
-			format!("--member-key {}: no `{name}` field; is it a member key file?", path.display())
-		})
-	};
-	let institution = account("--member-key institution", &field("institution")?)?;
-	if field("member")? != keys.ss58() {
-		return Err(format!(
-			"--member-key {}: made for {}, not for you",
-			path.display(),
-			field("member")?
-		));
-	}
-	let sealed = mbds_client::bytes_of(&Value::String(field("sealed")?))
-		.map_err(|e| format!("--member-key {}: field `sealed`: {e}", path.display()))?;
-	let institution_pk = chain::record_key(consortium, &institution)?;
-	let key =
-		mbds_client::membership::open_member_key(&sealed, &keys.record_key(), &institution_pk)
-			.map_err(|e| format!("--member-key {}: {e}", path.display()))?;
-	Ok((ss58(&institution), key))
 }

@@ -6,8 +6,8 @@ use crate::{
 	common::{account, out, spinner, Out},
 };
 use clap::Args;
-use mbds_proxy::{
-	api::{self, SearchRequest, SearchResponse, Signed},
+use mbds_client::{
+	proxy::api::{self, SearchRequest, SearchResponse, Signed},
 	ParticipantKeys, ProxyClient,
 };
 

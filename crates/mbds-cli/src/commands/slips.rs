@@ -5,6 +5,7 @@ use crate::{
 	common::{block_on, connect, out, short, ss58, submit, Out},
 };
 use clap::{Args, Subcommand, ValueEnum};
+use mbds_client::{chain, open_stores, ParticipantKeys};
 use mbds_client::{
 	queries::{self, Slip},
 	records::{category_name, record_categories, SlipNote},
@@ -14,7 +15,6 @@ use mbds_crypto::{
 	check_keywords, keywords_from_json, EncryptedKeyword, Keyword, RecordEnvelope, SealedNote,
 };
 use mbds_primitives::{InstitutionKind, Role};
-use mbds_proxy::{chain, open_stores, ParticipantKeys};
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::H256;

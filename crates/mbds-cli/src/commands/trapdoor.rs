@@ -6,8 +6,8 @@ use crate::{
 	common::{account, connect, hex0x, out, Out},
 };
 use clap::Args;
+use mbds_client::{chain, ParticipantKeys};
 use mbds_crypto::Keyword;
-use mbds_proxy::{chain, ParticipantKeys};
 use serde_json::json;
 
 #[derive(Args)]

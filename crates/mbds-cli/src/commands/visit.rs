@@ -6,7 +6,7 @@ use crate::{
 	common::{account, hex0x, out, ss58, Out},
 };
 use clap::Args;
-use mbds_proxy::{api, ParticipantKeys};
+use mbds_client::{proxy::api, ParticipantKeys};
 use mbds_runtime::AccountId;
 use serde_json::json;
 use sp_core::Pair;

@@ -7,8 +7,8 @@ use crate::{
 	common::{account, connect, event_of, out, scope_str, ss58, submit, Out},
 };
 use clap::{Args, Subcommand};
+use mbds_client::ParticipantKeys;
 use mbds_primitives::consent::PolicyId;
-use mbds_proxy::ParticipantKeys;
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use pallet_consent::{Policy, PolicyRule};
 use serde_json::json;

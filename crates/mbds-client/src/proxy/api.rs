@@ -1,4 +1,4 @@
-//! The proxy's HTTP API (JSON), shared by the server and its clients (the `mbds` CLI).
+//! The proxy's HTTP API (JSON), shared by the server (`mbds-proxy`) and its clients.
 //!
 //! Every request that acts for someone is a [`Signed`] envelope: the JSON payload as a string,
 //! the signer's SS58 account and its sr25519 signature over `"mbds-proxy-request-v1:" | payload`.
@@ -15,6 +15,7 @@
 //! Refusals come back as HTTP 4xx/5xx with an [`ErrorBody`] saying what is wrong, whether the
 //! refusal was recorded in the patient's audit trail, and what to do.
 
+use crate::{Error, Result};
 use mbds_primitives::{
 	consent::{AccessTarget, Action, RecordId},
 	statements::{AccessStatement, SearchStatement},
@@ -53,15 +54,19 @@ impl Signed {
 	}
 
 	/// Checks the signature; the signer and the decoded payload. Errors say which part is bad.
-	pub fn open<T: DeserializeOwned>(&self) -> Result<(AccountId, T), String> {
+	pub fn open<T: DeserializeOwned>(&self) -> Result<(AccountId, T)> {
 		let signer = AccountId::from_ss58check(&self.signer).map_err(|e| {
-			format!("field `signer`: {:?} is not an SS58 account ({e:?})", self.signer)
+			Error::invalid(
+				"signer",
+				format!("field `signer`: {:?} is not an SS58 account ({e:?})", self.signer),
+			)
 		})?;
 		let mut message = SIGNING_DOMAIN.to_vec();
 		message.extend_from_slice(self.payload.as_bytes());
 		open_signature("signature", &self.signature, &signer, &message, "the payload")?;
-		let payload = serde_json::from_str(&self.payload)
-			.map_err(|e| format!("field `payload`: malformed for this endpoint: {e}"))?;
+		let payload = serde_json::from_str(&self.payload).map_err(|e| {
+			Error::invalid("payload", format!("field `payload`: malformed for this endpoint: {e}"))
+		})?;
 		Ok((signer, payload))
 	}
 }
@@ -80,7 +85,7 @@ pub struct Health {
 	/// `0x` hex of the SHA-256 of its TLS certificate.
 	pub tls_certificate_sha256: String,
 	/// `0x` hex of its account's sr25519 signature binding that certificate
-	/// ([`crate::tls::binding_message`]).
+	/// ([`crate::proxy::tls::binding_message`]).
 	pub tls_binding: String,
 }
 
@@ -253,7 +258,7 @@ pub fn open_search_signature(
 	signature: &str,
 	user: &AccountId,
 	statement: &SearchStatement<AccountId>,
-) -> Result<sr25519::Signature, String> {
+) -> Result<sr25519::Signature> {
 	open_signature("search_signature", signature, user, &statement.signing_payload(), STATEMENT)
 }
 
@@ -268,16 +273,20 @@ fn open_signature(
 	user: &AccountId,
 	payload: &[u8],
 	what: &str,
-) -> Result<sr25519::Signature, String> {
+) -> Result<sr25519::Signature> {
 	let raw = hex::decode(signature.trim_start_matches("0x"))
-		.map_err(|e| format!("field `{field}`: not hex: {e}"))?;
-	let signature = sr25519::Signature::try_from(&raw[..])
-		.map_err(|_| format!("field `{field}`: {} bytes, expected 64", raw.len()))?;
+		.map_err(|e| Error::invalid(field, format!("field `{field}`: not hex: {e}")))?;
+	let signature = sr25519::Signature::try_from(&raw[..]).map_err(|_| {
+		Error::invalid(field, format!("field `{field}`: {} bytes, expected 64", raw.len()))
+	})?;
 	let public = sr25519::Public::from_raw(*user.as_ref());
 	if !sr25519::Pair::verify(&signature, payload, &public) {
-		return Err(format!(
-			"field `{field}`: not a valid signature of {} over {what}",
-			user.to_ss58check()
+		return Err(Error::invalid(
+			field,
+			format!(
+				"field `{field}`: not a valid signature of {} over {what}",
+				user.to_ss58check()
+			),
 		));
 	}
 	Ok(signature)
@@ -288,7 +297,7 @@ pub fn open_statement_signature(
 	signature: &str,
 	user: &AccountId,
 	statement: &AccessStatement<AccountId>,
-) -> Result<sr25519::Signature, String> {
+) -> Result<sr25519::Signature> {
 	open_signature("access_signature", signature, user, &statement.signing_payload(), STATEMENT)
 }
 
@@ -337,7 +346,10 @@ mod tests {
 		assert!(open_statement_signature(&sig, &who, &statement).is_ok());
 		// Another record, another proxy or another time is another statement.
 		let other = read_statement(&proxy, &patient, H256::repeat_byte(2), 42);
-		assert!(open_statement_signature(&sig, &who, &other).unwrap_err().contains("not "));
+		assert!(open_statement_signature(&sig, &who, &other)
+			.unwrap_err()
+			.to_string()
+			.contains("not "));
 		let other = read_statement(&patient, &patient, H256::repeat_byte(1), 42);
 		assert!(open_statement_signature(&sig, &who, &other).is_err());
 		let other = read_statement(&proxy, &patient, H256::repeat_byte(1), 43);
@@ -353,6 +365,7 @@ mod tests {
 		assert!(open_statement_signature(&ssig, &who, &statement).is_err());
 		assert!(open_statement_signature("0x12", &who, &statement)
 			.unwrap_err()
+			.to_string()
 			.contains("expected 64"));
 	}
 
@@ -373,13 +386,21 @@ mod tests {
 
 		let mut forged = signed.clone();
 		forged.payload = forged.payload.replace("\"x\"", "\"y\"");
-		assert!(forged.open::<SearchRequest>().unwrap_err().contains("not a valid signature"));
+		assert!(forged
+			.open::<SearchRequest>()
+			.unwrap_err()
+			.to_string()
+			.contains("not a valid signature"));
 		let mut other = signed.clone();
 		other.signer =
 			AccountId::from(sr25519::Pair::from_seed(&[4u8; 32]).public()).to_ss58check();
-		assert!(other.open::<SearchRequest>().unwrap_err().contains("not a valid signature"));
+		assert!(other
+			.open::<SearchRequest>()
+			.unwrap_err()
+			.to_string()
+			.contains("not a valid signature"));
 		let mut short = signed;
 		short.signature = "0x1234".into();
-		assert!(short.open::<SearchRequest>().unwrap_err().contains("expected 64"));
+		assert!(short.open::<SearchRequest>().unwrap_err().to_string().contains("expected 64"));
 	}
 }

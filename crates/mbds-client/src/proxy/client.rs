@@ -1,8 +1,8 @@
-//! An HTTPS client of proxies (used by the `mbds` CLI): it trusts a proxy's certificate only
-//! when the proxy's account signed it ([`crate::tls`]), and pins it.
+//! An HTTPS client of proxies: it trusts a proxy's certificate only when the proxy's account
+//! signed it ([`super::tls`]), and pins it.
 
-use crate::api::{ErrorBody, Health, Signed};
-use crate::tls::BoundCertVerifier;
+use super::api::{ErrorBody, Health, Signed};
+use super::tls::BoundCertVerifier;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +49,8 @@ impl core::fmt::Display for ProxyError {
 		}
 	}
 }
+
+impl std::error::Error for ProxyError {}
 
 impl ProxyClient {
 	/// A client of the proxy at `url`.
@@ -102,14 +104,14 @@ impl ProxyClient {
 		if claimed != seen {
 			return Err(not_bound("it presented another certificate than the one named".into()));
 		}
-		let account =
-			crate::keys::parse_account("health `account`", &health.account).map_err(not_bound)?;
+		let account = crate::keys::parse_account("health `account`", &health.account)
+			.map_err(|e| not_bound(e.to_string()))?;
 		let signature = hex::decode(health.tls_binding.trim_start_matches("0x"))
 			.ok()
 			.and_then(|b| <[u8; 64]>::try_from(b).ok())
 			.map(sp_core::sr25519::Signature::from_raw)
 			.ok_or_else(|| not_bound("the binding is not a signature".into()))?;
-		if !crate::tls::binding_is_valid(account.as_ref(), &seen, &signature) {
+		if !super::tls::binding_is_valid(account.as_ref(), &seen, &signature) {
 			return Err(not_bound("the account did not sign it".into()));
 		}
 		if self.verifier.pinned().is_some_and(|p| p != seen) {

@@ -14,6 +14,7 @@
 //!
 //! The file is written with mode 0600 and the seed is never printed.
 
+use crate::{Error, Result};
 use mbds_crypto::{KeySeed, PatientKeys, PeksSecretKey, PreSecretKey, TesterSecretKey};
 use mbds_runtime::{AccountId, Runtime};
 use pallet_kmc::{KeyScheme, KeySetOf, PublicKey};
@@ -69,38 +70,35 @@ impl ParticipantKeys {
 	}
 
 	/// Reads a key file; the error names the file and what is wrong with it.
-	pub fn load(path: &Path) -> Result<Self, String> {
+	pub fn load(path: &Path) -> Result<Self> {
 		let text = std::fs::read_to_string(path)
-			.map_err(|e| format!("key file {}: cannot read it: {e}", path.display()))?;
+			.map_err(|e| key_file(path, format!("cannot read it: {e}")))?;
 		let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
-			format!(
-				"key file {}: not an MBDS key file (expected JSON with kind, version, seed): {e}",
-				path.display()
+			key_file(
+				path,
+				format!("not an MBDS key file (expected JSON with kind, version, seed): {e}"),
 			)
 		})?;
 		if file.kind != KIND {
-			return Err(format!(
-				"key file {}: field `kind` is {:?}, expected {KIND:?}",
-				path.display(),
-				file.kind
+			return Err(key_file(
+				path,
+				format!("field `kind` is {:?}, expected {KIND:?}", file.kind),
 			));
 		}
 		if file.version != VERSION {
-			return Err(format!(
-				"key file {}: field `version` is {}, this build reads version {VERSION}",
-				path.display(),
-				file.version
+			return Err(key_file(
+				path,
+				format!("field `version` is {}, this build reads version {VERSION}", file.version),
 			));
 		}
-		let raw =
-			Zeroizing::new(hex::decode(file.seed.trim_start_matches("0x")).map_err(|e| {
-				format!("key file {}: field `seed` is not hex: {e}", path.display())
-			})?);
+		let raw = Zeroizing::new(
+			hex::decode(file.seed.trim_start_matches("0x"))
+				.map_err(|e| key_file(path, format!("field `seed` is not hex: {e}")))?,
+		);
 		if raw.len() != 32 {
-			return Err(format!(
-				"key file {}: field `seed` is {} bytes, expected 32",
-				path.display(),
-				raw.len()
+			return Err(key_file(
+				path,
+				format!("field `seed` is {} bytes, expected 32", raw.len()),
 			));
 		}
 		let mut seed = Zeroizing::new([0u8; 32]);
@@ -109,18 +107,18 @@ impl ParticipantKeys {
 	}
 
 	/// Writes the key file (mode 0600); refuses to overwrite an existing file.
-	pub fn save(&self, path: &Path) -> Result<(), String> {
+	pub fn save(&self, path: &Path) -> Result<()> {
 		use std::io::Write;
 		if path.exists() {
-			return Err(format!(
-				"key file {}: already exists; move it away or choose another path (keys are never overwritten)",
-				path.display()
+			return Err(key_file(
+				path,
+				"already exists; move it away or choose another path (keys are never overwritten)"
+					.into(),
 			));
 		}
 		if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-			std::fs::create_dir_all(dir).map_err(|e| {
-				format!("key file {}: cannot create its folder: {e}", path.display())
-			})?;
+			std::fs::create_dir_all(dir)
+				.map_err(|e| key_file(path, format!("cannot create its folder: {e}")))?;
 		}
 		let file = KeyFile {
 			kind: KIND.into(),
@@ -135,12 +133,11 @@ impl ParticipantKeys {
 			use std::os::unix::fs::OpenOptionsExt;
 			options.mode(0o600);
 		}
-		let mut f = options
-			.open(path)
-			.map_err(|e| format!("key file {}: cannot create it: {e}", path.display()))?;
+		let mut f =
+			options.open(path).map_err(|e| key_file(path, format!("cannot create it: {e}")))?;
 		f.write_all(text.as_bytes())
 			.and_then(|_| f.sync_all())
-			.map_err(|e| format!("key file {}: cannot write it: {e}", path.display()))
+			.map_err(|e| key_file(path, format!("cannot write it: {e}")))
 	}
 
 	/// The account key pair (signs transactions and proxy requests).
@@ -212,9 +209,14 @@ impl ParticipantKeys {
 }
 
 /// Parses an SS58 account, naming `what` on error.
-pub fn parse_account(what: &str, s: &str) -> Result<AccountId, String> {
+pub fn parse_account(what: &str, s: &str) -> Result<AccountId> {
 	AccountId::from_ss58check(s.trim())
-		.map_err(|e| format!("{what}: {s:?} is not an SS58 account ({e:?})"))
+		.map_err(|e| Error::invalid(what, format!("{what}: {s:?} is not an SS58 account ({e:?})")))
+}
+
+/// A key file error: `path` and what is wrong with it.
+fn key_file(path: &Path, message: String) -> Error {
+	Error::KeyFile { path: path.to_path_buf(), message }
 }
 
 #[cfg(test)]
@@ -230,7 +232,7 @@ mod tests {
 		let back = ParticipantKeys::load(&path).unwrap();
 		assert_eq!(back.account(), keys.account());
 		assert_eq!(back.record_key().public_key(), keys.record_key().public_key());
-		assert!(keys.save(&path).unwrap_err().contains("already exists"));
+		assert!(keys.save(&path).unwrap_err().to_string().contains("already exists"));
 		#[cfg(unix)]
 		{
 			use std::os::unix::fs::PermissionsExt;
@@ -241,12 +243,15 @@ mod tests {
 		let bad = dir.path().join("bad.json");
 		std::fs::write(&bad, r#"{"kind":"mbds-participant-keys","version":1,"seed":"0x12"}"#)
 			.unwrap();
-		let err = ParticipantKeys::load(&bad).unwrap_err();
+		let err = ParticipantKeys::load(&bad).unwrap_err().to_string();
 		assert!(err.contains("bad.json") && err.contains("`seed` is 1 bytes"), "{err}");
 		std::fs::write(&bad, r#"{"kind":"other","version":1,"seed":"0x12"}"#).unwrap();
-		assert!(ParticipantKeys::load(&bad).unwrap_err().contains("`kind`"));
+		assert!(ParticipantKeys::load(&bad).unwrap_err().to_string().contains("`kind`"));
 		std::fs::write(&bad, "not json").unwrap();
-		assert!(ParticipantKeys::load(&bad).unwrap_err().contains("not an MBDS key file"));
+		assert!(ParticipantKeys::load(&bad)
+			.unwrap_err()
+			.to_string()
+			.contains("not an MBDS key file"));
 	}
 
 	#[test]
