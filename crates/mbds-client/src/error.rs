@@ -144,6 +144,29 @@ pub enum Error {
 	/// Something expected did not happen in time (a transaction included, a state reached).
 	#[error("{0}")]
 	Timeout(String),
+	/// The chain at `url` runs a runtime whose calls this client cannot encode: another
+	/// runtime, or an upgrade that changed the call encoding (its transaction version).
+	#[error(
+		"{url} runs runtime {chain_name} version {chain_spec} (transaction version {chain_tx}); this client was built for {client_name} version {client_spec} (transaction version {client_tx}), and {reason}: use a build of MBDS for runtime version {chain_spec} (nothing was signed or sent)"
+	)]
+	IncompatibleRuntime {
+		/// The node's endpoint.
+		url: String,
+		/// What the chain runs.
+		chain_name: String,
+		/// Its spec version.
+		chain_spec: u32,
+		/// Its transaction version.
+		chain_tx: u32,
+		/// What this client was built with.
+		client_name: String,
+		/// Its spec version.
+		client_spec: u32,
+		/// Its transaction version.
+		client_tx: u32,
+		/// Why they do not fit.
+		reason: String,
+	},
 	/// Fewer proxies than the threshold did their part (took a key fragment, gave a capsule
 	/// fragment); the message lists why each other one did not.
 	#[error("{0}")]

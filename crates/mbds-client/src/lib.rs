@@ -87,6 +87,7 @@ pub fn signed(
 	signer: &sr25519::Pair,
 	nonce: u32,
 	genesis: H256,
+	spec_version: u32,
 ) -> UncheckedExtrinsic {
 	let ext: TxExtension = (
 		frame_system::CheckNonZeroSender::new(),
@@ -99,8 +100,11 @@ pub fn signed(
 		pallet_kmc::CheckParticipant::new(),
 		pallet_transaction_payment::ChargeTransactionPayment::from(0).into(),
 	);
+	// The transaction version is this build's: `signing_spec_version` refused a chain whose
+	// call encoding differs. The spec version is the chain's (an upgrade that kept the call
+	// encoding does not stop the client).
 	let implicit =
-		((), VERSION.spec_version, VERSION.transaction_version, genesis, genesis, (), (), (), ());
+		((), spec_version, VERSION.transaction_version, genesis, genesis, (), (), (), ());
 	let payload = SignedPayload::from_raw(call.clone(), ext.clone(), implicit);
 	let signature = payload.using_encoded(|p| signer.sign(p));
 	let who: sp_runtime::AccountId32 = signer.public().into();
@@ -120,6 +124,28 @@ pub fn extrinsics_root(extrinsics: &[Vec<u8>]) -> H256 {
 		extrinsics.to_vec(),
 		VERSION.extrinsics_root_state_version(),
 	)
+}
+
+/// The spec version to sign with for a chain at `url` running runtime `name` at `spec` with
+/// transaction version `tx`, or why this build cannot sign for it.
+pub fn compatible(url: &str, name: &str, spec: u32, tx: u32) -> Result<u32> {
+	let reason = if name != VERSION.spec_name.as_ref() {
+		"it is another runtime"
+	} else if tx != VERSION.transaction_version {
+		"the upgrade between them changed how calls are encoded"
+	} else {
+		return Ok(spec);
+	};
+	Err(Error::IncompatibleRuntime {
+		url: url.into(),
+		chain_name: name.into(),
+		chain_spec: spec,
+		chain_tx: tx,
+		client_name: VERSION.spec_name.to_string(),
+		client_spec: VERSION.spec_version,
+		client_tx: VERSION.transaction_version,
+		reason: reason.into(),
+	})
 }
 
 /// `call` wrapped in `sudo.sudo` (root until the authority council exists).
@@ -203,6 +229,29 @@ impl Client {
 		Ok(Client { rpc, genesis: H256::from_slice(&genesis) })
 	}
 
+	/// The runtime the chain runs now (`state_getRuntimeVersion` at the best block): its
+	/// name, spec version and transaction version.
+	pub fn runtime_version(&self) -> Result<(String, u32, u32)> {
+		let v = self.rpc.call("state_getRuntimeVersion", json!([]))?;
+		let field = |name: &str| {
+			v[name].as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| Error::Rpc {
+				url: self.rpc.url.clone(),
+				method: "state_getRuntimeVersion".into(),
+				message: format!("no numeric `{name}` in {v}"),
+			})
+		};
+		let name = v["specName"].as_str().unwrap_or_default().to_string();
+		Ok((name, field("specVersion")?, field("transactionVersion")?))
+	}
+
+	/// The spec version to sign with: the chain's, read before every transaction, if the chain
+	/// runs this runtime with the call encoding this client was built with; otherwise
+	/// [`Error::IncompatibleRuntime`], naming both versions.
+	pub fn signing_spec_version(&self) -> Result<u32> {
+		let (name, spec, tx) = self.runtime_version()?;
+		compatible(&self.rpc.url, &name, spec, tx)
+	}
+
 	/// Next nonce of `who`, counting its transactions in the node's pool.
 	pub fn next_nonce(&self, who: &sp_runtime::AccountId32) -> Result<u32> {
 		let n = self.rpc.call("system_accountNextIndex", json!([who.to_string()]))?;
@@ -216,7 +265,8 @@ impl Client {
 	/// Sign `call` with `signer` and its next nonce and submit it; the transaction hash.
 	pub fn submit(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<H256> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
-		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis);
+		let spec = self.signing_spec_version()?;
+		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis, spec);
 		let hash = self
 			.rpc
 			.call("author_submitExtrinsic", json!([hex_of(&xt.encode())]))
@@ -505,7 +555,8 @@ impl Client {
 	pub fn submit_tracked(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<Submitted> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
 		let from = self.best_number()?;
-		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis).encode();
+		let spec = self.signing_spec_version()?;
+		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis, spec).encode();
 		let xt_hex = hex_of(&xt);
 		let tx = self
 			.rpc
@@ -565,5 +616,49 @@ impl Client {
 			"{}: transaction {tx:?} of {who} not included within {timeout:?} (is the chain producing blocks?)",
 			self.rpc.url
 		)))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_client_signs_for_an_upgraded_chain_only_while_the_call_encoding_is_its_own() {
+		let name = VERSION.spec_name.to_string();
+		let tx = VERSION.transaction_version;
+		// The same runtime, or an upgrade that kept the call encoding: sign with the chain's
+		// spec version.
+		assert_eq!(compatible("n", &name, VERSION.spec_version, tx).unwrap(), VERSION.spec_version);
+		assert_eq!(
+			compatible("n", &name, VERSION.spec_version + 1, tx).unwrap(),
+			VERSION.spec_version + 1
+		);
+		// An upgrade that changed it: refused, naming both versions and what to do.
+		let err = compatible("http://node", &name, VERSION.spec_version + 1, tx + 1)
+			.unwrap_err()
+			.to_string();
+		assert!(
+			err.contains(&format!(
+				"version {} (transaction version {})",
+				VERSION.spec_version + 1,
+				tx + 1
+			)),
+			"{err}"
+		);
+		assert!(
+			err.contains(&format!(
+				"built for {name} version {} (transaction version {tx})",
+				VERSION.spec_version
+			)),
+			"{err}"
+		);
+		assert!(
+			err.contains("changed how calls are encoded") && err.contains("nothing was signed"),
+			"{err}"
+		);
+		// Another runtime altogether.
+		let err = compatible("n", "polkadot", 1, tx).unwrap_err().to_string();
+		assert!(err.contains("another runtime"), "{err}");
 	}
 }
