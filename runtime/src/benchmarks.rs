@@ -10,6 +10,10 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_consent, Consent]
 	[pallet_credit, Credit]
 	[pallet_anchor, Anchor]
+	[pallet_governance, Governance]
+	// The council's pallets run on their crates' own weights; listed so they can be measured.
+	[pallet_collective, Council]
+	[pallet_membership, CouncilMembership]
 );
 
 pub use crate::*;

@@ -1,7 +1,18 @@
 //! Genesis presets: the chains of an MBDS deployment.
 //!
 //! One runtime, several chains. Each preset says which chain it is (identifier, kind, name),
-//! who validates it, and who holds root until the council takes over. Chain specs in
+//! who validates it, who sits on its council and who operates its KMC. Only the one-node
+//! development chain has a root (sudo) key.
+//!
+//! Councils ([`council_of`]): on a private chain the institution and the health authorities,
+//! played by the dev accounts Alice (the institution) and Bob and Charlie (health
+//! authorities), three of its four validators' accounts; on the consortium its five member
+//! institutions, Alice to Eve (those `pallet-credit` grades). A motion passes with two thirds:
+//! 2 of 3 on a private chain, 4 of 5 on the consortium. The development chain seats Alice,
+//! Bob and Charlie too, so the council can be tried on `--dev`.
+//!
+//! KMC operator: Alice on every chain ([`KMC_OPERATOR`]), the bootstrap operator that
+//! registers the first participants; the council appoints others. Chain specs in
 //! `chain-specs/` are generated from these presets by `scripts/gen-chain-specs.sh`.
 //!
 //! Chain identifiers: 1 is the consortium; 1000s are hospitals; 2000s are platforms.
@@ -91,10 +102,25 @@ fn consortium_institutions(validators: &[Validator]) -> Vec<(AccountId, CreditDi
 		.collect()
 }
 
+/// The bootstrap KMC operator of every preset.
+pub const KMC_OPERATOR: Sr25519Keyring = Sr25519Keyring::Alice;
+
+/// The council seated in `preset`'s genesis (see the module docs), or `None` for an unknown
+/// preset.
+pub fn council_of(preset: &str) -> Option<Vec<Sr25519Keyring>> {
+	use Sr25519Keyring::*;
+	chain_of(preset)?;
+	Some(match preset {
+		CONSORTIUM_LOCAL => vec![Alice, Bob, Charlie, Dave, Eve],
+		_ => vec![Alice, Bob, Charlie],
+	})
+}
+
 fn genesis(
 	validators: Vec<Validator>,
 	endowed_accounts: Vec<AccountId>,
-	root: AccountId,
+	root: Option<AccountId>,
+	council: Vec<AccountId>,
 	(chain_id, kind, name): (ChainId, ChainKind, &str),
 ) -> Value {
 	// Aura's and GRANDPA's genesis authorities stay empty: `pallet-session` hands them the
@@ -133,7 +159,15 @@ fn genesis(
 			weights: credit.weights,
 			params: credit.params,
 		},
-		sudo: pallet_sudo::GenesisConfig { key: Some(root) },
+		// Only the one-node development chain has a root key; every network preset is governed
+		// by its council (and the KMC operators it appoints) from block 0.
+		sudo: pallet_sudo::GenesisConfig { key: root },
+		council_membership: pallet_membership::GenesisConfig {
+			members: council.try_into().expect("a preset's council fits COUNCIL_MAX_MEMBERS"),
+		},
+		kmc_operators: pallet_membership::GenesisConfig {
+			members: vec![KMC_OPERATOR.to_account_id()].try_into().expect("one operator fits"),
+		},
 		chain_info: pallet_chain_info::GenesisConfig { chain_id, kind, name: String::from(name) },
 	})
 }
@@ -154,7 +188,8 @@ pub fn preset_json(id: &str) -> Option<Value> {
 	Some(genesis(
 		validators(validator_count(id)?, chain.0),
 		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
-		Sr25519Keyring::Alice.to_account_id(),
+		(id == DEVELOPMENT).then(|| Sr25519Keyring::Alice.to_account_id()),
+		council_of(id)?.into_iter().map(|k| k.to_account_id()).collect(),
 		chain,
 	))
 }

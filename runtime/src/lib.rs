@@ -9,6 +9,12 @@
 //! validators (the institution's and the health authority's nodes) tolerates one faulty
 //! validator, the paper's PBFT bound `f = (n - 1) / 3`.
 //!
+//! Governance: every chain has a council (`Council`, seated by `CouncilMembership`) whose two
+//! thirds is the origin of every privileged MBDS call, and which appoints the KMC operators
+//! (`KmcOperators`) who register participants; `Governance` gives it runtime upgrades
+//! (`authorize_upgrade`, then anyone's `system.apply_authorized_upgrade`) and the session
+//! period. See `configs/governance.rs`.
+//!
 //! Layout: `configs/` holds each pallet's `Config`, `apis.rs` the runtime APIs,
 //! `genesis_config_presets.rs` the chains.
 
@@ -81,7 +87,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; an upgrade with the same number is refused.
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump when the encoding of calls or transaction extensions changes.
@@ -144,8 +150,19 @@ pub type UncheckedExtrinsic =
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, besides the pallets' own.
-#[allow(unused_parens)]
-type Migrations = (configs::FillSessionVoterKeys,);
+///
+/// Spec 104 (the council): the session period moves from the raw `:SessionPeriod:` key into
+/// `pallet-governance`; the pallets versioned in this release (chain-info, credit, consent)
+/// go from on-chain version 0 to 1 (layout unchanged). The pallets added in it (`Council`,
+/// `CouncilMembership`, `KmcOperators`, `Governance`) get their in-code version from
+/// `frame_executive` before these run.
+pub type Migrations = (
+	configs::FillSessionVoterKeys,
+	pallet_governance::migrations::MoveSessionPeriod<Runtime, configs::OldSessionPeriodKey>,
+	pallet_chain_info::migrations::v1::BumpToV1<Runtime>,
+	pallet_credit::migrations::v1::BumpToV1<Runtime>,
+	pallet_consent::migrations::v1::BumpToV1<Runtime>,
+);
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<
@@ -218,6 +235,16 @@ mod runtime {
 	pub type Consent = pallet_consent;
 	#[runtime::pallet_index(23)]
 	pub type Anchor = pallet_anchor;
+
+	// Governance: the council, its membership, the KMC operators it appoints, its typed calls.
+	#[runtime::pallet_index(30)]
+	pub type Council = pallet_collective<Instance1>;
+	#[runtime::pallet_index(31)]
+	pub type CouncilMembership = pallet_membership<Instance1>;
+	#[runtime::pallet_index(32)]
+	pub type KmcOperators = pallet_membership<Instance2>;
+	#[runtime::pallet_index(33)]
+	pub type Governance = pallet_governance;
 }
 
 #[cfg(test)]

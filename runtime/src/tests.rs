@@ -52,7 +52,11 @@ fn every_preset_builds_a_chain_that_knows_what_it_is() {
 				voters,
 				"{preset}: session validators are the GRANDPA voters"
 			);
-			assert!(pallet_sudo::Key::<Runtime>::get().is_some(), "{preset} has a root key");
+			assert_eq!(
+				pallet_sudo::Key::<Runtime>::get().is_some(),
+				preset == genesis_config_presets::DEVELOPMENT,
+				"only the development chain has a root key ({preset})"
+			);
 		});
 	}
 }
@@ -209,4 +213,541 @@ fn the_upgrade_fills_the_voter_snapshot_from_the_session_key_owners() {
 		configs::FillSessionVoterKeys::on_runtime_upgrade();
 		assert_eq!(pallet_credit::SessionVoterKeys::<Runtime>::get(), one);
 	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Governance stories: the council (2/3), its membership, the KMC operators, typed calls.
+// ---------------------------------------------------------------------------------------------
+
+mod governance {
+	use super::storage_of;
+	use crate::{configs::CouncilCollective, genesis_config_presets::*, *};
+	use codec::Encode;
+	use frame_support::{
+		dispatch::GetDispatchInfo,
+		traits::{Get, GetStorageVersion, PalletInfoAccess, StorageVersion},
+	};
+	use pallet_session::ShouldEndSession;
+	use sp_keyring::Sr25519Keyring::{self as Keyring, *};
+	use sp_runtime::{
+		traits::{BlakeTwo256, Hash as _},
+		DispatchError, DispatchResult,
+	};
+
+	type CouncilError = pallet_collective::Error<Runtime, CouncilCollective>;
+	type CouncilEvent = pallet_collective::Event<Runtime, CouncilCollective>;
+
+	fn signed(who: Keyring) -> RuntimeOrigin {
+		RuntimeOrigin::signed(who.to_account_id())
+	}
+
+	/// A chain in block 1 (events are recorded from block 1 on).
+	fn chain(preset: &str) -> sp_io::TestExternalities {
+		let mut ext = storage_of(preset);
+		ext.execute_with(|| System::set_block_number(1));
+		ext
+	}
+
+	/// An open council motion.
+	struct Motion {
+		call: RuntimeCall,
+		hash: Hash,
+		index: u32,
+		len: u32,
+	}
+
+	/// `by` proposes `call`, needing `threshold` ayes. The proposer votes separately (its
+	/// proposal is not its aye).
+	fn propose(by: Keyring, threshold: u32, call: RuntimeCall) -> Result<Motion, DispatchError> {
+		let len = call.encoded_size() as u32;
+		let index = pallet_collective::ProposalCount::<Runtime, CouncilCollective>::get();
+		Council::propose(signed(by), threshold, Box::new(call.clone()), len)
+			.map_err(|e| e.error)?;
+		Ok(Motion { hash: BlakeTwo256::hash_of(&call), call, index, len })
+	}
+
+	fn vote(by: Keyring, m: &Motion, aye: bool) -> DispatchResult {
+		Council::vote(signed(by), m.hash, m.index, aye).map(|_| ()).map_err(|e| e.error)
+	}
+
+	/// Anyone may close a motion: approved with enough ayes, disapproved after its time.
+	fn close(by: Keyring, m: &Motion) -> DispatchResult {
+		let weight = m.call.get_dispatch_info().call_weight;
+		Council::close(signed(by), m.hash, m.index, weight, m.len).map(|_| ()).map_err(|e| e.error)
+	}
+
+	fn council_events() -> Vec<CouncilEvent> {
+		System::events()
+			.into_iter()
+			.filter_map(|r| match r.event {
+				RuntimeEvent::Council(e) => Some(e),
+				_ => None,
+			})
+			.collect()
+	}
+
+	/// The dispatch result of motion `m` as its `Executed` event reports it (errors without
+	/// their message, which events do not carry).
+	fn executed(m: &Motion) -> Option<DispatchResult> {
+		council_events().into_iter().find_map(|e| match e {
+			CouncilEvent::Executed { proposal_hash, result } if proposal_hash == m.hash => {
+				Some(result.map_err(|e| e.stripped()))
+			}
+			_ => None,
+		})
+	}
+
+	/// `ayes[0]` proposes `call` with `ayes.len()` as threshold, every one of `ayes` votes aye,
+	/// and the last closes it: the result of the call as executed by the council.
+	fn pass(ayes: &[Keyring], call: RuntimeCall) -> DispatchResult {
+		let m = propose(ayes[0], ayes.len() as u32, call).expect("a member proposes");
+		for who in ayes {
+			vote(*who, &m, true).expect("a member votes");
+		}
+		close(*ayes.last().unwrap(), &m).expect("enough ayes close the motion");
+		executed(&m).expect("an approved motion executes")
+	}
+
+	fn err(e: impl Into<DispatchError>) -> DispatchResult {
+		Err(e.into().stripped())
+	}
+
+	fn set_period(blocks: BlockNumber) -> RuntimeCall {
+		RuntimeCall::Governance(pallet_governance::Call::set_session_period { blocks })
+	}
+
+	fn members() -> Vec<AccountId> {
+		pallet_collective::Members::<Runtime, CouncilCollective>::get()
+	}
+
+	fn sorted(keys: &[Keyring]) -> Vec<AccountId> {
+		let mut v: Vec<AccountId> = keys.iter().map(|k| k.to_account_id()).collect();
+		v.sort();
+		v
+	}
+
+	#[test]
+	fn every_preset_seats_its_council_and_the_bootstrap_kmc_operator() {
+		for name in genesis_config_presets::preset_names() {
+			let preset = core::str::from_utf8(name.as_ref()).unwrap();
+			chain(preset).execute_with(|| {
+				let council = council_of(preset).unwrap();
+				assert_eq!(members(), sorted(&council), "{preset}: collective members");
+				assert_eq!(
+					CouncilMembership::members().into_inner(),
+					sorted(&council),
+					"{preset}: membership and collective agree"
+				);
+				assert_eq!(
+					KmcOperators::members().into_inner(),
+					vec![KMC_OPERATOR.to_account_id()],
+					"{preset}"
+				);
+				assert_eq!(configs::SessionPeriod::get(), configs::DEFAULT_SESSION_PERIOD);
+			});
+		}
+		assert_eq!(council_of(CONSORTIUM_LOCAL).unwrap().len(), 5, "its member institutions");
+	}
+
+	#[test]
+	fn a_non_member_cannot_propose_or_vote() {
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			// Dave validates the chain but is not on its council.
+			assert_eq!(
+				propose(Dave, 2, set_period(20)).err(),
+				Some(CouncilError::NotMember.into())
+			);
+			let m = propose(Alice, 2, set_period(20)).unwrap();
+			assert_eq!(vote(Dave, &m, true), Err(CouncilError::NotMember.into()));
+		});
+	}
+
+	#[test]
+	fn one_aye_of_three_does_not_pass() {
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			// A member alone: a motion with threshold 1 executes at once, as Members(1, 3),
+			// which is not two thirds: the call fails with BadOrigin.
+			let m = propose(Alice, 1, set_period(21)).unwrap();
+			assert_eq!(executed(&m), Some(err(DispatchError::BadOrigin)));
+			// Threshold 2 with one aye (Alice's) and one nay: it cannot be closed early, and
+			// once its time is over it closes disapproved (the absent member counts as nay:
+			// no prime).
+			let m = propose(Alice, 2, set_period(20)).unwrap();
+			vote(Alice, &m, true).unwrap();
+			vote(Bob, &m, false).unwrap();
+			assert_eq!(close(Charlie, &m), Err(CouncilError::TooEarly.into()));
+			System::set_block_number(1 + configs::CouncilMotionDuration::get());
+			close(Charlie, &m).unwrap();
+			assert!(council_events().contains(&CouncilEvent::Disapproved { proposal_hash: m.hash }));
+			assert_eq!(executed(&m), None);
+			assert_eq!(configs::SessionPeriod::get(), configs::DEFAULT_SESSION_PERIOD);
+		});
+	}
+
+	#[test]
+	fn two_of_three_pass_and_the_call_executes() {
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			let m = propose(Alice, 2, set_period(20)).unwrap();
+			vote(Alice, &m, true).unwrap();
+			assert_eq!(close(Ferdie, &m), Err(CouncilError::TooEarly.into()), "one aye");
+			vote(Bob, &m, true).unwrap();
+			// Anyone may close it, a non-member too.
+			close(Ferdie, &m).unwrap();
+			assert!(council_events().contains(&CouncilEvent::Approved { proposal_hash: m.hash }));
+			assert_eq!(executed(&m), Some(Ok(())));
+			assert_eq!(configs::SessionPeriod::get(), 20);
+			assert!(System::events().iter().any(|r| r.event
+				== RuntimeEvent::Governance(pallet_governance::Event::SessionPeriodChanged {
+					old: configs::DEFAULT_SESSION_PERIOD,
+					new: 20
+				})));
+		});
+	}
+
+	#[test]
+	fn membership_changes_only_by_council_vote() {
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			let add_dave = RuntimeCall::CouncilMembership(pallet_membership::Call::add_member {
+				who: Dave.to_account_id().into(),
+			});
+			// A member alone cannot seat anyone, nor can the collective be set around the
+			// membership pallet.
+			assert_eq!(
+				CouncilMembership::add_member(signed(Alice), Dave.to_account_id().into())
+					.map_err(|e| e.error),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(
+				Council::set_members(
+					signed(Alice),
+					vec![Alice.to_account_id(), Dave.to_account_id()],
+					None,
+					3
+				)
+				.map_err(|e| e.error),
+				Err(DispatchError::BadOrigin)
+			);
+			// Nor can a member hand its seat to another account (pallet-membership's
+			// `change_key` is filtered out: a new key is a council `swap_member`).
+			use sp_runtime::traits::Dispatchable;
+			let hand_over = RuntimeCall::CouncilMembership(pallet_membership::Call::change_key {
+				new: Dave.to_account_id().into(),
+			});
+			assert_eq!(
+				hand_over.clone().dispatch(signed(Alice)).map_err(|e| e.error),
+				Err(frame_system::Error::<Runtime>::CallFiltered.into())
+			);
+			let operator_hand_over =
+				RuntimeCall::KmcOperators(pallet_membership::Call::change_key {
+					new: Dave.to_account_id().into(),
+				});
+			assert_eq!(
+				operator_hand_over.dispatch(signed(KMC_OPERATOR)).map_err(|e| e.error),
+				Err(frame_system::Error::<Runtime>::CallFiltered.into())
+			);
+			// A motion passed by two of three can.
+			assert_eq!(pass(&[Alice, Bob], add_dave), Ok(()));
+			assert_eq!(members(), sorted(&[Alice, Bob, Charlie, Dave]));
+			assert_eq!(CouncilMembership::members().into_inner(), members());
+			// Now two ayes are half of four: not enough.
+			assert_eq!(pass(&[Alice, Bob], set_period(20)), err(DispatchError::BadOrigin));
+			assert_eq!(pass(&[Alice, Bob, Dave], set_period(25)), Ok(()));
+			assert_eq!(configs::SessionPeriod::get(), 25);
+			// And removing a member is a vote as well.
+			let remove_dave =
+				RuntimeCall::CouncilMembership(pallet_membership::Call::remove_member {
+					who: Dave.to_account_id().into(),
+				});
+			assert_eq!(pass(&[Alice, Bob, Charlie], remove_dave), Ok(()));
+			assert_eq!(members(), sorted(&[Alice, Bob, Charlie]));
+		});
+	}
+
+	fn test_keys(tag: u8) -> pallet_kmc::KeySetOf<Runtime> {
+		use pallet_kmc::{KeyScheme, KeySet, PublicKey};
+		KeySet {
+			record_key: PublicKey {
+				scheme: KeyScheme::UmbralSecp256k1V1,
+				key: vec![2u8; 33].try_into().unwrap(),
+			},
+			search_key: PublicKey {
+				scheme: KeyScheme::PeksBls12381V1,
+				key: vec![tag; 98].try_into().unwrap(),
+			},
+		}
+	}
+
+	fn register(
+		by: RuntimeOrigin,
+		who: Keyring,
+		role: mbds_primitives::Role<AccountId>,
+		tag: u8,
+	) -> DispatchResult {
+		Kmc::register(
+			by,
+			who.to_account_id(),
+			role,
+			sp_core::H256::repeat_byte(tag),
+			test_keys(tag),
+		)
+	}
+
+	#[test]
+	fn the_council_appoints_a_kmc_operator_who_registers_a_doctor_without_a_vote() {
+		use mbds_primitives::{InstitutionKind, Role};
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			let hospital = Role::Institution(InstitutionKind::Hospital);
+			// Dave is no operator yet: his registration is refused.
+			assert_eq!(
+				register(signed(Dave), Eve, hospital.clone(), 1),
+				Err(DispatchError::BadOrigin)
+			);
+			// Nor can a council member appoint him alone.
+			assert_eq!(
+				KmcOperators::add_member(signed(Alice), Dave.to_account_id().into())
+					.map_err(|e| e.error),
+				Err(DispatchError::BadOrigin)
+			);
+			let appoint = RuntimeCall::KmcOperators(pallet_membership::Call::add_member {
+				who: Dave.to_account_id().into(),
+			});
+			assert_eq!(pass(&[Alice, Charlie], appoint), Ok(()));
+			assert!(KmcOperators::members().contains(&Dave.to_account_id()));
+
+			// The operator registers the hospital and its doctor with his own signed calls.
+			assert_eq!(register(signed(Dave), Eve, hospital, 1), Ok(()));
+			let doctor = Role::Doctor { institution: Eve.to_account_id() };
+			assert_eq!(register(signed(Dave), Ferdie, doctor.clone(), 2), Ok(()));
+			assert!(pallet_kmc::Participants::<Runtime>::contains_key(Ferdie.to_account_id()));
+			// A non-operator cannot, council member or not.
+			assert_eq!(
+				register(signed(Bob), One, doctor.clone(), 3),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(register(signed(Two), One, doctor, 3), Err(DispatchError::BadOrigin));
+			// The operator suspends without a vote too; the council can remove the operator.
+			assert_eq!(Kmc::suspend(signed(Dave), Ferdie.to_account_id()), Ok(()));
+			let dismiss = RuntimeCall::KmcOperators(pallet_membership::Call::remove_member {
+				who: Dave.to_account_id().into(),
+			});
+			assert_eq!(pass(&[Bob, Charlie], dismiss), Ok(()));
+			assert_eq!(
+				Kmc::reinstate(signed(Dave), Ferdie.to_account_id()),
+				Err(DispatchError::BadOrigin)
+			);
+		});
+	}
+
+	#[test]
+	fn a_motion_to_set_the_session_period_to_zero_fails_with_a_clear_error() {
+		type GovError = pallet_governance::Error<Runtime>;
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			// The motion passes and executes; the call refuses, and the `Executed` event says
+			// why.
+			assert_eq!(pass(&[Alice, Bob], set_period(0)), err(GovError::ZeroSessionPeriod));
+			assert_eq!(
+				pass(&[Alice, Bob], set_period(configs::MIN_SESSION_PERIOD - 1)),
+				err(GovError::SessionPeriodTooShort)
+			);
+			assert_eq!(
+				pass(&[Alice, Bob], set_period(configs::MAX_SESSION_PERIOD + 1)),
+				err(GovError::SessionPeriodTooLong)
+			);
+			assert_eq!(configs::SessionPeriod::get(), configs::DEFAULT_SESSION_PERIOD);
+			// The raw system.set_storage route (root only) cannot stall the chain either: the
+			// session reads the period clamped to its bounds.
+			frame_support::storage::unhashed::put(&configs::SessionPeriod::key(), &0u32);
+			assert_eq!(configs::SessionPeriod::get(), configs::MIN_SESSION_PERIOD);
+			assert_eq!(
+				<Runtime as pallet_session::Config>::ShouldEndSession::should_end_session(
+					configs::MIN_SESSION_PERIOD
+				),
+				true
+			);
+		});
+	}
+
+	#[test]
+	fn election_sizes_below_the_bft_minimum_are_refused_even_to_the_council() {
+		use pallet_credit::ElectionParams;
+		chain(CONSORTIUM_LOCAL).execute_with(|| {
+			let params = |rpn_count, atn_count| {
+				RuntimeCall::Credit(pallet_credit::Call::set_election_params {
+					params: ElectionParams {
+						rpn_count,
+						atn_count,
+						credit_threshold: 0,
+						min_rpn: 1,
+					},
+				})
+			};
+			// The consortium's council is its five institutions: four ayes are two thirds.
+			assert_eq!(
+				pass(&[Alice, Bob, Charlie], params(3, 1)),
+				err(DispatchError::BadOrigin),
+				"three of five are not two thirds"
+			);
+			assert_eq!(
+				pass(&[Alice, Bob, Charlie, Dave], params(2, 1)),
+				err(pallet_credit::Error::<Runtime>::BelowBftMinimum)
+			);
+			assert_eq!(pass(&[Alice, Bob, Charlie, Dave], params(3, 2)), Ok(()));
+			assert_eq!(pallet_credit::Params::<Runtime>::get().atn_count, 2);
+		});
+	}
+
+	/// Stands in for the executor: reads a code blob's runtime version from its first bytes
+	/// (the tests prefix the runtime's wasm with the version they want it to declare).
+	struct VersionInCode;
+	impl sp_core::traits::ReadRuntimeVersion for VersionInCode {
+		fn read_runtime_version(
+			&self,
+			code: &[u8],
+			_: &mut dyn sp_core::traits::Externalities,
+		) -> Result<Vec<u8>, String> {
+			Ok(code.to_vec())
+		}
+	}
+
+	fn code_declaring(spec_version: u32) -> Vec<u8> {
+		let mut version = VERSION;
+		version.spec_version = spec_version;
+		let mut code = version.encode();
+		code.extend_from_slice(WASM_BINARY.unwrap_or(b"\0asm"));
+		code
+	}
+
+	#[test]
+	fn a_council_motion_authorizes_an_upgrade_that_anyone_then_applies() {
+		let mut ext = chain(HOSPITAL_LOCAL);
+		ext.register_extension(sp_core::traits::ReadRuntimeVersionExt::new(VersionInCode));
+		ext.execute_with(|| {
+			type SystemError = frame_system::Error<Runtime>;
+			let code = code_declaring(VERSION.spec_version + 1);
+			let hash = BlakeTwo256::hash(&code);
+			let apply = |who: Keyring, code: &[u8]| {
+				System::apply_authorized_upgrade(signed(who), code.to_vec())
+					.map(|_| ())
+					.map_err(|e| e.error)
+			};
+			assert_eq!(apply(Ferdie, &code), Err(SystemError::NothingAuthorized.into()));
+			// frame_system's own call needs root, which the council does not have.
+			let system_authorize =
+				RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash });
+			assert_eq!(pass(&[Alice, Bob], system_authorize), err(DispatchError::BadOrigin));
+			// The council's call: a motion on the code hash.
+			let authorize = RuntimeCall::Governance(pallet_governance::Call::authorize_upgrade {
+				code_hash: hash,
+			});
+			assert_eq!(pass(&[Alice, Bob], authorize), Ok(()));
+			assert!(System::events().iter().any(|r| r.event
+				== RuntimeEvent::System(frame_system::Event::UpgradeAuthorized {
+					code_hash: hash,
+					check_version: true
+				})));
+			// Other code is refused; the authorised code is applied by anyone (Ferdie holds
+			// no office).
+			let mut other = code.clone();
+			other.push(0);
+			assert_eq!(apply(Ferdie, &other), Err(SystemError::Unauthorized.into()));
+			assert_eq!(apply(Ferdie, &code), Ok(()));
+			assert_eq!(sp_io::storage::get(sp_core::storage::well_known_keys::CODE).unwrap(), code);
+			assert!(System::authorized_upgrade().is_none(), "an authorisation is used once");
+
+			// Code that does not raise spec_version is rejected even when authorised: the
+			// authorisation is dropped, the code stays, an event says why.
+			let same = code_declaring(VERSION.spec_version);
+			let same_hash = BlakeTwo256::hash(&same);
+			let authorize = RuntimeCall::Governance(pallet_governance::Call::authorize_upgrade {
+				code_hash: same_hash,
+			});
+			assert_eq!(pass(&[Alice, Charlie], authorize), Ok(()));
+			assert_eq!(apply(Ferdie, &same), Ok(()));
+			assert!(System::events().iter().any(|r| r.event
+				== RuntimeEvent::System(frame_system::Event::RejectedInvalidAuthorizedUpgrade {
+					code_hash: same_hash,
+					error: DispatchError::from(SystemError::SpecVersionNeedsToIncrease).stripped(),
+				})));
+			assert_eq!(sp_io::storage::get(sp_core::storage::well_known_keys::CODE).unwrap(), code);
+			assert!(System::authorized_upgrade().is_none());
+		});
+	}
+
+	/// A chain upgraded from spec 103: the council pallets and `Governance` are new (no
+	/// storage), chain-info, credit and consent are at on-chain version 0, and the session
+	/// period was set through the old raw key. After the upgrade's migrations every pallet's
+	/// on-chain storage version is its in-code one and the period lives in `Governance`.
+	#[test]
+	fn the_upgrade_versions_every_pallet_and_moves_the_session_period() {
+		use frame_support::storage::unhashed;
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			for prefix in [
+				<Council as PalletInfoAccess>::name_hash(),
+				<CouncilMembership as PalletInfoAccess>::name_hash(),
+				<KmcOperators as PalletInfoAccess>::name_hash(),
+				<Governance as PalletInfoAccess>::name_hash(),
+			] {
+				let _ = unhashed::clear_prefix(&prefix, None, None);
+			}
+			StorageVersion::new(0).put::<ChainInfo>();
+			StorageVersion::new(0).put::<Credit>();
+			StorageVersion::new(0).put::<Consent>();
+			let old_key = configs::OldSessionPeriodKey::get();
+			unhashed::put(&old_key, &20u32);
+			assert_eq!(Governance::on_chain_storage_version(), 0);
+
+			Executive::execute_on_runtime_upgrade();
+
+			macro_rules! assert_versions {
+				($($pallet:ty),*) => {$(
+					assert_eq!(
+						<$pallet>::on_chain_storage_version(),
+						<$pallet>::in_code_storage_version(),
+						"{}", stringify!($pallet)
+					);
+				)*};
+			}
+			assert_versions!(
+				ChainInfo,
+				Credit,
+				Kmc,
+				Slips,
+				Consent,
+				Anchor,
+				Governance,
+				Council,
+				CouncilMembership,
+				KmcOperators
+			);
+			for v in [
+				ChainInfo::on_chain_storage_version(),
+				Credit::on_chain_storage_version(),
+				Consent::on_chain_storage_version(),
+				Kmc::on_chain_storage_version(),
+				Slips::on_chain_storage_version(),
+				Anchor::on_chain_storage_version(),
+				Governance::on_chain_storage_version(),
+			] {
+				assert_eq!(v, 1, "every MBDS pallet is at version 1");
+			}
+			assert_eq!(pallet_governance::SessionPeriod::<Runtime>::get(), 20);
+			assert_eq!(configs::SessionPeriod::get(), 20);
+			assert!(!unhashed::exists(&old_key), "the raw key is gone");
+
+			// A second upgrade (a later release) changes nothing.
+			Executive::execute_on_runtime_upgrade();
+			assert_eq!(configs::SessionPeriod::get(), 20);
+			assert_versions!(ChainInfo, Credit, Consent, Governance);
+		});
+	}
+
+	#[test]
+	fn a_new_chain_starts_with_every_pallet_at_its_in_code_version() {
+		chain(CONSORTIUM_LOCAL).execute_with(|| {
+			assert_eq!(ChainInfo::on_chain_storage_version(), 1);
+			assert_eq!(Credit::on_chain_storage_version(), 1);
+			assert_eq!(Consent::on_chain_storage_version(), 1);
+			assert_eq!(Governance::on_chain_storage_version(), 1);
+		});
+	}
 }

@@ -35,27 +35,42 @@ pub fn test_keys(tag: u8) -> pallet_kmc::KeySetOf<Runtime> {
 	}
 }
 
-/// The KMC (root) registers `who` with `role`; `tag` makes its identity commitment unique.
+/// The KMC registers `who` with `role` (a call the bootstrap KMC operator, Alice, signs
+/// alone); `tag` makes its identity commitment unique.
 pub fn register(who: Keyring, role: Role<AccountId>, tag: u8) -> RuntimeCall {
-	sudo(RuntimeCall::Kmc(pallet_kmc::Call::register {
+	RuntimeCall::Kmc(pallet_kmc::Call::register {
 		who: who.to_account_id(),
 		role,
 		identity: H256::repeat_byte(tag),
 		keys: test_keys(tag),
-	}))
+	})
 }
 
-/// Calls that make `hospital` this private chain's institution with `doctor` and `patient`
-/// registered: what a hospital's KMC does once (submit them in order as root).
-pub fn hospital_setup(hospital: Keyring, doctor: Keyring, patient: Keyring) -> Vec<RuntimeCall> {
-	vec![
+/// What a hospital chain's KMC and council do once: the KMC operator (Alice) registers
+/// `hospital`, `doctor` and `patient`; the council (Alice and Bob, 2 of the 3 seats every
+/// preset gives it) makes `hospital` the chain's institution by a motion. Returns once the
+/// motion executed.
+pub fn hospital_setup(
+	chain: &Client,
+	hospital: Keyring,
+	doctor: Keyring,
+	patient: Keyring,
+) -> Result<(), String> {
+	let operator = Keyring::Alice.pair();
+	for call in [
 		register(hospital, Role::Institution(InstitutionKind::Hospital), 1),
 		register(doctor, Role::Doctor { institution: hospital.to_account_id() }, 2),
 		register(patient, Role::Patient, 3),
-		sudo(RuntimeCall::Slips(pallet_slips::Call::set_institution {
-			institution: hospital.to_account_id(),
-		})),
-	]
+	] {
+		// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
+		chain.submit(call, &operator).map_err(|e| e.to_string())?;
+	}
+	let call = RuntimeCall::Slips(pallet_slips::Call::set_institution {
+		institution: hospital.to_account_id(),
+	});
+	mbds_client::council::motion(chain, call, &[Keyring::Alice.pair(), Keyring::Bob.pair()])
+		.map(|_| ())
+		.map_err(|e| e.to_string())
 }
 
 /// `patient`'s visit proof for `institution`, signed now: what a doctor of `institution`

@@ -22,7 +22,7 @@
 //! Used by the end-to-end test (`tests/tests/journey.rs`) and by `mbds-journey`, the README's
 //! run command, which prints every step for a person to follow.
 
-use crate::{free_port, workspace_binary, Network};
+use crate::{free_port, node_binary, workspace_binary, Network};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -92,6 +92,9 @@ impl Drop for Proc {
 const LABELS: [&str; 4] = ["platform P", "hospital A", "hospital B", "consortium"];
 const PRESETS: [&str; 4] =
 	["platform-local", "hospital-local", "hospital-b-local", "consortium-local"];
+
+/// The consortium council members (of Alice to Eve) whose ayes pass a motion: 4 of 5 seats.
+pub const CONSORTIUM_COUNCIL_MOTION: [&str; 4] = ["//Alice", "//Bob", "//Charlie", "//Dave"];
 
 /// Everyone in the journey, by key file name.
 const PEOPLE: [&str; 11] = [
@@ -396,7 +399,9 @@ impl Journey {
 
 	/// Keys for everyone, KMC registrations on every chain, the relayer and three proxies.
 	pub fn setup(&mut self) -> Result<(), String> {
-		let sudo = "//Alice";
+		// The bootstrap KMC operator every preset appoints, and the councils the presets seat
+		// (a private chain's 2 of 3, the consortium's 4 of 5 sign the motions).
+		let operator = "//Alice";
 		self.say("[setup] every participant generates keys on their own device and exports the public part");
 		std::fs::create_dir_all(self.dir.join("public")).map_err(|e| e.to_string())?;
 		for who in PEOPLE {
@@ -482,8 +487,8 @@ impl Journey {
 					&identity,
 					"--chain",
 					&url,
-					"--sudo",
-					sudo,
+					"--operator",
+					operator,
 				])?;
 			}
 			if let Some(inst) = institution {
@@ -494,13 +499,15 @@ impl Journey {
 					&inst,
 					"--chain",
 					&url,
-					"--sudo",
-					sudo,
+					"--council",
+					"//Alice",
+					"--council",
+					"//Bob",
 				])?;
 			}
 		}
 
-		self.say("[setup] governance registers the three private chains on the consortium; one relayer follows them");
+		self.say("[setup] the consortium's council (4 of its 5 member institutions) registers the three private chains by a motion; one relayer follows them");
 		let relay_args = |j: &Journey| -> Vec<String> {
 			vec![
 				"--consortium".into(),
@@ -514,7 +521,10 @@ impl Journey {
 			]
 		};
 		let mut reg = relay_args(self);
-		reg.extend(["register".into(), "--sudo".into(), sudo.into()]);
+		reg.push("register".into());
+		for member in CONSORTIUM_COUNCIL_MOTION {
+			reg.extend(["--council".into(), member.into()]);
+		}
 		let out = Command::new(workspace_binary("mbds-relayer"))
 			.args(&reg)
 			.output()
@@ -534,6 +544,21 @@ impl Journey {
 		self.procs.push(relayer);
 
 		self.say("[setup] three health authorities start their proxies (a grantee needs 2 of 3)");
+		let consortium_spec = self.dir.join(format!("{}-raw.json", PRESETS[3]));
+		let spec = Command::new(node_binary())
+			.args(["build-spec", "--chain", PRESETS[3], "--raw", "--disable-default-bootnode"])
+			.output()
+			.map_err(|e| format!("mbds-node build-spec: {e}"))?;
+		if !spec.status.success() {
+			return Err(format!(
+				"mbds-node build-spec --chain {}: {}",
+				PRESETS[3],
+				String::from_utf8_lossy(&spec.stderr)
+			));
+		}
+		std::fs::write(&consortium_spec, &spec.stdout)
+			.map_err(|e| format!("{}: {e}", consortium_spec.display()))?;
+		let consortium_spec = consortium_spec.display().to_string();
 		for i in 1..=3 {
 			let port = free_port();
 			let who = format!("ha-{i}");
@@ -543,12 +568,9 @@ impl Journey {
 				"--consortium".into(),
 				self.c(),
 				// The proxy's light client starts from the consortium's genesis in its raw
-				// spec (the same genesis as the preset the consortium's nodes run).
+				// spec, as the node binary builds it from the preset the consortium runs.
 				"--consortium-spec".into(),
-				Path::new(env!("CARGO_MANIFEST_DIR"))
-					.join(format!("../chain-specs/{}-raw.json", PRESETS[3]))
-					.display()
-					.to_string(),
+				consortium_spec.clone(),
 				"--store".into(),
 				self.store(),
 				"--state".into(),

@@ -168,9 +168,7 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	let c = consortium.nodes[0].client();
 
 	let (institution, doctor, patient) = (Keyring::Eve, Keyring::Bob, Keyring::Charlie);
-	for call in hospital_setup(institution, doctor, patient) {
-		h.submit(call, &Keyring::Alice.pair()).unwrap();
-	}
+	hospital_setup(&h, institution, doctor, patient).unwrap();
 	h.wait("the institution is set", WAIT, |c| {
 		Ok(c.storage::<sp_runtime::AccountId32>(
 			&pallet_slips::Institution::<Runtime>::hashed_key(),
@@ -178,10 +176,12 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	})
 	.unwrap();
 
-	// Governance registers hospital A on the consortium (its finalised header and set).
+	// The consortium's council registers hospital A (its finalised header and set) by a
+	// motion of 4 of its 5 seats.
+	let council = [Keyring::Alice, Keyring::Bob, Keyring::Charlie, Keyring::Dave].map(|k| k.pair());
 	mbds_relayer::Relayer::new(&h_url, &c_url, Keyring::Ferdie.pair())
 		.unwrap()
-		.register(&Keyring::Alice.pair())
+		.register(&mbds_relayer::Authority::Council(council.to_vec()))
 		.unwrap();
 
 	// Watch both chains.

@@ -78,3 +78,32 @@ fn chain_specs_carry_token_properties_for_wallets() {
 		assert_eq!(spec["properties"]["ss58Format"], 42, "{chain}");
 	}
 }
+
+#[test]
+fn no_network_chain_spec_has_a_sudo_key() {
+	// `pallet_sudo::Key` (twox128("Sudo") ++ twox128("Key")) is absent from every checked-in
+	// raw spec: the councils govern from genesis.
+	let key = format!(
+		"0x{}{}",
+		hex_of(&sp_crypto_hashing::twox_128(b"Sudo")),
+		hex_of(&sp_crypto_hashing::twox_128(b"Key"))
+	);
+	for chain in chains() {
+		let file = repo().join("chain-specs").join(format!("{chain}-raw.json"));
+		let spec: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+		let top = spec.pointer("/genesis/raw/top").and_then(Value::as_object).expect("raw spec");
+		assert!(!top.is_empty(), "{}: empty genesis", file.display());
+		assert!(!top.contains_key(&key), "{} has a sudo key", file.display());
+		// And the council is seated.
+		let members = format!(
+			"0x{}{}",
+			hex_of(&sp_crypto_hashing::twox_128(b"Council")),
+			hex_of(&sp_crypto_hashing::twox_128(b"Members"))
+		);
+		assert!(top.contains_key(&members), "{} seats no council", file.display());
+	}
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+	bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -6,12 +6,8 @@
 //! node stops: its missed Aura slots cost it credit until the next election replaces it by the
 //! stand-by, with no operator acting, and finality never stops.
 
-use codec::Encode;
 use mbds_runtime::{genesis_config_presets::CONSORTIUM_LOCAL, BlockNumber, Runtime, RuntimeCall};
-use mbds_tests::{
-	client::{sudo, Client},
-	Network,
-};
+use mbds_tests::{client::Client, Network};
 use pallet_credit::{CreditDimensions, Institution};
 use sp_keyring::Sr25519Keyring as Keyring;
 use std::time::Duration;
@@ -70,31 +66,28 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 	assert!(!voters.contains(&ed(Keyring::Eve)), "the stand-by does not vote");
 	assert_eq!(institution(&chain, Keyring::Eve).unwrap().performance, 0);
 
-	// Governance shortens sessions (on-chain configuration) and re-grades Eve above everyone.
-	chain
-		.submit(
-			sudo(RuntimeCall::System(frame_system::Call::set_storage {
-				items: vec![(
-					mbds_runtime::configs::SessionPeriod::key().to_vec(),
-					SESSION.encode(),
-				)],
-			})),
-			&Keyring::Alice.pair(),
-		)
-		.unwrap();
-	chain
-		.submit(
-			sudo(RuntimeCall::Credit(pallet_credit::Call::update_dimensions {
-				who: Keyring::Eve.to_account_id(),
-				dimensions: CreditDimensions {
-					grade: 100,
-					deployment_scale: 100,
-					enterprise_strength: 100,
-				},
-			})),
-			&Keyring::Alice.pair(),
-		)
-		.unwrap();
+	// The council (4 of its 5 member institutions) shortens sessions with the typed call and
+	// re-grades Eve above everyone, each by a motion.
+	let council = [Keyring::Alice, Keyring::Bob, Keyring::Charlie, Keyring::Dave].map(|k| k.pair());
+	mbds_client::council::motion(
+		&chain,
+		RuntimeCall::Governance(pallet_governance::Call::set_session_period { blocks: SESSION }),
+		&council,
+	)
+	.unwrap();
+	mbds_client::council::motion(
+		&chain,
+		RuntimeCall::Credit(pallet_credit::Call::update_dimensions {
+			who: Keyring::Eve.to_account_id(),
+			dimensions: CreditDimensions {
+				grade: 100,
+				deployment_scale: 100,
+				enterprise_strength: 100,
+			},
+		}),
+		&council,
+	)
+	.unwrap();
 	chain
 		.wait("Eve re-graded", Duration::from_secs(60), |c| {
 			Ok(institution(c, Keyring::Eve)?.dimensions.grade == 100)

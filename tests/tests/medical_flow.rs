@@ -26,12 +26,9 @@ fn doctor_submits_a_slip_patient_confirms_it_feeless_and_grants_read_access() {
 	let (hospital, doctor, patient, outsider) =
 		(Keyring::Eve, Keyring::Bob, Keyring::Charlie, Keyring::Dave);
 
-	// The KMC (sudo on --dev) registers the participants; the hospital becomes this chain's
-	// institution.
-	for call in hospital_setup(hospital, doctor, patient) {
-		// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
-		chain.submit(call, &Keyring::Alice.pair()).unwrap();
-	}
+	// The KMC operator registers the participants; the council makes the hospital this
+	// chain's institution.
+	hospital_setup(&chain, hospital, doctor, patient).unwrap();
 	chain
 		.wait("the institution is set", WAIT, |c| {
 			Ok(c.storage::<AccountId>(

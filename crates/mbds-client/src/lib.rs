@@ -17,6 +17,7 @@
 //! JSON-RPC (blocking), which every node serves on its RPC port.
 
 pub mod chain;
+pub mod council;
 mod error;
 pub mod keys;
 pub mod light;

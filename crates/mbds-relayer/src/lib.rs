@@ -165,6 +165,15 @@ impl std::fmt::Display for Status {
 	}
 }
 
+/// Who registers a private chain on the consortium.
+pub enum Authority {
+	/// The consortium's council: these members' keys (two thirds of its seats) propose, vote
+	/// and close the motion.
+	Council(Vec<sr25519::Pair>),
+	/// Root, on a development consortium that has a sudo key.
+	Sudo(sr25519::Pair),
+}
+
 /// Relays one private chain to the consortium.
 pub struct Relayer {
 	pub private: Client,
@@ -203,8 +212,9 @@ impl Relayer {
 	}
 
 	/// Governance: register this private chain on the consortium, trusting its current
-	/// finalised header and GRANDPA authority set (`sudo` signs). Anchoring starts at batch 0.
-	pub fn register(&self, sudo_signer: &sr25519::Pair) -> Result<()> {
+	/// finalised header and GRANDPA authority set, by a council motion of the consortium (or
+	/// root on a development consortium). Anchoring starts at batch 0.
+	pub fn register(&self, by: &Authority) -> Result<()> {
 		let head = self.private.finalized_head()?;
 		let header = self.private.header(Some(head))?;
 		let authorities = queries::grandpa::grandpa_authorities(&self.private, Some(head))?;
@@ -215,7 +225,14 @@ impl Relayer {
 			authorities,
 			set_id,
 		});
-		self.consortium.submit(sudo(call), sudo_signer)?;
+		match by {
+			Authority::Sudo(key) => {
+				self.consortium.submit(sudo(call), key)?;
+			}
+			Authority::Council(members) => {
+				mbds_client::council::motion(&self.consortium, call, members)?;
+			}
+		}
 		self.consortium.wait(
 			&format!("chain {} registered", self.chain_id),
 			self.inclusion_timeout,

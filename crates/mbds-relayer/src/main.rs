@@ -10,7 +10,7 @@
 //! (default `info`). `run --prometheus-port PORT` serves Prometheus metrics on `/metrics`.
 
 use clap::{Parser, Subcommand};
-use mbds_relayer::{metrics, run, Metrics, Relayer, RunOptions, LOG_TARGET};
+use mbds_relayer::{metrics, run, Authority, Metrics, Relayer, RunOptions, LOG_TARGET};
 use sp_core::{sr25519, Pair};
 use std::{
 	io::IsTerminal,
@@ -64,11 +64,17 @@ enum Command {
 		prometheus_external: bool,
 	},
 	/// Governance: register the private chain(s) on the consortium at their current finalised
-	/// header and GRANDPA authority set.
+	/// header and GRANDPA authority set, by a council motion (or root on a development chain).
+	#[command(group(clap::ArgGroup::new("by").required(true).args(["council", "sudo"])))]
 	Register {
-		/// Root key (sudo) of the consortium, as a secret URI.
-		#[arg(long)]
-		sudo: String,
+		/// A consortium council member's secret URI, once per member (two thirds of the
+		/// seats: 4 of the local consortium's 5, //Alice to //Dave): the first proposes, the
+		/// others vote aye, the first closes.
+		#[arg(long = "council", value_name = "SURI")]
+		council: Vec<String>,
+		/// Root key of a development consortium (`--dev`), as a secret URI.
+		#[arg(long, value_name = "SURI", conflicts_with = "council")]
+		sudo: Option<String>,
 	},
 	/// Print how far each chain's anchoring is.
 	Status,
@@ -144,9 +150,19 @@ fn main() -> ExitCode {
 				Ok(())
 			})
 		}
-		Command::Register { sudo } => pair(sudo, "sudo").and_then(|sudo| {
-			for r in relayers(&cli, &sudo)? {
-				r.register(&sudo)?;
+		Command::Register { council, sudo } => (|| {
+			let by = match sudo {
+				Some(suri) => Authority::Sudo(pair(suri, "sudo")?),
+				None => Authority::Council(
+					council.iter().map(|s| pair(s, "council")).collect::<Result<_, _>>()?,
+				),
+			};
+			let signer = match &by {
+				Authority::Sudo(p) => p.clone(),
+				Authority::Council(m) => m[0].clone(),
+			};
+			for r in relayers(&cli, &signer)? {
+				r.register(&by)?;
 				tracing::info!(
 					target: LOG_TARGET,
 					"chain {} registered on the consortium",
@@ -154,7 +170,7 @@ fn main() -> ExitCode {
 				);
 			}
 			Ok(())
-		}),
+		})(),
 		// The status lines are this command's output (stdout), not logs.
 		Command::Status => {
 			pair("//Alice", "signer").and_then(|p| relayers(&cli, &p)).and_then(|relayers| {

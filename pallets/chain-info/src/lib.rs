@@ -23,6 +23,8 @@
 
 pub use pallet::*;
 
+pub mod migrations;
+
 pub use mbds_primitives::{
 	chain_digest_item, chain_id_in_digest, ChainId, ChainIdentity, ChainKind, CHAIN_DIGEST_TAG,
 };
@@ -39,7 +41,12 @@ pub mod pallet {
 	/// Longest chain name accepted in genesis, in bytes.
 	pub const MAX_NAME_LEN: u32 = 64;
 
+	/// The in-code storage version. Version 0 was the layout before versioning; version 1 is
+	/// the same layout, versioned ([`crate::migrations::v1::BumpToV1`]).
+	pub(crate) const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]

@@ -85,6 +85,8 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod migrations;
+
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 #[cfg(test)]
@@ -130,7 +132,12 @@ pub type AuditPage<T> =
 pub mod pallet {
 	use super::*;
 
+	/// The in-code storage version. Version 0 was the layout before versioning; version 1 is
+	/// the same layout, versioned ([`crate::migrations::v1::BumpToV1`]).
+	pub(crate) const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]

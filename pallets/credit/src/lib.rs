@@ -93,6 +93,8 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod migrations;
+
 mod types;
 pub use types::*;
 
@@ -135,6 +137,11 @@ pub const VOTES_INHERENT_IDENTIFIER: InherentIdentifier = *b"mbdsvote";
 
 /// Fewest noted rounds in a session before a voter that signed none of them is charged.
 pub const MIN_VOTE_ROUNDS: u32 = 5;
+
+/// Fewest validators (RPN + ATN, the GRANDPA voters) an election may be sized for: the BFT
+/// minimum `n = 3f + 1` for tolerating one faulty validator (`f = 1`). With three voters a
+/// single failure stops finality, since GRANDPA needs more than two thirds of the votes.
+pub const MIN_VALIDATORS: u32 = 4;
 
 /// Most rounds a silent voter is charged for in one session.
 pub const MAX_CHARGED_VOTE_ROUNDS: u32 = 10;
@@ -180,7 +187,12 @@ pub mod pallet {
 	pub type PrivateSetOf<T> =
 		BoundedVec<<T as frame_system::Config>::AccountId, MaxValidatorsOf<T>>;
 
+	/// The in-code storage version. Version 0 was the layout before versioning; version 1 is
+	/// the same layout, versioned ([`crate::migrations::v1::BumpToV1`]).
+	pub(crate) const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -499,6 +511,10 @@ pub mod pallet {
 		/// The justification does not finalise its target with this chain's current voters'
 		/// signatures.
 		InvalidJustification,
+		/// The election would elect fewer than [`MIN_VALIDATORS`] (4) validators
+		/// (`rpn_count + atn_count`): below the BFT minimum, one faulty validator stops
+		/// finality.
+		BelowBftMinimum,
 	}
 
 	#[pallet::call]
@@ -603,12 +619,20 @@ pub mod pallet {
 
 		/// Set the election's sizes, threshold and floor (governance). Takes effect at the next
 		/// election.
+		///
+		/// Refused: parameters [`Pallet::params_valid`] rejects
+		/// ([`Error::InvalidElectionParams`]), and sizes electing fewer than [`MIN_VALIDATORS`]
+		/// validators, `rpn_count + atn_count < 4` ([`Error::BelowBftMinimum`]).
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::set_election_params())]
 		pub fn set_election_params(origin: OriginFor<T>, params: ElectionParams) -> DispatchResult {
 			T::GovernanceOrigin::ensure_origin(origin)?;
 			Self::ensure_consortium()?;
 			ensure!(Self::params_valid(&params), Error::<T>::InvalidElectionParams);
+			ensure!(
+				params.rpn_count.saturating_add(params.atn_count) >= MIN_VALIDATORS,
+				Error::<T>::BelowBftMinimum
+			);
 
 			Params::<T>::put(params);
 			Self::deposit_event(Event::ElectionParamsChanged { params });

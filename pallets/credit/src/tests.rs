@@ -901,3 +901,37 @@ fn a_voter_left_out_of_some_justifications_or_a_short_session_costs_nothing() {
 		assert!(credit(5) >= before[4]);
 	});
 }
+
+/// Governance cannot size an election below the BFT minimum of four validators (RPN + ATN):
+/// with three GRANDPA voters one failure stops finality.
+#[test]
+fn election_sizes_below_the_bft_minimum_are_refused() {
+	ExtBuilder::default().build().execute_with(|| {
+		let before = Params::<Test>::get();
+		for (rpn, atn) in [(1, 0), (3, 0), (2, 1), (1, 2)] {
+			assert_noop!(
+				Credit::set_election_params(root(), params(rpn, atn, 0)),
+				Error::<Test>::BelowBftMinimum
+			);
+		}
+		assert_eq!(Params::<Test>::get(), before);
+		// Four, however split, are enough.
+		for (rpn, atn) in [(4, 0), (3, 1), (1, 3), (2, 2)] {
+			assert_ok!(Credit::set_election_params(root(), params(rpn, atn, 0)));
+			assert_eq!(Params::<Test>::get(), params(rpn, atn, 0));
+		}
+	});
+}
+
+#[test]
+fn the_storage_version_is_current_after_the_v1_bump() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	ExtBuilder::default().build().execute_with(|| {
+		// A chain started before versioning is at 0; the bump brings it to 1, once.
+		StorageVersion::new(0).put::<Credit>();
+		crate::migrations::v1::BumpToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(Credit::on_chain_storage_version(), Credit::in_code_storage_version());
+		crate::migrations::v1::BumpToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(Credit::on_chain_storage_version(), 1);
+	});
+}

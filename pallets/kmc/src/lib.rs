@@ -134,8 +134,10 @@ pub mod pallet {
 	#[pallet::config]
 	pub trait Config: frame_system::Config {
 		/// Who registers, attests keys, suspends and reinstates: the key management centre.
-		/// Sudo on a dev chain, the authorities' council in production. Anyone passing this
-		/// origin can create identities, so never set it to a plain signed origin.
+		/// In the MBDS runtime the council's two thirds, or one KMC operator the council
+		/// appointed (root on a development chain). Anyone passing this origin can create
+		/// identities, so never set it to a plain signed origin: only signed by an appointed
+		/// account.
 		type KmcOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
 		/// Largest encoded public key accepted, in bytes. Must hold the biggest key of every

@@ -2,8 +2,8 @@
 //! credit-scored election of the consortium's validators (`pallet-credit`).
 //!
 //! Every chain runs the same wiring. `pallet-session` rotates sessions every
-//! [`SessionPeriod`] blocks and asks `pallet-credit` (through `pallet_session::historical`,
-//! which keeps the session roots GRANDPA equivocation proofs are checked against) for the next
+//! [`SessionPeriod`] blocks (set by the council, `pallet-governance`) and asks `pallet-credit`
+//! (through `pallet_session::historical`, which keeps the session roots GRANDPA equivocation proofs are checked against) for the next
 //! validator set:
 //! - on the consortium, the credit election: RPN ∪ ATN are the session validators and the
 //!   GRANDPA voters; only the RPN get Aura slots ([`pallet_credit::RepresentativeAuthors`]);
@@ -15,12 +15,12 @@
 //! `pallet-credit`, which lowers the offender's credit. Each authored block raises its
 //! author's credit (`pallet-authorship`).
 
+use super::CouncilTwoThirds;
 use crate::*;
 use frame_support::{
 	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, Get},
 };
-use frame_system::EnsureRoot;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_runtime::traits::ConvertInto;
 
@@ -28,13 +28,27 @@ use sp_runtime::traits::ConvertInto;
 /// `MaxRpn + MaxAtn` = 101 + 27 of them.
 pub const MAX_AUTHORITIES: u32 = 128;
 
+/// Blocks per session: a changed validator set (credit election, governance) takes effect at
+/// a session boundary, one session after it was planned. Owned by `pallet-governance`: the
+/// council changes it with `governance.set_session_period`, which refuses values that would
+/// stall the chain; two minutes unless the genesis says otherwise.
+pub struct SessionPeriod;
+impl Get<BlockNumber> for SessionPeriod {
+	fn get() -> BlockNumber {
+		pallet_governance::SessionPeriodOf::<Runtime>::get()
+	}
+}
+impl SessionPeriod {
+	/// Storage key of the period (`Governance::SessionPeriod`). A raw write
+	/// (`system.set_storage`, root only) skips the call's checks; the session still reads the
+	/// value clamped to `MinSessionPeriod..=MaxSessionPeriod`. Kept for tooling that wrote the
+	/// old `:SessionPeriod:` key; use `governance.set_session_period`.
+	pub fn key() -> [u8; 32] {
+		pallet_governance::SessionPeriod::<Runtime>::hashed_key()
+	}
+}
+
 parameter_types! {
-	/// Blocks per session: a changed validator set (credit election, governance) takes effect
-	/// at a session boundary, one session after it was planned. Two minutes by default, so a
-	/// penalised representative node leaves the author set within four minutes. Stored under
-	/// the well-known key `:SessionPeriod:`; governance may change it with
-	/// `system.set_storage`.
-	pub storage SessionPeriod: BlockNumber = 2 * MINUTES;
 	/// How long a GRANDPA equivocation report stays valid in the transaction pool.
 	pub const ReportLongevity: u64 = 7 * DAYS as u64;
 }
@@ -150,9 +164,12 @@ impl frame_support::traits::OnRuntimeUpgrade for FillSessionVoterKeys {
 
 impl pallet_credit::Config for Runtime {
 	type ChainIdentity = ChainInfo;
-	// Root (sudo) until the authority council exists.
-	type GovernanceOrigin = EnsureRoot<AccountId>;
-	type AuditOrigin = EnsureRoot<AccountId>;
+	// Registering and grading institutions, score weights, election sizes, private validators:
+	// the council's two thirds.
+	type GovernanceOrigin = CouncilTwoThirds;
+	// Audit findings cost or earn credit and so decide who validates: the council's two
+	// thirds too, not a KMC operator (operators manage participants, not validators).
+	type AuditOrigin = CouncilTwoThirds;
 	type HasSessionKeys = pallet_credit::SessionKeysRegistered<Runtime>;
 	type MaxInstitutions = ConstU32<512>;
 	// The paper's 101 representative nodes and 20 audit nodes fit; Aura and GRANDPA take

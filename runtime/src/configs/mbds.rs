@@ -1,11 +1,11 @@
 //! `Config` of the MBDS pallets: chain identity, the KMC registry, HMI slips, consent.
 
+use super::{CouncilTwoThirds, KmcOrigin};
 use crate::*;
 use frame_support::{
 	parameter_types,
 	traits::{ConstU32, Contains, Get},
 };
-use frame_system::EnsureRoot;
 use mbds_primitives::ChainIdentity;
 
 impl pallet_chain_info::Config for Runtime {}
@@ -50,8 +50,9 @@ impl Contains<RuntimeCall> for RetreatCalls {
 }
 
 impl pallet_kmc::Config for Runtime {
-	// Root (sudo) until the authority council exists.
-	type KmcOrigin = EnsureRoot<AccountId>;
+	// The council's two thirds, or a KMC operator the council appointed, alone: registering a
+	// doctor needs no vote.
+	type KmcOrigin = KmcOrigin;
 	// Largest key today: a BLS12-381 G2 search key (96 bytes + 2 of framing).
 	type MaxKeyLen = ConstU32<128>;
 	type MaxKeyHistory = ConstU32<8>;
@@ -79,7 +80,9 @@ impl pallet_slips::Config for Runtime {
 	type Participants = Kmc;
 	type ChainInfo = ChainInfo;
 	type UnixTime = Timestamp;
-	type AdminOrigin = EnsureRoot<AccountId>;
+	// Naming the chain's institution decides whose doctors write slips: the council's two
+	// thirds, not an operator.
+	type AdminOrigin = CouncilTwoThirds;
 	type MaxContentLen = ConstU32<1024>;
 	type MaxKeywords = ConstU32<16>;
 	// A designated-tester PEKS ciphertext is 82 bytes (mbds-crypto).
@@ -193,9 +196,9 @@ const BENCH_KEY_TYPE: sp_core::crypto::KeyTypeId = sp_core::crypto::KeyTypeId(*b
 /// (`pallet-anchor`). Private chains run this runtime, so their header type and their slip
 /// pallet's storage layout are this runtime's.
 impl pallet_anchor::Config for Runtime {
-	// Root (sudo) until the authority council exists: registering a chain decides which
-	// GRANDPA authorities the consortium trusts.
-	type GovernanceOrigin = EnsureRoot<AccountId>;
+	// Registering and re-initialising a private chain's light client decides which GRANDPA
+	// authorities the consortium trusts: the council's two thirds.
+	type GovernanceOrigin = CouncilTwoThirds;
 	type PrivateHeader = Header;
 	type MaxAuthorities = ConstU32<{ super::MAX_AUTHORITIES }>;
 	// The last 256 imported headers can each back a batch without a new justification.

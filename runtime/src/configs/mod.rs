@@ -48,6 +48,8 @@ impl frame_system::Config for Runtime {
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
 	type MaxConsumers = ConstU32<16>;
+	/// Council and KMC-operator seats change only by the council's vote.
+	type BaseCallFilter = SeatsChangeOnlyByVote;
 }
 
 impl pallet_timestamp::Config for Runtime {
@@ -88,7 +90,8 @@ impl pallet_transaction_payment::Config for Runtime {
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
 
-/// Root access until the authority council (governance issue) replaces it.
+/// Root access: the one-node development chain's key. The network presets still seat a key
+/// until the test harness uses the council and the KMC operators (then only `development`).
 impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
@@ -103,3 +106,5 @@ mod consensus;
 pub use consensus::*;
 mod mbds;
 pub use mbds::*;
+mod governance;
+pub use governance::*;

@@ -410,7 +410,8 @@ fn run(
 	)
 	.map_err(|e| format!("{FIXTURE}: {e}"))?;
 
-	let (c, sudo) = (journey.c(), "//Alice");
+	// The bootstrap KMC operator every preset appoints registers them.
+	let (c, operator) = (journey.c(), "//Alice");
 	let role = format!("doctor:{}", journey.account("inst-p")?);
 	let names: Vec<String> = (1..=opts.grantees).map(|i| format!("grantee-{i:02}")).collect();
 	println!(
@@ -435,8 +436,8 @@ fn run(
 			&identity,
 			"--chain",
 			&c,
-			"--sudo",
-			sudo,
+			"--operator",
+			operator,
 		])?;
 	}
 

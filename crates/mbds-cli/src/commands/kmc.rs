@@ -1,5 +1,6 @@
-//! `mbds kmc register|set-institution`: the key management centre (root until the council
-//! exists) registers participants and names a private chain's institution.
+//! `mbds kmc register|set-institution`: the key management centre registers participants (a
+//! KMC operator the council appointed signs alone) and the council names a private chain's
+//! institution (a motion of two thirds of its members).
 
 use crate::common::{account, connect, out, ss58, submit, Out};
 use clap::{Subcommand, ValueEnum};
@@ -28,9 +29,8 @@ pub enum KmcCmd {
 		/// The chain's RPC URL.
 		#[arg(long)]
 		chain: String,
-		/// The KMC's secret URI (root on a local chain: //Alice).
-		#[arg(long)]
-		sudo: String,
+		#[command(flatten)]
+		by: Authority,
 	},
 	/// Make `institution` the institution whose doctors write slips on this private chain.
 	SetInstitution {
@@ -40,9 +40,8 @@ pub enum KmcCmd {
 		/// The private chain's RPC URL.
 		#[arg(long)]
 		chain: String,
-		/// The KMC's secret URI.
-		#[arg(long)]
-		sudo: String,
+		#[command(flatten)]
+		by: Authority,
 	},
 }
 
@@ -94,8 +93,58 @@ fn parse_role(s: &str) -> Result<Role<AccountId>, String> {
 	})
 }
 
-fn sudo_pair(suri: &str) -> Result<sr25519::Pair, String> {
-	sr25519::Pair::from_string(suri, None).map_err(|e| format!("--sudo: not a secret URI: {e:?}"))
+/// Who authorises a privileged call: exactly one of a KMC operator, council members, or root.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct Authority {
+	/// A KMC operator's secret URI: the operator signs the call alone (the council appoints
+	/// operators; the local presets appoint //Alice).
+	#[arg(long, value_name = "SURI")]
+	operator: Option<String>,
+	/// A council member's secret URI, once per member (at least two thirds of the seats:
+	/// 2 of 3 on a private chain, 4 of 5 on the consortium): the call becomes a council
+	/// motion, proposed by the first, voted aye by the others, and closed.
+	#[arg(long = "council", value_name = "SURI")]
+	council: Vec<String>,
+	/// The root key (only the one-node development chain has one).
+	#[arg(long, value_name = "SURI")]
+	sudo: Option<String>,
+}
+
+fn pair_of(flag: &str, suri: &str) -> Result<sr25519::Pair, String> {
+	sr25519::Pair::from_string(suri, None).map_err(|e| format!("--{flag}: not a secret URI: {e:?}"))
+}
+
+/// Runs `call` as `by` says; returns the block it ran in and the events it emitted, or the
+/// call's own error.
+fn authorise(
+	client: &mbds_client::Client,
+	call: RuntimeCall,
+	by: &Authority,
+	what: &str,
+) -> Result<(u32, Vec<RuntimeEvent>), String> {
+	if let Some(suri) = &by.operator {
+		let inc = submit(client, call, &pair_of("operator", suri)?, what)?;
+		return Ok((inc.number, inc.events));
+	}
+	if let Some(suri) = &by.sudo {
+		let inc = submit(client, sudo(call), &pair_of("sudo", suri)?, what)?;
+		if let Some(e) = inc.events.iter().find_map(|e| match e {
+			RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+				Some(mbds_client::describe_dispatch_error(e))
+			}
+			_ => None,
+		}) {
+			return Err(format!("{what} failed: {e}"));
+		}
+		return Ok((inc.number, inc.events));
+	}
+	let members = mbds_client::council::member_keys(&by.council).map_err(|e| e.to_string())?;
+	let pb = crate::common::spinner(format!("{what}: council motion on {}", client.rpc.url));
+	let motion = mbds_client::council::motion(client, call, &members);
+	pb.finish_and_clear();
+	let motion = motion.map_err(|e| format!("{what}: {e}"))?;
+	Ok((motion.executed.number, motion.executed.events))
 }
 
 /// Reads an exported public key file: the account and the key set to register.
@@ -145,32 +194,24 @@ fn read_public(
 
 pub fn run(c: KmcCmd) -> Result<Out, String> {
 	match c {
-		KmcCmd::Register { public, role, identity, chain: url, sudo: suri } => {
+		KmcCmd::Register { public, role, identity, chain: url, by } => {
 			let (who, keys) = read_public(&public)?;
 			let client = connect(&url, "chain")?;
 			let commitment = H256(sp_crypto_hashing::blake2_256(identity.as_bytes()));
-			let call = sudo(RuntimeCall::Kmc(pallet_kmc::Call::register {
+			let call = RuntimeCall::Kmc(pallet_kmc::Call::register {
 				who: who.clone(),
 				role: role.clone(),
 				identity: commitment,
 				keys,
-			}));
-			let inc = submit(&client, call, &sudo_pair(&suri)?, "KMC registration")?;
-			let registered = inc
-				.events
+			});
+			let (block, events) = authorise(&client, call, &by, "KMC registration")?;
+			let registered = events
 				.iter()
 				.any(|e| matches!(e, RuntimeEvent::Kmc(pallet_kmc::Event::Registered { .. })));
 			if !registered {
-				let why = inc.events.iter().find_map(|e| match e {
-					RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
-						Some(mbds_client::describe_dispatch_error(e))
-					}
-					_ => None,
-				});
 				return Err(format!(
-					"KMC registration of {} failed: {}",
-					ss58(&who),
-					why.unwrap_or_else(|| "no Registered event".into())
+					"KMC registration of {} failed: no Registered event",
+					ss58(&who)
 				));
 			}
 			out(
@@ -178,29 +219,21 @@ pub fn run(c: KmcCmd) -> Result<Out, String> {
 					"registered {} as {role:?} on {} (block #{})",
 					ss58(&who),
 					url,
-					inc.number
+					block
 				)],
-				json!({"account": ss58(&who), "block": inc.number}),
+				json!({"account": ss58(&who), "block": block}),
 			)
 		}
-		KmcCmd::SetInstitution { institution, chain: url, sudo: suri } => {
+		KmcCmd::SetInstitution { institution, chain: url, by } => {
 			let client = connect(&url, "chain")?;
 			let inst = account("--institution", &institution)?;
-			let call = sudo(RuntimeCall::Slips(pallet_slips::Call::set_institution {
+			let call = RuntimeCall::Slips(pallet_slips::Call::set_institution {
 				institution: inst.clone(),
-			}));
-			let inc = submit(&client, call, &sudo_pair(&suri)?, "setting the chain's institution")?;
-			if let Some(e) = inc.events.iter().find_map(|e| match e {
-				RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
-					Some(mbds_client::describe_dispatch_error(e))
-				}
-				_ => None,
-			}) {
-				return Err(format!("setting the institution failed: {e}"));
-			}
+			});
+			let (block, _) = authorise(&client, call, &by, "setting the chain's institution")?;
 			out(
 				vec![format!("{} is now the institution of {}", ss58(&inst), url)],
-				json!({"institution": ss58(&inst), "block": inc.number}),
+				json!({"institution": ss58(&inst), "block": block}),
 			)
 		}
 	}
