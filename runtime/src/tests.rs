@@ -385,6 +385,32 @@ mod governance {
 	}
 
 	#[test]
+	fn a_prime_member_cannot_pass_a_motion_by_the_others_silence() {
+		chain(HOSPITAL_LOCAL).execute_with(|| {
+			// The council names Alice its prime member.
+			let prime = RuntimeCall::CouncilMembership(pallet_membership::Call::set_prime {
+				who: sp_runtime::MultiAddress::Id(Alice.to_account_id()),
+			});
+			assert_eq!(pass(&[Alice, Bob], prime), Ok(()));
+			assert_eq!(
+				pallet_collective::Prime::<Runtime, CouncilCollective>::get(),
+				Some(Alice.to_account_id())
+			);
+			// Alice alone proposes with the two-thirds threshold, votes aye and waits: the
+			// silent members count as nay, not as her vote.
+			let m = propose(Alice, 2, set_period(25)).unwrap();
+			vote(Alice, &m, true).unwrap();
+			System::set_block_number(
+				System::block_number() + configs::CouncilMotionDuration::get(),
+			);
+			close(Alice, &m).unwrap();
+			assert!(council_events().contains(&CouncilEvent::Disapproved { proposal_hash: m.hash }));
+			assert_eq!(executed(&m), None);
+			assert_eq!(configs::SessionPeriod::get(), configs::DEFAULT_SESSION_PERIOD);
+		});
+	}
+
+	#[test]
 	fn two_of_three_pass_and_the_call_executes() {
 		chain(HOSPITAL_LOCAL).execute_with(|| {
 			let m = propose(Alice, 2, set_period(20)).unwrap();

@@ -40,8 +40,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub const SCAN_BACK: BlockNumber = 16;
 /// Justified steps taken by one [`LightClient::sync`] before it returns.
 const MAX_STEPS: usize = 256;
-/// Rounds of "run, then prove what it read" before a read gives up.
-const MAX_READ_ROUNDS: usize = 16;
+/// Rounds of "run, then prove what it read" before a read gives up (each round proves at
+/// least one new key, so this bounds the dependent steps of one query, e.g. pages of a
+/// patient's summaries).
+const MAX_READ_ROUNDS: usize = 256;
 /// Verified headers remembered, so a read may name a block verified a little earlier.
 const KEEP_HEADERS: usize = 64;
 
@@ -131,13 +133,24 @@ impl LightClient {
 	/// in it. Nothing the node says is trusted.
 	pub fn from_chain_spec(source: &impl Source, spec_json: &str) -> Result<Self> {
 		let top = raw_genesis_storage(spec_json)?;
-		let root = BlakeTwo256::trie_root(
-			top.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+		let version: sp_core::storage::StateVersion =
 			mbds_runtime::VERSION.system_version.try_into().map_err(|_| {
 				Error::Verification(
 					"the runtime's system_version names no known state version".to_string(),
 				)
-			})?,
+			})?;
+		let root = BlakeTwo256::trie_root(
+			top.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+			version,
+		);
+		// The genesis block is built from its state alone (number 0, no parent, no extrinsics,
+		// no digest): its hash follows from the spec, whatever header a node serves.
+		let expected = Header::new(
+			0,
+			BlakeTwo256::trie_root(Vec::new(), version),
+			root,
+			Default::default(),
+			Default::default(),
 		);
 		let genesis = source.hash_of(0)?.ok_or_else(|| {
 			Error::Verification(format!("{}: the node has no genesis block", source.describe()))
@@ -147,6 +160,13 @@ impl LightClient {
 			return Err(Error::Verification(format!(
 				"{}: the header served as genesis does not hash to the genesis hash it named",
 				source.describe()
+			)));
+		}
+		if header.state_root == root && genesis != expected.hash() {
+			return Err(Error::Verification(format!(
+				"{}: its genesis header has the chain spec's state but is not the genesis block ({genesis:?}, expected {:?}); the node is lying",
+				source.describe(),
+				expected.hash()
 			)));
 		}
 		if header.state_root != root {
@@ -242,7 +262,14 @@ impl LightClient {
 		while number >= lowest {
 			if let Some(hash) = source.hash_of(number)? {
 				if let Some(justification) = source.justification_of(hash)? {
-					return Ok(Some((source.header_of(hash)?, justification)));
+					let header = source.header_of(hash)?;
+					if header.hash() != hash || header.number != number {
+						return Err(Error::Verification(format!(
+							"{}: the header served for block #{number} ({hash:?}) is not that block",
+							source.describe()
+						)));
+					}
+					return Ok(Some((header, justification)));
 				}
 			}
 			number -= 1;
@@ -261,6 +288,16 @@ impl LightClient {
 		let number = header.number;
 		let hash = header.hash();
 		let what = || format!("{}: block #{number} ({hash:?})", source.describe());
+		// Only forward: a node that serves an older block finalised by the same set (there is
+		// a justification for every round's target) must not move the client back, nor apply
+		// a hand-off twice.
+		if number <= self.state.header.number {
+			return Err(Error::Verification(format!(
+				"{}: offered as newer than the verified block #{}; the node is lying",
+				what(),
+				self.state.header.number
+			)));
+		}
 		let mut justification = GrandpaJustification::<Header>::decode(&mut &justification[..])
 			.map_err(|e| {
 				Error::Verification(format!("{}: undecodable justification: {e}", what()))
@@ -683,6 +720,27 @@ mod tests {
 		chain.justifications.insert(5, justify(&chain.headers[5], 0, keys(&[ALICE, BOB, CHARLIE])));
 		assert_eq!(lc.sync(&chain).unwrap(), 1);
 		assert_eq!(lc.finalized().number, 5);
+	}
+
+	#[test]
+	fn a_node_cannot_move_the_client_back_to_an_older_final_block() {
+		let mut chain = Chain::new(10, &[], None);
+		for n in [3, 8] {
+			chain
+				.justifications
+				.insert(n, justify(&chain.headers[n as usize], 0, keys(&[ALICE, BOB, CHARLIE])));
+		}
+		let mut lc = genesis_client(&chain);
+		lc.sync(&chain).unwrap();
+		assert_eq!(lc.finalized().number, 8);
+		// Block 3's justification is genuine, but older than what the client holds.
+		let err = lc
+			.import(&chain, chain.headers[3].clone(), chain.justifications[&3].clone())
+			.unwrap_err()
+			.to_string();
+		assert!(err.contains("newer than the verified block #8"), "{err}");
+		assert_eq!(lc.finalized().number, 8);
+		assert_eq!(lc.checkpoint().set_id, 0);
 	}
 
 	#[test]

@@ -50,6 +50,9 @@ struct Synced {
 pub struct VerifiedConsortium {
 	client: Client,
 	synced: Mutex<Synced>,
+	/// Blocks proven final as ancestors of a verified header (the blocks including the proxy's
+	/// records), so later reads may name them.
+	ancestors: Mutex<std::collections::VecDeque<Header>>,
 	checkpoint_path: PathBuf,
 	/// Held while a transaction is signed and submitted, so nonces follow each other.
 	submit_lock: Mutex<()>,
@@ -61,6 +64,7 @@ impl VerifiedConsortium {
 	/// from `anchor`. Syncs to the newest final block before returning.
 	pub fn open(url: &str, anchor: TrustAnchor, checkpoint_path: PathBuf) -> Result<Self, String> {
 		let client = Client::connect(url)?;
+		let first_use_marker = checkpoint_path.with_extension("first-use");
 		let from_anchor = || match &anchor {
 			TrustAnchor::ChainSpec(json) => LightClient::from_chain_spec(&client, json),
 			TrustAnchor::FirstUse => {
@@ -68,6 +72,11 @@ impl VerifiedConsortium {
 					target: "mbds-proxy::light",
 					"no consortium chain spec given: trusting {url} for the consortium's genesis authorities this once (pass --consortium-spec to check them)"
 				);
+				std::fs::write(
+					&first_use_marker,
+					b"trusted the node's genesis authorities at first use\n",
+				)
+				.map_err(|e| mbds_client::Error::Io { path: first_use_marker.clone(), error: e })?;
 				LightClient::trust_on_first_use(&client)
 			}
 		};
@@ -80,6 +89,15 @@ impl VerifiedConsortium {
 				if let TrustAnchor::ChainSpec(_) = anchor {
 					// The spec must name the same chain as the checkpoint.
 					let fresh = from_anchor()?;
+					// A checkpoint that started from a node's word at first use is not
+					// trusted once a spec is given: it may have been poisoned then.
+					if first_use_marker.exists() {
+						return Err(format!(
+							"{} started from the consortium node's word (no --consortium-spec at its first start); remove it and {} to start from the chain spec",
+							checkpoint_path.display(),
+							first_use_marker.display()
+						));
+					}
 					if fresh.checkpoint().genesis != lc.checkpoint().genesis {
 						return Err(format!(
 							"{} follows another chain than the consortium chain spec given; remove it to start over",
@@ -100,6 +118,7 @@ impl VerifiedConsortium {
 				last_save: Instant::now() - SAVE_EVERY,
 			}),
 			checkpoint_path,
+			ancestors: Mutex::new(Default::default()),
 			submit_lock: Mutex::new(()),
 		};
 		let (_, number) = this.finalized()?;
@@ -132,8 +151,13 @@ impl VerifiedConsortium {
 
 	/// A header verified recently by hash.
 	fn header_at(&self, at: H256) -> Result<Header, String> {
-		let s = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-		s.lc.verified_header(at).cloned().ok_or_else(|| {
+		if let Some(h) =
+			self.synced.lock().unwrap_or_else(|e| e.into_inner()).lc.verified_header(at)
+		{
+			return Ok(h.clone());
+		}
+		let ancestors = self.ancestors.lock().unwrap_or_else(|e| e.into_inner());
+		ancestors.iter().rev().find(|h| h.hash() == at).cloned().ok_or_else(|| {
 			format!("consortium block {at:?} is not one the proxy verified final recently")
 		})
 	}
@@ -261,6 +285,13 @@ impl Consortium for VerifiedConsortium {
 		let block = self.ancestor(&head, inclusion.number).map_err(RecordError::NotFinal)?;
 		if block.hash() != inclusion.block {
 			return Err(RecordError::Forked { number: inclusion.number });
+		}
+		{
+			let mut ancestors = self.ancestors.lock().unwrap_or_else(|e| e.into_inner());
+			ancestors.push_back(block.clone());
+			while ancestors.len() > 256 {
+				ancestors.pop_front();
+			}
 		}
 		// The extrinsic is in that block at the index the node named.
 		let extrinsics = self

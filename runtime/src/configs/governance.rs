@@ -63,6 +63,14 @@ parameter_types! {
 		Perbill::from_percent(50) * RuntimeBlockWeights::get().max_block;
 }
 
+/// Members who did not vote on a motion count as nay when it is closed after its time.
+pub struct NayDefaultVote;
+impl pallet_collective::DefaultVote for NayDefaultVote {
+	fn default_vote(_prime_vote: Option<bool>, _yes: u32, _no: u32, _len: u32) -> bool {
+		false
+	}
+}
+
 impl pallet_collective::Config<CouncilCollective> for Runtime {
 	type RuntimeOrigin = RuntimeOrigin;
 	type Proposal = RuntimeCall;
@@ -71,9 +79,10 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
 	// Open motions at a time: a council of institutions has few matters open at once.
 	type MaxProposals = ConstU32<32>;
 	type MaxMembers = ConstU32<COUNCIL_MAX_MEMBERS>;
-	// A member who did not vote counts as the prime member's vote, and as nay without a
-	// prime: silence never passes a motion.
-	type DefaultVote = pallet_collective::PrimeDefaultVote;
+	// A member who did not vote counts as nay, whatever the prime member voted: silence never
+	// passes a motion (with `PrimeDefaultVote` a prime alone would pass any motion by
+	// proposing it, voting aye and waiting out its time).
+	type DefaultVote = NayDefaultVote;
 	// The crate's own weights (measured on Substrate's reference hardware), not re-measured.
 	type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
 	// Members change through `CouncilMembership` (which tells the collective); a direct
