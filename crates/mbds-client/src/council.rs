@@ -138,11 +138,5 @@ pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> 
 
 /// Secret URIs of council members (`--council //Alice --council //Bob ...`) as key pairs.
 pub fn member_keys(suris: &[String]) -> Result<Vec<sr25519::Pair>> {
-	suris
-		.iter()
-		.map(|s| {
-			sr25519::Pair::from_string(s, None)
-				.map_err(|e| Error::invalid("--council", format!("not a secret URI: {e:?}")))
-		})
-		.collect()
+	suris.iter().map(|s| crate::keys::secret_uri("council", s)).collect()
 }

@@ -208,6 +208,16 @@ impl ParticipantKeys {
 	}
 }
 
+/// The sr25519 key pair of secret URI `suri` (e.g. `//Alice`), given with option `--{flag}`.
+pub fn secret_uri(flag: &str, suri: &str) -> Result<sr25519::Pair> {
+	sr25519::Pair::from_string(suri, None).map_err(|e| {
+		Error::invalid(
+			format!("--{flag}"),
+			format!("--{flag}: not a valid sr25519 secret URI ({e:?}); e.g. //Alice"),
+		)
+	})
+}
+
 /// Parses an SS58 account, naming `what` on error.
 pub fn parse_account(what: &str, s: &str) -> Result<AccountId> {
 	AccountId::from_ss58check(s.trim())

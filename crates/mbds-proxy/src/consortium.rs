@@ -8,7 +8,7 @@
 //! that [`Consortium::record`] reported final). Nothing is read at a node's best block.
 
 use mbds_client::chain::{self, Summary};
-use mbds_client::Client;
+use mbds_client::{Client, Inclusion, Submitted};
 use mbds_crypto::{PrePublicKey, TesterPublicKey};
 use mbds_primitives::consent::Action;
 use mbds_runtime::{AccountId, Runtime, RuntimeCall, RuntimeEvent};
@@ -135,6 +135,26 @@ impl RpcConsortium {
 	pub fn client(&self) -> &Client {
 		&self.client
 	}
+
+	/// Signs and submits `call` (one submission of this proxy at a time, so nonces follow each
+	/// other) and waits up to `timeout` for a block the node says includes it.
+	pub fn submit_included(
+		&self,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		timeout: Duration,
+	) -> Result<(Submitted, Inclusion), RecordError> {
+		let submitted = {
+			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
+			self.client.submit_tracked(call, signer)
+		}
+		.map_err(|e| RecordError::NotRecorded(e.into()))?;
+		let inclusion = self
+			.client
+			.wait_included(&submitted, timeout)
+			.map_err(|e| RecordError::NotRecorded(e.into()))?;
+		Ok((submitted, inclusion))
+	}
 }
 
 impl Consortium for RpcConsortium {
@@ -185,13 +205,7 @@ impl Consortium for RpcConsortium {
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<Recorded, RecordError> {
-		let submitted = {
-			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
-			self.client.submit_tracked(call, signer)
-		};
-		let inclusion = submitted
-			.and_then(|s| self.client.wait_included(&s, timeout))
-			.map_err(|e| RecordError::NotRecorded(e.into()))?;
+		let (_, inclusion) = self.submit_included(call, signer, timeout)?;
 		let final_block = self
 			.client
 			.wait("the block including it to be finalised", timeout, |c| {

@@ -11,7 +11,7 @@
 //! that block's proven state. A node that lies, or a network path that answers in its place,
 //! makes requests fail; it cannot make the proxy serve what the chain did not allow.
 
-use crate::consortium::{Consortium, RecordError, Recorded};
+use crate::consortium::{Consortium, RecordError, Recorded, RpcConsortium};
 use codec::{Decode, Encode};
 use mbds_client::chain::Summary;
 use mbds_client::light::{read_proven, Checkpoint, LightClient};
@@ -48,14 +48,13 @@ struct Synced {
 
 /// The consortium through a light client. See the module documentation.
 pub struct VerifiedConsortium {
-	client: Client,
+	/// The node, and this proxy's one-at-a-time submission of its transactions.
+	rpc: RpcConsortium,
 	synced: Mutex<Synced>,
 	/// Blocks proven final as ancestors of a verified header (the blocks including the proxy's
 	/// records), so later reads may name them.
 	ancestors: Mutex<std::collections::VecDeque<Header>>,
 	checkpoint_path: PathBuf,
-	/// Held while a transaction is signed and submitted, so nonces follow each other.
-	submit_lock: Mutex<()>,
 }
 
 impl VerifiedConsortium {
@@ -111,7 +110,7 @@ impl VerifiedConsortium {
 			Err(e) => return Err(format!("{}: {e}", checkpoint_path.display())),
 		};
 		let this = VerifiedConsortium {
-			client,
+			rpc: RpcConsortium::new(client),
 			synced: Mutex::new(Synced {
 				lc,
 				last_sync: Instant::now() - SYNC_EVERY,
@@ -119,7 +118,6 @@ impl VerifiedConsortium {
 			}),
 			checkpoint_path,
 			ancestors: Mutex::new(Default::default()),
-			submit_lock: Mutex::new(()),
 		};
 		let (_, number) = this.finalized()?;
 		tracing::info!(
@@ -135,7 +133,7 @@ impl VerifiedConsortium {
 		let mut s = self.synced.lock().unwrap_or_else(|e| e.into_inner());
 		if s.last_sync.elapsed() >= SYNC_EVERY {
 			let set_before = s.lc.checkpoint().set_id;
-			let synced = s.lc.sync(&self.client);
+			let synced = s.lc.sync(self.rpc.client());
 			s.last_sync = Instant::now();
 			if let Err(e) = synced {
 				// Keep serving from the last verified block; say why it is not newer.
@@ -172,7 +170,7 @@ impl VerifiedConsortium {
 	/// Runs `f` over the proven state at verified block `at`.
 	fn read<R>(&self, at: H256, mut f: impl FnMut() -> R) -> Result<R, String> {
 		let header = self.header_at(at)?;
-		Ok(read_proven(&self.client, &header, &mut f)?)
+		Ok(read_proven(self.rpc.client(), &header, &mut f)?)
 	}
 
 	/// The header at `number` on the chain ending in verified header `head`, walking parent
@@ -184,11 +182,11 @@ impl VerifiedConsortium {
 		let mut header = head.clone();
 		while header.number > number {
 			let parent = *header.parent_hash();
-			let h = self.client.header(Some(parent))?;
+			let h = self.rpc.client().header(Some(parent))?;
 			if h.hash() != parent {
 				return Err(format!(
 					"{}: the header served for {parent:?} does not hash to it; the node is lying",
-					self.client.rpc.url
+					self.rpc.client().rpc.url
 				));
 			}
 			header = h;
@@ -199,7 +197,7 @@ impl VerifiedConsortium {
 
 impl Consortium for VerifiedConsortium {
 	fn describe(&self) -> String {
-		format!("{} (verified by light client)", self.client.rpc.url)
+		format!("{} (verified by light client)", self.rpc.client().rpc.url)
 	}
 
 	fn finalized(&self) -> Result<(H256, u32), String> {
@@ -258,16 +256,8 @@ impl Consortium for VerifiedConsortium {
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<Recorded, RecordError> {
-		let submitted = {
-			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
-			self.client.submit_tracked(call, signer)
-		}
-		.map_err(|e| RecordError::NotRecorded(e.into()))?;
 		// Where the node says it is: a hint, checked below.
-		let inclusion = self
-			.client
-			.wait_included(&submitted, timeout)
-			.map_err(|e| RecordError::NotRecorded(e.into()))?;
+		let (submitted, inclusion) = self.rpc.submit_included(call, signer, timeout)?;
 		let start = Instant::now();
 		let head = loop {
 			let head = self.verified_head().map_err(RecordError::NotFinal)?;
@@ -295,24 +285,28 @@ impl Consortium for VerifiedConsortium {
 		}
 		// The extrinsic is in that block at the index the node named.
 		let extrinsics = self
-			.client
+			.rpc
+			.client()
 			.block_extrinsics(inclusion.block)
 			.map_err(|e| RecordError::NotFinal(e.into()))?;
 		if mbds_client::extrinsics_root(&extrinsics) != block.extrinsics_root {
 			return Err(RecordError::NotFinal(format!(
 				"{}: the body served for block #{} does not match its header; the node is lying",
-				self.client.rpc.url, inclusion.number
+				self.rpc.client().rpc.url,
+				inclusion.number
 			)));
 		}
 		if extrinsics.get(inclusion.index as usize) != Some(&submitted.extrinsic()) {
 			return Err(RecordError::NotRecorded(format!(
 				"{}: block #{} does not hold the proxy's transaction at index {}",
-				self.client.rpc.url, inclusion.number, inclusion.index
+				self.rpc.client().rpc.url,
+				inclusion.number,
+				inclusion.index
 			)));
 		}
 		// Its events, from that block's proven state.
 		let index = inclusion.index;
-		let events = read_proven(&self.client, &block, &mut || {
+		let events = read_proven(self.rpc.client(), &block, &mut || {
 			frame_system::Pallet::<Runtime>::read_events_no_consensus()
 				.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
 				.map(|r| r.event)

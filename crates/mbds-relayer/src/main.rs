@@ -11,7 +11,7 @@
 
 use clap::{Parser, Subcommand};
 use mbds_relayer::{metrics, run, Authority, Metrics, Relayer, RunOptions, LOG_TARGET};
-use sp_core::{sr25519, Pair};
+use sp_core::sr25519;
 use std::{
 	io::IsTerminal,
 	net::{Ipv4Addr, SocketAddr},
@@ -81,8 +81,7 @@ enum Command {
 }
 
 fn pair(suri: &str, what: &str) -> Result<sr25519::Pair, String> {
-	sr25519::Pair::from_string(suri, None)
-		.map_err(|e| format!("--{what}: not a valid sr25519 secret URI ({e:?}); e.g. //Alice"))
+	mbds_client::keys::secret_uri(what, suri).map_err(String::from)
 }
 
 fn relayers(cli: &Cli, signer: &sr25519::Pair) -> Result<Vec<Relayer>, String> {

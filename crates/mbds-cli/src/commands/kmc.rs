@@ -9,7 +9,7 @@ use mbds_crypto::PrePublicKey;
 use mbds_primitives::{InstitutionKind, Role};
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
-use sp_core::{sr25519, Pair, H256};
+use sp_core::{sr25519, H256};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -112,7 +112,7 @@ pub struct Authority {
 }
 
 fn pair_of(flag: &str, suri: &str) -> Result<sr25519::Pair, String> {
-	sr25519::Pair::from_string(suri, None).map_err(|e| format!("--{flag}: not a secret URI: {e:?}"))
+	mbds_client::keys::secret_uri(flag, suri).map_err(String::from)
 }
 
 /// Runs `call` as `by` says; returns the block it ran in and the events it emitted, or the
