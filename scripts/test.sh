@@ -10,6 +10,8 @@ start=$(date +%s)
 # mbds-node binary the tests start is built once, not once for `build` and again for `test`.
 echo "[test] building the workspace and mbds-node (release; a cold build takes ~40 min on 2 cores) ..."
 cargo build --release --workspace --exclude mbds-bencher --all-targets
+echo "[test] building the upgrade rehearsal runtimes the live upgrade test deploys ..."
+scripts/build-upgrade-wasm.sh
 echo "[test] running the workspace tests ..."
 cargo test --release --workspace --exclude mbds-bencher
 # Benchmarks of every MBDS pallet run once as tests (frame-benchmarking's test suite), in

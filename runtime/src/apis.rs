@@ -324,6 +324,28 @@ impl_runtime_apis! {
 		}
 	}
 
+	// Built only with the `try-runtime` feature: the try-runtime checks of the migrations
+	// (`pre_upgrade`/`post_upgrade`, every pallet's storage version) over a copy of a running
+	// chain's state; `tests/tests/anchoring.rs` runs them over a live node's state.
+	#[cfg(feature = "try-runtime")]
+	impl frame_try_runtime::TryRuntime<Block> for Runtime {
+		fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
+			// A failed check panics with its message: the caller sees it as the call's error.
+			let weight = Executive::try_runtime_upgrade(checks).unwrap();
+			(weight, configs::RuntimeBlockWeights::get().max_block)
+		}
+
+		fn execute_block(
+			block: <Block as BlockT>::LazyBlock,
+			state_root_check: bool,
+			signature_check: bool,
+			select: frame_try_runtime::TryStateSelect,
+		) -> Weight {
+			Executive::try_execute_block(block, state_root_check, signature_check, select)
+				.expect("try_execute_block failed")
+		}
+	}
+
 	#[cfg(feature = "runtime-benchmarks")]
 	impl frame_benchmarking::Benchmark<Block> for Runtime {
 		fn benchmark_metadata(extra: bool) -> (

@@ -81,19 +81,33 @@ pub mod opaque {
 	}
 }
 
-#[runtime_version]
-pub const VERSION: RuntimeVersion = RuntimeVersion {
-	spec_name: alloc::borrow::Cow::Borrowed("mbds"),
-	impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
-	authoring_version: 1,
-	// Bump on every change of runtime logic; an upgrade with the same number is refused.
-	spec_version: 104,
-	impl_version: 1,
-	apis: apis::RUNTIME_API_VERSIONS,
-	// Bump when the encoding of calls or transaction extensions changes.
-	transaction_version: 3,
-	system_version: 1,
-};
+/// The runtime's version, with `spec_version` `$spec` (`#[runtime_version]` reads a literal).
+macro_rules! mbds_runtime_version {
+	($spec:tt) => {
+		#[runtime_version]
+		pub const VERSION: RuntimeVersion = RuntimeVersion {
+			spec_name: alloc::borrow::Cow::Borrowed("mbds"),
+			impl_name: alloc::borrow::Cow::Borrowed("mbds-node"),
+			authoring_version: 1,
+			// Bump on every change of runtime logic; an upgrade with the same number is
+			// refused.
+			spec_version: $spec,
+			impl_version: 1,
+			apis: apis::RUNTIME_API_VERSIONS,
+			// Bump when the encoding of calls or transaction extensions changes.
+			transaction_version: 3,
+			system_version: 1,
+		};
+	};
+}
+
+// This tree's version.
+#[cfg(not(feature = "upgrade-rehearsal"))]
+mbds_runtime_version!(105);
+// The upgrade rehearsal (`scripts/build-upgrade-wasm.sh`): this tree's `spec_version` + 1, the
+// same transaction encoding.
+#[cfg(feature = "upgrade-rehearsal")]
+mbds_runtime_version!(106);
 
 /// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
 /// enough for four validators on modest hardware to gossip GRANDPA votes between blocks.
@@ -151,6 +165,9 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, besides the pallets' own.
 ///
+/// Spec 105: sessions end by their start block (`pallet-governance` storage version 2,
+/// [`pallet_governance::migrations::v2::RecordSessionStart`]).
+///
 /// Spec 104 (the council): the session period moves from the raw `:SessionPeriod:` key into
 /// `pallet-governance`; the pallets versioned in this release (chain-info, credit, consent)
 /// go from on-chain version 0 to 1 (layout unchanged). The pallets added in it (`Council`,
@@ -162,7 +179,17 @@ pub type Migrations = (
 	pallet_chain_info::migrations::v1::BumpToV1<Runtime>,
 	pallet_credit::migrations::v1::BumpToV1<Runtime>,
 	pallet_consent::migrations::v1::BumpToV1<Runtime>,
+	pallet_governance::migrations::v2::RecordSessionStart<Runtime>,
+	RehearsalMigrations,
 );
+
+/// The upgrade rehearsal's own migration (`pallet-kmc` storage version 1 -> 2); nothing in a
+/// production build.
+#[cfg(feature = "upgrade-rehearsal")]
+pub type RehearsalMigrations = pallet_kmc::migrations::v2::RebuildIdentityIndex<Runtime>;
+/// The upgrade rehearsal's own migration; nothing in a production build.
+#[cfg(not(feature = "upgrade-rehearsal"))]
+pub type RehearsalMigrations = ();
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<

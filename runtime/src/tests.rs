@@ -486,6 +486,27 @@ mod governance {
 				});
 			assert_eq!(pass(&[Alice, Bob, Charlie], remove_dave), Ok(()));
 			assert_eq!(members(), sorted(&[Alice, Bob, Charlie]));
+			// But the council cannot vote itself below three seats (no chain has root to
+			// seat a new one): removing a fourth-to-last member, or a reset to two, is
+			// refused, and the seats stay.
+			let remove_charlie =
+				RuntimeCall::CouncilMembership(pallet_membership::Call::remove_member {
+					who: Charlie.to_account_id().into(),
+				});
+			let filtered = err(frame_system::Error::<Runtime>::CallFiltered);
+			assert_eq!(pass(&[Alice, Bob], remove_charlie), filtered);
+			let reset_to_two =
+				RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members {
+					members: vec![Alice.to_account_id(), Bob.to_account_id(), Bob.to_account_id()],
+				});
+			assert_eq!(pass(&[Alice, Bob], reset_to_two), filtered);
+			assert_eq!(members(), sorted(&[Alice, Bob, Charlie]));
+			// A reset to three others is a vote like any other.
+			let reset = RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members {
+				members: vec![Alice.to_account_id(), Bob.to_account_id(), Dave.to_account_id()],
+			});
+			assert_eq!(pass(&[Alice, Bob], reset), Ok(()));
+			assert_eq!(members(), sorted(&[Alice, Bob, Dave]));
 		});
 	}
 
@@ -540,8 +561,36 @@ mod governance {
 			assert_eq!(pass(&[Alice, Charlie], appoint), Ok(()));
 			assert!(KmcOperators::members().contains(&Dave.to_account_id()));
 
-			// The operator registers the hospital and its doctor with his own signed calls.
-			assert_eq!(register(signed(Dave), Eve, hospital, 1), Ok(()));
+			// The operator cannot seat an institution alone (a health authority would run a
+			// proxy and attest emergencies; a hospital employs doctors): the council does.
+			let kmc_error = |e: pallet_kmc::Error<Runtime>| Err(e.into());
+			assert_eq!(
+				register(signed(Dave), Eve, hospital.clone(), 1),
+				kmc_error(pallet_kmc::Error::CouncilOnly)
+			);
+			let authority = Role::Institution(InstitutionKind::HealthAuthority);
+			assert_eq!(
+				register(signed(Dave), One, authority, 9),
+				kmc_error(pallet_kmc::Error::CouncilOnly)
+			);
+			let seat = RuntimeCall::Kmc(pallet_kmc::Call::register {
+				who: Eve.to_account_id(),
+				role: hospital,
+				identity: sp_core::H256::repeat_byte(1),
+				keys: test_keys(1),
+			});
+			assert_eq!(pass(&[Alice, Bob], seat), Ok(()));
+			// Nor re-key anyone, nor suspend the hospital.
+			assert_eq!(
+				Kmc::rotate_keys(signed(Dave), Eve.to_account_id(), test_keys(7)),
+				kmc_error(pallet_kmc::Error::CouncilOnly)
+			);
+			assert_eq!(
+				Kmc::suspend(signed(Dave), Eve.to_account_id()),
+				kmc_error(pallet_kmc::Error::CouncilOnly)
+			);
+
+			// The operator registers the hospital's doctor with his own signed call.
 			let doctor = Role::Doctor { institution: Eve.to_account_id() };
 			assert_eq!(register(signed(Dave), Ferdie, doctor.clone(), 2), Ok(()));
 			assert!(pallet_kmc::Participants::<Runtime>::contains_key(Ferdie.to_account_id()));
@@ -752,10 +801,14 @@ mod governance {
 				Kmc::on_chain_storage_version(),
 				Slips::on_chain_storage_version(),
 				Anchor::on_chain_storage_version(),
-				Governance::on_chain_storage_version(),
 			] {
-				assert_eq!(v, 1, "every MBDS pallet is at version 1");
+				assert_eq!(v, 1, "every MBDS pallet but governance is at version 1");
 			}
+			// Governance, new in this upgrade, is at 2, and the running session keeps its end
+			// (a chain at block 1 of a 20-block period: the genesis session, ending at 20).
+			assert_eq!(Governance::on_chain_storage_version(), 2);
+			assert!(pallet_governance::SessionStart::<Runtime>::exists());
+			assert_eq!(Governance::next_session_end(), 20);
 			assert_eq!(pallet_governance::SessionPeriod::<Runtime>::get(), 20);
 			assert_eq!(configs::SessionPeriod::get(), 20);
 			assert!(!unhashed::exists(&old_key), "the raw key is gone");
@@ -773,7 +826,92 @@ mod governance {
 			assert_eq!(ChainInfo::on_chain_storage_version(), 1);
 			assert_eq!(Credit::on_chain_storage_version(), 1);
 			assert_eq!(Consent::on_chain_storage_version(), 1);
-			assert_eq!(Governance::on_chain_storage_version(), 1);
+			assert_eq!(Governance::on_chain_storage_version(), 2);
 		});
 	}
+}
+
+/// What the consortium decodes from a private chain (`pallet-anchor`): its headers (GRANDPA
+/// justifications over them), the storage key of a closed summary batch
+/// (`pallet_slips::Batches`), the batch record (`BatchInfo`) and the summary items (the batch's
+/// Merkle leaves, `SummaryItem`). One runtime serves every chain, so an upgrade that changed
+/// any of these would make a consortium on the old runtime refuse (or misread) the batches of
+/// a private chain on the new one. This test pins each layout, field by field; if it fails,
+/// the change needs the upgrade order of `docs/upgrades.md`: first the consortium, to a runtime
+/// that reads the old and the new format, then the private chains, then (optionally) the
+/// consortium again to drop the old format. Update the expected bytes only together with that.
+#[test]
+fn the_formats_the_consortium_reads_from_private_chains_are_pinned() {
+	use codec::{Compact, Encode};
+	use sp_core::H256;
+	const ORDER: &str = "the consortium reads this from private chains: see docs/upgrades.md for the upgrade order this change needs";
+
+	// Batch record: root, item count, chain id, opened at, closed at, closed at (ms).
+	let batch = pallet_slips::BatchInfo::<BlockNumber> {
+		root: H256::repeat_byte(1),
+		item_count: 3,
+		chain_id: 1001,
+		opened_at: 10,
+		closed_at: 20,
+		closed_at_ms: 1_700_000_000_000,
+	};
+	let mut expected = vec![1u8; 32];
+	expected.extend(3u32.to_le_bytes());
+	expected.extend(1001u32.to_le_bytes());
+	expected.extend(10u32.to_le_bytes());
+	expected.extend(20u32.to_le_bytes());
+	expected.extend(1_700_000_000_000u64.to_le_bytes());
+	assert_eq!(batch.encode(), expected, "BatchInfo: {ORDER}");
+
+	// Its storage key: twox128("Slips") ++ twox128("Batches") ++ twox64(id) ++ id.
+	let id: u64 = 7;
+	let mut key = sp_io::hashing::twox_128(b"Slips").to_vec();
+	key.extend(sp_io::hashing::twox_128(b"Batches"));
+	key.extend(sp_io::hashing::twox_64(&id.encode()));
+	key.extend(id.encode());
+	assert_eq!(pallet_slips::Batches::<Runtime>::hashed_key_for(id), key, "Batches key: {ORDER}");
+
+	// A summary item: patient, keyword (compact length + bytes), record hash, categories,
+	// chain id, block number, slip id.
+	let patient = AccountId::from([5u8; 32]);
+	let categories: mbds_primitives::consent::CategoryList = vec![4u32, 9].try_into().unwrap();
+	let item = pallet_slips::SummaryItemOf::<Runtime> {
+		patient: patient.clone(),
+		encrypted_keyword: vec![0xAB; 3].try_into().unwrap(),
+		record_hash: H256::repeat_byte(2),
+		categories: categories.clone(),
+		chain_id: 1001,
+		block_number: 42,
+		slip_id: 9,
+	};
+	let mut expected = patient.encode();
+	expected.extend(Compact(3u32).encode());
+	expected.extend([0xAB; 3]);
+	expected.extend([2u8; 32]);
+	expected.extend(categories.encode());
+	expected.extend(1001u32.to_le_bytes());
+	expected.extend(42u32.to_le_bytes());
+	expected.extend(9u64.to_le_bytes());
+	assert_eq!(item.encode(), expected, "SummaryItem: {ORDER}");
+
+	// Headers: parent hash, compact number, state root, extrinsics root, digest; u32 numbers,
+	// BLAKE2-256 hashing (what the consortium's light clients check justifications over).
+	let header = <Header as sp_runtime::traits::Header>::new(
+		5,
+		H256::repeat_byte(3),
+		H256::repeat_byte(4),
+		H256::repeat_byte(6),
+		Default::default(),
+	);
+	let mut expected = vec![6u8; 32];
+	expected.extend(Compact(5u32).encode());
+	expected.extend([4u8; 32]);
+	expected.extend([3u8; 32]);
+	expected.push(0);
+	assert_eq!(header.encode(), expected, "Header: {ORDER}");
+	assert_eq!(
+		sp_runtime::traits::Header::hash(&header),
+		H256(sp_io::hashing::blake2_256(&expected)),
+		"header hashing: {ORDER}"
+	);
 }

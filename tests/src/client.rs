@@ -35,8 +35,9 @@ pub fn test_keys(tag: u8) -> pallet_kmc::KeySetOf<Runtime> {
 	}
 }
 
-/// The KMC registers `who` with `role` (a call the bootstrap KMC operator, Alice, signs
-/// alone); `tag` makes its identity commitment unique.
+/// The KMC registers `who` with `role` (for a patient or a doctor a call the bootstrap KMC
+/// operator, Alice, signs alone; for an institution a council motion); `tag` makes its
+/// identity commitment unique.
 pub fn register(who: Keyring, role: Role<AccountId>, tag: u8) -> RuntimeCall {
 	RuntimeCall::Kmc(pallet_kmc::Call::register {
 		who: who.to_account_id(),
@@ -46,31 +47,39 @@ pub fn register(who: Keyring, role: Role<AccountId>, tag: u8) -> RuntimeCall {
 	})
 }
 
-/// What a hospital chain's KMC and council do once: the KMC operator (Alice) registers
-/// `hospital`, `doctor` and `patient`; the council (Alice and Bob, 2 of the 3 seats every
-/// preset gives it) makes `hospital` the chain's institution by a motion. Returns once the
-/// motion executed.
+/// Two thirds of a private chain's council (its seats are Alice, Bob and Charlie).
+pub const PRIVATE_COUNCIL: [Keyring; 2] = [Keyring::Alice, Keyring::Bob];
+
+/// What a hospital chain's council and KMC do once: the council (Alice and Bob, 2 of the 3
+/// seats every preset gives it) seats `hospital` and makes it the chain's institution, two
+/// motions in one go; then the KMC operator (Alice) registers `doctor` and `patient`. Returns
+/// once both are registered.
 pub fn hospital_setup(
 	chain: &Client,
 	hospital: Keyring,
 	doctor: Keyring,
 	patient: Keyring,
 ) -> Result<(), String> {
-	let operator = Keyring::Alice.pair();
-	for call in [
-		register(hospital, Role::Institution(InstitutionKind::Hospital), 1),
-		register(doctor, Role::Doctor { institution: hospital.to_account_id() }, 2),
-		register(patient, Role::Patient, 3),
-	] {
-		// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
-		chain.submit(call, &operator).map_err(|e| e.to_string())?;
-	}
-	let call = RuntimeCall::Slips(pallet_slips::Call::set_institution {
+	let seat = register(hospital, Role::Institution(InstitutionKind::Hospital), 1);
+	let name = RuntimeCall::Slips(pallet_slips::Call::set_institution {
 		institution: hospital.to_account_id(),
 	});
-	mbds_client::council::motion(chain, call, &[Keyring::Alice.pair(), Keyring::Bob.pair()])
-		.map(|_| ())
-		.map_err(|e| e.to_string())
+	let council = PRIVATE_COUNCIL.map(|k| k.pair());
+	mbds_client::council::motions(chain, vec![seat, name], &council).map_err(|e| e.to_string())?;
+	let operator = Keyring::Alice.pair();
+	let sent = [
+		register(doctor, Role::Doctor { institution: hospital.to_account_id() }, 2),
+		register(patient, Role::Patient, 3),
+	]
+	.into_iter()
+	// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
+	.map(|call| chain.submit_tracked(call, &operator))
+	.collect::<Result<Vec<_>, _>>()
+	.map_err(|e| e.to_string())?;
+	for tx in &sent {
+		chain.wait_included(tx, std::time::Duration::from_secs(60)).map_err(|e| e.to_string())?;
+	}
+	Ok(())
 }
 
 /// `patient`'s visit proof for `institution`, signed now: what a doctor of `institution`

@@ -95,6 +95,8 @@ const PRESETS: [&str; 4] =
 
 /// The consortium council members (of Alice to Eve) whose ayes pass a motion: 4 of 5 seats.
 pub const CONSORTIUM_COUNCIL_MOTION: [&str; 4] = ["//Alice", "//Bob", "//Charlie", "//Dave"];
+/// Two thirds of a private chain's council (its seats: //Alice, //Bob, //Charlie).
+pub const PRIVATE_COUNCIL_MOTION: [&str; 2] = ["//Alice", "//Bob"];
 
 /// Everyone in the journey, by key file name.
 const PEOPLE: [&str; 11] = [
@@ -148,6 +150,9 @@ pub struct Report {
 	pub accounts: std::collections::BTreeMap<String, String>,
 	/// Seconds each step took.
 	pub steps: Vec<(String, f64)>,
+	/// The consortium's upgrade between steps 2 and 3, if the run made one: spec versions
+	/// before and after, and the block that enacted it.
+	pub consortium_upgrade: Option<(u32, u32, u32)>,
 }
 
 /// The running network and the participants' files.
@@ -168,6 +173,10 @@ pub struct Journey {
 	/// connections that never finish their request, floods it with a doctor's refused
 	/// requests, and kills the second proxy for a while (see [`crate::adversary`]).
 	pub adversarial: bool,
+	/// Set by the end-to-end test: between steps 2 and 3 the consortium's council upgrades
+	/// the consortium to this runtime (the upgrade rehearsal), while the relayer and the
+	/// proxies keep running; steps 3 and 4 then read, record and anchor through them.
+	pub upgrade_consortium_to: Option<Vec<u8>>,
 	stall: Option<crate::adversary::Stall>,
 	say: Box<dyn FnMut(&str) + Send>,
 }
@@ -219,6 +228,7 @@ impl Journey {
 			proxies: Vec::new(),
 			proxy_runs: Vec::new(),
 			adversarial: false,
+			upgrade_consortium_to: None,
 			stall: None,
 			say,
 		})
@@ -251,6 +261,7 @@ impl Journey {
 			proxies: Vec::new(),
 			proxy_runs: Vec::new(),
 			adversarial: false,
+			upgrade_consortium_to: None,
 			stall: None,
 			say,
 		})
@@ -469,27 +480,41 @@ impl Journey {
 			),
 		];
 		for (url, people, institution) in plan {
+			// Institutions (health authorities included) are seated by the chain's council;
+			// the KMC operator registers doctors and patients alone.
+			let council: &[&str] = if institution.is_some() {
+				&PRIVATE_COUNCIL_MOTION
+			} else {
+				&CONSORTIUM_COUNCIL_MOTION
+			};
+			let (seated, registered): (Vec<_>, Vec<_>) = people
+				.into_iter()
+				.partition(|(_, role)| role != "patient" && !role.starts_with("doctor:"));
 			self.say(&format!(
-				"[setup] the KMC of {url} registers {} participant(s)",
-				people.len()
+				"[setup] on {url} the council seats {} institution(s) by motion ({} of its members); the KMC operator registers {} doctor(s) and patient(s)",
+				seated.len(),
+				council.len(),
+				registered.len()
 			));
-			for (who, role) in people {
-				let public = self.public(who);
-				let identity = format!("verified identity of {who}");
-				self.must(&[
-					"kmc",
-					"register",
-					"--public",
-					&public,
-					"--role",
-					&role,
-					"--identity",
-					&identity,
-					"--chain",
-					&url,
-					"--operator",
-					operator,
-				])?;
+			for (part, by) in [
+				(seated, council.iter().flat_map(|m| ["--council", *m]).collect::<Vec<_>>()),
+				(registered, vec!["--operator", operator]),
+			] {
+				let mut args: Vec<String> =
+					["kmc", "register", "--chain", &url].into_iter().map(String::from).collect();
+				for (who, role) in part {
+					args.extend([
+						"--public".into(),
+						self.public(who),
+						"--role".into(),
+						role,
+						"--identity".into(),
+						format!("verified identity of {who}"),
+					]);
+				}
+				args.extend(by.into_iter().map(String::from));
+				let args: Vec<&str> = args.iter().map(String::as_str).collect();
+				self.must(&args)?;
 			}
 			if let Some(inst) = institution {
 				self.must(&[
@@ -500,9 +525,9 @@ impl Journey {
 					"--chain",
 					&url,
 					"--council",
-					"//Alice",
+					PRIVATE_COUNCIL_MOTION[0],
 					"--council",
-					"//Bob",
+					PRIVATE_COUNCIL_MOTION[1],
 				])?;
 			}
 		}
@@ -1026,6 +1051,26 @@ impl Journey {
 		let rec_a = self.write_and_confirm("doc-a", &a, "2-hospital-a-visit.json", "diagnosis")?;
 		report.records.push(rec_a.clone());
 		self.step(&mut report, "step 2", t);
+
+		if let Some(code) = self.upgrade_consortium_to.take() {
+			self.say("\n== Between visits: the consortium's council upgrades its runtime ==");
+			self.say("  (4 of its 5 members authorise the code's hash; the code is applied unsigned; the relayer and the");
+			self.say("  three proxies started before keep running, and serve steps 3 and 4 on the new runtime)");
+			let t = Instant::now();
+			let client = mbds_client::Client::connect(&c).map_err(|e| e.to_string())?;
+			let members =
+				mbds_client::council::member_keys(&CONSORTIUM_COUNCIL_MOTION.map(String::from))
+					.map_err(|e| e.to_string())?;
+			let done =
+				mbds_client::council::upgrade(&client, code, &members, Duration::from_secs(180))
+					.map_err(|e| format!("the consortium's upgrade: {e}"))?;
+			self.say(&format!(
+				"      the consortium runs spec {} (was {}), enacted in block #{}",
+				done.to_spec, done.from_spec, done.enacted_at
+			));
+			report.consortium_upgrade = Some((done.from_spec, done.to_spec, done.enacted_at));
+			self.step(&mut report, "consortium upgrade", t);
+		}
 
 		self.say("\n== Step 3: referral to hospital B ==");
 		let t = Instant::now();

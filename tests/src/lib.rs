@@ -8,6 +8,7 @@
 pub mod adversary;
 pub mod client;
 pub mod journey;
+pub mod upgrade;
 
 use serde_json::{json, Value};
 use std::{
@@ -29,6 +30,18 @@ pub fn node_binary() -> PathBuf {
 		return PathBuf::from(p);
 	}
 	workspace_binary("mbds-node")
+}
+
+/// The cargo target directory the tests were built in (`$CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+	let exe = std::env::current_exe().expect("current executable path");
+	let mut dir = exe.parent().expect("executable has a directory").to_path_buf();
+	if dir.ends_with("deps") {
+		dir.pop();
+	}
+	// `<target>/release`.
+	dir.pop();
+	dir
 }
 
 /// A binary of this workspace (`mbds-node`, `mbds-relayer`, ...) in the running executable's

@@ -1,8 +1,15 @@
-//! Cross-chain anchoring on real processes: hospital A's chain and the consortium chain run;
-//! slips confirmed on the hospital chain become summary items on the consortium through the
-//! `mbds-relayer` binary, which is killed (SIGKILL) and restarted mid-way. The anchored items
-//! must equal the confirmed slips' items exactly: no gap, no duplicate. Prints the anchoring
-//! latency (slip confirmation final on the hospital chain -> item on the consortium).
+//! Cross-chain anchoring on real processes: hospital A's chain (its four validators) and the
+//! consortium chain run; slips confirmed on the hospital chain become summary items on the
+//! consortium through the `mbds-relayer` binary, which is killed (SIGKILL) and restarted
+//! mid-way. Then, while the doctor keeps writing slips and the patient keeps confirming them,
+//! the hospital's council upgrades its runtime to the rehearsal build of this tree
+//! (`spec_version` + 1 and a real storage migration, `scripts/build-upgrade-wasm.sh`), after
+//! the try-runtime build ran that migration over the live node's state; then the consortium's
+//! council upgrades the consortium the same way. The relayer started before both upgrades and
+//! the CLI keep working. The anchored items must equal the confirmed slips' items exactly: no
+//! gap, no duplicate. Prints the anchoring latency (slip confirmation final on the hospital
+//! chain -> item on the consortium) and the upgrade figures (blocks from enactment to the new
+//! version on every node, the longest pause in finality).
 
 use mbds_client::queries::slips;
 use mbds_runtime::{
@@ -11,7 +18,9 @@ use mbds_runtime::{
 };
 use mbds_tests::{
 	client::{hospital_setup, now_ms, visit_proof, Client},
-	free_port, workspace_binary, Network,
+	free_port,
+	upgrade::{self, REHEARSAL, REHEARSAL_TRY},
+	workspace_binary, Network,
 };
 use pallet_slips::{SlipId, SlipOf, SlipStatus, SummaryItemOf};
 use sp_core::H256;
@@ -155,11 +164,148 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 	sorted[i]
 }
 
+/// One slip written by `doctor` about `patient` and confirmed by the patient, each step
+/// waited for (and signed again if a runtime upgrade dropped it, as every MBDS client does):
+/// a doctor and a patient at work while the chain upgrades. The slip's id.
+fn write_and_confirm(
+	h: &Client,
+	(institution, doctor, patient): (Keyring, Keyring, Keyring),
+	tag: u8,
+) -> Result<SlipId, String> {
+	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
+		patient: patient.to_account_id(),
+		visit: visit_proof(patient, institution),
+		generated_at: now_ms(),
+		tx_type: pallet_slips::TransactionType::Diagnosis,
+		content: format!("visit during the upgrade {tag}").into_bytes(),
+		encrypted_keywords: vec![vec![tag, 0, 1], vec![tag, 0, 2]],
+		categories: vec![1],
+		encrypted_address: vec![9u8; 64],
+		record_hash: H256::repeat_byte(tag),
+	});
+	let written = h.submit_and_wait(call, &doctor.pair(), WAIT).map_err(|e| e.to_string())?;
+	let id = written
+		.events
+		.iter()
+		.find_map(|e| match e {
+			mbds_runtime::RuntimeEvent::Slips(pallet_slips::Event::SlipSubmitted {
+				slip_id,
+				..
+			}) => Some(*slip_id),
+			_ => None,
+		})
+		.ok_or("no SlipSubmitted event")?;
+	let confirm = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
+		slip_id: id,
+		record_hash: H256::repeat_byte(tag),
+	});
+	h.submit_and_wait(confirm, &patient.pair(), WAIT).map_err(|e| e.to_string())?;
+	Ok(id)
+}
+
+/// The finalised block number of a chain over time (polled every 200 ms until stopped).
+struct FinalityWatch {
+	stop: Arc<AtomicBool>,
+	thread: std::thread::JoinHandle<Vec<(Instant, u32)>>,
+}
+
+impl FinalityWatch {
+	fn start(c: &Client) -> FinalityWatch {
+		let stop = Arc::new(AtomicBool::new(false));
+		let (c, flag) = (c.clone(), stop.clone());
+		let thread = std::thread::spawn(move || {
+			let mut seen: Vec<(Instant, u32)> = Vec::new();
+			while !flag.load(Ordering::Relaxed) {
+				if let Ok(n) = c.finalized_head().and_then(|h| c.header(Some(h))).map(|h| h.number)
+				{
+					if seen.last().is_none_or(|(_, last)| n > *last) {
+						seen.push((Instant::now(), n));
+					}
+				}
+				std::thread::sleep(Duration::from_millis(200));
+			}
+			seen
+		});
+		FinalityWatch { stop, thread }
+	}
+
+	/// The longest time the finalised head did not move, and the blocks it then jumped.
+	fn longest_pause(self) -> (Duration, u32) {
+		self.stop.store(true, Ordering::Relaxed);
+		let seen = self.thread.join().expect("finality watch");
+		seen.windows(2)
+			.map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1))
+			.max_by_key(|(d, _)| *d)
+			.unwrap_or_default()
+	}
+}
+
+/// `pallet-kmc`'s storage version on the chain behind `c` (0 if never written).
+fn kmc_storage_version(c: &Client) -> u16 {
+	let key = [
+		sp_crypto_hashing::twox_128(b"Kmc"),
+		sp_crypto_hashing::twox_128(b":__STORAGE_VERSION__:"),
+	]
+	.concat();
+	c.storage::<u16>(&key).unwrap().unwrap_or_default()
+}
+
+/// The council of the chain behind `c` upgrades it to `code` (the rehearsal runtime) while
+/// every node in `nodes` is watched: returns the figures, after checking that every node
+/// runs the new version and that the migration ran.
+fn upgrade_chain(
+	label: &str,
+	c: &Client,
+	nodes: &[Client],
+	code: &[u8],
+	council: &[sp_core::sr25519::Pair],
+) -> String {
+	let watch = FinalityWatch::start(c);
+	let (_, before, _) = c.runtime_version().unwrap();
+	assert_eq!(kmc_storage_version(c), 1, "{label}: pallet-kmc at storage version 1 before");
+	let done = mbds_client::council::upgrade(c, upgrade::compressed(code), council, WAIT)
+		.unwrap_or_else(|e| panic!("{label}: the council's upgrade: {e}"));
+	assert_eq!((done.from_spec, done.to_spec), (before, before + 1), "{label}: {done:?}");
+	// Every node reports the new version: at which block each first did.
+	let mut first_new: Vec<u32> = vec![0; nodes.len()];
+	let deadline = Instant::now() + WAIT;
+	while first_new.contains(&0) {
+		assert!(Instant::now() < deadline, "{label}: nodes still on {before}: {first_new:?}");
+		for (i, n) in nodes.iter().enumerate() {
+			if first_new[i] == 0 && n.runtime_version().is_ok_and(|v| v.1 == before + 1) {
+				first_new[i] = n.best_number().unwrap();
+			}
+		}
+		std::thread::sleep(Duration::from_millis(200));
+	}
+	// The migration ran: pallet-kmc went to storage version 2 (read on chain).
+	assert_eq!(kmc_storage_version(c), 2, "{label}: the rehearsal's migration ran");
+	// Finality goes on: 10 more blocks finalised after the enactment.
+	c.wait("finality after the upgrade", WAIT, |c| {
+		Ok(c.header(Some(c.finalized_head()?))?.number >= done.enacted_at + 10)
+	})
+	.unwrap_or_else(|e| panic!("{label}: {e}"));
+	let (pause, jump) = watch.longest_pause();
+	let lag: Vec<u32> = first_new.iter().map(|b| b.saturating_sub(done.enacted_at)).collect();
+	format!(
+		"{label}: spec {} -> {} enacted in block #{}; every node ({}) reported the new version within {} block(s) of it (per node {lag:?}); longest pause in finality during the upgrade {:.1} s (then {jump} block(s) at once)",
+		done.from_spec,
+		done.to_spec,
+		done.enacted_at,
+		nodes.len(),
+		lag.iter().max().unwrap(),
+		pause.as_secs_f64(),
+	)
+}
+
 #[test]
-fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
-	// Three of hospital A's four validators (GRANDPA needs more than 2/3), the consortium's
-	// three representative nodes and its audit node: enough for both chains to finalise.
-	let mut hospital = Network::start(HOSPITAL_LOCAL, 3);
+fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_upgrades() {
+	// Fail at once, not after the network's minutes, if the rehearsal runtimes are missing.
+	let (rehearsal, rehearsal_try) =
+		(upgrade::rehearsal_wasm(REHEARSAL), upgrade::rehearsal_wasm(REHEARSAL_TRY));
+	// Hospital A's four validators, the consortium's three representative nodes and its
+	// audit node.
+	let mut hospital = Network::start(HOSPITAL_LOCAL, 4);
 	let mut consortium = Network::start(CONSORTIUM_LOCAL, 4);
 	hospital.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
 	consortium.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
@@ -167,7 +313,9 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	let h = hospital.nodes[0].client();
 	let c = consortium.nodes[0].client();
 
-	let (institution, doctor, patient) = (Keyring::Eve, Keyring::Bob, Keyring::Charlie);
+	// Nobody here signs for two roles on one chain (the council's Alice and Bob vote while the
+	// doctor and the patient work).
+	let (institution, doctor, patient) = (Keyring::Eve, Keyring::Ferdie, Keyring::Dave);
 	hospital_setup(&h, institution, doctor, patient).unwrap();
 	h.wait("the institution is set", WAIT, |c| {
 		Ok(c.storage::<sp_runtime::AccountId32>(
@@ -264,10 +412,82 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 	let _relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-2.log"), None);
 	let wave3 = confirmed_slips(&h, (institution, doctor, patient), 2, 3);
 
+	// The upgrades. First the try-runtime build runs the rehearsal's migrations over a copy
+	// of the hospital node's state, with every check.
+	let head = h.finalized_head().unwrap();
+	let state = upgrade::snapshot(&h, head).unwrap();
+	let report = upgrade::try_runtime_upgrade(&rehearsal_try, state)
+		.unwrap_or_else(|e| panic!("try-runtime over hospital A's state: {e}"));
+	let try_runtime = format!(
+		"try-runtime: the rehearsal's migrations and checks over hospital A's state at its finalised head ({} storage pairs) passed in {:.2} s, weight {} of {} ps",
+		report.pairs,
+		report.took.as_secs_f64(),
+		report.weight.0,
+		report.weight.1
+	);
+	println!("{try_runtime}");
+
+	// The doctor writes and the patient confirms, one slip after the other, before, during
+	// and after both upgrades.
+	let working = Arc::new(AtomicBool::new(true));
+	let traffic = {
+		let (h, working) = (h.clone(), working.clone());
+		std::thread::spawn(move || -> Result<Vec<SlipId>, String> {
+			let mut ids = Vec::new();
+			let mut tag = 100u8;
+			while working.load(Ordering::Relaxed) {
+				ids.push(write_and_confirm(&h, (institution, doctor, patient), tag)?);
+				tag = tag.wrapping_add(1);
+			}
+			Ok(ids)
+		})
+	};
+	std::thread::sleep(Duration::from_secs(10));
+	let hospital_nodes: Vec<Client> = hospital.nodes.iter().map(|n| n.client()).collect();
+	let private_council = mbds_tests::client::PRIVATE_COUNCIL.map(|k| k.pair());
+	let h_figures = upgrade_chain("hospital A", &h, &hospital_nodes, &rehearsal, &private_council);
+	println!("{h_figures}");
+	std::thread::sleep(Duration::from_secs(10));
+	let consortium_nodes: Vec<Client> = consortium.nodes.iter().map(|n| n.client()).collect();
+	let c_figures = upgrade_chain("consortium", &c, &consortium_nodes, &rehearsal, &council);
+	println!("{c_figures}");
+	std::thread::sleep(Duration::from_secs(10));
+	working.store(false, Ordering::Relaxed);
+	let during = traffic.join().expect("the doctor and patient thread").unwrap_or_else(|e| {
+		panic!("a doctor's slip or a patient's confirmation failed during the upgrades: {e}")
+	});
+	assert!(during.len() >= 4, "slips written and confirmed during the upgrades: {during:?}");
+
+	// The CLI built before the upgrades signs for the chain's new version: the KMC operator
+	// registers a new patient on the upgraded hospital chain.
+	let keys = dir.join("late-patient.json");
+	let public = dir.join("late-patient.public.json");
+	let cli = |args: &[&str]| {
+		let out = Command::new(workspace_binary("mbds")).args(args).output().expect("run mbds");
+		assert!(out.status.success(), "mbds {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+	};
+	cli(&["keys", "new", "--out", keys.to_str().unwrap()]);
+	cli(&["keys", "export", "--keys", keys.to_str().unwrap(), "--out", public.to_str().unwrap()]);
+	cli(&[
+		"kmc",
+		"register",
+		"--public",
+		public.to_str().unwrap(),
+		"--role",
+		"patient",
+		"--identity",
+		"a patient registered after the upgrade",
+		"--chain",
+		&h_url,
+		"--operator",
+		"//Alice",
+	]);
+
 	let expected: BTreeSet<(SlipId, Vec<u8>)> = wave1
 		.iter()
 		.chain(&wave2)
 		.chain(&wave3)
+		.chain(&during)
 		.flat_map(|id| {
 			let slip: Option<SlipOf<Runtime>> = slips::slip(&h, *id, None).unwrap();
 			let slip = slip.expect("slip exists");
@@ -321,6 +541,10 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash() {
 		latencies.last().unwrap(),
 		anchored.len(),
 		anchored.iter().map(|s| s.slip).collect::<BTreeSet<_>>().len(),
+	);
+	println!(
+		"{} slips written and confirmed while the chains upgraded, each anchored exactly once\n{try_runtime}\n{h_figures}\n{c_figures}",
+		during.len()
 	);
 
 	hospital.stop().unwrap();

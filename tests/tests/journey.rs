@@ -10,6 +10,10 @@
 //! stalled throughout by connections that send a request's headers and then nothing; a doctor
 //! without consent floods it with 200 signed requests while another doctor reads; its second
 //! proxy is killed while the patient makes the institution grant and restarted afterwards.
+//!
+//! Between steps 2 and 3 the consortium's council upgrades the consortium's runtime to the
+//! upgrade rehearsal (`scripts/build-upgrade-wasm.sh`: spec_version + 1, a storage migration):
+//! the relayer and the three proxies started before serve steps 3 and 4 on the new runtime.
 
 use mbds_tests::journey::Journey;
 use std::time::Instant;
@@ -20,6 +24,10 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	let start = Instant::now();
 	let mut journey = Journey::start(dir.path(), Box::new(|l| println!("{l}"))).unwrap();
 	journey.adversarial = true;
+	// Between steps 2 and 3 the consortium upgrades to the rehearsal runtime (spec + 1, a
+	// real migration): the relayer and proxies started before serve steps 3 and 4 on it.
+	let rehearsal = mbds_tests::upgrade::rehearsal_wasm(mbds_tests::upgrade::REHEARSAL);
+	journey.upgrade_consortium_to = Some(mbds_tests::upgrade::compressed(&rehearsal));
 	let report = journey.setup().and_then(|_| journey.run());
 	let report = match report {
 		Ok(r) => r,
@@ -36,6 +44,11 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	};
 	journey.stop();
 	println!("journey wall time {:.0} s; steps {:?}", start.elapsed().as_secs_f64(), report.steps);
+
+	// The consortium upgraded between steps 2 and 3, and steps 3 and 4 (reads through the
+	// proxies, their access records, anchoring of B's record) ran on the new runtime.
+	let (from, to, enacted) = report.consortium_upgrade.expect("the consortium upgraded");
+	assert_eq!(to, from + 1, "spec {from} -> {to} (block #{enacted})");
 
 	// Three records, one per chain, all different.
 	assert_eq!(report.records.len(), 3);

@@ -12,7 +12,7 @@ use sp_core::{crypto::Ss58Codec, sr25519};
 use std::time::Duration;
 
 /// How long to wait for a transaction to be included.
-const INCLUSION_TIMEOUT: Duration = Duration::from_secs(120);
+pub const INCLUSION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a command prints: text lines, or the JSON document.
 pub struct Out {

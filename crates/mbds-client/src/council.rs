@@ -3,7 +3,8 @@
 //! institution, setting the session period, authorising a runtime upgrade).
 //!
 //! [`motion`] proposes `call` with the first member's key, has every member (the proposer
-//! too: proposing is not a vote) vote aye, and closes it: the call then runs with the origin `Council::Members(ayes, seats)`, which
+//! too: proposing is not a vote) vote aye, and closes it ([`motions`] does several at once in
+//! the same three rounds): the call then runs with the origin `Council::Members(ayes, seats)`, which
 //! the runtime's privileged calls accept from two thirds of the seats. The same steps can be
 //! taken from polkadot.js apps (Governance > Council > Motions).
 
@@ -37,68 +38,126 @@ pub struct Motion {
 /// asks for the call (two thirds of the seats for every privileged MBDS call). `Err` names the
 /// step that failed; if the motion ran and the call failed, the call's own error.
 pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> Result<Motion> {
+	let mut done = motions(client, vec![call], members)?;
+	done.pop().ok_or_else(|| Error::invalid("council", "no motion was made"))
+}
+
+/// [`motion`] for several calls at once, each its own motion, in three rounds whatever their
+/// number: every proposal is sent, then every member's votes on all of them, then every
+/// close, each round waiting for its transactions' inclusion (one or two blocks) instead of
+/// one transaction at a time. The motions are independent: one failing call fails the whole
+/// (its error is returned) but the others may have executed.
+pub fn motions(
+	client: &Client,
+	calls: Vec<RuntimeCall>,
+	members: &[sr25519::Pair],
+) -> Result<Vec<Motion>> {
 	let proposer =
 		members.first().ok_or_else(|| Error::invalid("council", "no member key given"))?;
-	let what = format!("{:?}", call).chars().take(80).collect::<String>();
-	let length = call.encoded_size() as u32;
-	let weight = call.get_dispatch_info().call_weight;
-	let hash = BlakeTwo256::hash_of(&call);
 	let threshold = members.len() as u32;
-	let proposed = client
-		.submit_and_wait(
-			RuntimeCall::Council(pallet_collective::Call::propose {
-				threshold,
-				proposal: Box::new(call),
-				length_bound: length,
-			}),
-			proposer,
-			STEP_TIMEOUT,
-		)
-		.map_err(|e| e.context(format!("proposing {what} to the council")))?;
-	let index = proposed
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Council(pallet_collective::Event::Proposed {
-				proposal_index,
-				proposal_hash,
-				..
-			}) if *proposal_hash == hash => Some(*proposal_index),
-			_ => None,
-		})
-		.ok_or_else(|| {
-			Error::invalid("council", format!("proposing {what}: no `Proposed` event"))
-		})?;
+	struct Open {
+		what: String,
+		length: u32,
+		weight: frame_support::weights::Weight,
+		hash: H256,
+		index: u32,
+	}
+
+	// Round 1: every proposal.
+	let mut sent = Vec::with_capacity(calls.len());
+	for call in calls {
+		let what = format!("{:?}", call).chars().take(80).collect::<String>();
+		let (length, weight) = (call.encoded_size() as u32, call.get_dispatch_info().call_weight);
+		let hash = BlakeTwo256::hash_of(&call);
+		let tx = client
+			.submit_tracked(
+				RuntimeCall::Council(pallet_collective::Call::propose {
+					threshold,
+					proposal: Box::new(call),
+					length_bound: length,
+				}),
+				proposer,
+			)
+			.map_err(|e| e.context(format!("proposing {what} to the council")))?;
+		sent.push((tx, what, length, weight, hash));
+	}
+	let mut open = Vec::with_capacity(sent.len());
+	for (tx, what, length, weight, hash) in sent {
+		let proposed = client
+			.wait_included(&tx, STEP_TIMEOUT)
+			.map_err(|e| e.context(format!("proposing {what} to the council")))?;
+		let index = proposed
+			.events
+			.iter()
+			.find_map(|e| match e {
+				RuntimeEvent::Council(pallet_collective::Event::Proposed {
+					proposal_index,
+					proposal_hash,
+					..
+				}) if *proposal_hash == hash => Some(*proposal_index),
+				_ => None,
+			})
+			.ok_or_else(|| {
+				Error::invalid("council", format!("proposing {what}: no `Proposed` event"))
+			})?;
+		open.push(Open { what, length, weight, hash, index });
+	}
+
+	// Round 2: every member's aye on every motion (the proposer's too: proposing is not a
+	// vote).
+	let mut votes = Vec::with_capacity(open.len() * members.len());
 	for voter in members {
-		client
-			.submit_and_wait(
+		for m in &open {
+			let tx = client.submit_tracked(
 				RuntimeCall::Council(pallet_collective::Call::vote {
-					proposal: hash,
-					index,
+					proposal: m.hash,
+					index: m.index,
 					approve: true,
 				}),
 				voter,
-				STEP_TIMEOUT,
-			)
-			.map_err(|e| {
-				e.context(format!(
-					"council member {} voting for motion #{index} ({what})",
-					sp_core::crypto::Ss58Codec::to_ss58check(&voter.public())
-				))
-			})?;
+			);
+			votes.push((voter, m, tx));
+		}
 	}
-	let executed = client
-		.submit_and_wait(
+	for (voter, m, tx) in votes {
+		tx.and_then(|tx| client.wait_included(&tx, STEP_TIMEOUT)).map_err(|e| {
+			e.context(format!(
+				"council member {} voting for motion #{} ({})",
+				sp_core::crypto::Ss58Codec::to_ss58check(&voter.public()),
+				m.index,
+				m.what
+			))
+		})?;
+	}
+
+	// Round 3: close every motion; it executes its call.
+	let mut closes = Vec::with_capacity(open.len());
+	for m in &open {
+		let tx = client.submit_tracked(
 			RuntimeCall::Council(pallet_collective::Call::close {
-				proposal_hash: hash,
-				index,
-				proposal_weight_bound: weight,
-				length_bound: length,
+				proposal_hash: m.hash,
+				index: m.index,
+				proposal_weight_bound: m.weight,
+				length_bound: m.length,
 			}),
 			proposer,
-			STEP_TIMEOUT,
-		)
-		.map_err(|e| e.context(format!("closing council motion #{index} ({what})")))?;
+		);
+		closes.push((m, tx));
+	}
+	let mut done = Vec::with_capacity(open.len());
+	for (m, tx) in closes {
+		let executed = tx
+			.and_then(|tx| client.wait_included(&tx, STEP_TIMEOUT))
+			.map_err(|e| e.context(format!("closing council motion #{} ({})", m.index, m.what)))?;
+		check_executed(&executed, m.index, &m.what, threshold)?;
+		done.push(Motion { hash: m.hash, index: m.index, ayes: threshold, executed });
+	}
+	Ok(done)
+}
+
+/// `Ok` if the block that closed motion `index` executed its call successfully; else the
+/// call's own error, or why it did not run.
+fn check_executed(executed: &Inclusion, index: u32, what: &str, ayes: u32) -> Result<()> {
 	for event in &executed.events {
 		match event {
 			RuntimeEvent::Council(pallet_collective::Event::Executed {
@@ -115,7 +174,7 @@ pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> 
 				return Err(Error::invalid(
 					"council",
 					format!(
-						"motion #{index} ({what}) was disapproved with {threshold} aye(s): too few members voted for it"
+						"motion #{index} ({what}) was disapproved with {ayes} aye(s): too few members voted for it"
 					),
 				));
 			}
@@ -133,7 +192,65 @@ pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> 
 			format!("closing motion #{index} ({what}) did not execute it"),
 		));
 	}
-	Ok(Motion { hash, index, ayes: threshold, executed })
+	Ok(())
+}
+
+/// What [`upgrade`] did.
+#[derive(Debug)]
+pub struct Upgrade {
+	/// The motion that authorised the code's hash.
+	pub authorised: Motion,
+	/// The block whose state holds the new code (`system.CodeUpdated`); the new runtime runs
+	/// from the next block on.
+	pub enacted_at: u32,
+	/// The chain's `spec_version` before and after.
+	pub from_spec: u32,
+	pub to_spec: u32,
+}
+
+/// Upgrades the runtime of the chain behind `client` to `code` (a wasm blob, compressed or
+/// not) the way a council does it: a motion of `members` authorises the code's hash
+/// (`governance.authorize_upgrade`), then the code is submitted without a signer
+/// (`system.apply_authorized_upgrade`, which the chain accepts only for the authorised hash and
+/// a higher `spec_version` of the same runtime). Returns once the node runs the new version.
+pub fn upgrade(
+	client: &Client,
+	code: Vec<u8>,
+	members: &[sr25519::Pair],
+	timeout: Duration,
+) -> Result<Upgrade> {
+	let (_, from_spec, _) = client.runtime_version()?;
+	let hash = BlakeTwo256::hash(&code);
+	let authorised = motion(
+		client,
+		RuntimeCall::Governance(pallet_governance::Call::authorize_upgrade { code_hash: hash }),
+		members,
+	)?;
+	let from = client.best_number()?;
+	client
+		.submit_unsigned(RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code }))
+		.map_err(|e| e.context(format!("applying the runtime upgrade {hash:?}")))?;
+	let mut enacted_at = None;
+	let mut scanned = from;
+	client.wait(&format!("runtime upgrade {hash:?} enacted"), timeout, |c| {
+		if enacted_at.is_none() {
+			let best = c.best_number()?;
+			for number in scanned..=best {
+				let Some(block) = c.block_hash(number)? else { continue };
+				if c.events_at(block)?.iter().any(|r| {
+					matches!(r.event, RuntimeEvent::System(frame_system::Event::CodeUpdated { .. }))
+				}) {
+					enacted_at = Some(number);
+					break;
+				}
+				scanned = number;
+			}
+		}
+		Ok(enacted_at.is_some() && c.runtime_version()?.1 > from_spec)
+	})?;
+	let (_, to_spec, _) = client.runtime_version()?;
+	let enacted_at = enacted_at.unwrap_or_default();
+	Ok(Upgrade { authorised, enacted_at, from_spec, to_spec })
 }
 
 /// Secret URIs of council members (`--council //Alice --council //Bob ...`) as key pairs.

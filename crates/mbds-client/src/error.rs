@@ -144,6 +144,20 @@ pub enum Error {
 	/// Something expected did not happen in time (a transaction included, a state reached).
 	#[error("{0}")]
 	Timeout(String),
+	/// A transaction signed for one runtime version was dropped by the node after the chain
+	/// upgraded (its signature covers the version). [`crate::Client::submit_and_wait`] signs
+	/// it again for the new version and resends it.
+	#[error(
+		"transaction {tx:?} was signed for runtime version {signed}; the chain upgraded to {now} and dropped it: sign and send it again"
+	)]
+	Outdated {
+		/// The dropped transaction's hash.
+		tx: sp_core::H256,
+		/// The version it was signed for.
+		signed: u32,
+		/// The chain's version now.
+		now: u32,
+	},
 	/// The chain at `url` runs a runtime whose calls this client cannot encode: another
 	/// runtime, or an upgrade that changed the call encoding (its transaction version).
 	#[error(

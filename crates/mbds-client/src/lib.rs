@@ -435,6 +435,8 @@ pub struct Submitted {
 	xt_hex: String,
 	/// The transaction's hash.
 	pub tx: H256,
+	/// The runtime `spec_version` it was signed for.
+	pub spec: u32,
 }
 
 impl Submitted {
@@ -546,8 +548,56 @@ impl Client {
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<Inclusion> {
-		let submitted = self.submit_tracked(call, signer)?;
-		self.wait_included(&submitted, timeout)
+		// A runtime upgrade between signing and inclusion makes the node drop the
+		// transaction: sign it again for the new version (a few times at most: upgrades are
+		// rare).
+		let start = Instant::now();
+		let mut resends = 0;
+		loop {
+			let submitted = self.submit_tracked(call.clone(), signer)?;
+			match self.wait_included(&submitted, timeout.saturating_sub(start.elapsed())) {
+				Err(Error::Outdated { .. }) if resends < 3 => resends += 1,
+				done => return done,
+			}
+		}
+	}
+
+	/// Whether the node dropped the transaction `xt_hex` (signed for `spec`) because the
+	/// chain's runtime changed since: the chain runs another version, the transaction is not
+	/// in the node's pool, and no block since `from` includes it. The chain's new version if
+	/// so. Any RPC error counts as "no" (the wait goes on).
+	fn dropped_after_upgrade(
+		&self,
+		xt_hex: &str,
+		spec: u32,
+		from: u32,
+		scanned: u32,
+	) -> Option<u32> {
+		let now = self.runtime_version().ok()?.1;
+		if now == spec {
+			return None;
+		}
+		let pending = self.rpc.call("author_pendingExtrinsics", json!([])).ok()?;
+		if pending.as_array()?.iter().any(|x| x.as_str() == Some(xt_hex)) {
+			return None;
+		}
+		// It may have been included since the last look.
+		match self.find_inclusion(xt_hex, from, scanned) {
+			Ok((_, None)) => Some(now),
+			_ => None,
+		}
+	}
+
+	/// Submit `call` as an unsigned (bare) transaction: for the calls the runtime validates
+	/// without a signer (`system.apply_authorized_upgrade`, whose code the council authorised
+	/// by hash). The transaction's hash.
+	pub fn submit_unsigned(&self, call: RuntimeCall) -> Result<H256> {
+		let xt = mbds_runtime::UncheckedExtrinsic::new_bare(call).encode();
+		let tx = self
+			.rpc
+			.call("author_submitExtrinsic", json!([hex_of(&xt)]))
+			.map_err(|e| e.context("the node refused the unsigned transaction"))?;
+		Ok(H256::from_slice(&bytes_of(&tx)?))
 	}
 
 	/// Sign `call` with `signer` and its next nonce (counting the node's pool) and submit it,
@@ -564,15 +614,18 @@ impl Client {
 			.call("author_submitExtrinsic", json!([xt_hex]))
 			.map_err(|e| e.context(format!("the node refused the transaction of {who}")))?;
 		let tx = H256::from_slice(&bytes_of(&tx)?);
-		Ok(Submitted { who, from, xt_hex, tx })
+		Ok(Submitted { who, from, xt_hex, tx, spec })
 	}
 
 	/// Wait (up to `timeout`) until a block includes a [`Client::submit_tracked`]
 	/// transaction. `Err` if it is not included in time or fails on chain (with the pallet
 	/// error's name and docs).
 	pub fn wait_included(&self, submitted: &Submitted, timeout: Duration) -> Result<Inclusion> {
-		let Submitted { who, from, xt_hex, tx } = submitted;
-		let (from, tx) = (*from, *tx);
+		let Submitted { who, from, xt_hex, tx, spec } = submitted;
+		let (from, tx, spec) = (*from, *tx, *spec);
+		// Every few seconds: has the chain upgraded since this was signed, and the node dropped
+		// it (it can no longer be valid)?
+		let mut checked_version = Instant::now();
 		let start = Instant::now();
 		// Blocks up to `scanned` were searched; the last few are searched again in case a
 		// fork replaced them.
@@ -605,6 +658,12 @@ impl Client {
 					return Ok(Inclusion { tx, block: hash, number, index, events });
 				}
 				Err(e) => last_error = e.to_string(),
+			}
+			if checked_version.elapsed() > Duration::from_secs(5) {
+				checked_version = Instant::now();
+				if let Some(now) = self.dropped_after_upgrade(xt_hex, spec, from, scanned) {
+					return Err(Error::Outdated { tx, signed: spec, now });
+				}
 			}
 			std::thread::sleep(Duration::from_millis(400));
 		}

@@ -137,23 +137,29 @@ impl RpcConsortium {
 	}
 
 	/// Signs and submits `call` (one submission of this proxy at a time, so nonces follow each
-	/// other) and waits up to `timeout` for a block the node says includes it.
+	/// other) and waits up to `timeout` for a block the node says includes it. If the chain
+	/// upgraded its runtime after signing and dropped it, it is signed again for the new
+	/// version and resent (a few times at most).
 	pub fn submit_included(
 		&self,
 		call: RuntimeCall,
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<(Submitted, Inclusion), RecordError> {
-		let submitted = {
-			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
-			self.client.submit_tracked(call, signer)
-		}
-		.map_err(|e| RecordError::NotRecorded(e.into()))?;
-		let inclusion = self
-			.client
-			.wait_included(&submitted, timeout)
+		let start = std::time::Instant::now();
+		let mut resends = 0;
+		loop {
+			let submitted = {
+				let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
+				self.client.submit_tracked(call.clone(), signer)
+			}
 			.map_err(|e| RecordError::NotRecorded(e.into()))?;
-		Ok((submitted, inclusion))
+			match self.client.wait_included(&submitted, timeout.saturating_sub(start.elapsed())) {
+				Ok(inclusion) => return Ok((submitted, inclusion)),
+				Err(mbds_client::Error::Outdated { .. }) if resends < 3 => resends += 1,
+				Err(e) => return Err(RecordError::NotRecorded(e.into())),
+			}
+		}
 	}
 }
 

@@ -18,12 +18,19 @@
 //!   value stalled the chain (0 divides by zero in every block). This call refuses 0, anything
 //!   below [`Config::MinSessionPeriod`] and above [`Config::MaxSessionPeriod`].
 //!
-//! The runtime reads the period through [`SessionPeriodOf`], a `Get` for
-//! `pallet_session::PeriodicSessions`.
+//! The runtime ends sessions through [`Pallet::end_session_at`] (its `ShouldEndSession`): a
+//! session ends once it has lasted the period, counted from the block that started it
+//! ([`SessionStart`]). A changed period therefore never makes a session shorter than
+//! [`Config::MinSessionPeriod`]: with `pallet_session::PeriodicSessions` (end at every block
+//! number that is a multiple of the period) a change could end the running session one block
+//! after the previous one, too soon for the GRANDPA set change it schedules.
 //!
-//! ## Migration
-//! [`migrations::MoveSessionPeriod`] moves a value written under the old raw key into this
-//! pallet's storage (and deletes the raw key) on the upgrade that introduces the pallet.
+//! ## Migrations
+//! - [`migrations::MoveSessionPeriod`] moves a value written under the old raw key into this
+//!   pallet's storage (and deletes the raw key) on the upgrade that introduces the pallet.
+//! - [`migrations::v2::RecordSessionStart`] (to storage version 2) writes [`SessionStart`]
+//!   on a chain that counted sessions with `PeriodicSessions`: the block of its last session
+//!   change, so the running session ends where it would have.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -53,9 +60,10 @@ pub mod pallet {
 	use super::*;
 	use frame_support::pallet_prelude::*;
 	use frame_system::pallet_prelude::*;
+	use sp_runtime::Saturating;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -94,11 +102,17 @@ pub mod pallet {
 		T::DefaultSessionPeriod::get()
 	}
 
-	/// Blocks per session. Read by `pallet_session::PeriodicSessions` through
-	/// [`SessionPeriodOf`]; changed only by [`Pallet::set_session_period`].
+	/// Blocks per session, read through [`SessionPeriodOf`]; changed only by
+	/// [`Pallet::set_session_period`].
 	#[pallet::storage]
 	pub type SessionPeriod<T: Config> =
 		StorageValue<_, BlockNumberFor<T>, ValueQuery, DefaultSessionPeriodValue<T>>;
+
+	/// The block at which the current session started (0: the genesis session). The session
+	/// ends at the first block at least [`SessionPeriodOf`] blocks later
+	/// ([`Pallet::end_session_at`]).
+	#[pallet::storage]
+	pub type SessionStart<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
 
 	#[pallet::genesis_config]
 	pub struct GenesisConfig<T: Config> {
@@ -115,6 +129,9 @@ pub mod pallet {
 	#[pallet::genesis_build]
 	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
 		fn build(&self) {
+			// Written explicitly (to the default, 0) so that `migrations::v2` knows this
+			// chain already counts sessions from their start.
+			SessionStart::<T>::put(BlockNumberFor::<T>::default());
 			if let Some(period) = self.session_period {
 				assert!(
 					Pallet::<T>::check_session_period(period).is_ok(),
@@ -145,8 +162,9 @@ pub mod pallet {
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
-		/// The session period changed from `old` to `new` blocks. The current session ends at
-		/// the next block number that is a multiple of `new`.
+		/// The session period changed from `old` to `new` blocks. The current session ends
+		/// once it has lasted `new` blocks since it started (at the next block if it already
+		/// has): never sooner than `MinSessionPeriod` after the previous session change.
 		SessionPeriodChanged { old: BlockNumberFor<T>, new: BlockNumberFor<T> },
 	}
 
@@ -186,8 +204,8 @@ pub mod pallet {
 		/// Origin: [`Config::GovernanceOrigin`]. Refused: 0 ([`Error::ZeroSessionPeriod`]),
 		/// below [`Config::MinSessionPeriod`] ([`Error::SessionPeriodTooShort`]), above
 		/// [`Config::MaxSessionPeriod`] ([`Error::SessionPeriodTooLong`]), or the current
-		/// value ([`Error::SessionPeriodUnchanged`]). The current session ends at the next
-		/// block number that is a multiple of the new period.
+		/// value ([`Error::SessionPeriodUnchanged`]). The current session ends once it has
+		/// lasted the new period (at the next block if it already has).
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::set_session_period())]
 		pub fn set_session_period(
@@ -206,6 +224,24 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// The runtime's `ShouldEndSession`: whether the session ends at block `now`, i.e. has
+		/// lasted [`SessionPeriodOf`] blocks since [`SessionStart`]. When it does, `now` is
+		/// recorded as the start of the next session. Called once per block, by
+		/// `pallet_session`'s `on_initialize`.
+		pub fn end_session_at(now: BlockNumberFor<T>) -> bool {
+			let start = SessionStart::<T>::get();
+			if now < start.saturating_add(SessionPeriodOf::<T>::get()) {
+				return false;
+			}
+			SessionStart::<T>::put(now);
+			true
+		}
+
+		/// The block at which the current session will end, if the period does not change.
+		pub fn next_session_end() -> BlockNumberFor<T> {
+			SessionStart::<T>::get().saturating_add(SessionPeriodOf::<T>::get())
+		}
+
 		/// Whether `blocks` is an acceptable session period, and if not why.
 		pub fn check_session_period(blocks: BlockNumberFor<T>) -> Result<(), Error<T>> {
 			use sp_runtime::traits::Zero;

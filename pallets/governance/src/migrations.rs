@@ -1,6 +1,7 @@
 //! Storage migrations of `pallet-governance`.
 
 use super::*;
+use codec::DecodeAll;
 use frame_support::{
 	storage::unhashed,
 	traits::{Get, OnRuntimeUpgrade},
@@ -26,7 +27,11 @@ impl<T: Config, OldKey: Get<[u8; 16]>> OnRuntimeUpgrade for MoveSessionPeriod<T,
 	fn on_runtime_upgrade() -> Weight {
 		let db = T::DbWeight::get();
 		let key = OldKey::get();
-		let Some(value) = unhashed::get::<BlockNumberFor<T>>(&key) else {
+		// The whole value must decode: trailing bytes mean it was not written as a block
+		// number, and a prefix of it is no period anyone chose.
+		let value = unhashed::get_raw(&key)
+			.and_then(|raw| BlockNumberFor::<T>::decode_all(&mut &raw[..]).ok());
+		let Some(value) = value else {
 			// Nothing stored (or undecodable, then removed below only if present).
 			if unhashed::exists(&key) {
 				unhashed::kill(&key);
@@ -79,5 +84,68 @@ impl<T: Config, OldKey: Get<[u8; 16]>> OnRuntimeUpgrade for MoveSessionPeriod<T,
 			);
 		}
 		Ok(())
+	}
+}
+
+/// Storage version 1 -> 2: sessions end by their start block ([`SessionStart`]) instead of at
+/// multiples of the period.
+pub mod v2 {
+	use super::*;
+	use frame_support::traits::{GetStorageVersion, StorageVersion};
+	use sp_runtime::traits::{One, Saturating, Zero};
+
+	/// Writes [`SessionStart`] on a chain that counted sessions with `PeriodicSessions`
+	/// (offset 0): the last block before the upgrade block at which a session ended, so that
+	/// the running session ends where it would have (in the upgrade block itself if that is a
+	/// multiple of the period). Sets the storage version to 2.
+	///
+	/// Keyed on [`SessionStart`] being absent, not on the storage version: a chain that gets
+	/// this pallet in the same upgrade (from spec 103) has version 2 written by
+	/// `frame_executive` before migrations run, yet needs the start recorded too. A chain
+	/// built with version 2 writes [`SessionStart`] in its genesis, so this does nothing there
+	/// and on every later upgrade.
+	pub struct RecordSessionStart<T>(core::marker::PhantomData<T>);
+
+	impl<T: Config> OnRuntimeUpgrade for RecordSessionStart<T> {
+		fn on_runtime_upgrade() -> Weight {
+			let db = T::DbWeight::get();
+			if SessionStart::<T>::exists() {
+				return db.reads(1);
+			}
+			let now = frame_system::Pallet::<T>::block_number();
+			let period = SessionPeriodOf::<T>::get();
+			let start = if now.is_zero() {
+				now
+			} else {
+				let before = now.saturating_sub(One::one());
+				before.saturating_sub(before % period)
+			};
+			SessionStart::<T>::put(start);
+			if Pallet::<T>::on_chain_storage_version() < 2 {
+				StorageVersion::new(2).put::<Pallet<T>>();
+			}
+			log::info!(
+				target: LOG_TARGET,
+				"session start recorded at block {start:?} (period {period:?}, upgrade at {now:?})"
+			);
+			db.reads_writes(4, 2)
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn post_upgrade(_: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
+			let now = frame_system::Pallet::<T>::block_number();
+			let start = SessionStart::<T>::get();
+			frame_support::ensure!(SessionStart::<T>::exists(), "no session start recorded");
+			frame_support::ensure!(start <= now, "the session cannot start in the future");
+			frame_support::ensure!(
+				now <= start.saturating_add(SessionPeriodOf::<T>::get()),
+				"the running session would already be over"
+			);
+			frame_support::ensure!(
+				Pallet::<T>::on_chain_storage_version() >= 2,
+				"storage version not bumped to 2"
+			);
+			Ok(())
+		}
 	}
 }

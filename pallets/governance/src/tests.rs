@@ -134,7 +134,16 @@ fn the_migration_drops_an_old_period_that_would_stall_the_chain() {
 			assert!(!frame_support::storage::unhashed::exists(&OldKey::get()));
 		});
 	}
-	// Undecodable bytes are removed too.
+	// Undecodable bytes are removed too, and so is a value with trailing bytes (its prefix
+	// would read as some period nobody chose).
+	new_test_ext().execute_with(|| {
+		let mut trailing = 25u64.encode();
+		trailing.push(7);
+		frame_support::storage::unhashed::put_raw(&OldKey::get(), &trailing);
+		MoveSessionPeriod::<Test, OldKey>::on_runtime_upgrade();
+		assert_eq!(SessionPeriod::<Test>::get(), DEFAULT);
+		assert!(!frame_support::storage::unhashed::exists(&OldKey::get()));
+	});
 	new_test_ext().execute_with(|| {
 		frame_support::storage::unhashed::put_raw(&OldKey::get(), &[1, 2]);
 		MoveSessionPeriod::<Test, OldKey>::on_runtime_upgrade();
@@ -148,6 +157,84 @@ fn the_storage_version_is_set_at_genesis() {
 	use frame_support::traits::GetStorageVersion;
 	new_test_ext().execute_with(|| {
 		assert_eq!(Governance::on_chain_storage_version(), Governance::in_code_storage_version());
-		assert_eq!(Governance::in_code_storage_version(), 1);
+		assert_eq!(Governance::in_code_storage_version(), 2);
 	});
+}
+
+/// The blocks in `from..=to` at which a session ends, as `pallet_session` asks each block.
+fn session_ends(from: u64, to: u64) -> Vec<u64> {
+	(from..=to)
+		.filter(|n| {
+			System::set_block_number(*n);
+			Governance::end_session_at(*n)
+		})
+		.collect()
+}
+
+#[test]
+fn a_session_ends_once_it_has_lasted_the_period() {
+	ext_with(Some(20)).execute_with(|| {
+		assert_eq!(session_ends(1, 65), vec![20, 40, 60]);
+		assert_eq!(crate::SessionStart::<Test>::get(), 60);
+		assert_eq!(Governance::next_session_end(), 80);
+	});
+}
+
+/// H4 of the attacker review: with `PeriodicSessions` (end at multiples of the period) a new
+/// period applied at once could end the running session almost at once (a session ended at 40;
+/// at block 41 the period becomes 14; the next multiple, 42, ends a session of 2 blocks): too
+/// short for the GRANDPA set change it schedules. Now every session lasts at least the period
+/// in force, which is never below `MinSessionPeriod`.
+#[test]
+fn a_changed_period_never_makes_a_session_shorter_than_the_minimum() {
+	ext_with(Some(40)).execute_with(|| {
+		assert_eq!(session_ends(1, 41), vec![40]);
+		// One block into the session the council shortens the period to the minimum.
+		assert_ok!(Governance::set_session_period(RuntimeOrigin::root(), MIN));
+		let ends = session_ends(42, 120);
+		assert_eq!(ends[0], 40 + MIN, "the running session lasts the new period, not less");
+		let mut last = 40;
+		for end in ends {
+			assert!(end - last >= MIN, "a session of {} blocks ({last}..{end})", end - last);
+			last = end;
+		}
+		// Lengthened while a session has already lasted longer than the new minimum: it
+		// runs to the new length.
+		assert_ok!(Governance::set_session_period(RuntimeOrigin::root(), 30));
+		let start = crate::SessionStart::<Test>::get();
+		assert_eq!(session_ends(121, start + 30)[0], start + 30);
+		// Shortened below what the session has already lasted: it ends at the next block.
+		System::set_block_number(start + 30 + 25);
+		assert_ok!(Governance::set_session_period(RuntimeOrigin::root(), 20));
+		assert_eq!(session_ends(start + 30 + 26, start + 30 + 26), vec![start + 30 + 26]);
+	});
+}
+
+#[test]
+fn the_v2_migration_keeps_the_running_session_where_periodic_sessions_had_it() {
+	use crate::migrations::v2::RecordSessionStart;
+	use frame_support::traits::{GetStorageVersion, StorageVersion};
+	// A chain built with this version recorded its start in genesis: nothing to do.
+	ext_with(Some(20)).execute_with(|| {
+		System::set_block_number(45);
+		RecordSessionStart::<Test>::on_runtime_upgrade();
+		assert_eq!(crate::SessionStart::<Test>::get(), 0);
+	});
+	for (upgrade_at, start, next_end) in
+		[(45u64, 40u64, 60u64), (40, 20, 40), (1, 0, 20), (0, 0, 20)]
+	{
+		ext_with(Some(20)).execute_with(|| {
+			StorageVersion::new(1).put::<Governance>();
+			crate::SessionStart::<Test>::kill();
+			System::set_block_number(upgrade_at);
+			RecordSessionStart::<Test>::on_runtime_upgrade();
+			assert_eq!(crate::SessionStart::<Test>::get(), start, "upgrade at {upgrade_at}");
+			assert_eq!(Governance::next_session_end(), next_end, "upgrade at {upgrade_at}");
+			assert_eq!(Governance::on_chain_storage_version(), 2);
+			// Once: a second run changes nothing.
+			crate::SessionStart::<Test>::put(7);
+			RecordSessionStart::<Test>::on_runtime_upgrade();
+			assert_eq!(crate::SessionStart::<Test>::get(), 7);
+		});
+	}
 }

@@ -20,13 +20,23 @@
 //!   confirmation, consent calls, ...). Only active participants may send them, without fees.
 //!
 //! ## Trust model
-//! The KMC origin (sudo on a dev chain, later the governance council) is trusted to verify real
-//! identities off-chain before registering, and to attest keys that the participant generated on
-//! its own device (the KMC never sees secret keys — better than the paper's central key
-//! generation). The registry refuses a second registration of the same account or the same
-//! identity commitment, so one verified person or institution holds one key set at a time.
-//! Suspension (by the KMC, or by another pallet through [`SuspendParticipant`], e.g. abnormal
-//! access detection) bars a participant at once; only the KMC reinstates.
+//! The KMC is trusted to verify real identities off-chain before registering, and to attest
+//! keys that the participant generated on its own device (the KMC never sees secret keys —
+//! better than the paper's central key generation). Two origins share the job
+//! ([`Config::KmcOrigin`], [`Config::CouncilOrigin`]; in the MBDS runtime one KMC operator the
+//! council appointed, and the council's two thirds):
+//! - one **operator** registers, suspends and reinstates patients and doctors, so that a new
+//!   patient needs no vote;
+//! - only the **council** registers, suspends and reinstates institutions (a health authority
+//!   runs a proxy and attests emergencies, a hospital employs doctors) and replaces a
+//!   participant's keys. One operator who could do these could seat a proxy of its own or
+//!   swap a patient's keys for keys it holds: no single party may.
+//! - a participant replaces its **own** keys with its own signature ([`Pallet::rotate_own_keys`]).
+//!
+//! The registry refuses a second registration of the same account or the same identity
+//! commitment, so one verified person or institution holds one key set at a time. Suspension
+//! (by the KMC, or by another pallet through [`SuspendParticipant`], e.g. abnormal access
+//! detection) bars a participant at once; only the KMC reinstates.
 //!
 //! ## Fees and spam
 //! Patients and doctors must not need to buy currency. The design splits the job in two:
@@ -59,6 +69,7 @@ extern crate alloc;
 pub use pallet::*;
 
 mod extension;
+pub mod migrations;
 pub mod types;
 pub mod weights;
 
@@ -124,8 +135,12 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_core::H256;
 
-	/// The in-code storage version.
+	/// The in-code storage version. 2 only in the upgrade rehearsal build, whose migration
+	/// ([`crate::migrations::v2::RebuildIdentityIndex`]) brings a chain from 1 to 2.
+	#[cfg(not(feature = "upgrade-rehearsal"))]
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	#[cfg(feature = "upgrade-rehearsal")]
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -133,12 +148,20 @@ pub mod pallet {
 
 	#[pallet::config]
 	pub trait Config: frame_system::Config {
-		/// Who registers, attests keys, suspends and reinstates: the key management centre.
-		/// In the MBDS runtime the council's two thirds, or one KMC operator the council
-		/// appointed (root on a development chain). Anyone passing this origin can create
-		/// identities, so never set it to a plain signed origin: only signed by an appointed
-		/// account.
+		/// Who registers, suspends and reinstates patients and doctors: the key management
+		/// centre. In the MBDS runtime the council's two thirds, or one KMC operator the
+		/// council appointed (root on a development chain). Anyone passing this origin can
+		/// create identities, so never set it to a plain signed origin: only signed by an
+		/// appointed account.
 		type KmcOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Who alone registers, suspends and reinstates **institutions** (health authorities
+		/// run proxies and attest emergencies; hospitals and platforms employ doctors) and
+		/// **re-keys** any participant: in the MBDS runtime the council's two thirds, never one
+		/// operator. One operator who could do these could seat a health authority of its own
+		/// or swap a patient's keys for keys it holds, and so break a patient's decision
+		/// alone. Must be at least as strict as [`Config::KmcOrigin`].
+		type CouncilOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
 		/// Largest encoded public key accepted, in bytes. Must hold the biggest key of every
 		/// scheme in use (a BLS12-381 G2 point is 96 bytes); too small and those participants
@@ -287,6 +310,13 @@ pub mod pallet {
 		SameKeys,
 		/// A public key is empty; every key must carry bytes.
 		EmptyKey,
+		/// The participant is suspended; only the council may replace its keys.
+		NotActive,
+		/// Only a council motion (two thirds) may do this: register, suspend or reinstate an
+		/// institution or a health authority, or replace a participant's keys. One KMC
+		/// operator may act alone for patients and doctors only; a participant may replace
+		/// its own keys with `rotate_own_keys`.
+		CouncilOnly,
 	}
 
 	#[pallet::call]
@@ -294,9 +324,10 @@ pub mod pallet {
 		/// Register `who` with `role`, identity commitment `identity` and public encryption
 		/// keys `keys` (generated on the participant's device, attested by the KMC).
 		///
-		/// Origin: [`Config::KmcOrigin`]. Refused if the account or the identity commitment is
-		/// already registered, or if a doctor's institution is not an active hospital or
-		/// platform.
+		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor; [`Config::CouncilOrigin`]
+		/// for an institution of any kind ([`Error::CouncilOnly`] from an operator). Refused
+		/// if the account or the identity commitment is already registered, or if a doctor's
+		/// institution is not an active hospital or platform.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register())]
 		pub fn register(
@@ -306,7 +337,7 @@ pub mod pallet {
 			identity: H256,
 			keys: KeySetOf<T>,
 		) -> DispatchResult {
-			T::KmcOrigin::ensure_origin(origin)?;
+			Self::ensure_kmc(origin, Self::council_only(&role))?;
 			Self::ensure_can_register(&who, &role, &identity)?;
 			Self::ensure_keys_non_empty(&keys)?;
 
@@ -316,8 +347,11 @@ pub mod pallet {
 
 		/// Replace the encryption keys of `who` with `keys`; the old set goes to the history.
 		///
-		/// Origin: [`Config::KmcOrigin`] (it attests the new keys). Allowed while suspended, so
-		/// that a compromised key can be replaced before reinstatement.
+		/// Origin: [`Config::CouncilOrigin`] (a motion attests the new keys; one operator
+		/// gets [`Error::CouncilOnly`]): the way back for a participant who lost the device
+		/// holding its account key. A participant who still holds it uses
+		/// [`Pallet::rotate_own_keys`]. Allowed while suspended, so that a compromised key can
+		/// be replaced before reinstatement.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::rotate_keys())]
 		pub fn rotate_keys(
@@ -325,7 +359,63 @@ pub mod pallet {
 			who: T::AccountId,
 			keys: KeySetOf<T>,
 		) -> DispatchResult {
-			T::KmcOrigin::ensure_origin(origin)?;
+			Self::ensure_kmc(origin, true)?;
+			Self::do_rotate(who, keys)
+		}
+
+		/// Replace the caller's own encryption keys with `keys` (made on its device); the old
+		/// set goes to the history. Records sealed to the old keys stay readable with the old
+		/// secret keys; new ones are sealed to the new keys.
+		///
+		/// Origin: signed by an active participant (a medical call: feeless for it, counted in
+		/// its quota; refused in the pool for anyone else). A suspended participant's keys
+		/// are replaced by the council ([`Pallet::rotate_keys`]).
+		#[pallet::call_index(4)]
+		// The same storage work as `rotate_keys` (full history, oldest dropped); its measured
+		// weight is this call's.
+		#[pallet::weight(T::WeightInfo::rotate_keys())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _keys: &KeySetOf<T>| -> bool {
+			ensure_signed(origin.clone()).is_ok_and(|who| Pallet::<T>::is_active(&who))
+		})]
+		pub fn rotate_own_keys(origin: OriginFor<T>, keys: KeySetOf<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(info.status == ParticipantStatus::Active, Error::<T>::NotActive);
+			Self::do_rotate(who, keys)
+		}
+
+		/// Suspend `who`: every medical call from it is refused until reinstatement.
+		///
+		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor, [`Config::CouncilOrigin`]
+		/// for an institution. Other pallets suspend through [`SuspendParticipant`].
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::suspend())]
+		pub fn suspend(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			Self::ensure_kmc(origin, Self::council_only_for(&who))?;
+			Self::do_suspend(&who)
+		}
+
+		/// Reinstate a suspended participant after the KMC re-verified it.
+		///
+		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor, [`Config::CouncilOrigin`]
+		/// for an institution.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::reinstate())]
+		pub fn reinstate(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			Self::ensure_kmc(origin, Self::council_only_for(&who))?;
+			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(info.status == ParticipantStatus::Suspended, Error::<T>::NotSuspended);
+
+			info.status = ParticipantStatus::Active;
+			Participants::<T>::insert(&who, info);
+			Self::deposit_event(Event::Reinstated { who });
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Replaces the active key set of `who`; the old one goes to the history.
+		fn do_rotate(who: T::AccountId, keys: KeySetOf<T>) -> DispatchResult {
 			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			Self::ensure_keys_non_empty(&keys)?;
 			let old = ActiveKeys::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
@@ -354,31 +444,28 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Suspend `who`: every medical call from it is refused until reinstatement.
-		///
-		/// Origin: [`Config::KmcOrigin`]. Other pallets suspend through
-		/// [`SuspendParticipant`].
-		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::suspend())]
-		pub fn suspend(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-			T::KmcOrigin::ensure_origin(origin)?;
-			Self::do_suspend(&who)
+		/// Passes if `origin` is the council's, or, unless `council_only`, a KMC operator's.
+		/// `CouncilOnly` for an operator when it is; `BadOrigin` for anyone else.
+		fn ensure_kmc(origin: OriginFor<T>, council_only: bool) -> DispatchResult {
+			match T::CouncilOrigin::try_origin(origin) {
+				Ok(_) => Ok(()),
+				Err(origin) => {
+					T::KmcOrigin::ensure_origin(origin)?;
+					ensure!(!council_only, Error::<T>::CouncilOnly);
+					Ok(())
+				}
+			}
 		}
 
-		/// Reinstate a suspended participant after the KMC re-verified it.
-		///
-		/// Origin: [`Config::KmcOrigin`].
-		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::reinstate())]
-		pub fn reinstate(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-			T::KmcOrigin::ensure_origin(origin)?;
-			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(info.status == ParticipantStatus::Suspended, Error::<T>::NotSuspended);
+		/// Whether acting on a participant of `role` needs the council: institutions do.
+		fn council_only(role: &Role<T::AccountId>) -> bool {
+			matches!(role, Role::Institution(_))
+		}
 
-			info.status = ParticipantStatus::Active;
-			Participants::<T>::insert(&who, info);
-			Self::deposit_event(Event::Reinstated { who });
-			Ok(())
+		/// Whether acting on `who` needs the council (an unregistered account does not: the
+		/// call then fails with `NotRegistered`).
+		fn council_only_for(who: &T::AccountId) -> bool {
+			Participants::<T>::get(who).is_some_and(|p| Self::council_only(&p.role))
 		}
 	}
 

@@ -53,8 +53,24 @@ impl Contains<RuntimeCall> for RemarkIsOnBehalf {
 	}
 }
 
+/// The mock's one KMC operator.
+pub const OPERATOR: u64 = 100;
+
+/// The appointed operators (`OPERATOR` only).
+pub struct Operators;
+impl frame_support::traits::SortedMembers<u64> for Operators {
+	fn sorted_members() -> Vec<u64> {
+		vec![OPERATOR]
+	}
+}
+
+/// Root stands in for the council's two thirds; `OPERATOR` is the one appointed operator.
 impl pallet_kmc::Config for Test {
-	type KmcOrigin = EnsureRoot<u64>;
+	type KmcOrigin = frame_support::traits::EitherOfDiverse<
+		EnsureRoot<u64>,
+		frame_system::EnsureSignedBy<Operators, u64>,
+	>;
+	type CouncilOrigin = EnsureRoot<u64>;
 	type MaxKeyLen = MaxKeyLen;
 	type MaxKeyHistory = MaxKeyHistory;
 	type MaxFeelessTxPerWindow = MaxFeelessTxPerWindow;

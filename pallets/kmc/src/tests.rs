@@ -129,6 +129,104 @@ fn non_kmc_origin_is_refused_everywhere() {
 	});
 }
 
+/// H2 of the attacker review: one KMC operator acts alone for patients and doctors only. It
+/// cannot seat an institution or a health authority (which would run a proxy and attest
+/// emergencies), suspend or reinstate one, or swap anyone's keys for keys it holds.
+#[test]
+fn one_operator_cannot_seat_institutions_or_rekey_anyone() {
+	new_test_ext().execute_with(|| {
+		let op = || RuntimeOrigin::signed(OPERATOR);
+		// Patients and doctors: the operator alone.
+		assert_ok!(Kmc::register(op(), NEWCOMER, Role::Patient, identity(NEWCOMER), keys(1)));
+		let doctor = Role::Doctor { institution: HOSPITAL };
+		assert_ok!(Kmc::register(op(), 11, doctor, identity(11), keys(11)));
+		assert_ok!(Kmc::suspend(op(), DOCTOR));
+		assert_ok!(Kmc::reinstate(op(), DOCTOR));
+
+		// Institutions of every kind: the council only, with an error that says so.
+		for kind in [
+			InstitutionKind::HealthAuthority,
+			InstitutionKind::Hospital,
+			InstitutionKind::InternetPlatform,
+			InstitutionKind::Insurer,
+		] {
+			assert_noop!(
+				Kmc::register(op(), 20, Role::Institution(kind), identity(20), keys(20)),
+				Error::<Test>::CouncilOnly
+			);
+		}
+		assert_noop!(Kmc::suspend(op(), HOSPITAL), Error::<Test>::CouncilOnly);
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), HOSPITAL));
+		assert_noop!(Kmc::reinstate(op(), HOSPITAL), Error::<Test>::CouncilOnly);
+
+		// Anyone's keys: the council only.
+		for who in [PATIENT, DOCTOR, HOSPITAL] {
+			assert_noop!(Kmc::rotate_keys(op(), who, keys(77)), Error::<Test>::CouncilOnly);
+		}
+		let before = ActiveKeys::<Test>::get(PATIENT);
+		assert_ok!(Kmc::rotate_keys(RuntimeOrigin::root(), PATIENT, keys(77)));
+		assert_ne!(ActiveKeys::<Test>::get(PATIENT), before);
+
+		// The council registers a health authority.
+		assert_ok!(Kmc::register(
+			RuntimeOrigin::root(),
+			20,
+			Role::Institution(InstitutionKind::HealthAuthority),
+			identity(20),
+			keys(20)
+		));
+		// An account that is not an operator gets `BadOrigin`, not `CouncilOnly`.
+		assert_noop!(
+			Kmc::register(
+				RuntimeOrigin::signed(NEWCOMER),
+				21,
+				Role::Patient,
+				identity(21),
+				keys(21)
+			),
+			DispatchError::BadOrigin
+		);
+	});
+}
+
+/// A participant replaces its own keys with its own signature; nobody else's, and not while
+/// suspended (then only the council does).
+#[test]
+fn a_participant_rotates_its_own_keys() {
+	new_test_ext().execute_with(|| {
+		System::set_block_number(5);
+		let old = ActiveKeys::<Test>::get(PATIENT).unwrap();
+		assert_ok!(Kmc::rotate_own_keys(RuntimeOrigin::signed(PATIENT), keys(60)));
+		assert_eq!(ActiveKeys::<Test>::get(PATIENT), Some(keys(60)));
+		assert_eq!(KeyHistory::<Test>::get(PATIENT)[0].keys, old);
+		assert_eq!(Participants::<Test>::get(PATIENT).unwrap().key_version, 1);
+		assert_eq!(
+			last_event(),
+			RuntimeEvent::Kmc(Event::KeysRotated { who: PATIENT, version: 1 })
+		);
+		// The doctor's keys are untouched.
+		assert_eq!(Participants::<Test>::get(DOCTOR).unwrap().key_version, 0);
+
+		assert_noop!(
+			Kmc::rotate_own_keys(RuntimeOrigin::signed(PATIENT), keys(60)),
+			Error::<Test>::SameKeys
+		);
+		assert_noop!(
+			Kmc::rotate_own_keys(RuntimeOrigin::signed(NEWCOMER), keys(61)),
+			Error::<Test>::NotRegistered
+		);
+		assert_noop!(
+			Kmc::rotate_own_keys(RuntimeOrigin::root(), keys(61)),
+			DispatchError::BadOrigin
+		);
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), PATIENT));
+		assert_noop!(
+			Kmc::rotate_own_keys(RuntimeOrigin::signed(PATIENT), keys(61)),
+			Error::<Test>::NotActive
+		);
+	});
+}
+
 #[test]
 fn rotation_keeps_a_bounded_history() {
 	new_test_ext().execute_with(|| {
@@ -434,5 +532,31 @@ fn a_proxys_records_of_users_signed_requests_do_not_use_up_its_own_quota() {
 		assert_eq!(pool_check(PROXY, &on_behalf), Err(err));
 		let err = InvalidTransaction::Custom(INVALID_UNREGISTERED).into();
 		assert_eq!(apply(Some(NEWCOMER), &on_behalf), Err(err));
+	});
+}
+
+/// The rehearsal migration (storage version 1 -> 2) repairs the identity index from the
+/// participant records, and runs once.
+#[test]
+fn the_v2_migration_rebuilds_the_identity_index() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	new_test_ext().execute_with(|| {
+		StorageVersion::new(1).put::<Kmc>();
+		// A lost entry and a stale one.
+		IdentityOwner::<Test>::remove(identity(PATIENT));
+		IdentityOwner::<Test>::insert(sp_core::H256::repeat_byte(0xEE), NEWCOMER);
+		crate::migrations::v2::RebuildIdentityIndex::<Test>::on_runtime_upgrade();
+		assert_eq!(IdentityOwner::<Test>::get(identity(PATIENT)), Some(PATIENT));
+		assert_eq!(IdentityOwner::<Test>::get(sp_core::H256::repeat_byte(0xEE)), None);
+		assert_eq!(
+			IdentityOwner::<Test>::iter().count(),
+			Participants::<Test>::iter().count(),
+			"one index entry per participant"
+		);
+		assert_eq!(Kmc::on_chain_storage_version(), 2);
+		// Once only: a second run leaves a new stale entry alone.
+		IdentityOwner::<Test>::insert(sp_core::H256::repeat_byte(0xEF), NEWCOMER);
+		crate::migrations::v2::RebuildIdentityIndex::<Test>::on_runtime_upgrade();
+		assert_eq!(IdentityOwner::<Test>::get(sp_core::H256::repeat_byte(0xEF)), Some(NEWCOMER));
 	});
 }

@@ -33,6 +33,7 @@ impl Contains<RuntimeCall> for SlipCalls {
 
 impl pallet_kmc::Config for Test {
 	type KmcOrigin = EnsureRoot<u64>;
+	type CouncilOrigin = EnsureRoot<u64>;
 	type MaxKeyLen = frame_support::traits::ConstU32<96>;
 	type MaxKeyHistory = frame_support::traits::ConstU32<4>;
 	type MaxFeelessTxPerWindow = frame_support::traits::ConstU32<100>;

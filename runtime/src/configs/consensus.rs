@@ -17,12 +17,13 @@
 
 use super::CouncilTwoThirds;
 use crate::*;
+use frame_support::weights::Weight;
 use frame_support::{
 	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, Get},
 };
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::traits::ConvertInto;
+use sp_runtime::{traits::ConvertInto, Permill};
 
 /// Most Aura authorities and GRANDPA voters. `pallet-credit` elects at most
 /// `MaxRpn + MaxAtn` = 101 + 27 of them.
@@ -45,6 +46,34 @@ impl SessionPeriod {
 	/// old `:SessionPeriod:` key; use `governance.set_session_period`.
 	pub fn key() -> [u8; 32] {
 		pallet_governance::SessionPeriod::<Runtime>::hashed_key()
+	}
+}
+
+/// When sessions end: once one has lasted [`SessionPeriod`] blocks since the block that
+/// started it (`pallet_governance::SessionStart`), so a period changed mid-session never cuts
+/// a session below the minimum (see `pallet_governance::Pallet::end_session_at`).
+pub struct Sessions;
+impl pallet_session::ShouldEndSession<BlockNumber> for Sessions {
+	fn should_end_session(now: BlockNumber) -> bool {
+		Governance::end_session_at(now)
+	}
+}
+impl frame_support::traits::EstimateNextSessionRotation<BlockNumber> for Sessions {
+	fn average_session_length() -> BlockNumber {
+		SessionPeriod::get()
+	}
+
+	fn estimate_current_session_progress(now: BlockNumber) -> (Option<Permill>, Weight) {
+		let start = pallet_governance::SessionStart::<Runtime>::get();
+		let lasted = now.saturating_sub(start).saturating_add(1);
+		let progress =
+			Permill::from_rational(lasted.min(SessionPeriod::get()), SessionPeriod::get());
+		(Some(progress), <Runtime as frame_system::Config>::DbWeight::get().reads(2))
+	}
+
+	fn estimate_next_session_rotation(now: BlockNumber) -> (Option<BlockNumber>, Weight) {
+		let next = Governance::next_session_end().max(now);
+		(Some(next), <Runtime as frame_system::Config>::DbWeight::get().reads(2))
 	}
 }
 
@@ -81,8 +110,8 @@ impl pallet_session::Config for Runtime {
 	// A validator is identified by its account: an institution's account.
 	type ValidatorId = AccountId;
 	type ValidatorIdOf = ConvertInto;
-	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, ConstU32<0>>;
-	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, ConstU32<0>>;
+	type ShouldEndSession = Sessions;
+	type NextSessionRotation = Sessions;
 	type SessionManager = pallet_session::historical::NoteHistoricalRoot<Runtime, Credit>;
 	// Same order as `opaque::SessionKeys` (aura, grandpa).
 	type SessionHandler = (

@@ -154,17 +154,33 @@ parameter_types! {
 	pub OldSessionPeriodKey: [u8; 16] = sp_io::hashing::twox_128(b":SessionPeriod:");
 }
 
-/// The runtime's base call filter: every call but a member's own `change_key` in
-/// `CouncilMembership` and `KmcOperators`. `pallet-membership` lets a member hand its seat to
-/// any account without a vote; here seats change only by the council's vote (`swap_member`
-/// for a member's new key). Root (development sudo) is not filtered.
+/// Fewest council seats a vote may leave: with three, two thirds is still two members, and
+/// a council can never vote itself out of existence (nothing could pass after that, not even
+/// a motion to seat new members: no chain of this network has root).
+pub const MIN_COUNCIL_SEATS: usize = 3;
+
+/// The runtime's base call filter: every call but
+/// - a member's own `change_key` in `CouncilMembership` and `KmcOperators`:
+///   `pallet-membership` lets a member hand its seat to any account without a vote; here seats
+///   change only by the council's vote (`swap_member` for a member's new key);
+/// - a `CouncilMembership.remove_member` or `reset_members` that would leave fewer than
+///   [`MIN_COUNCIL_SEATS`] seats (the motion's `Executed` event then says `CallFiltered`).
+///
+/// Root (development sudo) is not filtered.
 pub struct SeatsChangeOnlyByVote;
 impl Contains<RuntimeCall> for SeatsChangeOnlyByVote {
 	fn contains(call: &RuntimeCall) -> bool {
-		!matches!(
-			call,
+		match call {
 			RuntimeCall::CouncilMembership(pallet_membership::Call::change_key { .. })
-				| RuntimeCall::KmcOperators(pallet_membership::Call::change_key { .. })
-		)
+			| RuntimeCall::KmcOperators(pallet_membership::Call::change_key { .. }) => false,
+			RuntimeCall::CouncilMembership(pallet_membership::Call::remove_member { .. }) => {
+				CouncilMembership::members().len() > MIN_COUNCIL_SEATS
+			}
+			RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members { members }) => {
+				let distinct: alloc::collections::BTreeSet<_> = members.iter().collect();
+				distinct.len() >= MIN_COUNCIL_SEATS
+			}
+			_ => true,
+		}
 	}
 }

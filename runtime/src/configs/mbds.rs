@@ -15,7 +15,12 @@ impl pallet_chain_info::Config for Runtime {}
 pub struct MedicalCalls;
 impl Contains<RuntimeCall> for MedicalCalls {
 	fn contains(call: &RuntimeCall) -> bool {
-		matches!(call, RuntimeCall::Slips(..) | RuntimeCall::Consent(..))
+		matches!(
+			call,
+			RuntimeCall::Slips(..)
+				| RuntimeCall::Consent(..)
+				| RuntimeCall::Kmc(pallet_kmc::Call::rotate_own_keys { .. })
+		)
 	}
 }
 
@@ -51,8 +56,10 @@ impl Contains<RuntimeCall> for RetreatCalls {
 
 impl pallet_kmc::Config for Runtime {
 	// The council's two thirds, or a KMC operator the council appointed, alone: registering a
-	// doctor needs no vote.
+	// patient or a doctor needs no vote.
 	type KmcOrigin = KmcOrigin;
+	// Institutions (health authorities included) and re-keying: the council's two thirds only.
+	type CouncilOrigin = CouncilTwoThirds;
 	// Largest key today: a BLS12-381 G2 search key (96 bytes + 2 of framing).
 	type MaxKeyLen = ConstU32<128>;
 	type MaxKeyHistory = ConstU32<8>;

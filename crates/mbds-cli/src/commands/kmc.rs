@@ -14,18 +14,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum KmcCmd {
-	/// Register a participant from its exported public keys.
+	/// Register participants from their exported public keys. A KMC operator registers
+	/// patients and doctors; institutions of every kind (health authorities included) only a
+	/// council motion. Several participants at once: give `--public`, `--role` and
+	/// `--identity` once per participant, in the same order; they are sent together (one
+	/// motion each, voted and closed in the same three rounds).
 	Register {
 		/// The participant's exported public keys (`mbds keys export`).
-		#[arg(long)]
-		public: PathBuf,
+		#[arg(long, required = true)]
+		public: Vec<PathBuf>,
 		/// patient | doctor:<institution SS58> | hospital | platform | health-authority |
 		/// insurer | research | medicine-company
-		#[arg(long, value_parser = parse_role)]
-		role: Role<AccountId>,
+		#[arg(long, value_parser = parse_role, required = true)]
+		role: Vec<Role<AccountId>>,
 		/// The verified real identity (only its BLAKE2-256 commitment goes on chain).
-		#[arg(long)]
-		identity: String,
+		#[arg(long, required = true)]
+		identity: Vec<String>,
 		/// The chain's RPC URL.
 		#[arg(long)]
 		chain: String,
@@ -123,28 +127,61 @@ fn authorise(
 	by: &Authority,
 	what: &str,
 ) -> Result<(u32, Vec<RuntimeEvent>), String> {
+	let mut done = authorise_all(client, vec![call], by, what)?;
+	done.pop().ok_or_else(|| format!("{what}: nothing was sent"))
+}
+
+/// Runs every call of `calls` as `by` says, sent together (an operator's transactions in one
+/// go, then waited for; the council's motions in three rounds). For each, the block it ran in
+/// and the events it emitted; or the first call's error.
+fn authorise_all(
+	client: &mbds_client::Client,
+	calls: Vec<RuntimeCall>,
+	by: &Authority,
+	what: &str,
+) -> Result<Vec<(u32, Vec<RuntimeEvent>)>, String> {
+	let n = calls.len();
 	if let Some(suri) = &by.operator {
-		let inc = submit(client, call, &pair_of("operator", suri)?, what)?;
-		return Ok((inc.number, inc.events));
+		let operator = pair_of("operator", suri)?;
+		let pb =
+			crate::common::spinner(format!("{what}: {n} transaction(s) on {}", client.rpc.url));
+		let sent: Result<Vec<_>, _> =
+			calls.into_iter().map(|call| client.submit_tracked(call, &operator)).collect();
+		let done = sent.and_then(|sent| {
+			sent.iter()
+				.map(|tx| {
+					client
+						.wait_included(tx, crate::common::INCLUSION_TIMEOUT)
+						.map(|inc| (inc.number, inc.events))
+				})
+				.collect::<Result<Vec<_>, _>>()
+		});
+		pb.finish_and_clear();
+		return done.map_err(|e| format!("{what}: {e}"));
 	}
 	if let Some(suri) = &by.sudo {
-		let inc = submit(client, sudo(call), &pair_of("sudo", suri)?, what)?;
-		if let Some(e) = inc.events.iter().find_map(|e| match e {
-			RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
-				Some(mbds_client::describe_dispatch_error(e))
+		let key = pair_of("sudo", suri)?;
+		let mut done = Vec::with_capacity(n);
+		for call in calls {
+			let inc = submit(client, sudo(call), &key, what)?;
+			if let Some(e) = inc.events.iter().find_map(|e| match e {
+				RuntimeEvent::Sudo(pallet_sudo::Event::Sudid { sudo_result: Err(e) }) => {
+					Some(mbds_client::describe_dispatch_error(e))
+				}
+				_ => None,
+			}) {
+				return Err(format!("{what} failed: {e}"));
 			}
-			_ => None,
-		}) {
-			return Err(format!("{what} failed: {e}"));
+			done.push((inc.number, inc.events));
 		}
-		return Ok((inc.number, inc.events));
+		return Ok(done);
 	}
 	let members = mbds_client::council::member_keys(&by.council).map_err(|e| e.to_string())?;
-	let pb = crate::common::spinner(format!("{what}: council motion on {}", client.rpc.url));
-	let motion = mbds_client::council::motion(client, call, &members);
+	let pb = crate::common::spinner(format!("{what}: {n} council motion(s) on {}", client.rpc.url));
+	let done = mbds_client::council::motions(client, calls, &members);
 	pb.finish_and_clear();
-	let motion = motion.map_err(|e| format!("{what}: {e}"))?;
-	Ok((motion.executed.number, motion.executed.events))
+	let done = done.map_err(|e| format!("{what}: {e}"))?;
+	Ok(done.into_iter().map(|m| (m.executed.number, m.executed.events)).collect())
 }
 
 /// Reads an exported public key file: the account and the key set to register.
@@ -195,33 +232,60 @@ fn read_public(
 pub fn run(c: KmcCmd) -> Result<Out, String> {
 	match c {
 		KmcCmd::Register { public, role, identity, chain: url, by } => {
-			let (who, keys) = read_public(&public)?;
-			let client = connect(&url, "chain")?;
-			let commitment = H256(sp_crypto_hashing::blake2_256(identity.as_bytes()));
-			let call = RuntimeCall::Kmc(pallet_kmc::Call::register {
-				who: who.clone(),
-				role: role.clone(),
-				identity: commitment,
-				keys,
-			});
-			let (block, events) = authorise(&client, call, &by, "KMC registration")?;
-			let registered = events
-				.iter()
-				.any(|e| matches!(e, RuntimeEvent::Kmc(pallet_kmc::Event::Registered { .. })));
-			if !registered {
+			if public.len() != role.len() || public.len() != identity.len() {
 				return Err(format!(
-					"KMC registration of {} failed: no Registered event",
-					ss58(&who)
+					"give --public, --role and --identity once per participant: {} --public, {} --role, {} --identity",
+					public.len(),
+					role.len(),
+					identity.len()
 				));
 			}
-			out(
-				vec![format!(
+			let mut people = Vec::with_capacity(public.len());
+			for ((path, role), identity) in public.iter().zip(role).zip(&identity) {
+				let (who, keys) = read_public(path)?;
+				people.push((
+					who,
+					role,
+					H256(sp_crypto_hashing::blake2_256(identity.as_bytes())),
+					keys,
+				));
+			}
+			let client = connect(&url, "chain")?;
+			let calls = people
+				.iter()
+				.map(|(who, role, identity, keys)| {
+					RuntimeCall::Kmc(pallet_kmc::Call::register {
+						who: who.clone(),
+						role: role.clone(),
+						identity: *identity,
+						keys: keys.clone(),
+					})
+				})
+				.collect();
+			let done = authorise_all(&client, calls, &by, "KMC registration")?;
+			let (mut lines, mut registered) = (Vec::new(), Vec::new());
+			for ((who, role, ..), (block, events)) in people.iter().zip(done) {
+				let ok = events.iter().any(
+					|e| matches!(e, RuntimeEvent::Kmc(pallet_kmc::Event::Registered { who: w, .. }) if w == who),
+				);
+				if !ok {
+					return Err(format!(
+						"KMC registration of {} failed: no Registered event",
+						ss58(who)
+					));
+				}
+				lines.push(format!(
 					"registered {} as {role:?} on {} (block #{})",
-					ss58(&who),
+					ss58(who),
 					url,
 					block
-				)],
-				json!({"account": ss58(&who), "block": block}),
+				));
+				registered.push(json!({"account": ss58(who), "block": block}));
+			}
+			let first = registered[0].clone();
+			out(
+				lines,
+				json!({"account": first["account"], "block": first["block"], "registered": registered}),
 			)
 		}
 		KmcCmd::SetInstitution { institution, chain: url, by } => {
