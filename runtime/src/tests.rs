@@ -500,6 +500,15 @@ mod governance {
 					members: vec![Alice.to_account_id(), Bob.to_account_id(), Bob.to_account_id()],
 				});
 			assert_eq!(pass(&[Alice, Bob], reset_to_two), filtered);
+			// Nor pad itself with a member's duplicates (five seats, three voters: two thirds
+			// would never be reached again).
+			let padded = RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members {
+				members: [Alice, Bob, Charlie, Charlie, Charlie]
+					.iter()
+					.map(|k| k.to_account_id())
+					.collect(),
+			});
+			assert_eq!(pass(&[Alice, Bob], padded), filtered);
 			assert_eq!(members(), sorted(&[Alice, Bob, Charlie]));
 			// A reset to three others is a vote like any other.
 			let reset = RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members {
@@ -541,7 +550,7 @@ mod governance {
 
 	#[test]
 	fn the_council_appoints_a_kmc_operator_who_registers_a_doctor_without_a_vote() {
-		use mbds_primitives::{InstitutionKind, Role};
+		use mbds_primitives::{InstitutionKind, ParticipantRegistry, Role};
 		chain(HOSPITAL_LOCAL).execute_with(|| {
 			let hospital = Role::Institution(InstitutionKind::Hospital);
 			// Dave is no operator yet: his registration is refused.
@@ -594,6 +603,11 @@ mod governance {
 			let doctor = Role::Doctor { institution: Eve.to_account_id() };
 			assert_eq!(register(signed(Dave), Ferdie, doctor.clone(), 2), Ok(()));
 			assert!(pallet_kmc::Participants::<Runtime>::contains_key(Ferdie.to_account_id()));
+			// The doctor acts once the hospital, with its own signature, confirms employing
+			// them.
+			assert!(!Kmc::is_active(&Ferdie.to_account_id()));
+			assert_eq!(Kmc::employ(signed(Eve), Ferdie.to_account_id()), Ok(()));
+			assert!(Kmc::is_active(&Ferdie.to_account_id()));
 			// A non-operator cannot, council member or not.
 			assert_eq!(
 				register(signed(Bob), One, doctor.clone(), 3),

@@ -52,8 +52,8 @@ pub const PRIVATE_COUNCIL: [Keyring; 2] = [Keyring::Alice, Keyring::Bob];
 
 /// What a hospital chain's council and KMC do once: the council (Alice and Bob, 2 of the 3
 /// seats every preset gives it) seats `hospital` and makes it the chain's institution, two
-/// motions in one go; then the KMC operator (Alice) registers `doctor` and `patient`. Returns
-/// once both are registered.
+/// motions in one go; then the KMC operator (Alice) registers `doctor` and `patient`, and the
+/// hospital confirms it employs the doctor. Returns once the doctor may act.
 pub fn hospital_setup(
 	chain: &Client,
 	hospital: Keyring,
@@ -79,7 +79,12 @@ pub fn hospital_setup(
 	for tx in &sent {
 		chain.wait_included(tx, std::time::Duration::from_secs(60)).map_err(|e| e.to_string())?;
 	}
-	Ok(())
+	// The hospital confirms it employs the doctor: only then may the doctor act.
+	let employ = RuntimeCall::Kmc(pallet_kmc::Call::employ { doctor: doctor.to_account_id() });
+	chain
+		.submit_and_wait(employ, &hospital.pair(), std::time::Duration::from_secs(60))
+		.map(|_| ())
+		.map_err(|e| e.to_string())
 }
 
 /// `patient`'s visit proof for `institution`, signed now: what a doctor of `institution`

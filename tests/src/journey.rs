@@ -24,6 +24,7 @@
 
 use crate::{free_port, node_binary, workspace_binary, Network};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -490,6 +491,8 @@ impl Journey {
 			let (seated, registered): (Vec<_>, Vec<_>) = people
 				.into_iter()
 				.partition(|(_, role)| role != "patient" && !role.starts_with("doctor:"));
+			let doctors: Vec<(&str, String)> =
+				registered.iter().filter(|(_, r)| r.starts_with("doctor:")).cloned().collect();
 			self.say(&format!(
 				"[setup] on {url} the council seats {} institution(s) by motion ({} of its members); the KMC operator registers {} doctor(s) and patient(s)",
 				seated.len(),
@@ -513,6 +516,35 @@ impl Journey {
 					]);
 				}
 				args.extend(by.into_iter().map(String::from));
+				let args: Vec<&str> = args.iter().map(String::as_str).collect();
+				self.must(&args)?;
+			}
+			// Each institution confirms the doctors it employs (a doctor acts only then).
+			let mut employs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+			for (who, role) in &doctors {
+				let institution = role.trim_start_matches("doctor:");
+				let name = PEOPLE
+					.iter()
+					.find(|p| self.account(p).ok().as_deref() == Some(institution))
+					.ok_or_else(|| format!("{who}: no institution with account {institution}"))?;
+				employs.entry(name.to_string()).or_default().push(self.account(who)?);
+			}
+			for (institution, doctors) in employs {
+				self.say(&format!(
+					"[setup] {institution} confirms it employs {} doctor(s) on {url}",
+					doctors.len()
+				));
+				let mut args: Vec<String> = vec![
+					"kmc".into(),
+					"employ".into(),
+					"--keys".into(),
+					self.keys(&institution),
+					"--chain".into(),
+					url.clone(),
+				];
+				for d in doctors {
+					args.extend(["--doctor".into(), d]);
+				}
 				let args: Vec<&str> = args.iter().map(String::as_str).collect();
 				self.must(&args)?;
 			}

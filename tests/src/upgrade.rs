@@ -143,3 +143,26 @@ pub fn try_runtime_upgrade(
 		.map_err(|e| format!("TryRuntime_on_runtime_upgrade answer: {e}"))?;
 	Ok(TryRuntimeReport { pairs, weight: (used.ref_time(), max.ref_time()), took })
 }
+
+/// `state` as a chain on spec 104 held it, before `pallet-governance`'s storage version 2:
+/// version 1 and no `SessionStart`. The production upgrade from spec 104 runs
+/// `RecordSessionStart` over such a state; a chain started on spec 105 never does.
+pub fn as_spec_104(state: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+	let key = |item: &[u8]| {
+		[sp_io::hashing::twox_128(b"Governance"), sp_io::hashing::twox_128(item)].concat()
+	};
+	let (start, version) = (key(b"SessionStart"), key(b":__STORAGE_VERSION__:"));
+	state
+		.iter()
+		.filter(|(k, _)| *k != start)
+		.map(
+			|(k, v)| {
+				if *k == version {
+					(k.clone(), 1u16.encode())
+				} else {
+					(k.clone(), v.clone())
+				}
+			},
+		)
+		.collect()
+}

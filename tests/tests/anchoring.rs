@@ -416,16 +416,38 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_
 	// of the hospital node's state, with every check.
 	let head = h.finalized_head().unwrap();
 	let state = upgrade::snapshot(&h, head).unwrap();
+	// And over the same state as a spec-104 chain held it, so that the migration production
+	// chains run on their upgrade to spec 105 (governance storage version 2) is checked too.
+	let as_104 = upgrade::as_spec_104(&state);
 	let report = upgrade::try_runtime_upgrade(&rehearsal_try, state)
 		.unwrap_or_else(|e| panic!("try-runtime over hospital A's state: {e}"));
+	let report_104 = upgrade::try_runtime_upgrade(&rehearsal_try, as_104)
+		.unwrap_or_else(|e| panic!("try-runtime over hospital A's state as spec 104 had it: {e}"));
 	let try_runtime = format!(
-		"try-runtime: the rehearsal's migrations and checks over hospital A's state at its finalised head ({} storage pairs) passed in {:.2} s, weight {} of {} ps",
+		"try-runtime: the rehearsal's migrations and every check over hospital A's state at its finalised head ({} storage pairs) passed in {:.2} s, weight {} of {} ps; over the same state as spec 104 held it (governance v1 -> v2 too) in {:.2} s, weight {} ps",
 		report.pairs,
 		report.took.as_secs_f64(),
 		report.weight.0,
-		report.weight.1
+		report.weight.1,
+		report_104.took.as_secs_f64(),
+		report_104.weight.0,
 	);
 	println!("{try_runtime}");
+	assert!(report_104.weight.0 > report.weight.0, "the governance migration ran on the 104 state");
+
+	// A transaction signed for the old version, held in the pool (its nonce leaves a gap) until
+	// after the upgrade: the client must see it dropped and sign it again with the same nonce.
+	let charlie = Keyring::Charlie.pair();
+	let remark = |text: &str| {
+		RuntimeCall::System(frame_system::Call::remark_with_event {
+			remark: text.as_bytes().to_vec(),
+		})
+	};
+	let nonce = h.next_nonce(&Keyring::Charlie.to_account_id()).unwrap();
+	let from = h.best_number().unwrap();
+	let held = h
+		.submit_tracked_at(remark("signed before the upgrade"), &charlie, nonce + 1, from)
+		.unwrap();
 
 	// The doctor writes and the patient confirms, one slip after the other, before, during
 	// and after both upgrades.
@@ -447,6 +469,19 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_
 	let private_council = mbds_tests::client::PRIVATE_COUNCIL.map(|k| k.pair());
 	let h_figures = upgrade_chain("hospital A", &h, &hospital_nodes, &rehearsal, &private_council);
 	println!("{h_figures}");
+	// The gap is filled; the held transaction, signed for the old version, is never included:
+	// the client says so, naming both versions, and its copy signed for the new version with
+	// the same nonce is.
+	h.submit_and_wait(remark("fills the nonce gap"), &charlie, WAIT).unwrap();
+	match h.wait_included(&held, WAIT) {
+		Err(mbds_client::Error::Outdated { signed, now, .. }) => {
+			assert_eq!((signed, now), (held.spec, held.spec + 1))
+		}
+		other => panic!("a transaction signed for the old version: {other:?}"),
+	}
+	let again = h.resubmit(&held, remark("signed before the upgrade"), &charlie).unwrap();
+	assert_eq!((again.nonce, again.spec), (held.nonce, held.spec + 1));
+	h.wait_included(&again, WAIT).expect("the copy signed for the new version is included");
 	std::thread::sleep(Duration::from_secs(10));
 	let consortium_nodes: Vec<Client> = consortium.nodes.iter().map(|n| n.client()).collect();
 	let c_figures = upgrade_chain("consortium", &c, &consortium_nodes, &rehearsal, &council);

@@ -16,6 +16,10 @@ use sp_core::{sr25519, Pair, H256};
 use sp_runtime::traits::{BlakeTwo256, Hash as _};
 use std::time::Duration;
 
+/// Most motions [`motions`] opens at once: half the council's 32 proposal slots
+/// (`MaxProposals`), so others can still propose meanwhile.
+pub const MAX_MOTIONS_AT_ONCE: usize = 16;
+
 /// How long each step of a motion may take to be included.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -45,8 +49,11 @@ pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> 
 /// [`motion`] for several calls at once, each its own motion, in three rounds whatever their
 /// number: every proposal is sent, then every member's votes on all of them, then every
 /// close, each round waiting for its transactions' inclusion (one or two blocks) instead of
-/// one transaction at a time. The motions are independent: one failing call fails the whole
-/// (its error is returned) but the others may have executed.
+/// one transaction at a time. At most [`MAX_MOTIONS_AT_ONCE`] calls: the council has 32
+/// proposal slots for everyone. The motions are independent: one failing call fails the
+/// whole (its error is returned) but the others may have executed, and a failure before the
+/// closes leaves motions open (they close as disapproved after the motion time, or earlier
+/// by the members' nays).
 pub fn motions(
 	client: &Client,
 	calls: Vec<RuntimeCall>,
@@ -54,6 +61,15 @@ pub fn motions(
 ) -> Result<Vec<Motion>> {
 	let proposer =
 		members.first().ok_or_else(|| Error::invalid("council", "no member key given"))?;
+	if calls.len() > MAX_MOTIONS_AT_ONCE {
+		return Err(Error::invalid(
+			"council",
+			format!(
+				"{} motions at once: at most {MAX_MOTIONS_AT_ONCE} (the council has 32 proposal slots for all its members)",
+				calls.len()
+			),
+		));
+	}
 	let threshold = members.len() as u32;
 	struct Open {
 		what: String,
@@ -69,22 +85,20 @@ pub fn motions(
 		let what = format!("{:?}", call).chars().take(80).collect::<String>();
 		let (length, weight) = (call.encoded_size() as u32, call.get_dispatch_info().call_weight);
 		let hash = BlakeTwo256::hash_of(&call);
+		let propose = RuntimeCall::Council(pallet_collective::Call::propose {
+			threshold,
+			proposal: Box::new(call),
+			length_bound: length,
+		});
 		let tx = client
-			.submit_tracked(
-				RuntimeCall::Council(pallet_collective::Call::propose {
-					threshold,
-					proposal: Box::new(call),
-					length_bound: length,
-				}),
-				proposer,
-			)
+			.submit_tracked(propose.clone(), proposer)
 			.map_err(|e| e.context(format!("proposing {what} to the council")))?;
-		sent.push((tx, what, length, weight, hash));
+		sent.push((tx, propose, what, length, weight, hash));
 	}
 	let mut open = Vec::with_capacity(sent.len());
-	for (tx, what, length, weight, hash) in sent {
+	for (tx, propose, what, length, weight, hash) in sent {
 		let proposed = client
-			.wait_included(&tx, STEP_TIMEOUT)
+			.wait_resending(tx, propose, proposer, STEP_TIMEOUT)
 			.map_err(|e| e.context(format!("proposing {what} to the council")))?;
 		let index = proposed
 			.events
@@ -108,19 +122,17 @@ pub fn motions(
 	let mut votes = Vec::with_capacity(open.len() * members.len());
 	for voter in members {
 		for m in &open {
-			let tx = client.submit_tracked(
-				RuntimeCall::Council(pallet_collective::Call::vote {
-					proposal: m.hash,
-					index: m.index,
-					approve: true,
-				}),
-				voter,
-			);
-			votes.push((voter, m, tx));
+			let vote = RuntimeCall::Council(pallet_collective::Call::vote {
+				proposal: m.hash,
+				index: m.index,
+				approve: true,
+			});
+			let tx = client.submit_tracked(vote.clone(), voter);
+			votes.push((voter, m, tx, vote));
 		}
 	}
-	for (voter, m, tx) in votes {
-		tx.and_then(|tx| client.wait_included(&tx, STEP_TIMEOUT)).map_err(|e| {
+	for (voter, m, tx, vote) in votes {
+		tx.and_then(|tx| client.wait_resending(tx, vote, voter, STEP_TIMEOUT)).map_err(|e| {
 			e.context(format!(
 				"council member {} voting for motion #{} ({})",
 				sp_core::crypto::Ss58Codec::to_ss58check(&voter.public()),
@@ -133,22 +145,21 @@ pub fn motions(
 	// Round 3: close every motion; it executes its call.
 	let mut closes = Vec::with_capacity(open.len());
 	for m in &open {
-		let tx = client.submit_tracked(
-			RuntimeCall::Council(pallet_collective::Call::close {
-				proposal_hash: m.hash,
-				index: m.index,
-				proposal_weight_bound: m.weight,
-				length_bound: m.length,
-			}),
-			proposer,
-		);
-		closes.push((m, tx));
+		let close = RuntimeCall::Council(pallet_collective::Call::close {
+			proposal_hash: m.hash,
+			index: m.index,
+			proposal_weight_bound: m.weight,
+			length_bound: m.length,
+		});
+		let tx = client.submit_tracked(close.clone(), proposer);
+		closes.push((m, tx, close));
 	}
 	let mut done = Vec::with_capacity(open.len());
-	for (m, tx) in closes {
-		let executed = tx
-			.and_then(|tx| client.wait_included(&tx, STEP_TIMEOUT))
-			.map_err(|e| e.context(format!("closing council motion #{} ({})", m.index, m.what)))?;
+	for (m, tx, close) in closes {
+		let executed =
+			tx.and_then(|tx| client.wait_resending(tx, close, proposer, STEP_TIMEOUT)).map_err(
+				|e| e.context(format!("closing council motion #{} ({})", m.index, m.what)),
+			)?;
 		check_executed(&executed, m.index, &m.what, threshold)?;
 		done.push(Motion { hash: m.hash, index: m.index, ayes: threshold, executed });
 	}
@@ -227,12 +238,14 @@ pub fn upgrade(
 		members,
 	)?;
 	let from = client.best_number()?;
-	client
+	// Anyone may apply an authorised upgrade: if someone else's copy is already in the pool
+	// (or enacted), the node refuses this one, and the wait below still sees the upgrade.
+	let applied = client
 		.submit_unsigned(RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code }))
-		.map_err(|e| e.context(format!("applying the runtime upgrade {hash:?}")))?;
+		.err();
 	let mut enacted_at = None;
 	let mut scanned = from;
-	client.wait(&format!("runtime upgrade {hash:?} enacted"), timeout, |c| {
+	let waited = client.wait(&format!("runtime upgrade {hash:?} enacted"), timeout, |c| {
 		if enacted_at.is_none() {
 			let best = c.best_number()?;
 			for number in scanned..=best {
@@ -247,7 +260,13 @@ pub fn upgrade(
 			}
 		}
 		Ok(enacted_at.is_some() && c.runtime_version()?.1 > from_spec)
-	})?;
+	});
+	if let Err(e) = waited {
+		return Err(match applied {
+			Some(refused) => refused.context(format!("applying the runtime upgrade {hash:?}")),
+			None => e,
+		});
+	}
 	let (_, to_spec, _) = client.runtime_version()?;
 	let enacted_at = enacted_at.unwrap_or_default();
 	Ok(Upgrade { authorised, enacted_at, from_spec, to_spec })

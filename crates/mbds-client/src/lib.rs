@@ -437,6 +437,9 @@ pub struct Submitted {
 	pub tx: H256,
 	/// The runtime `spec_version` it was signed for.
 	pub spec: u32,
+	/// Its nonce: a copy signed again for a new runtime version keeps it, so that at most
+	/// one of the two can ever be included.
+	pub nonce: u32,
 }
 
 impl Submitted {
@@ -551,14 +554,64 @@ impl Client {
 		// A runtime upgrade between signing and inclusion makes the node drop the
 		// transaction: sign it again for the new version (a few times at most: upgrades are
 		// rare).
+		let submitted = self.submit_tracked(call.clone(), signer)?;
+		self.wait_resending(submitted, call, signer, timeout)
+	}
+
+	/// [`Client::wait_included`] for `submitted` (a [`Client::submit_tracked`] of `call` by
+	/// `signer`), signing it again with the same nonce ([`Client::resubmit`]) if a runtime
+	/// upgrade made the node drop it (a few times at most: upgrades are rare).
+	pub fn wait_resending(
+		&self,
+		mut submitted: Submitted,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		timeout: Duration,
+	) -> Result<Inclusion> {
 		let start = Instant::now();
 		let mut resends = 0;
 		loop {
-			let submitted = self.submit_tracked(call.clone(), signer)?;
 			match self.wait_included(&submitted, timeout.saturating_sub(start.elapsed())) {
-				Err(Error::Outdated { .. }) if resends < 3 => resends += 1,
+				Err(Error::Outdated { .. }) if resends < 3 => {
+					resends += 1;
+					submitted = self.resubmit(&submitted, call.clone(), signer)?;
+				}
 				done => return done,
 			}
+		}
+	}
+
+	/// Signs `call` again for the chain's current runtime version with the nonce of
+	/// `dropped` (a transaction an upgrade made the node drop: [`Error::Outdated`]) and
+	/// submits it. With the same nonce at most one of the two can ever be included, even if
+	/// the first was included after all where this client did not look. If the node refuses
+	/// the copy because that nonce is used, the first was included: it is waited for again.
+	pub fn resubmit(
+		&self,
+		dropped: &Submitted,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+	) -> Result<Submitted> {
+		let spec = self.signing_spec_version()?;
+		let xt = signed(call, signer, dropped.nonce, self.genesis, spec).encode();
+		let xt_hex = hex_of(&xt);
+		match self.rpc.call("author_submitExtrinsic", json!([xt_hex])) {
+			Ok(tx) => Ok(Submitted {
+				who: dropped.who.clone(),
+				from: dropped.from,
+				xt_hex,
+				tx: H256::from_slice(&bytes_of(&tx)?),
+				spec,
+				nonce: dropped.nonce,
+			}),
+			// "Transaction is outdated": the nonce is used, by the first copy.
+			Err(Error::Node { error, .. }) if error.to_string().contains("outdated") => {
+				Ok(dropped.clone())
+			}
+			Err(e) => Err(e.context(format!(
+				"the node refused the transaction of {} signed again for runtime version {spec}",
+				dropped.who
+			))),
 		}
 	}
 
@@ -606,22 +659,37 @@ impl Client {
 	pub fn submit_tracked(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<Submitted> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
 		let from = self.best_number()?;
+		let nonce = self.next_nonce(&who)?;
+		self.submit_tracked_at(call, signer, nonce, from)
+	}
+
+	/// [`Client::submit_tracked`] with `nonce` given (for a transaction that must wait for
+	/// others of its sender, or a test that needs one to); `from`: the best block before it
+	/// was sent, where the search for it starts.
+	pub fn submit_tracked_at(
+		&self,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		nonce: u32,
+		from: u32,
+	) -> Result<Submitted> {
+		let who: sp_runtime::AccountId32 = signer.public().into();
 		let spec = self.signing_spec_version()?;
-		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis, spec).encode();
+		let xt = signed(call, signer, nonce, self.genesis, spec).encode();
 		let xt_hex = hex_of(&xt);
 		let tx = self
 			.rpc
 			.call("author_submitExtrinsic", json!([xt_hex]))
 			.map_err(|e| e.context(format!("the node refused the transaction of {who}")))?;
 		let tx = H256::from_slice(&bytes_of(&tx)?);
-		Ok(Submitted { who, from, xt_hex, tx, spec })
+		Ok(Submitted { who, from, xt_hex, tx, spec, nonce })
 	}
 
 	/// Wait (up to `timeout`) until a block includes a [`Client::submit_tracked`]
 	/// transaction. `Err` if it is not included in time or fails on chain (with the pallet
 	/// error's name and docs).
 	pub fn wait_included(&self, submitted: &Submitted, timeout: Duration) -> Result<Inclusion> {
-		let Submitted { who, from, xt_hex, tx, spec } = submitted;
+		let Submitted { who, from, xt_hex, tx, spec, .. } = submitted;
 		let (from, tx, spec) = (*from, *tx, *spec);
 		// Every few seconds: has the chain upgraded since this was signed, and the node dropped
 		// it (it can no longer be valid)?

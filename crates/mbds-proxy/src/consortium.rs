@@ -139,7 +139,7 @@ impl RpcConsortium {
 	/// Signs and submits `call` (one submission of this proxy at a time, so nonces follow each
 	/// other) and waits up to `timeout` for a block the node says includes it. If the chain
 	/// upgraded its runtime after signing and dropped it, it is signed again for the new
-	/// version and resent (a few times at most).
+	/// version with the same nonce and resent (a few times at most).
 	pub fn submit_included(
 		&self,
 		call: RuntimeCall,
@@ -147,16 +147,23 @@ impl RpcConsortium {
 		timeout: Duration,
 	) -> Result<(Submitted, Inclusion), RecordError> {
 		let start = std::time::Instant::now();
+		let mut submitted = {
+			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
+			self.client.submit_tracked(call.clone(), signer)
+		}
+		.map_err(|e| RecordError::NotRecorded(e.into()))?;
 		let mut resends = 0;
 		loop {
-			let submitted = {
-				let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
-				self.client.submit_tracked(call.clone(), signer)
-			}
-			.map_err(|e| RecordError::NotRecorded(e.into()))?;
 			match self.client.wait_included(&submitted, timeout.saturating_sub(start.elapsed())) {
 				Ok(inclusion) => return Ok((submitted, inclusion)),
-				Err(mbds_client::Error::Outdated { .. }) if resends < 3 => resends += 1,
+				Err(mbds_client::Error::Outdated { .. }) if resends < 3 => {
+					resends += 1;
+					// The same nonce: at most one of the two copies is ever included.
+					submitted = self
+						.client
+						.resubmit(&submitted, call.clone(), signer)
+						.map_err(|e| RecordError::NotRecorded(e.into()))?;
+				}
 				Err(e) => return Err(RecordError::NotRecorded(e.into())),
 			}
 		}

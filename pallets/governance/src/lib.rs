@@ -29,8 +29,8 @@
 //! - [`migrations::MoveSessionPeriod`] moves a value written under the old raw key into this
 //!   pallet's storage (and deletes the raw key) on the upgrade that introduces the pallet.
 //! - [`migrations::v2::RecordSessionStart`] (to storage version 2) writes [`SessionStart`]
-//!   on a chain that counted sessions with `PeriodicSessions`: the block of its last session
-//!   change, so the running session ends where it would have.
+//!   on a chain that counted sessions with `PeriodicSessions`: the block at which it last
+//!   ended a session, so the running session ends where it would have.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -253,7 +253,7 @@ pub mod pallet {
 	}
 }
 
-/// The session period for `pallet_session::PeriodicSessions`: this pallet's [`SessionPeriod`],
+/// The session period ([`Pallet::end_session_at`] reads it): this pallet's [`SessionPeriod`],
 /// kept within [`Config::MinSessionPeriod`]..=[`Config::MaxSessionPeriod`]. The calls and the
 /// genesis refuse values outside; the clamp also guards against a raw storage write (a zero
 /// would divide by zero in every block and halt the chain).

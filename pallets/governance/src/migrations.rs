@@ -63,7 +63,8 @@ impl<T: Config, OldKey: Get<[u8; 16]>> OnRuntimeUpgrade for MoveSessionPeriod<T,
 	#[cfg(feature = "try-runtime")]
 	fn pre_upgrade() -> Result<alloc::vec::Vec<u8>, sp_runtime::TryRuntimeError> {
 		use codec::Encode;
-		let old = unhashed::get::<BlockNumberFor<T>>(&OldKey::get())
+		let old = unhashed::get_raw(&OldKey::get())
+			.and_then(|raw| BlockNumberFor::<T>::decode_all(&mut &raw[..]).ok())
 			.filter(|v| Pallet::<T>::check_session_period(*v).is_ok());
 		Ok(old.encode())
 	}
@@ -92,12 +93,16 @@ impl<T: Config, OldKey: Get<[u8; 16]>> OnRuntimeUpgrade for MoveSessionPeriod<T,
 pub mod v2 {
 	use super::*;
 	use frame_support::traits::{GetStorageVersion, StorageVersion};
-	use sp_runtime::traits::{One, Saturating, Zero};
+	use sp_runtime::traits::Saturating;
 
 	/// Writes [`SessionStart`] on a chain that counted sessions with `PeriodicSessions`
-	/// (offset 0): the last block before the upgrade block at which a session ended, so that
-	/// the running session ends where it would have (in the upgrade block itself if that is a
-	/// multiple of the period). Sets the storage version to 2.
+	/// (offset 0): the last block at which it ended a session, so that the running session
+	/// ends where it would have. Sets the storage version to 2.
+	///
+	/// Migrations run before the upgrade block is initialised, so `frame_system`'s block
+	/// number is then the parent's, `P`: the last session change is `P - P % period` (`P`
+	/// itself if a session ended there), and the upgrade block `P + 1` ends the session if
+	/// `P + 1` is a multiple of the period, as `PeriodicSessions` would have.
 	///
 	/// Keyed on [`SessionStart`] being absent, not on the storage version: a chain that gets
 	/// this pallet in the same upgrade (from spec 103) has version 2 written by
@@ -112,33 +117,32 @@ pub mod v2 {
 			if SessionStart::<T>::exists() {
 				return db.reads(1);
 			}
-			let now = frame_system::Pallet::<T>::block_number();
+			// The parent block's number: the upgrade block is not initialised yet.
+			let parent = frame_system::Pallet::<T>::block_number();
 			let period = SessionPeriodOf::<T>::get();
-			let start = if now.is_zero() {
-				now
-			} else {
-				let before = now.saturating_sub(One::one());
-				before.saturating_sub(before % period)
-			};
+			let start = parent.saturating_sub(parent % period);
 			SessionStart::<T>::put(start);
 			if Pallet::<T>::on_chain_storage_version() < 2 {
 				StorageVersion::new(2).put::<Pallet<T>>();
 			}
 			log::info!(
 				target: LOG_TARGET,
-				"session start recorded at block {start:?} (period {period:?}, upgrade at {now:?})"
+				"session start recorded at block {start:?} (period {period:?}, parent block {parent:?})"
 			);
 			db.reads_writes(4, 2)
 		}
 
 		#[cfg(feature = "try-runtime")]
 		fn post_upgrade(_: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
-			let now = frame_system::Pallet::<T>::block_number();
+			// The parent block's number (see `on_runtime_upgrade`).
+			let parent = frame_system::Pallet::<T>::block_number();
 			let start = SessionStart::<T>::get();
 			frame_support::ensure!(SessionStart::<T>::exists(), "no session start recorded");
-			frame_support::ensure!(start <= now, "the session cannot start in the future");
+			frame_support::ensure!(start <= parent, "the session cannot start in the future");
+			// The running session has not ended yet: at the earliest it ends in the upgrade
+			// block itself.
 			frame_support::ensure!(
-				now <= start.saturating_add(SessionPeriodOf::<T>::get()),
+				start.saturating_add(SessionPeriodOf::<T>::get()) > parent,
 				"the running session would already be over"
 			);
 			frame_support::ensure!(

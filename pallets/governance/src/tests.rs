@@ -220,16 +220,21 @@ fn the_v2_migration_keeps_the_running_session_where_periodic_sessions_had_it() {
 		RecordSessionStart::<Test>::on_runtime_upgrade();
 		assert_eq!(crate::SessionStart::<Test>::get(), 0);
 	});
-	for (upgrade_at, start, next_end) in
-		[(45u64, 40u64, 60u64), (40, 20, 40), (1, 0, 20), (0, 0, 20)]
+	// (parent block of the upgrade block, recorded start, next session end): PeriodicSessions
+	// ended sessions at 20, 40, 60, ...
+	for (parent, start, next_end) in [(45u64, 40u64, 60u64), (40, 40, 60), (39, 20, 40), (0, 0, 20)]
 	{
 		ext_with(Some(20)).execute_with(|| {
 			StorageVersion::new(1).put::<Governance>();
 			crate::SessionStart::<Test>::kill();
-			System::set_block_number(upgrade_at);
+			System::set_block_number(parent);
 			RecordSessionStart::<Test>::on_runtime_upgrade();
-			assert_eq!(crate::SessionStart::<Test>::get(), start, "upgrade at {upgrade_at}");
-			assert_eq!(Governance::next_session_end(), next_end, "upgrade at {upgrade_at}");
+			assert_eq!(crate::SessionStart::<Test>::get(), start, "parent {parent}");
+			assert_eq!(Governance::next_session_end(), next_end, "parent {parent}");
+			// No session shorter than the period: the upgrade block ends one only where
+			// PeriodicSessions would have (a multiple of 20).
+			let upgrade_block = parent + 1;
+			assert_eq!(Governance::end_session_at(upgrade_block), upgrade_block % 20 == 0);
 			assert_eq!(Governance::on_chain_storage_version(), 2);
 			// Once: a second run changes nothing.
 			crate::SessionStart::<Test>::put(7);

@@ -24,13 +24,20 @@ fn hospital<T: Config>() -> T::AccountId {
 		Role::Institution(InstitutionKind::Hospital),
 		H256::repeat_byte(0xAA),
 		max_keys::<T>(1),
+		ParticipantStatus::Active,
 	);
 	h
 }
 
 fn patient<T: Config>() -> T::AccountId {
 	let p: T::AccountId = account("patient", 0, 0);
-	Kmc::<T>::do_register(p.clone(), Role::Patient, H256::repeat_byte(0xBB), max_keys::<T>(3));
+	Kmc::<T>::do_register(
+		p.clone(),
+		Role::Patient,
+		H256::repeat_byte(0xBB),
+		max_keys::<T>(3),
+		ParticipantStatus::Active,
+	);
 	p
 }
 
@@ -87,17 +94,38 @@ mod benchmarks {
 		Ok(())
 	}
 
+	// Worst case: suspended by an automatic safeguard, so who suspended is read too.
 	#[benchmark]
 	fn reinstate() -> Result<(), BenchmarkError> {
 		let origin =
-			T::KmcOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+			T::CouncilOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		let who = patient::<T>();
-		Kmc::<T>::do_suspend(&who)?;
+		Kmc::<T>::do_suspend(&who, Suspender::Automatic)?;
 
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, who.clone());
 
 		assert!(Kmc::<T>::is_active(&who));
+		Ok(())
+	}
+
+	// The hospital confirms a doctor the KMC registered.
+	#[benchmark]
+	fn employ() -> Result<(), BenchmarkError> {
+		let institution = hospital::<T>();
+		let doctor: T::AccountId = account("doctor", 0, 0);
+		Kmc::<T>::do_register(
+			doctor.clone(),
+			Role::Doctor { institution: institution.clone() },
+			H256::repeat_byte(0xCC),
+			max_keys::<T>(5),
+			ParticipantStatus::AwaitingInstitution,
+		);
+
+		#[extrinsic_call]
+		_(frame_system::RawOrigin::Signed(institution), doctor.clone());
+
+		assert!(Kmc::<T>::is_active(&doctor));
 		Ok(())
 	}
 

@@ -95,6 +95,9 @@ pub const LOG_TARGET: &str = "runtime::kmc";
 pub const INVALID_UNREGISTERED: u8 = 10;
 /// `InvalidTransaction::Custom` code: the sender of a medical call is suspended.
 pub const INVALID_SUSPENDED: u8 = 11;
+/// `InvalidTransaction::Custom` code: the sender is a doctor whose institution has not yet
+/// confirmed employing them (`kmc.employ`).
+pub const INVALID_AWAITING_INSTITUTION: u8 = 13;
 /// Which feeless quota a medical transaction counts in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuotaKind {
@@ -245,6 +248,12 @@ pub mod pallet {
 	pub type OnBehalfQuota<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, QuotaUsage<BlockNumberFor<T>>, OptionQuery>;
 
+	/// Who suspended each suspended participant ([`Suspender`]); removed on reinstatement.
+	/// A suspension by the council or by another pallet is lifted only by the council.
+	#[pallet::storage]
+	pub type SuspendedBy<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, Suspender, OptionQuery>;
+
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {
@@ -269,7 +278,13 @@ pub mod pallet {
 				Pallet::<T>::ensure_can_register(&p.account, &p.role, &p.identity).expect(
 					"invalid genesis participant (duplicate, or doctor before institution)",
 				);
-				Pallet::<T>::do_register(p.account.clone(), p.role.clone(), p.identity, keys);
+				Pallet::<T>::do_register(
+					p.account.clone(),
+					p.role.clone(),
+					p.identity,
+					keys,
+					ParticipantStatus::Active,
+				);
 			}
 		}
 	}
@@ -285,6 +300,8 @@ pub mod pallet {
 		Suspended { who: T::AccountId },
 		/// The KMC reinstated a suspended participant.
 		Reinstated { who: T::AccountId },
+		/// `institution` confirmed that it employs `doctor`, who may now act.
+		Employed { institution: T::AccountId, doctor: T::AccountId },
 	}
 
 	#[pallet::error]
@@ -310,13 +327,20 @@ pub mod pallet {
 		SameKeys,
 		/// A public key is empty; every key must carry bytes.
 		EmptyKey,
-		/// The participant is suspended; only the council may replace its keys.
+		/// The participant is not active (suspended: only the council may replace its keys;
+		/// or a doctor still awaiting its institution's confirmation).
 		NotActive,
 		/// Only a council motion (two thirds) may do this: register, suspend or reinstate an
-		/// institution or a health authority, or replace a participant's keys. One KMC
-		/// operator may act alone for patients and doctors only; a participant may replace
-		/// its own keys with `rotate_own_keys`.
+		/// institution or a health authority, reinstate a participant the council or an
+		/// automatic safeguard suspended, or replace a participant's keys. One KMC operator
+		/// may act alone for patients and doctors only; a participant may replace its own
+		/// keys with `rotate_own_keys`.
 		CouncilOnly,
+		/// Only the doctor's own institution confirms employing them.
+		NotTheDoctorsInstitution,
+		/// The doctor is not waiting for its institution's confirmation (already employed,
+		/// or suspended).
+		NotAwaitingInstitution,
 	}
 
 	#[pallet::call]
@@ -327,7 +351,9 @@ pub mod pallet {
 		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor; [`Config::CouncilOrigin`]
 		/// for an institution of any kind ([`Error::CouncilOnly`] from an operator). Refused
 		/// if the account or the identity commitment is already registered, or if a doctor's
-		/// institution is not an active hospital or platform.
+		/// institution is not an active hospital or platform. A doctor starts
+		/// [`ParticipantStatus::AwaitingInstitution`] and acts once its institution confirms
+		/// it ([`Pallet::employ`]).
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register())]
 		pub fn register(
@@ -341,7 +367,11 @@ pub mod pallet {
 			Self::ensure_can_register(&who, &role, &identity)?;
 			Self::ensure_keys_non_empty(&keys)?;
 
-			Self::do_register(who, role, identity, keys);
+			let status = match role {
+				Role::Doctor { .. } => ParticipantStatus::AwaitingInstitution,
+				_ => ParticipantStatus::Active,
+			};
+			Self::do_register(who, role, identity, keys, status);
 			Ok(())
 		}
 
@@ -391,24 +421,58 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::suspend())]
 		pub fn suspend(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-			Self::ensure_kmc(origin, Self::council_only_for(&who))?;
-			Self::do_suspend(&who)
+			let by = Self::ensure_kmc(origin, Self::council_only_for(&who))?;
+			Self::do_suspend(&who, by)
 		}
 
 		/// Reinstate a suspended participant after the KMC re-verified it.
 		///
-		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor, [`Config::CouncilOrigin`]
-		/// for an institution.
+		/// Origin: [`Config::KmcOrigin`] for a patient or a doctor an operator suspended;
+		/// [`Config::CouncilOrigin`] for an institution, or for anyone the council or an
+		/// automatic safeguard ([`SuspendParticipant`]) suspended.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::reinstate())]
 		pub fn reinstate(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
-			Self::ensure_kmc(origin, Self::council_only_for(&who))?;
+			let council_only = Self::council_only_for(&who)
+				|| SuspendedBy::<T>::get(&who).is_some_and(|by| by != Suspender::Operator);
+			Self::ensure_kmc(origin, council_only)?;
 			let mut info = Participants::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			ensure!(info.status == ParticipantStatus::Suspended, Error::<T>::NotSuspended);
 
 			info.status = ParticipantStatus::Active;
 			Participants::<T>::insert(&who, info);
+			SuspendedBy::<T>::remove(&who);
 			Self::deposit_event(Event::Reinstated { who });
+			Ok(())
+		}
+
+		/// Confirm, as `doctor`'s institution, that it employs them: the doctor, registered by
+		/// the KMC, may act from now on. A KMC operator alone cannot seat a doctor at a
+		/// hospital; the hospital confirms each one.
+		///
+		/// Origin: signed by the doctor's institution, active (a medical call: feeless for
+		/// it, counted in its quota).
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::employ())]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _doctor: &T::AccountId| -> bool {
+			ensure_signed(origin.clone()).is_ok_and(|who| Pallet::<T>::is_active(&who))
+		})]
+		pub fn employ(origin: OriginFor<T>, doctor: T::AccountId) -> DispatchResult {
+			let institution = ensure_signed(origin)?;
+			let mut info = Participants::<T>::get(&doctor).ok_or(Error::<T>::NotRegistered)?;
+			match &info.role {
+				Role::Doctor { institution: employer } if *employer == institution => {}
+				_ => return Err(Error::<T>::NotTheDoctorsInstitution.into()),
+			}
+			ensure!(Self::is_active(&institution), Error::<T>::InstitutionSuspended);
+			ensure!(
+				info.status == ParticipantStatus::AwaitingInstitution,
+				Error::<T>::NotAwaitingInstitution
+			);
+
+			info.status = ParticipantStatus::Active;
+			Participants::<T>::insert(&doctor, info);
+			Self::deposit_event(Event::Employed { institution, doctor });
 			Ok(())
 		}
 	}
@@ -444,15 +508,19 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Passes if `origin` is the council's, or, unless `council_only`, a KMC operator's.
-		/// `CouncilOnly` for an operator when it is; `BadOrigin` for anyone else.
-		fn ensure_kmc(origin: OriginFor<T>, council_only: bool) -> DispatchResult {
+		/// Passes if `origin` is the council's, or, unless `council_only`, a KMC operator's,
+		/// and says which. `CouncilOnly` for an operator when it is; `BadOrigin` for anyone
+		/// else.
+		fn ensure_kmc(
+			origin: OriginFor<T>,
+			council_only: bool,
+		) -> Result<Suspender, DispatchError> {
 			match T::CouncilOrigin::try_origin(origin) {
-				Ok(_) => Ok(()),
+				Ok(_) => Ok(Suspender::Council),
 				Err(origin) => {
 					T::KmcOrigin::ensure_origin(origin)?;
 					ensure!(!council_only, Error::<T>::CouncilOnly);
-					Ok(())
+					Ok(Suspender::Operator)
 				}
 			}
 		}
@@ -522,6 +590,7 @@ pub mod pallet {
 			role: Role<T::AccountId>,
 			identity: H256,
 			keys: KeySetOf<T>,
+			status: ParticipantStatus,
 		) {
 			let now = frame_system::Pallet::<T>::block_number();
 			// The account must exist without a balance so `CheckNonce` accepts it.
@@ -533,7 +602,7 @@ pub mod pallet {
 				ParticipantInfo {
 					role: role.clone(),
 					identity,
-					status: ParticipantStatus::Active,
+					status,
 					registered_at: now,
 					key_version: 0,
 					keys_since: now,
@@ -542,12 +611,17 @@ pub mod pallet {
 			Self::deposit_event(Event::Registered { who, role, identity });
 		}
 
-		pub(crate) fn do_suspend(who: &T::AccountId) -> DispatchResult {
+		pub(crate) fn do_suspend(who: &T::AccountId, by: Suspender) -> DispatchResult {
 			let mut info = Participants::<T>::get(who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(info.status == ParticipantStatus::Active, Error::<T>::AlreadySuspended);
+			match info.status {
+				ParticipantStatus::Active => {}
+				ParticipantStatus::Suspended => return Err(Error::<T>::AlreadySuspended.into()),
+				ParticipantStatus::AwaitingInstitution => return Err(Error::<T>::NotActive.into()),
+			}
 
 			info.status = ParticipantStatus::Suspended;
 			Participants::<T>::insert(who, info);
+			SuspendedBy::<T>::insert(who, by);
 			Self::deposit_event(Event::Suspended { who: who.clone() });
 			Ok(())
 		}
@@ -566,8 +640,15 @@ pub mod pallet {
 			// A suspended patient may still take consent back; nobody else acts while
 			// suspended.
 			let retreat = retreat && info.role == Role::Patient;
-			if info.status != ParticipantStatus::Active && !retreat {
-				return Err(InvalidTransaction::Custom(INVALID_SUSPENDED));
+			match info.status {
+				ParticipantStatus::Active => {}
+				ParticipantStatus::Suspended if retreat => {}
+				ParticipantStatus::Suspended => {
+					return Err(InvalidTransaction::Custom(INVALID_SUSPENDED))
+				}
+				ParticipantStatus::AwaitingInstitution => {
+					return Err(InvalidTransaction::Custom(INVALID_AWAITING_INSTITUTION))
+				}
 			}
 			let kind = if on_behalf
 				&& info.status == ParticipantStatus::Active
@@ -641,7 +722,7 @@ impl<T: Config> SuspendParticipant<T::AccountId> for Pallet<T> {
 	/// Suspends an active participant. Fails with `NotRegistered` or `AlreadySuspended`
 	/// and then changes nothing.
 	fn suspend(who: &T::AccountId) -> DispatchResult {
-		Self::do_suspend(who)
+		Self::do_suspend(who, Suspender::Automatic)
 	}
 }
 
@@ -660,6 +741,7 @@ impl<T: Config> mbds_primitives::RegistryBenchmarkHelper<T::AccountId> for Palle
 				role,
 				identity,
 				KeySet { record_key: key(1), search_key: key(2) },
+				ParticipantStatus::Active,
 			);
 		}
 	}

@@ -95,6 +95,8 @@ fn doctor_must_belong_to_an_active_hospital_or_platform() {
 		);
 		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), HOSPITAL));
 		assert_ok!(register(NEWCOMER, Role::Doctor { institution: HOSPITAL }));
+		assert!(!Kmc::is_active_doctor_of(&NEWCOMER, &HOSPITAL), "until the hospital confirms");
+		assert_ok!(Kmc::employ(RuntimeOrigin::signed(HOSPITAL), NEWCOMER));
 		assert!(Kmc::is_active_doctor_of(&NEWCOMER, &HOSPITAL));
 	});
 }
@@ -558,5 +560,92 @@ fn the_v2_migration_rebuilds_the_identity_index() {
 		IdentityOwner::<Test>::insert(sp_core::H256::repeat_byte(0xEF), NEWCOMER);
 		crate::migrations::v2::RebuildIdentityIndex::<Test>::on_runtime_upgrade();
 		assert_eq!(IdentityOwner::<Test>::get(sp_core::H256::repeat_byte(0xEF)), Some(NEWCOMER));
+	});
+}
+
+/// A second hospital, registered in the test that needs it.
+const OTHER_HOSPITAL: u64 = 20;
+
+/// Review finding: one operator registered a doctor of its own at any hospital, whose patients'
+/// "after a visit" policies then granted it access. Now a doctor acts only once its
+/// institution confirms employing them, with the institution's own signature.
+#[test]
+fn a_doctor_acts_only_once_its_institution_confirms_employing_them() {
+	new_test_ext().execute_with(|| {
+		let op = || RuntimeOrigin::signed(OPERATOR);
+		let doctor = Role::Doctor { institution: HOSPITAL };
+		assert_ok!(Kmc::register(op(), 11, doctor, identity(11), keys(11)));
+		assert_eq!(
+			Participants::<Test>::get(11).unwrap().status,
+			ParticipantStatus::AwaitingInstitution
+		);
+		assert!(!Kmc::is_active(&11));
+		// Refused in the pool with its own code, not as "suspended".
+		assert_eq!(
+			pool_check(11, &medical_call()),
+			Err(InvalidTransaction::Custom(INVALID_AWAITING_INSTITUTION).into())
+		);
+		// Neither another institution, nor the doctor, nor the operator confirms it.
+		assert_ok!(register(OTHER_HOSPITAL, Role::Institution(InstitutionKind::Hospital)));
+		for who in [OTHER_HOSPITAL, 11, OPERATOR] {
+			assert_noop!(
+				Kmc::employ(RuntimeOrigin::signed(who), 11),
+				Error::<Test>::NotTheDoctorsInstitution
+			);
+		}
+		// The hospital does; then the doctor acts.
+		assert_ok!(Kmc::employ(RuntimeOrigin::signed(HOSPITAL), 11));
+		assert!(Kmc::is_active(&11));
+		assert_eq!(
+			last_event(),
+			RuntimeEvent::Kmc(Event::Employed { institution: HOSPITAL, doctor: 11 })
+		);
+		assert_ok!(pool_check(11, &medical_call()));
+		assert_noop!(
+			Kmc::employ(RuntimeOrigin::signed(HOSPITAL), 11),
+			Error::<Test>::NotAwaitingInstitution
+		);
+		// A suspended hospital confirms nobody.
+		assert_ok!(Kmc::register(
+			op(),
+			12,
+			Role::Doctor { institution: HOSPITAL },
+			identity(12),
+			keys(12)
+		));
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), HOSPITAL));
+		assert_noop!(
+			Kmc::employ(RuntimeOrigin::signed(HOSPITAL), 12),
+			Error::<Test>::InstitutionSuspended
+		);
+		// A doctor awaiting confirmation cannot be "suspended" into a state an operator
+		// could then lift.
+		assert_noop!(Kmc::suspend(op(), 12), Error::<Test>::NotActive);
+	});
+}
+
+/// Review finding: one operator lifted any suspension, the council's or an automatic
+/// safeguard's (abnormal access detection) included. Now who suspended decides who
+/// reinstates.
+#[test]
+fn only_the_council_lifts_a_suspension_by_the_council_or_a_safeguard() {
+	new_test_ext().execute_with(|| {
+		let op = || RuntimeOrigin::signed(OPERATOR);
+		// An operator's suspension: an operator lifts it.
+		assert_ok!(Kmc::suspend(op(), DOCTOR));
+		assert_eq!(SuspendedBy::<Test>::get(DOCTOR), Some(Suspender::Operator));
+		assert_ok!(Kmc::reinstate(op(), DOCTOR));
+		assert_eq!(SuspendedBy::<Test>::get(DOCTOR), None);
+		// The council's: only the council.
+		assert_ok!(Kmc::suspend(RuntimeOrigin::root(), DOCTOR));
+		assert_eq!(SuspendedBy::<Test>::get(DOCTOR), Some(Suspender::Council));
+		assert_noop!(Kmc::reinstate(op(), DOCTOR), Error::<Test>::CouncilOnly);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), DOCTOR));
+		// A safeguard's (another pallet through `SuspendParticipant`): only the council.
+		assert_ok!(<Kmc as SuspendParticipant<u64>>::suspend(&PATIENT));
+		assert_eq!(SuspendedBy::<Test>::get(PATIENT), Some(Suspender::Automatic));
+		assert_noop!(Kmc::reinstate(op(), PATIENT), Error::<Test>::CouncilOnly);
+		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), PATIENT));
+		assert!(Kmc::is_active(&PATIENT));
 	});
 }

@@ -123,6 +123,33 @@ pub enum ParticipantStatus {
 	Active,
 	/// Barred from every medical call until the KMC reinstates it.
 	Suspended,
+	/// A doctor the KMC registered whose institution has not yet confirmed that it employs
+	/// them (`kmc.employ`, signed by the institution): no medical call until it does. A KMC
+	/// operator alone cannot seat a doctor at a hospital.
+	AwaitingInstitution,
+}
+
+/// Who suspended a participant, which decides who may reinstate it.
+#[derive(
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+pub enum Suspender {
+	/// One KMC operator: any operator (or the council) may reinstate.
+	Operator,
+	/// The council: only the council reinstates.
+	Council,
+	/// Another pallet (abnormal access detection, [`crate::SuspendParticipant`]): only the
+	/// council reinstates, so one operator cannot lift a safeguard.
+	Automatic,
 }
 
 /// What the registry knows about one participant. The account is the map key.

@@ -45,6 +45,7 @@ pub trait WeightInfo {
 	fn rotate_keys() -> Weight;
 	fn suspend() -> Weight;
 	fn reinstate() -> Weight;
+	fn employ() -> Weight;
 	fn check_participant() -> Weight;
 }
 
@@ -105,6 +106,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	fn employ() -> Weight {
+		Weight::from_parts(23_023_000, 3591)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 	/// Storage: `Kmc::Participants` (r:1 w:0)
 	/// Proof: `Kmc::Participants` (`max_values`: None, `max_size`: Some(126), added: 2601, mode: `MaxEncodedLen`)
 	/// Storage: `Kmc::FeelessQuota` (r:1 w:1)
@@ -140,6 +146,11 @@ impl WeightInfo for () {
 	fn reinstate() -> Weight {
 		Weight::from_parts(23_023_000, 3591)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn employ() -> Weight {
+		Weight::from_parts(23_023_000, 3591)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn check_participant() -> Weight {

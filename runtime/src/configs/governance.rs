@@ -154,9 +154,10 @@ parameter_types! {
 	pub OldSessionPeriodKey: [u8; 16] = sp_io::hashing::twox_128(b":SessionPeriod:");
 }
 
-/// Fewest council seats a vote may leave: with three, two thirds is still two members, and
-/// a council can never vote itself out of existence (nothing could pass after that, not even
-/// a motion to seat new members: no chain of this network has root).
+/// Fewest council seats a vote may leave: with three, two thirds is still two members, and a
+/// council cannot empty itself by removals or a reset (nothing could pass after that, not
+/// even a motion to seat new members: no chain of this network has root). Two thirds can
+/// still seat accounts nobody holds; that is a decision of two thirds, not of one member.
 pub const MIN_COUNCIL_SEATS: usize = 3;
 
 /// The runtime's base call filter: every call but
@@ -164,7 +165,8 @@ pub const MIN_COUNCIL_SEATS: usize = 3;
 ///   `pallet-membership` lets a member hand its seat to any account without a vote; here seats
 ///   change only by the council's vote (`swap_member` for a member's new key);
 /// - a `CouncilMembership.remove_member` or `reset_members` that would leave fewer than
-///   [`MIN_COUNCIL_SEATS`] seats (the motion's `Executed` event then says `CallFiltered`).
+///   [`MIN_COUNCIL_SEATS`] seats, or a `reset_members` that names an account twice (the
+///   motion's `Executed` event then says `CallFiltered`).
 ///
 /// Root (development sudo) is not filtered.
 pub struct SeatsChangeOnlyByVote;
@@ -177,8 +179,11 @@ impl Contains<RuntimeCall> for SeatsChangeOnlyByVote {
 				CouncilMembership::members().len() > MIN_COUNCIL_SEATS
 			}
 			RuntimeCall::CouncilMembership(pallet_membership::Call::reset_members { members }) => {
+				// `pallet-membership` keeps duplicates, and the collective counts seats, not
+				// people: [A, B, C, C, C] would be five seats and three voters, and two thirds
+				// could never be reached again.
 				let distinct: alloc::collections::BTreeSet<_> = members.iter().collect();
-				distinct.len() >= MIN_COUNCIL_SEATS
+				distinct.len() == members.len() && distinct.len() >= MIN_COUNCIL_SEATS
 			}
 			_ => true,
 		}

@@ -19,7 +19,9 @@ impl Contains<RuntimeCall> for MedicalCalls {
 			call,
 			RuntimeCall::Slips(..)
 				| RuntimeCall::Consent(..)
-				| RuntimeCall::Kmc(pallet_kmc::Call::rotate_own_keys { .. })
+				| RuntimeCall::Kmc(
+					pallet_kmc::Call::rotate_own_keys { .. } | pallet_kmc::Call::employ { .. }
+				)
 		)
 	}
 }

@@ -441,6 +441,17 @@ fn run(
 		])?;
 	}
 
+	// Platform P confirms it employs them (a doctor acts only then).
+	let mut employ: Vec<String> =
+		["kmc", "employ", "--keys", &journey.keys("inst-p"), "--chain", &c]
+			.into_iter()
+			.map(String::from)
+			.collect();
+	for who in &names {
+		employ.extend(["--doctor".into(), journey.account(who)?]);
+	}
+	journey.must(&employ)?;
+
 	println!("\n[capacity] the patient grants each of them read access (2 of 3 proxies)");
 	let pk = journey.keys("patient");
 	for who in &names {

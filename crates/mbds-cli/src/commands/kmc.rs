@@ -1,6 +1,7 @@
-//! `mbds kmc register|set-institution`: the key management centre registers participants (a
-//! KMC operator the council appointed signs alone) and the council names a private chain's
-//! institution (a motion of two thirds of its members).
+//! `mbds kmc register|employ|set-institution`: the key management centre registers
+//! participants (patients and doctors: a KMC operator the council appointed signs alone;
+//! institutions: a council motion), an institution confirms the doctors it employs, and the
+//! council names a private chain's institution (a motion of two thirds of its members).
 
 use crate::common::{account, connect, out, ss58, submit, Out};
 use clap::{Subcommand, ValueEnum};
@@ -35,6 +36,18 @@ pub enum KmcCmd {
 		chain: String,
 		#[command(flatten)]
 		by: Authority,
+	},
+	/// As an institution, confirm that you employ doctors the KMC registered for you: a doctor
+	/// acts (writes slips, requests access, reads) only once its institution confirmed it.
+	Employ {
+		#[command(flatten)]
+		key: crate::args::KeyArg,
+		/// A doctor's account (SS58); once per doctor.
+		#[arg(long, required = true)]
+		doctor: Vec<String>,
+		/// The chain's RPC URL.
+		#[arg(long)]
+		chain: String,
 	},
 	/// Make `institution` the institution whose doctors write slips on this private chain.
 	SetInstitution {
@@ -145,13 +158,15 @@ fn authorise_all(
 		let operator = pair_of("operator", suri)?;
 		let pb =
 			crate::common::spinner(format!("{what}: {n} transaction(s) on {}", client.rpc.url));
-		let sent: Result<Vec<_>, _> =
-			calls.into_iter().map(|call| client.submit_tracked(call, &operator)).collect();
+		let sent: Result<Vec<_>, _> = calls
+			.into_iter()
+			.map(|call| client.submit_tracked(call.clone(), &operator).map(|tx| (tx, call)))
+			.collect();
 		let done = sent.and_then(|sent| {
-			sent.iter()
-				.map(|tx| {
+			sent.into_iter()
+				.map(|(tx, call)| {
 					client
-						.wait_included(tx, crate::common::INCLUSION_TIMEOUT)
+						.wait_resending(tx, call, &operator, crate::common::INCLUSION_TIMEOUT)
 						.map(|inc| (inc.number, inc.events))
 				})
 				.collect::<Result<Vec<_>, _>>()
@@ -286,6 +301,43 @@ pub fn run(c: KmcCmd) -> Result<Out, String> {
 			out(
 				lines,
 				json!({"account": first["account"], "block": first["block"], "registered": registered}),
+			)
+		}
+		KmcCmd::Employ { key, doctor, chain: url } => {
+			let keys = mbds_client::keys::ParticipantKeys::load(&key.keys)?;
+			let doctors =
+				doctor.iter().map(|d| account("--doctor", d)).collect::<Result<Vec<_>, _>>()?;
+			let client = connect(&url, "chain")?;
+			let signer = keys.pair();
+			let pb =
+				crate::common::spinner(format!("confirming {} doctor(s) on {url}", doctors.len()));
+			// Sent together (nonces follow each other in the pool), then waited for.
+			let sent: Result<Vec<_>, _> = doctors
+				.iter()
+				.map(|d| {
+					let call = RuntimeCall::Kmc(pallet_kmc::Call::employ { doctor: d.clone() });
+					client.submit_tracked(call.clone(), &signer).map(|tx| (tx, call))
+				})
+				.collect();
+			let done = sent.and_then(|sent| {
+				sent.into_iter()
+					.map(|(tx, call)| {
+						client.wait_resending(tx, call, &signer, crate::common::INCLUSION_TIMEOUT)
+					})
+					.collect::<Result<Vec<_>, _>>()
+			});
+			pb.finish_and_clear();
+			let done = done.map_err(|e| format!("confirming the doctors' employment: {e}"))?;
+			let lines = doctors
+				.iter()
+				.zip(&done)
+				.map(|(d, inc)| {
+					format!("{} employs {} (block #{})", ss58(&keys.account()), ss58(d), inc.number)
+				})
+				.collect();
+			out(
+				lines,
+				json!({"institution": ss58(&keys.account()), "doctors": doctors.iter().map(ss58).collect::<Vec<_>>()}),
 			)
 		}
 		KmcCmd::SetInstitution { institution, chain: url, by } => {
