@@ -26,7 +26,10 @@
 //! ([`Config::KmcOrigin`], [`Config::CouncilOrigin`]; in the MBDS runtime one KMC operator the
 //! council appointed, and the council's two thirds):
 //! - one **operator** registers, suspends and reinstates patients and doctors, so that a new
-//!   patient needs no vote;
+//!   patient needs no vote; a doctor acts only once its institution confirms employing them
+//!   ([`Pallet::employ`], the institution's own signature), so an operator cannot seat a
+//!   doctor of its own at a hospital whose patients' "after a visit" policies would then let
+//!   it in;
 //! - only the **council** registers, suspends and reinstates institutions (a health authority
 //!   runs a proxy and attests emergencies, a hospital employs doctors) and replaces a
 //!   participant's keys. One operator who could do these could seat a proxy of its own or
@@ -36,7 +39,9 @@
 //! The registry refuses a second registration of the same account or the same identity
 //! commitment, so one verified person or institution holds one key set at a time. Suspension
 //! (by the KMC, or by another pallet through [`SuspendParticipant`], e.g. abnormal access
-//! detection) bars a participant at once; only the KMC reinstates.
+//! detection) bars a participant at once. Who suspended decides who reinstates
+//! ([`SuspendedBy`]): an operator's suspension any operator lifts; the council's or a
+//! safeguard's only the council.
 //!
 //! ## Fees and spam
 //! Patients and doctors must not need to buy currency. The design splits the job in two:
