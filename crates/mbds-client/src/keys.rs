@@ -18,7 +18,7 @@ use crate::{Error, Result};
 use mbds_crypto::{KeySeed, PatientKeys, PeksSecretKey, PreSecretKey, TesterSecretKey};
 use mbds_runtime::{AccountId, Runtime};
 use pallet_kmc::{KeyScheme, KeySetOf, PublicKey};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sp_core::{crypto::Ss58Codec, sr25519, Pair};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 const KIND: &str = "mbds-participant-keys";
 const VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct KeyFile {
 	kind: String,
 	version: u32,
@@ -71,39 +71,60 @@ impl ParticipantKeys {
 
 	/// Reads a key file; the error names the file and what is wrong with it.
 	pub fn load(path: &Path) -> Result<Self> {
-		let text = std::fs::read_to_string(path)
-			.map_err(|e| key_file(path, format!("cannot read it: {e}")))?;
-		let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
-			key_file(
-				path,
-				format!("not an MBDS key file (expected JSON with kind, version, seed): {e}"),
-			)
+		let text = Zeroizing::new(
+			std::fs::read_to_string(path)
+				.map_err(|e| key_file(path, format!("cannot read it: {e}")))?,
+		);
+		Self::from_json(&text).map_err(|message| key_file(path, message))
+	}
+
+	/// Parses the text of a key file; the error names the field at fault.
+	pub fn from_json(text: &str) -> core::result::Result<Self, String> {
+		use serde_json::Value;
+		let v: Value = serde_json::from_str(text).map_err(|e| {
+			format!("not an MBDS key file (expected JSON with kind, version, seed): {e}")
 		})?;
-		if file.kind != KIND {
-			return Err(key_file(
-				path,
-				format!("field `kind` is {:?}, expected {KIND:?}", file.kind),
+		let Value::Object(map) = &v else {
+			return Err(
+				"not an MBDS key file (expected a JSON object with kind, version, seed)".into()
+			);
+		};
+		let field = |name: &str| {
+			map.get(name).ok_or_else(|| format!("field `{name}` missing (not an MBDS key file?)"))
+		};
+		let kind = field("kind")?;
+		if kind.as_str() != Some(KIND) {
+			return Err(format!("field `kind` is {kind}, expected {KIND:?}"));
+		}
+		let version = field("version")?;
+		if version.as_u64() != Some(u64::from(VERSION)) {
+			return Err(format!(
+				"field `version` is {version}, this build reads version {VERSION}"
 			));
 		}
-		if file.version != VERSION {
-			return Err(key_file(
-				path,
-				format!("field `version` is {}, this build reads version {VERSION}", file.version),
-			));
-		}
+		let seed = field("seed")?
+			.as_str()
+			.ok_or_else(|| "field `seed` is not a string of 64 hex digits".to_string())?;
 		let raw = Zeroizing::new(
-			hex::decode(file.seed.trim_start_matches("0x"))
-				.map_err(|e| key_file(path, format!("field `seed` is not hex: {e}")))?,
+			hex::decode(seed.strip_prefix("0x").unwrap_or(seed))
+				.map_err(|e| format!("field `seed` is not hex: {e}"))?,
 		);
 		if raw.len() != 32 {
-			return Err(key_file(
-				path,
-				format!("field `seed` is {} bytes, expected 32", raw.len()),
-			));
+			return Err(format!("field `seed` is {} bytes, expected 32", raw.len()));
 		}
-		let mut seed = Zeroizing::new([0u8; 32]);
-		seed.copy_from_slice(&raw);
-		Ok(Self { seed })
+		let mut out = Zeroizing::new([0u8; 32]);
+		out.copy_from_slice(&raw);
+		Ok(Self { seed: out })
+	}
+
+	/// The text of this participant's key file (secret: it holds the seed).
+	pub fn to_json(&self) -> Zeroizing<String> {
+		let file = KeyFile {
+			kind: KIND.into(),
+			version: VERSION,
+			seed: format!("0x{}", hex::encode(&self.seed[..])),
+		};
+		Zeroizing::new(serde_json::to_string_pretty(&file).expect("plain JSON"))
 	}
 
 	/// Writes the key file (mode 0600); refuses to overwrite an existing file.
@@ -120,12 +141,7 @@ impl ParticipantKeys {
 			std::fs::create_dir_all(dir)
 				.map_err(|e| key_file(path, format!("cannot create its folder: {e}")))?;
 		}
-		let file = KeyFile {
-			kind: KIND.into(),
-			version: VERSION,
-			seed: format!("0x{}", hex::encode(&self.seed[..])),
-		};
-		let text = Zeroizing::new(serde_json::to_string_pretty(&file).expect("plain JSON"));
+		let text = self.to_json();
 		let mut options = std::fs::OpenOptions::new();
 		options.write(true).create_new(true);
 		#[cfg(unix)]
@@ -271,5 +287,139 @@ mod tests {
 		assert_eq!(set.record_key.key.len(), 33);
 		assert_ne!(&set.record_key.key[1..], keys.account().as_ref() as &[u8]);
 		assert_ne!(keys.key_set(SearchKey::Tester).search_key, set.search_key);
+	}
+
+	/// Fuzzing of the key-file parser ([`ParticipantKeys::from_json`], which
+	/// [`ParticipantKeys::load`] runs on the file's text). 256 cases per property by default;
+	/// `PROPTEST_CASES=100000 cargo test --release -p mbds-client fuzz_` for a long run.
+	mod fuzz {
+		use super::*;
+		use proptest::prelude::*;
+		use proptest::sample::Index;
+		use serde_json::{json, Value};
+
+		fn config() -> ProptestConfig {
+			let mut c = ProptestConfig::default();
+			if std::env::var_os("PROPTEST_CASES").is_none() {
+				c.cases = 256;
+			}
+			c
+		}
+
+		/// A refusal names the field at fault, or says the text is no key file.
+		fn specific(e: &str, text: &str) -> core::result::Result<(), TestCaseError> {
+			prop_assert!(
+				e.starts_with("not an MBDS key file") || e.starts_with("field `"),
+				"unspecific key file error {e:?} for {text:?}"
+			);
+			Ok(())
+		}
+
+		fn json_value() -> impl Strategy<Value = Value> {
+			let leaf = prop_oneof![
+				Just(Value::Null),
+				any::<bool>().prop_map(Value::from),
+				any::<i64>().prop_map(Value::from),
+				Just(json!(1)),
+				Just(json!(KIND)),
+				"(0x)?[0-9a-fA-F]{0,70}".prop_map(Value::from),
+				"\\PC{0,10}".prop_map(Value::from),
+			];
+			leaf.prop_recursive(3, 16, 4, |inner| {
+				prop_oneof![
+					proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+					proptest::collection::vec(
+						(prop::sample::select(vec!["kind", "version", "seed", "x"]), inner),
+						0..5
+					)
+					.prop_map(|kv| Value::Object(
+						kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+					)),
+				]
+			})
+		}
+
+		proptest! {
+			#![proptest_config(config())]
+
+			#[test]
+			fn fuzz_key_file_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+				let text = String::from_utf8_lossy(&bytes);
+				match ParticipantKeys::from_json(&text) {
+					Ok(_) => prop_assert!(false, "accepted {text:?}"),
+					Err(e) => specific(&e, &text)?,
+				}
+			}
+
+			#[test]
+			fn fuzz_key_file_arbitrary_json(v in json_value()) {
+				let text = v.to_string();
+				if let Err(e) = ParticipantKeys::from_json(&text) {
+					specific(&e, &text)?;
+				}
+			}
+
+			#[test]
+			fn fuzz_key_file_round_trip(seed in any::<[u8; 32]>()) {
+				let keys = ParticipantKeys::from_seed(seed);
+				let back = ParticipantKeys::from_json(&keys.to_json()).unwrap();
+				prop_assert_eq!(&back.seed[..], &seed[..]);
+			}
+
+			/// One field of a valid file replaced, changed by a character, cut or removed.
+			#[test]
+			fn fuzz_key_file_field_mutated(
+				seed in any::<[u8; 32]>(),
+				name in prop::sample::select(vec!["kind", "version", "seed"]),
+				replace in proptest::option::of(json_value()),
+				at in any::<Index>(),
+				c in any::<char>(),
+				remove in any::<bool>(),
+			) {
+				let valid: Value = serde_json::from_str(&ParticipantKeys::from_seed(seed).to_json()).unwrap();
+				let Value::Object(mut map) = valid else { unreachable!() };
+				if remove {
+					map.remove(name);
+				} else if let Some(v) = replace {
+					map.insert(name.into(), v);
+				} else {
+					let mut chars: Vec<char> = map[name].as_str().unwrap_or("1").chars().collect();
+					let i = at.index(chars.len());
+					chars[i] = c;
+					map.insert(name.into(), Value::from(chars.into_iter().collect::<String>()));
+				}
+				let text = Value::Object(map).to_string();
+				match ParticipantKeys::from_json(&text) {
+					Ok(k) => prop_assert!(name == "seed" || k.seed[..] == seed[..], "accepted {text:?}"),
+					Err(e) => {
+						specific(&e, &text)?;
+						prop_assert!(e.contains(&format!("field `{name}`")), "{e:?} does not name `{name}`");
+					}
+				}
+			}
+		}
+
+		/// Regression: a field of the wrong JSON type was refused with serde's "invalid type
+		/// ... at line 1 column N" (no field named), and `0x0x…` seeds were accepted.
+		#[test]
+		fn fuzz_regression_key_file_errors_name_the_field() {
+			let e = ParticipantKeys::from_json(&format!(
+				r#"{{"kind":"{KIND}","version":"1","seed":"0x{}"}}"#,
+				"00".repeat(32)
+			))
+			.unwrap_err();
+			assert_eq!(e, r#"field `version` is "1", this build reads version 1"#);
+			let e = ParticipantKeys::from_json(&format!(
+				r#"{{"kind":"{KIND}","version":1,"seed":"0x0x{}"}}"#,
+				"00".repeat(32)
+			))
+			.unwrap_err();
+			assert!(e.starts_with("field `seed` is not hex"), "{e}");
+			let e = ParticipantKeys::from_json(r#"{"kind":"mbds-participant-keys","version":1}"#)
+				.unwrap_err();
+			assert!(e.starts_with("field `seed` missing"), "{e}");
+			let e = ParticipantKeys::from_json("[]").unwrap_err();
+			assert!(e.starts_with("not an MBDS key file"), "{e}");
+		}
 	}
 }

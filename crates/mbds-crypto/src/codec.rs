@@ -156,6 +156,19 @@ impl<'a> Reader<'a> {
 	pub(crate) fn malformed(&self, field: &'static str, reason: impl ToString) -> CryptoError {
 		CryptoError::Malformed { object: self.object, field, reason: reason.to_string() }
 	}
+	/// Decodes an Umbral object (MessagePack) and requires the canonical encoding: the
+	/// MessagePack reader also takes e.g. a `str` marker where `bin` is written, which would
+	/// give one object several encodings.
+	pub(crate) fn umbral<'b, T>(&self, field: &'static str, what: &str, b: &'b [u8]) -> Result<T>
+	where
+		T: umbral_pre::DefaultDeserialize<'b> + umbral_pre::DefaultSerialize,
+	{
+		let v = T::from_bytes(b).map_err(|e| self.malformed(field, format!("{what}: {e}")))?;
+		match v.to_bytes() {
+			Ok(again) if again[..] == *b => Ok(v),
+			_ => Err(self.malformed(field, format!("{what}: not in canonical MessagePack form"))),
+		}
+	}
 }
 
 /// Short public fingerprint used by `Debug` impls: first 8 bytes of SHA-256, hex.

@@ -13,7 +13,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand_core::{OsRng, RngCore};
-use umbral_pre::{Capsule, DefaultDeserialize, DefaultSerialize};
+use umbral_pre::{Capsule, DefaultSerialize};
 use zeroize::Zeroizing;
 
 use crate::codec::{Reader, Tag, Writer};
@@ -209,8 +209,7 @@ impl RecordEnvelope {
 		let owner_bytes = r.take("owner", PRE_PUBLIC_KEY_LEN)?;
 		let owner = PrePublicKey::from_compressed(&r, "owner", owner_bytes)?;
 		let capsule_bytes = r.var("capsule", MAX_CAPSULE_LEN)?;
-		let capsule = Capsule::from_bytes(capsule_bytes)
-			.map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
+		let capsule: Capsule = r.umbral("capsule", "invalid Umbral capsule", capsule_bytes)?;
 		let wrapped_key = r.var("wrapped_key", MAX_WRAPPED_KEY_LEN)?.into();
 		let nonce = r.array::<NONCE_LEN>("nonce")?;
 		let body = r.var("body", MAX_BODY_LEN)?;
@@ -284,8 +283,7 @@ impl SealedNote {
 	pub fn from_bytes(input: &[u8]) -> Result<Self> {
 		let mut r = Reader::new("sealed note", Tag::SealedNote, input)?;
 		let capsule_bytes = r.var("capsule", MAX_CAPSULE_LEN)?;
-		let capsule = Capsule::from_bytes(capsule_bytes)
-			.map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
+		let capsule: Capsule = r.umbral("capsule", "invalid Umbral capsule", capsule_bytes)?;
 		let ciphertext = r.var("ciphertext", MAX_NOTE_LEN + MAX_WRAPPED_KEY_LEN)?.into();
 		r.finish()?;
 		Ok(Self { capsule, ciphertext })

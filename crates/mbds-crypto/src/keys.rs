@@ -163,6 +163,18 @@ impl PrePublicKey {
 		out
 	}
 	pub(crate) fn from_compressed(r: &Reader<'_>, field: &'static str, b: &[u8]) -> Result<Self> {
+		// Only the canonical compressed form: the SEC1 decoder underneath also takes the
+		// "compact" tag 0x05 (x only), which would give one key a second encoding.
+		match b.first() {
+			Some(0x02 | 0x03) => {}
+			Some(tag) => {
+				return Err(r.malformed(
+					field,
+					format!("SEC1 tag 0x{tag:02x}, expected 0x02 or 0x03 (a compressed point)"),
+				))
+			}
+			None => return Err(r.malformed(field, "empty")),
+		}
 		umbral_pre::PublicKey::try_from_compressed_bytes(b)
 			.map(Self)
 			.map_err(|e| r.malformed(field, format!("not a secp256k1 point: {e}")))

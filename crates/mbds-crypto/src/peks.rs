@@ -276,7 +276,7 @@ fn scalar_ct_eq(a: &Fr, b: &Fr) -> bool {
 }
 
 macro_rules! secret_scalar_key {
-    ($name:ident, $public:ident, $tag:expr, $ptag:expr, $label:expr, $what:expr) => {
+    ($name:ident, $public:ident, $tag:expr, $ptag:expr, $label:expr, $what:expr, $object:expr) => {
         #[doc = concat!("Secret key: ", $what, ". Zeroized on drop; `Debug` prints the public key's fingerprint.")]
         #[derive(Clone)]
         pub struct $name(pub(crate) Fr);
@@ -302,7 +302,7 @@ macro_rules! secret_scalar_key {
             }
             /// Decodes `to_bytes` output.
             pub fn from_bytes(input: &[u8]) -> Result<Self> {
-                let mut r = Reader::new(stringify!($name), $tag, input)?;
+                let mut r = Reader::new(concat!($object, " secret key"), $tag, input)?;
                 let s = read_scalar(&mut r, "scalar")?;
                 r.finish()?;
                 Ok(Self(s))
@@ -338,7 +338,7 @@ macro_rules! secret_scalar_key {
             }
             /// Decodes `to_bytes` output; rejects non-canonical, off-curve and identity points.
             pub fn from_bytes(input: &[u8]) -> Result<Self> {
-                let mut r = Reader::new(stringify!($public), $ptag, input)?;
+                let mut r = Reader::new(concat!($object, " public key"), $ptag, input)?;
                 let p = read_g1(&mut r, "point")?;
                 r.finish()?;
                 Ok(Self(p))
@@ -358,7 +358,8 @@ secret_scalar_key!(
 	Tag::PeksSecretKey,
 	Tag::PeksPublicKey,
 	b"mbds/dpeks/receiver/v1",
-	"the patient's (receiver's) dPEKS key; makes trapdoors"
+	"the patient's (receiver's) dPEKS key; makes trapdoors",
+	"dPEKS receiver"
 );
 secret_scalar_key!(
 	TesterSecretKey,
@@ -366,7 +367,8 @@ secret_scalar_key!(
 	Tag::TesterSecretKey,
 	Tag::TesterPublicKey,
 	b"mbds/dpeks/tester/v1",
-	"the designated tester's (proxy's) dPEKS key; runs searches"
+	"the designated tester's (proxy's) dPEKS key; runs searches",
+	"dPEKS tester"
 );
 
 /// An encrypted keyword `(A, B)` for one patient and one designated tester.
@@ -758,7 +760,8 @@ pub mod boneh {
 		Tag::BonehSecretKey,
 		Tag::BonehPublicKey,
 		b"mbds/peks-boneh/receiver/v1",
-		"the receiver's key of the base PEKS"
+		"the receiver's key of the base PEKS",
+		"base PEKS"
 	);
 
 	/// A base-PEKS ciphertext `(A, B)`.

@@ -18,7 +18,7 @@
 
 use core::fmt;
 
-use umbral_pre::{DefaultDeserialize, DefaultSerialize};
+use umbral_pre::DefaultSerialize;
 
 use crate::codec::{fingerprint, Reader, Tag, Writer};
 use crate::envelope::RecordEnvelope;
@@ -113,7 +113,7 @@ impl KeyFragment {
 	pub fn from_bytes(input: &[u8]) -> Result<Self> {
 		let mut r = Reader::new("key fragment", Tag::KeyFragment, input)?;
 		let inner = r.var("kfrag", MAX_FRAGMENT_LEN)?;
-		let k = umbral_pre::KeyFrag::from_bytes(inner).map_err(|e| r.malformed("kfrag", e))?;
+		let k: umbral_pre::KeyFrag = r.umbral("kfrag", "invalid Umbral key fragment", inner)?;
 		r.finish()?;
 		Ok(Self(k))
 	}
@@ -161,8 +161,7 @@ impl SealedKeyFragment {
 	pub fn from_bytes(input: &[u8]) -> Result<Self> {
 		let mut r = Reader::new("sealed key fragment", Tag::SealedKeyFragment, input)?;
 		let capsule = r.var("capsule", MAX_FRAGMENT_LEN)?;
-		let capsule = umbral_pre::Capsule::from_bytes(capsule)
-			.map_err(|e| r.malformed("capsule", format!("invalid Umbral capsule: {e}")))?;
+		let capsule = r.umbral("capsule", "invalid Umbral capsule", capsule)?;
 		let ciphertext = r.var("ciphertext", MAX_FRAGMENT_LEN + 64)?.into();
 		r.finish()?;
 		Ok(Self { capsule, ciphertext })
@@ -233,7 +232,8 @@ impl CapsuleFragment {
 	pub fn from_bytes(input: &[u8]) -> Result<Self> {
 		let mut r = Reader::new("capsule fragment", Tag::CapsuleFragment, input)?;
 		let inner = r.var("cfrag", MAX_FRAGMENT_LEN)?;
-		let c = umbral_pre::CapsuleFrag::from_bytes(inner).map_err(|e| r.malformed("cfrag", e))?;
+		let c: umbral_pre::CapsuleFrag =
+			r.umbral("cfrag", "invalid Umbral capsule fragment", inner)?;
 		r.finish()?;
 		Ok(Self(c))
 	}

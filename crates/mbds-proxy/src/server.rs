@@ -317,21 +317,12 @@ impl Proxy {
 
 	/// Opens a signed request addressed to this proxy and fresh enough, from an active
 	/// participant (at the newest finalised block, which the request is then served at).
-	fn open<T: serde::de::DeserializeOwned>(
+	fn open<T: Payload>(
 		&self,
 		body: &str,
 		proxy_of: impl Fn(&T) -> (&str, u64),
 	) -> Result<Opened<'_, T>, Refusal> {
-		let signed: Signed = serde_json::from_str(body).map_err(|e| {
-			refuse(
-				400,
-				"bad-request",
-				false,
-				format!("body is not a signed request (signer, payload, signature): {e}"),
-			)
-		})?;
-		let (signer, payload) =
-			signed.open::<T>().map_err(|e| refuse(401, "bad-signature", false, e))?;
+		let (signed, signer, payload) = parse_signed::<T>(body)?;
 		let (proxy, issued_at) = proxy_of(&payload);
 		if proxy != self.me {
 			return Err(refuse(
@@ -429,11 +420,6 @@ impl Proxy {
 		Ok(Opened { signer, payload, _in_flight: in_flight, at, at_block })
 	}
 
-	fn parse_account(field: &str, s: &str) -> Result<AccountId, Refusal> {
-		mbds_client::keys::parse_account(&format!("field `{field}`"), s)
-			.map_err(|e| refuse(400, "bad-request", false, e))
-	}
-
 	fn chain_err(e: String) -> Refusal {
 		refuse(503, "chain", false, format!("consortium chain: {e}"))
 	}
@@ -460,8 +446,7 @@ impl Proxy {
 	fn kfrag(&self, body: &str) -> Result<Signed, Refusal> {
 		let Opened { signer, payload: up, _in_flight, at, .. } =
 			self.open(body, |u: &KfragUpload| (u.proxy.as_str(), u.issued_at))?;
-		let patient = Self::parse_account("patient", &up.patient)?;
-		let grantee = Self::parse_account("grantee", &up.grantee)?;
+		let (patient, grantee) = parse_kfrag_accounts(&up)?;
 		if signer != patient {
 			return Err(refuse(
 				403,
@@ -541,12 +526,7 @@ impl Proxy {
 	fn search(&self, body: &str) -> Result<SearchResponse, Refusal> {
 		let Opened { signer: user, payload: req, _in_flight, at, at_block } =
 			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
-		let patient = Self::parse_account("patient", &req.patient)?;
-		let trapdoor_bytes = hex::decode(req.trapdoor.trim_start_matches("0x")).map_err(|e| {
-			refuse(400, "bad-request", false, format!("field `trapdoor`: not hex: {e}"))
-		})?;
-		let trapdoor = ConjunctiveTrapdoor::from_bytes(&trapdoor_bytes)
-			.map_err(|e| refuse(400, "bad-request", false, format!("field `trapdoor`: {e}")))?;
+		let (patient, trapdoor_bytes, trapdoor) = parse_search(&req)?;
 		// The search is audited on chain for the user who signed it, like a read.
 		let statement =
 			search_statement(&self.keys.account(), &patient, &trapdoor_bytes, req.issued_at);
@@ -629,9 +609,7 @@ impl Proxy {
 	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
 		let Opened { signer: user, payload: req, _in_flight, at, .. } =
 			self.open(body, |r: &ReencryptRequest| (r.proxy.as_str(), r.issued_at))?;
-		let patient = Self::parse_account("patient", &req.patient)?;
-		let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
-			.map_err(|e| refuse(400, "bad-request", false, e))?;
+		let (patient, hash) = parse_reencrypt(&req)?;
 		// The user's signature over the on-chain statement of this access: without it the
 		// consortium would refuse to record it, so check it before anything else.
 		let statement = read_statement(&self.keys.account(), &patient, hash, req.issued_at);
@@ -940,19 +918,185 @@ fn decode_kfrag(
 	up: &KfragUpload,
 	record_key: &PreSecretKey,
 ) -> Result<(VerifyingKey, KeyFragment), String> {
-	let vk = hex::decode(up.verifying_key.trim_start_matches("0x"))
-		.map_err(|e| format!("field `verifying_key`: not hex: {e}"))
-		.and_then(|b| {
-			VerifyingKey::from_bytes(&b).map_err(|e| format!("field `verifying_key`: {e}"))
-		})?;
-	let kfrag = hex::decode(up.sealed_kfrag.trim_start_matches("0x"))
-		.map_err(|e| format!("field `sealed_kfrag`: not hex: {e}"))
-		.and_then(|b| {
-			SealedKeyFragment::from_bytes(&b)
-				.and_then(|sealed| sealed.open(record_key))
-				.map_err(|e| format!("field `sealed_kfrag`: {e}"))
-		})?;
+	let vk = hex_field("verifying_key", &up.verifying_key).and_then(|b| {
+		VerifyingKey::from_bytes(&b).map_err(|e| format!("field `verifying_key`: {e}"))
+	})?;
+	let kfrag = hex_field("sealed_kfrag", &up.sealed_kfrag).and_then(|b| {
+		SealedKeyFragment::from_bytes(&b)
+			.and_then(|sealed| sealed.open(record_key))
+			.map_err(|e| format!("field `sealed_kfrag`: {e}"))
+	})?;
 	Ok((vk, kfrag))
+}
+
+/// The bytes of `0x` hex field `field` (the prefix is optional, once).
+fn hex_field(field: &str, s: &str) -> Result<Vec<u8>, String> {
+	hex::decode(s.strip_prefix("0x").unwrap_or(s))
+		.map_err(|e| format!("field `{field}`: not hex: {e}"))
+}
+
+/// An SS58 account in field `field`.
+fn parse_account(field: &str, s: &str) -> Result<AccountId, Refusal> {
+	mbds_client::keys::parse_account(&format!("field `{field}`"), s)
+		.map_err(|e| refuse(400, "bad-request", false, e))
+}
+
+/// The JSON type a payload field must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+	/// A string.
+	Text,
+	/// An unsigned 64-bit integer.
+	Number,
+	/// A nested [`Signed`] object.
+	Signed,
+}
+
+impl Kind {
+	fn name(self) -> &'static str {
+		match self {
+			Kind::Text => "a string",
+			Kind::Number => "an unsigned 64-bit integer",
+			Kind::Signed => "a signed object (signer, payload, signature)",
+		}
+	}
+}
+
+/// A request payload: its fields and their JSON types, so that a malformed payload is refused
+/// naming the field at fault (serde's own message only gives a line and column).
+pub(crate) trait Payload: serde::de::DeserializeOwned {
+	/// Every field, in order.
+	const FIELDS: &'static [(&'static str, Kind)];
+}
+
+impl Payload for KfragUpload {
+	const FIELDS: &'static [(&'static str, Kind)] = &[
+		("proxy", Kind::Text),
+		("patient", Kind::Text),
+		("grantee", Kind::Text),
+		("verifying_key", Kind::Text),
+		("sealed_kfrag", Kind::Text),
+		("certificate", Kind::Signed),
+		("issued_at", Kind::Number),
+	];
+}
+
+impl Payload for SearchRequest {
+	const FIELDS: &'static [(&'static str, Kind)] = &[
+		("proxy", Kind::Text),
+		("patient", Kind::Text),
+		("trapdoor", Kind::Text),
+		("issued_at", Kind::Number),
+		("search_signature", Kind::Text),
+	];
+}
+
+impl Payload for ReencryptRequest {
+	const FIELDS: &'static [(&'static str, Kind)] = &[
+		("proxy", Kind::Text),
+		("patient", Kind::Text),
+		("record_hash", Kind::Text),
+		("issued_at", Kind::Number),
+		("access_signature", Kind::Text),
+	];
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+	use serde_json::Value;
+	match v {
+		Value::Null => "null",
+		Value::Bool(_) => "a boolean",
+		Value::Number(n) if n.is_u64() => "an unsigned integer",
+		Value::Number(_) => "a number that is not an unsigned 64-bit integer",
+		Value::String(_) => "a string",
+		Value::Array(_) => "an array",
+		Value::Object(_) => "an object",
+	}
+}
+
+/// Decodes a signed request's payload (its signature already checked); errors name the field.
+pub(crate) fn parse_payload<T: Payload>(payload: &str) -> Result<T, String> {
+	use serde_json::Value;
+	let names = || T::FIELDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+	let v: Value =
+		serde_json::from_str(payload).map_err(|e| format!("field `payload`: not JSON: {e}"))?;
+	let Value::Object(map) = &v else {
+		return Err(format!(
+			"field `payload`: {}, expected an object with fields {}",
+			json_type(&v),
+			names()
+		));
+	};
+	if let Some(k) = map.keys().find(|k| !T::FIELDS.iter().any(|(n, _)| n == k)) {
+		return Err(format!(
+			"field `payload`: unknown field {k:?} for this endpoint (its fields: {})",
+			names()
+		));
+	}
+	for (name, kind) in T::FIELDS {
+		let value = map.get(*name).ok_or_else(|| {
+			format!("field `payload`: field `{name}` missing (this endpoint needs {})", names())
+		})?;
+		let ok = match kind {
+			Kind::Text => value.is_string(),
+			Kind::Number => value.is_u64(),
+			Kind::Signed => serde_json::from_value::<Signed>(value.clone())
+				.map_err(|e| format!("field `{name}`: not {}: {e}", kind.name()))
+				.map(|_| true)?,
+		};
+		if !ok {
+			return Err(format!("field `{name}`: {}, expected {}", json_type(value), kind.name()));
+		}
+	}
+	serde_json::from_value(v).map_err(|e| format!("field `payload`: {e}"))
+}
+
+/// A request body: the signed envelope, its signer (signature checked) and its payload.
+/// Refused 400 if the body or the payload is malformed, 401 if the signature is not the
+/// signer's.
+pub(crate) fn parse_signed<T: Payload>(body: &str) -> Result<(Signed, AccountId, T), Refusal> {
+	let signed: Signed = serde_json::from_str(body).map_err(|e| {
+		refuse(
+			400,
+			"bad-request",
+			false,
+			format!("body is not a signed request (signer, payload, signature): {e}"),
+		)
+	})?;
+	let (signer, _) = signed.open::<serde_json::Value>().map_err(|e| match e {
+		mbds_client::Error::Invalid { ref what, .. } if what == "payload" => {
+			refuse(400, "bad-request", false, e.to_string())
+		}
+		e => refuse(401, "bad-signature", false, e.to_string()),
+	})?;
+	let payload =
+		parse_payload::<T>(&signed.payload).map_err(|e| refuse(400, "bad-request", false, e))?;
+	Ok((signed, signer, payload))
+}
+
+/// The accounts of a key fragment upload: patient and grantee.
+pub(crate) fn parse_kfrag_accounts(up: &KfragUpload) -> Result<(AccountId, AccountId), Refusal> {
+	Ok((parse_account("patient", &up.patient)?, parse_account("grantee", &up.grantee)?))
+}
+
+/// The fields of a search request: the patient and the trapdoor (its bytes and decoded).
+pub(crate) fn parse_search(
+	req: &SearchRequest,
+) -> Result<(AccountId, Vec<u8>, ConjunctiveTrapdoor), Refusal> {
+	let patient = parse_account("patient", &req.patient)?;
+	let bytes =
+		hex_field("trapdoor", &req.trapdoor).map_err(|e| refuse(400, "bad-request", false, e))?;
+	let trapdoor = ConjunctiveTrapdoor::from_bytes(&bytes)
+		.map_err(|e| refuse(400, "bad-request", false, format!("field `trapdoor`: {e}")))?;
+	Ok((patient, bytes, trapdoor))
+}
+
+/// The fields of a re-encryption request: the patient and the record hash.
+pub(crate) fn parse_reencrypt(req: &ReencryptRequest) -> Result<(AccountId, H256), Refusal> {
+	let patient = parse_account("patient", &req.patient)?;
+	let hash = chain::parse_hash("field `record_hash`", &req.record_hash)
+		.map_err(|e| refuse(400, "bad-request", false, e))?;
+	Ok((patient, hash))
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file.
@@ -1375,3 +1519,7 @@ pub fn put_blocking(store: &ReplicatedStore, bytes: Vec<u8>) -> Result<ContentAd
 #[cfg(test)]
 #[path = "server_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+mod fuzz_tests;

@@ -448,14 +448,12 @@ fn malformed_body_is_400_bad_request() {
 	let f = fixture();
 	f.refused(f.call("/v1/reencrypt", "not json"), 400, "bad-request", 0);
 	f.refused(f.call("/v1/search", "{\"signer\":1}"), 400, "bad-request", 0);
-	// A valid envelope around a payload that is not a search request.
+	// A valid envelope around a payload that is not a search request: the signature is
+	// fine, the payload is malformed (400, naming the missing field; it was 401 before).
 	let signed = Signed::sign(&f.doctor.pair(), &serde_json::json!({"proxy": f.me()}));
-	f.refused(
-		f.call("/v1/search", &serde_json::to_string(&signed).unwrap()),
-		401,
-		"bad-signature",
-		0,
-	);
+	let (status, body) = f.call("/v1/search", &serde_json::to_string(&signed).unwrap());
+	assert!(body["error"].as_str().unwrap().contains("field `patient` missing"), "{body}");
+	f.refused((status, body), 400, "bad-request", 0);
 }
 
 #[test]

@@ -203,42 +203,63 @@ fn authorise_all(
 fn read_public(
 	path: &Path,
 ) -> Result<(AccountId, pallet_kmc::KeySetOf<mbds_runtime::Runtime>), String> {
-	let file = || format!("public key file {}", path.display());
-	let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", file()))?;
-	let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file()))?;
-	if v["kind"] != "mbds-public-keys" {
-		return Err(format!(
-			"{}: field `kind` must be \"mbds-public-keys\" (made by `mbds keys export`)",
-			file()
-		));
+	let file = format!("public key file {}", path.display());
+	let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+	parse_public(&text).map_err(|e| format!("{file}: {e}"))
+}
+
+/// Parses the text of an exported public key file (`mbds keys export`); the error names the
+/// field at fault.
+fn parse_public(
+	text: &str,
+) -> Result<(AccountId, pallet_kmc::KeySetOf<mbds_runtime::Runtime>), String> {
+	let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+	if !v.is_object() {
+		return Err("not a JSON object (made by `mbds keys export`)".into());
 	}
-	let field = |name: &str| -> Result<Vec<u8>, String> {
-		let s = v[name].as_str().ok_or_else(|| format!("{}: field `{name}` missing", file()))?;
-		hex::decode(s.trim_start_matches("0x"))
-			.map_err(|e| format!("{}: field `{name}`: not hex: {e}", file()))
+	if v["kind"] != "mbds-public-keys" {
+		return Err("field `kind` must be \"mbds-public-keys\" (made by `mbds keys export`)".into());
+	}
+	let text_field = |name: &str| -> Result<&str, String> {
+		match v.get(name) {
+			None => Err(format!("field `{name}` missing")),
+			Some(x) => x.as_str().ok_or_else(|| format!("field `{name}` is {x}, not a string")),
+		}
 	};
-	let who =
-		account(&format!("{}: field `account`", file()), v["account"].as_str().unwrap_or(""))?;
+	let field = |name: &str| -> Result<Vec<u8>, String> {
+		let s = text_field(name)?;
+		hex::decode(s.strip_prefix("0x").unwrap_or(s))
+			.map_err(|e| format!("field `{name}`: not hex: {e}"))
+	};
+	let who = account("field `account`", text_field("account")?)?;
 	let record = field("record_key")?;
-	PrePublicKey::from_compressed_bytes(&record)
-		.map_err(|e| format!("{}: field `record_key`: {e}", file()))?;
+	PrePublicKey::from_compressed_bytes(&record).map_err(|e| format!("field `record_key`: {e}"))?;
 	let search = field("search_key")?;
-	let tester = v["search_key_kind"] == "tester";
+	let tester = match v.get("search_key_kind") {
+		None => return Err("field `search_key_kind` missing (\"receiver\" or \"tester\")".into()),
+		Some(k) if k == "receiver" => false,
+		Some(k) if k == "tester" => true,
+		Some(k) => {
+			return Err(format!(
+				"field `search_key_kind` is {k}, expected \"receiver\" or \"tester\""
+			))
+		}
+	};
 	let ok = if tester {
 		mbds_crypto::TesterPublicKey::from_bytes(&search).map(|_| ())
 	} else {
 		mbds_crypto::PeksPublicKey::from_bytes(&search).map(|_| ())
 	};
-	ok.map_err(|e| format!("{}: field `search_key`: {e}", file()))?;
+	ok.map_err(|e| format!("field `search_key`: {e}"))?;
 	use pallet_kmc::{KeyScheme, PublicKey};
 	let set = pallet_kmc::KeySet {
 		record_key: PublicKey {
 			scheme: KeyScheme::UmbralSecp256k1V1,
-			key: record.try_into().map_err(|_| format!("{}: record_key too long", file()))?,
+			key: record.try_into().map_err(|_| "field `record_key`: too long".to_string())?,
 		},
 		search_key: PublicKey {
 			scheme: KeyScheme::PeksBls12381V1,
-			key: search.try_into().map_err(|_| format!("{}: search_key too long", file()))?,
+			key: search.try_into().map_err(|_| "field `search_key`: too long".to_string())?,
 		},
 	};
 	Ok((who, set))
@@ -382,5 +403,160 @@ mod tests {
 			Err("unknown role \"nurse\" (patient, doctor:<institution SS58>, hospital, platform, health-authority, insurer, research, medicine-company)".into())
 		);
 		assert!(parse_role("doctor:nobody").is_err());
+	}
+
+	/// Fuzzing of the exported public key file parser ([`parse_public`], what [`read_public`]
+	/// runs on the file's text). 256 cases per property by default;
+	/// `PROPTEST_CASES=100000 cargo test --release -p mbds-cli fuzz_` for a long run.
+	mod fuzz {
+		use super::*;
+		use mbds_client::keys::{ParticipantKeys, SearchKey};
+		use proptest::prelude::*;
+		use proptest::sample::Index;
+
+		fn config() -> ProptestConfig {
+			let mut c = ProptestConfig::default();
+			if std::env::var_os("PROPTEST_CASES").is_none() {
+				c.cases = 256;
+			}
+			c
+		}
+
+		/// What `mbds keys export` writes for the participant of `seed`.
+		fn export(seed: [u8; 32], tester: bool) -> Value {
+			let keys = ParticipantKeys::from_seed(seed);
+			let set = keys.key_set(if tester { SearchKey::Tester } else { SearchKey::Receiver });
+			json!({
+				"kind": "mbds-public-keys",
+				"account": keys.ss58(),
+				"record_key": format!("0x{}", hex::encode(&set.record_key.key)),
+				"search_key": format!("0x{}", hex::encode(&set.search_key.key)),
+				"search_key_kind": if tester { "tester" } else { "receiver" },
+			})
+		}
+
+		const FIELDS: [&str; 5] =
+			["kind", "account", "record_key", "search_key", "search_key_kind"];
+
+		fn specific(e: &str, text: &str) -> Result<(), TestCaseError> {
+			prop_assert!(
+				e.starts_with("not JSON")
+					|| e.starts_with("not a JSON object")
+					|| e.starts_with("field `"),
+				"unspecific public key file error {e:?} for {text:?}"
+			);
+			Ok(())
+		}
+
+		fn json_value() -> impl Strategy<Value = Value> {
+			let leaf = prop_oneof![
+				Just(Value::Null),
+				any::<bool>().prop_map(Value::from),
+				any::<i64>().prop_map(Value::from),
+				prop::sample::select(vec!["mbds-public-keys", "tester", "receiver", ""])
+					.prop_map(Value::from),
+				"(0x)?[0-9a-f]{0,110}".prop_map(Value::from),
+				"\\PC{0,10}".prop_map(Value::from),
+			];
+			leaf.prop_recursive(3, 16, 5, |inner| {
+				prop_oneof![
+					proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+					proptest::collection::vec((prop::sample::select(FIELDS.to_vec()), inner), 0..6)
+						.prop_map(|kv| Value::Object(
+							kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+						)),
+				]
+			})
+		}
+
+		proptest! {
+			#![proptest_config(config())]
+
+			#[test]
+			fn fuzz_public_file_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+				let text = String::from_utf8_lossy(&bytes);
+				match parse_public(&text) {
+					Ok(_) => prop_assert!(false, "accepted {text:?}"),
+					Err(e) => specific(&e, &text)?,
+				}
+			}
+
+			#[test]
+			fn fuzz_public_file_arbitrary_json(v in json_value()) {
+				let text = v.to_string();
+				if let Err(e) = parse_public(&text) {
+					specific(&e, &text)?;
+				}
+			}
+
+			#[test]
+			fn fuzz_public_file_round_trip(seed in any::<[u8; 32]>(), tester in any::<bool>()) {
+				let keys = ParticipantKeys::from_seed(seed);
+				let (who, set) = parse_public(&export(seed, tester).to_string()).unwrap();
+				prop_assert_eq!(who, keys.account());
+				prop_assert_eq!(set, keys.key_set(if tester { SearchKey::Tester } else { SearchKey::Receiver }));
+			}
+
+			/// One field of a valid export replaced, changed by a character, or removed.
+			#[test]
+			fn fuzz_public_file_field_mutated(
+				seed in any::<[u8; 32]>(),
+				tester in any::<bool>(),
+				name in prop::sample::select(FIELDS.to_vec()),
+				replace in proptest::option::of(json_value()),
+				at in any::<Index>(),
+				c in any::<char>(),
+				remove in any::<bool>(),
+			) {
+				let Value::Object(mut map) = export(seed, tester) else { unreachable!() };
+				if remove {
+					map.remove(name);
+				} else if let Some(v) = replace {
+					map.insert(name.into(), v);
+				} else {
+					let mut chars: Vec<char> = map[name].as_str().unwrap().chars().collect();
+					let i = at.index(chars.len());
+					chars[i] = c;
+					map.insert(name.into(), Value::from(chars.into_iter().collect::<String>()));
+				}
+				let text = Value::Object(map).to_string();
+				if let Err(e) = parse_public(&text) {
+					specific(&e, &text)?;
+					prop_assert!(e.contains(&format!("field `{name}`")), "{e:?} does not name `{name}`");
+				}
+			}
+		}
+
+		/// Regression: a missing `account` was reported as `"" is not an SS58 account`, a
+		/// field that is not a string as missing, a missing or unknown `search_key_kind`
+		/// silently read as a receiver key (a tester key then failed as "field `search_key`:
+		/// expected a dPEKS receiver public key"), and `0x0x…` accepted as hex.
+		#[test]
+		fn fuzz_regression_public_file_errors_name_the_field() {
+			let valid = export([3; 32], true);
+			let with = |name: &str, v: Option<Value>| {
+				let Value::Object(mut m) = valid.clone() else { unreachable!() };
+				match v {
+					Some(v) => m.insert(name.into(), v),
+					None => m.remove(name),
+				};
+				parse_public(&Value::Object(m).to_string()).unwrap_err()
+			};
+			assert_eq!(with("account", None), "field `account` missing");
+			assert_eq!(
+				with("search_key_kind", None),
+				"field `search_key_kind` missing (\"receiver\" or \"tester\")"
+			);
+			assert_eq!(with("record_key", Some(json!(7))), "field `record_key` is 7, not a string");
+			assert_eq!(
+				with("search_key_kind", Some(json!("Tester"))),
+				"field `search_key_kind` is \"Tester\", expected \"receiver\" or \"tester\""
+			);
+			let doubled = format!("0x{}", valid["record_key"].as_str().unwrap());
+			assert!(
+				with("record_key", Some(json!(doubled))).starts_with("field `record_key`: not hex")
+			);
+			assert!(parse_public("[]").unwrap_err().starts_with("not a JSON object"));
+		}
 	}
 }
