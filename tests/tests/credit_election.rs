@@ -119,12 +119,30 @@ fn a_credit_change_elects_a_new_author_at_a_session_boundary_and_finality_contin
 			Ok(institution(c, Keyring::Eve)?.performance > 0)
 		})
 		.unwrap();
-	let log = std::fs::read_to_string(&eve.log_path).unwrap();
-	assert!(
-		log.contains("Prepared block for proposing"),
-		"Eve's node never proposed a block:\n{}",
-		eve.log_tail(30)
-	);
+	// The block that first credited her was one her node proposed: its log names it. (The
+	// node's log is written a moment after the block is out, so it is read until the line is
+	// there; a single read raced it once.)
+	let key = pallet_credit::Institutions::<Runtime>::hashed_key_for(Keyring::Eve.to_account_id());
+	let performance_at = |n: u32| -> i64 {
+		let hash = chain.block_hash(n).unwrap().expect("block on the best chain");
+		chain
+			.storage_at::<Institution>(&key, Some(hash))
+			.unwrap()
+			.map_or(0, |i| i64::from(i.performance))
+	};
+	let best = chain.header(None).unwrap().number;
+	let credited_at =
+		(changed_at..=best).find(|n| performance_at(*n) > 0).expect("a block credited Eve");
+	let line = format!("Prepared block for proposing at {credited_at} ");
+	let deadline = std::time::Instant::now() + Duration::from_secs(30);
+	while !std::fs::read_to_string(&eve.log_path).unwrap().contains(&line) {
+		assert!(
+			std::time::Instant::now() < deadline,
+			"block #{credited_at} credited Eve, but her node's log does not say it proposed it:\n{}",
+			eve.log_tail(30)
+		);
+		std::thread::sleep(Duration::from_millis(250));
+	}
 
 	// Finality continues across the change, on every node.
 	let target = net.nodes[0].best_number().unwrap() + 3;
