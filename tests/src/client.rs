@@ -67,18 +67,13 @@ pub fn hospital_setup(
 	let council = PRIVATE_COUNCIL.map(|k| k.pair());
 	mbds_client::council::motions(chain, vec![seat, name], &council).map_err(|e| e.to_string())?;
 	let operator = Keyring::Alice.pair();
-	let sent = [
+	let calls = vec![
 		register(doctor, Role::Doctor { institution: hospital.to_account_id() }, 2),
 		register(patient, Role::Patient, 3),
-	]
-	.into_iter()
-	// `system_accountNextIndex` counts pooled transactions, so nonces follow each other.
-	.map(|call| chain.submit_tracked(call, &operator))
-	.collect::<Result<Vec<_>, _>>()
-	.map_err(|e| e.to_string())?;
-	for tx in &sent {
-		chain.wait_included(tx, std::time::Duration::from_secs(60)).map_err(|e| e.to_string())?;
-	}
+	];
+	chain
+		.submit_all(calls, &operator, std::time::Duration::from_secs(60))
+		.map_err(|e| e.to_string())?;
 	// The hospital confirms it employs the doctor: only then may the doctor act.
 	let employ = RuntimeCall::Kmc(pallet_kmc::Call::employ { doctor: doctor.to_account_id() });
 	chain

@@ -563,11 +563,23 @@ impl Client {
 	/// upgrade made the node drop it (a few times at most: upgrades are rare).
 	pub fn wait_resending(
 		&self,
-		mut submitted: Submitted,
+		submitted: Submitted,
 		call: RuntimeCall,
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<Inclusion> {
+		self.wait_resending_tracked(submitted, call, signer, timeout).map(|(_, inc)| inc)
+	}
+
+	/// [`Client::wait_resending`], also returning the copy that was included (the first, or
+	/// the one signed again).
+	pub fn wait_resending_tracked(
+		&self,
+		mut submitted: Submitted,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		timeout: Duration,
+	) -> Result<(Submitted, Inclusion)> {
 		let start = Instant::now();
 		let mut resends = 0;
 		loop {
@@ -576,9 +588,26 @@ impl Client {
 					resends += 1;
 					submitted = self.resubmit(&submitted, call.clone(), signer)?;
 				}
-				done => return done,
+				Ok(inclusion) => return Ok((submitted, inclusion)),
+				Err(e) => return Err(e),
 			}
 		}
+	}
+
+	/// Signs and submits every call of `calls` with `signer` at once (nonces follow each other
+	/// in the pool), then waits for each as [`Client::wait_resending`] does. The inclusions in
+	/// the calls' order, or the first error.
+	pub fn submit_all(
+		&self,
+		calls: Vec<RuntimeCall>,
+		signer: &sr25519::Pair,
+		timeout: Duration,
+	) -> Result<Vec<Inclusion>> {
+		let sent = calls
+			.into_iter()
+			.map(|call| self.submit_tracked(call.clone(), signer).map(|tx| (tx, call)))
+			.collect::<Result<Vec<_>>>()?;
+		sent.into_iter().map(|(tx, call)| self.wait_resending(tx, call, signer, timeout)).collect()
 	}
 
 	/// Signs `call` again for the chain's current runtime version with the nonce of

@@ -146,27 +146,15 @@ impl RpcConsortium {
 		signer: &sr25519::Pair,
 		timeout: Duration,
 	) -> Result<(Submitted, Inclusion), RecordError> {
-		let start = std::time::Instant::now();
-		let mut submitted = {
+		let submitted = {
 			let _one_at_a_time = self.submit_lock.lock().unwrap_or_else(|e| e.into_inner());
 			self.client.submit_tracked(call.clone(), signer)
 		}
 		.map_err(|e| RecordError::NotRecorded(e.into()))?;
-		let mut resends = 0;
-		loop {
-			match self.client.wait_included(&submitted, timeout.saturating_sub(start.elapsed())) {
-				Ok(inclusion) => return Ok((submitted, inclusion)),
-				Err(mbds_client::Error::Outdated { .. }) if resends < 3 => {
-					resends += 1;
-					// The same nonce: at most one of the two copies is ever included.
-					submitted = self
-						.client
-						.resubmit(&submitted, call.clone(), signer)
-						.map_err(|e| RecordError::NotRecorded(e.into()))?;
-				}
-				Err(e) => return Err(RecordError::NotRecorded(e.into())),
-			}
-		}
+		// A copy signed again keeps the nonce: no need for the lock.
+		self.client
+			.wait_resending_tracked(submitted, call, signer, timeout)
+			.map_err(|e| RecordError::NotRecorded(e.into()))
 	}
 }
 

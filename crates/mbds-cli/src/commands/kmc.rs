@@ -158,19 +158,9 @@ fn authorise_all(
 		let operator = pair_of("operator", suri)?;
 		let pb =
 			crate::common::spinner(format!("{what}: {n} transaction(s) on {}", client.rpc.url));
-		let sent: Result<Vec<_>, _> = calls
-			.into_iter()
-			.map(|call| client.submit_tracked(call.clone(), &operator).map(|tx| (tx, call)))
-			.collect();
-		let done = sent.and_then(|sent| {
-			sent.into_iter()
-				.map(|(tx, call)| {
-					client
-						.wait_resending(tx, call, &operator, crate::common::INCLUSION_TIMEOUT)
-						.map(|inc| (inc.number, inc.events))
-				})
-				.collect::<Result<Vec<_>, _>>()
-		});
+		let done = client
+			.submit_all(calls, &operator, crate::common::INCLUSION_TIMEOUT)
+			.map(|all| all.into_iter().map(|inc| (inc.number, inc.events)).collect::<Vec<_>>());
 		pb.finish_and_clear();
 		return done.map_err(|e| format!("{what}: {e}"));
 	}
@@ -333,20 +323,11 @@ pub fn run(c: KmcCmd) -> Result<Out, String> {
 			let pb =
 				crate::common::spinner(format!("confirming {} doctor(s) on {url}", doctors.len()));
 			// Sent together (nonces follow each other in the pool), then waited for.
-			let sent: Result<Vec<_>, _> = doctors
+			let calls = doctors
 				.iter()
-				.map(|d| {
-					let call = RuntimeCall::Kmc(pallet_kmc::Call::employ { doctor: d.clone() });
-					client.submit_tracked(call.clone(), &signer).map(|tx| (tx, call))
-				})
+				.map(|d| RuntimeCall::Kmc(pallet_kmc::Call::employ { doctor: d.clone() }))
 				.collect();
-			let done = sent.and_then(|sent| {
-				sent.into_iter()
-					.map(|(tx, call)| {
-						client.wait_resending(tx, call, &signer, crate::common::INCLUSION_TIMEOUT)
-					})
-					.collect::<Result<Vec<_>, _>>()
-			});
+			let done = client.submit_all(calls, &signer, crate::common::INCLUSION_TIMEOUT);
 			pb.finish_and_clear();
 			let done = done.map_err(|e| format!("confirming the doctors' employment: {e}"))?;
 			let lines = doctors
