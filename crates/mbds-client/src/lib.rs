@@ -266,13 +266,53 @@ impl Client {
 	/// Sign `call` with `signer` and its next nonce and submit it; the transaction hash.
 	pub fn submit(&self, call: RuntimeCall, signer: &sr25519::Pair) -> Result<H256> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
-		let spec = self.signing_spec_version()?;
-		let xt = signed(call, signer, self.next_nonce(&who)?, self.genesis, spec);
-		let hash = self
-			.rpc
-			.call("author_submitExtrinsic", json!([hex_of(&xt.encode())]))
+		let nonce = self.next_nonce(&who)?;
+		let (_, tx, _) = self
+			.send_signed(call, signer, nonce)
 			.map_err(|e| e.context(format!("submitting a transaction of {who}")))?;
-		Ok(H256::from_slice(&bytes_of(&hash)?))
+		Ok(tx)
+	}
+
+	/// Signs `call` with `signer` and `nonce` for the chain's current runtime version and
+	/// submits it: the encoded transaction (hex), its hash and the version it was signed for.
+	/// The version is read just before the node validates the transaction; if an upgrade is
+	/// enacted in between (or the node's pool has not caught up with the block the version
+	/// was read at), the node finds the signature bad: it checks it against another version.
+	/// Then the version is read again, a moment later, and the call signed again (three
+	/// times at most: our signature is otherwise always good, so a fourth refusal is the
+	/// node's answer, returned naming the version signed for).
+	fn send_signed(
+		&self,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+		nonce: u32,
+	) -> Result<(String, H256, u32)> {
+		let mut spec = self.signing_spec_version()?;
+		let mut tries = 0;
+		loop {
+			let xt_hex = hex_of(&signed(call.clone(), signer, nonce, self.genesis, spec).encode());
+			match self.rpc.call("author_submitExtrinsic", json!([xt_hex])) {
+				Ok(tx) => return Ok((xt_hex, H256::from_slice(&bytes_of(&tx)?), spec)),
+				Err(Error::Node { ref error, .. })
+					if error.to_string().contains("bad signature") =>
+				{
+					if tries == 3 {
+						let e = Error::Node {
+							url: self.rpc.url.clone(),
+							method: "author_submitExtrinsic".into(),
+							error: error.clone(),
+						};
+						return Err(e.context(format!(
+							"signed for runtime version {spec}, which the chain runs"
+						)));
+					}
+					tries += 1;
+					std::thread::sleep(Duration::from_millis(300 * tries));
+					spec = self.signing_spec_version()?;
+				}
+				Err(e) => return Err(e),
+			}
+		}
 	}
 
 	/// Call runtime API `method` (e.g. `SlipsApi_slip`) at block `at` (best if `None`).
@@ -621,15 +661,12 @@ impl Client {
 		call: RuntimeCall,
 		signer: &sr25519::Pair,
 	) -> Result<Submitted> {
-		let spec = self.signing_spec_version()?;
-		let xt = signed(call, signer, dropped.nonce, self.genesis, spec).encode();
-		let xt_hex = hex_of(&xt);
-		match self.rpc.call("author_submitExtrinsic", json!([xt_hex])) {
-			Ok(tx) => Ok(Submitted {
+		match self.send_signed(call, signer, dropped.nonce) {
+			Ok((xt_hex, tx, spec)) => Ok(Submitted {
 				who: dropped.who.clone(),
 				from: dropped.from,
 				xt_hex,
-				tx: H256::from_slice(&bytes_of(&tx)?),
+				tx,
 				spec,
 				nonce: dropped.nonce,
 			}),
@@ -638,7 +675,7 @@ impl Client {
 				Ok(dropped.clone())
 			}
 			Err(e) => Err(e.context(format!(
-				"the node refused the transaction of {} signed again for runtime version {spec}",
+				"the node refused the transaction of {} signed again for the chain's new version",
 				dropped.who
 			))),
 		}
@@ -703,14 +740,9 @@ impl Client {
 		from: u32,
 	) -> Result<Submitted> {
 		let who: sp_runtime::AccountId32 = signer.public().into();
-		let spec = self.signing_spec_version()?;
-		let xt = signed(call, signer, nonce, self.genesis, spec).encode();
-		let xt_hex = hex_of(&xt);
-		let tx = self
-			.rpc
-			.call("author_submitExtrinsic", json!([xt_hex]))
+		let (xt_hex, tx, spec) = self
+			.send_signed(call, signer, nonce)
 			.map_err(|e| e.context(format!("the node refused the transaction of {who}")))?;
-		let tx = H256::from_slice(&bytes_of(&tx)?);
 		Ok(Submitted { who, from, xt_hex, tx, spec, nonce })
 	}
 
