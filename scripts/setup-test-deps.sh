@@ -4,7 +4,11 @@
 #    loopback. Installed with the current python's pip; where that python is "externally
 #    managed" (Debian/Ubuntu, PEP 668), into a venv at $MBDS_TEST_VENV
 #    (default ~/.cache/mbds-test-venv), where the tests also look for it.
+#  - zombienet (npm `@zombienet/cli`, pinned by zombienet/package-lock.json) into
+#    zombienet/node_modules: the zombienet tests of the operators' networks (zombienet/test.sh).
 set -euo pipefail
+
+zombienet/install.sh
 
 VENV="${MBDS_TEST_VENV:-$HOME/.cache/mbds-test-venv}"
 

@@ -14,6 +14,11 @@ echo "[test] building the upgrade rehearsal runtimes the live upgrade test deplo
 scripts/build-upgrade-wasm.sh
 echo "[test] running the workspace tests ..."
 cargo test --release --workspace --exclude mbds-bencher
+# The operators' networks as zombienet spawns them (zombienet/*.toml), with zombienet's own
+# fault steps (a validator frozen, one restarted on its database); the other two networks
+# are the same runtime and node with other presets: `zombienet/test.sh` runs all four.
+echo "[test] zombienet tests of hospital A's and the consortium's networks ..."
+zombienet/test.sh hospital-a consortium
 # Benchmarks of every MBDS pallet run once as tests (frame-benchmarking's test suite), in
 # one cargo invocation so the runtime-benchmarks build of FRAME is compiled once.
 args=()

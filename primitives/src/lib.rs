@@ -183,6 +183,7 @@ pub trait RegistryBenchmarkHelper<AccountId> {
 }
 
 pub mod consent;
+pub mod invariants;
 pub mod statements;
 
 /// Tag of the header digest item in which every MBDS chain names itself.

@@ -274,5 +274,21 @@ mod runtime {
 	pub type Governance = pallet_governance;
 }
 
+/// Checks the storage invariants of every MBDS pallet with cross-referenced state: `Kmc`,
+/// `Slips`, `Consent`, `Anchor`, `Credit` and `Governance` (their `do_try_state`, which their
+/// `try_state` hooks run under `try-runtime`). `Err` names the first invariant broken. Not
+/// feature-gated, so native tests (the runtime's, the call fuzzer's) run the same checks as
+/// `try-runtime`; the runtime itself never calls it (it is not in the wasm's code paths).
+/// `ChainInfo` has no cross-references (a chain id, a kind and a name, fixed in genesis).
+pub fn mbds_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+	Kmc::do_try_state()?;
+	Slips::do_try_state()?;
+	Consent::do_try_state()?;
+	Anchor::do_try_state()?;
+	Credit::do_try_state()?;
+	Governance::do_try_state()?;
+	Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,19 @@ fn every_preset_builds_a_chain_that_knows_what_it_is() {
 	}
 }
 
+/// Every MBDS pallet's invariants hold in the genesis of every preset: the try-runtime checks
+/// of an upgrade (`TryRuntime_on_runtime_upgrade` with `try_state`) run them over chains that
+/// started there.
+#[test]
+fn every_presets_genesis_keeps_every_pallets_invariants() {
+	for name in genesis_config_presets::preset_names() {
+		let preset = core::str::from_utf8(name.as_ref()).unwrap();
+		storage_of(preset).execute_with(|| {
+			mbds_try_state().unwrap_or_else(|e| panic!("{preset}: {e:?}"));
+		});
+	}
+}
+
 #[test]
 fn private_chains_tolerate_one_faulty_validator() {
 	// GRANDPA needs > 2/3 of the voters: with 4 validators, one may fail (the paper's PBFT f=1).

@@ -147,6 +147,9 @@ pub struct Report {
 	/// `proxies` and `pending`), and `consent retry` after its restart.
 	pub grant_while_killed: Value,
 	pub retry_after_restart: Value,
+	/// Adversarial run: proxy 1 killed -9 while it waited for its record of doctor X's
+	/// access to be final (see [`Journey::kill_proxy_mid_reencryption`]).
+	pub killed_mid_reencryption: Option<KilledMidReencryption>,
 	/// Accounts by key file name.
 	pub accounts: std::collections::BTreeMap<String, String>,
 	/// Seconds each step took.
@@ -154,6 +157,22 @@ pub struct Report {
 	/// The consortium's upgrade between steps 2 and 3, if the run made one: spec versions
 	/// before and after, and the block that enacted it.
 	pub consortium_upgrade: Option<(u32, u32, u32)>,
+}
+
+/// What [`Journey::kill_proxy_mid_reencryption`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct KilledMidReencryption {
+	/// The proxies whose fragments doctor X's read used while proxy 1 was killed, and the
+	/// read's seconds.
+	pub read_via: Vec<String>,
+	pub read_secs: f64,
+	/// The proxies of the read after proxy 1's restart (only proxies 1 and 3 asked).
+	pub after_restart_via: Vec<String>,
+	/// Doctor X's allowed accesses to P's record added to the audit trail during the case,
+	/// per proxy account (the actor that recorded it), sorted.
+	pub recorded: Vec<(String, usize)>,
+	/// Proxy 1's URL and account.
+	pub proxy_1: (String, String),
 }
 
 /// The running network and the participants' files.
@@ -1210,7 +1229,7 @@ impl Journey {
 			"  now (an active doctor of an active hospital A) and re-encrypts with A's fragment",
 		);
 		let r = self
-			.record_get_with("doc-x", &rec_p, &["--member-key".to_string(), member_key])
+			.record_get_with("doc-x", &rec_p, &["--member-key".to_string(), member_key.clone()])
 			.map_err(|e| format!("A's doctor X could not read under the institution grant: {e}"))?;
 		self.note_read("doc-x", &rec_p, &r, &mut report);
 		if self.adversarial {
@@ -1229,6 +1248,8 @@ impl Journey {
 			let (pk, c) = (self.keys("patient"), self.c());
 			report.retry_after_restart =
 				self.must(&["consent", "retry", "--keys", &pk, "--consortium", &c])?;
+			report.killed_mid_reencryption =
+				Some(self.kill_proxy_mid_reencryption(&rec_p, &member_key, &mut report)?);
 		}
 
 		self.emergency(&mut report)?;
@@ -1267,6 +1288,142 @@ impl Journey {
 			report.stalled_connections = stall.stop();
 		}
 		Ok(report)
+	}
+
+	/// Issue 16's proxy crash: doctor X reads P's record through the three proxies, and proxy
+	/// 1 is killed -9 the moment it has submitted its record of the access (its log says so),
+	/// while it waits for that record to be final, before it re-encrypts anything. X's client
+	/// turns to proxy 3 and the read succeeds. Proxy 1 restarts from its state folder and, its
+	/// fragments intact, serves X again with proxy 3 alone beside it. The audit trail then holds
+	/// the killed proxy's record once (its transaction was in the pool) and one per fragment
+	/// served: per proxy 2, 1 and 2 (proxy 1: the killed attempt and the read after its
+	/// restart; proxy 2: the first read; proxy 3: both).
+	pub fn kill_proxy_mid_reencryption(
+		&mut self,
+		rec_p: &str,
+		member_key: &str,
+		report: &mut Report,
+	) -> Result<KilledMidReencryption, String> {
+		self.say("  (adversary: proxy 1 is killed -9 while it waits for its record of X's access to be final;");
+		self.say("   X's client turns to proxy 3; proxy 1 restarts from its state folder and serves X again)");
+		let (pk, c, doc_x) = (self.keys("patient"), self.c(), self.account("doc-x")?);
+		let allowed_x = |audit: &Value| -> std::collections::BTreeMap<String, usize> {
+			let mut per_actor = std::collections::BTreeMap::new();
+			for e in audit["entries"].as_array().into_iter().flatten() {
+				let a = &e["access"];
+				if a["user"].as_str() == Some(doc_x.as_str())
+					&& a["record"].as_str() == Some(rec_p)
+					&& a["allowed"] == true
+				{
+					*per_actor.entry(e["actor"].as_str().unwrap_or("").to_string()).or_default() +=
+						1;
+				}
+			}
+			per_actor
+		};
+		let before = allowed_x(&self.must(&["audit", "--keys", &pk, "--consortium", &c])?);
+		let (args, log, i) = self.proxy_runs[0].clone();
+		let submitted = |log: &Path| {
+			std::fs::read_to_string(log)
+				.unwrap_or_default()
+				.matches("audit transaction submitted")
+				.count()
+		};
+		let already = submitted(&log);
+		let pid = self.procs[i].child.id();
+		let killer = {
+			let log = log.clone();
+			std::thread::spawn(move || -> Result<(), String> {
+				let start = Instant::now();
+				while submitted(&log) == already {
+					if start.elapsed() > Duration::from_secs(180) {
+						return Err("proxy 1 never submitted a record of X's access".into());
+					}
+					std::thread::sleep(Duration::from_millis(10));
+				}
+				let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+				match killed {
+					Ok(s) if s.success() => Ok(()),
+					other => Err(format!("kill -9 {pid}: {other:?}")),
+				}
+			})
+		};
+		let start = Instant::now();
+		let read = self.record_get_with(
+			"doc-x",
+			rec_p,
+			&["--member-key".to_string(), member_key.to_string()],
+		);
+		let read_secs = start.elapsed().as_secs_f64();
+		killer.join().map_err(|_| "the killer thread panicked")??;
+		let read =
+			read.map_err(|e| format!("X's read with proxy 1 killed mid-request failed: {e}"))?;
+		self.note_read("doc-x", rec_p, &read, report);
+		let _ = self.procs[i].child.wait();
+		let via = |r: &Value| -> Vec<String> {
+			r["proxies"]
+				.as_array()
+				.into_iter()
+				.flatten()
+				.filter_map(|p| p.as_str().map(String::from))
+				.collect()
+		};
+		let read_via = via(&read);
+
+		self.procs[i] =
+			Proc::start("ha-1", "mbds-proxy", &args, log.with_extension("restarted.log"))?;
+		let url = self.proxies[0].clone();
+		let start = Instant::now();
+		while crate::adversary::health_secs(&url).is_err() {
+			if start.elapsed() > Duration::from_secs(30) {
+				return Err(format!("proxy 1 did not come back at {url}"));
+			}
+			std::thread::sleep(Duration::from_millis(200));
+		}
+		let mut args = vec![
+			"record".to_string(),
+			"get".into(),
+			"--keys".into(),
+			self.keys("doc-x"),
+			"--consortium".into(),
+			self.c(),
+			"--patient".into(),
+			self.account("patient")?,
+			"--record".into(),
+			rec_p.into(),
+			"--store".into(),
+			self.store(),
+			"--member-key".into(),
+			member_key.into(),
+			"--threshold".into(),
+			"2".into(),
+		];
+		for p in [&self.proxies[0], &self.proxies[2]] {
+			args.extend(["--proxy".into(), p.clone()]);
+		}
+		let again = self
+			.mbds(&args)
+			.map_err(|e| format!("X's read through the restarted proxy 1 and proxy 3: {e}"))?;
+		self.note_read("doc-x", rec_p, &again, report);
+		let after = allowed_x(&self.must(&["audit", "--keys", &pk, "--consortium", &c])?);
+		let mut recorded: Vec<(String, usize)> = after
+			.iter()
+			.map(|(actor, n)| (actor.clone(), n - before.get(actor).copied().unwrap_or(0)))
+			.filter(|(_, n)| *n > 0)
+			.collect();
+		recorded.sort();
+		let proxy_1 = (url, self.account("ha-1")?);
+		self.say(&format!(
+			"      read in {read_secs:.1} s via {read_via:?}; after the restart via {:?}; accesses recorded per proxy {recorded:?}",
+			via(&again)
+		));
+		Ok(KilledMidReencryption {
+			read_via,
+			read_secs,
+			after_restart_via: via(&again),
+			recorded,
+			proxy_1,
+		})
 	}
 
 	/// Stop the relayer, the proxies and the chains.

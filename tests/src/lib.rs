@@ -6,6 +6,7 @@
 //! failing test leaves nothing running.
 
 pub mod adversary;
+pub mod anchoring;
 pub mod client;
 pub mod journey;
 pub mod upgrade;
@@ -66,12 +67,40 @@ pub fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind loopback").port()
 }
 
+/// `mbds-node` with `args` plus the RPC/P2P ports on loopback, its output to `log_path`.
+fn spawn_node(
+	name: &str,
+	args: &[String],
+	log_path: &Path,
+	(rpc_port, p2p_port): (u16, u16),
+) -> Child {
+	let log = File::create(log_path)
+		.unwrap_or_else(|e| panic!("cannot create log {}: {e}", log_path.display()));
+	Command::new(node_binary())
+		.args(args)
+		.args([
+			"--rpc-port".to_string(),
+			rpc_port.to_string(),
+			"--no-prometheus".into(),
+			"--no-telemetry".into(),
+			"--no-mdns".into(),
+			"--listen-addr".into(),
+			format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+		])
+		.stdout(Stdio::null())
+		.stderr(log)
+		.spawn()
+		.unwrap_or_else(|e| panic!("cannot start mbds-node for {name}: {e}"))
+}
+
 /// One `mbds-node` process.
 pub struct Node {
 	pub name: String,
 	pub rpc_port: u16,
 	pub p2p_port: u16,
 	pub log_path: PathBuf,
+	/// The arguments it was started with (without the ports), to restart it.
+	args: Vec<String>,
 	// A cell, so a node can be polled (which reaps an exited child) through `&self`.
 	child: RefCell<Option<Child>>,
 }
@@ -79,32 +108,39 @@ pub struct Node {
 impl Node {
 	/// Start `mbds-node` with `args` plus RPC/P2P ports on loopback; output goes to `log_path`.
 	pub fn start(name: &str, args: &[String], log_path: &Path) -> Node {
-		let rpc_port = free_port();
-		let p2p_port = free_port();
-		let log = File::create(log_path)
-			.unwrap_or_else(|e| panic!("cannot create log {}: {e}", log_path.display()));
-		let child = Command::new(node_binary())
-			.args(args)
-			.args([
-				"--rpc-port".to_string(),
-				rpc_port.to_string(),
-				"--no-prometheus".into(),
-				"--no-telemetry".into(),
-				"--no-mdns".into(),
-				"--listen-addr".into(),
-				format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-			])
-			.stdout(Stdio::null())
-			.stderr(log)
-			.spawn()
-			.unwrap_or_else(|e| panic!("cannot start mbds-node for {name}: {e}"));
+		let (rpc_port, p2p_port) = (free_port(), free_port());
+		let child = spawn_node(name, args, log_path, (rpc_port, p2p_port));
 		Node {
 			name: name.into(),
 			rpc_port,
 			p2p_port,
 			log_path: log_path.into(),
+			args: args.to_vec(),
 			child: RefCell::new(Some(child)),
 		}
+	}
+
+	/// SIGKILL: the node gets no chance to flush or close anything (a power cut, an OOM kill).
+	pub fn kill_9(&mut self) {
+		if let Some(mut child) = self.child.get_mut().take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
+	/// Start the node again (after [`Node::kill_9`] or [`Node::stop`]) with the same arguments,
+	/// database and ports, its output going to `log_path` from now on.
+	pub fn restart(&mut self, log_path: &Path) {
+		assert!(self.child.get_mut().is_none(), "{} is still running", self.name);
+		let child = spawn_node(&self.name, &self.args, log_path, (self.rpc_port, self.p2p_port));
+		self.log_path = log_path.into();
+		*self.child.get_mut() = Some(child);
+	}
+
+	/// The `--base-path` it was started with.
+	pub fn base_path(&self) -> Option<PathBuf> {
+		let i = self.args.iter().position(|a| a == "--base-path")?;
+		self.args.get(i + 1).map(PathBuf::from)
 	}
 
 	/// JSON-RPC call over HTTP (through `mbds-client`); `Err`, naming the node, if it is

@@ -9,7 +9,9 @@
 //! The journey runs against an adversary (issue 14): its first proxy (the search proxy) is
 //! stalled throughout by connections that send a request's headers and then nothing; a doctor
 //! without consent floods it with 200 signed requests while another doctor reads; its second
-//! proxy is killed while the patient makes the institution grant and restarted afterwards.
+//! proxy is killed while the patient makes the institution grant and restarted afterwards;
+//! its first proxy is killed -9 while it waits for its record of a read to be final, and
+//! restarted from its folder.
 //!
 //! Between steps 2 and 3 the consortium's council upgrades the consortium's runtime to the
 //! upgrade rehearsal (`scripts/build-upgrade-wasm.sh`: spec_version + 1, a storage migration):
@@ -123,6 +125,20 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	let retry = &report.retry_after_restart;
 	assert_eq!(retry["proxies"].as_array().map(Vec::len), Some(1), "{retry}");
 	assert_eq!(retry["pending"].as_array().map(Vec::len), Some(0), "{retry}");
+	// Proxy 1 killed -9 between recording X's access and re-encrypting: X's read went through
+	// proxies 2 and 3; restarted from its folder, proxy 1 served X again (its fragment
+	// intact); its record of the killed attempt is in the trail once.
+	let k = report.killed_mid_reencryption.as_ref().expect("the proxy crash case ran");
+	let (url_1, ha_1) = &k.proxy_1;
+	assert_eq!(k.read_via.len(), 2, "{k:?}");
+	assert!(!k.read_via.contains(url_1), "the killed proxy served: {k:?}");
+	assert!(k.after_restart_via.contains(url_1), "the restarted proxy did not serve: {k:?}");
+	let per =
+		|who: &str| k.recorded.iter().find(|(a, _)| *a == report.accounts[who]).map(|(_, n)| *n);
+	assert_eq!(per("ha-1"), Some(2), "the killed attempt once and the read after restart: {k:?}");
+	assert_eq!(per("ha-2"), Some(1), "{k:?}");
+	assert_eq!(per("ha-3"), Some(2), "{k:?}");
+	assert_eq!(&report.accounts["ha-1"], ha_1);
 
 	// The audit trail holds every access and refusal by the proxies.
 	let entries = report.audit["entries"].as_array().expect("audit entries");

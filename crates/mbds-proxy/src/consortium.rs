@@ -151,6 +151,12 @@ impl RpcConsortium {
 			self.client.submit_tracked(call.clone(), signer)
 		}
 		.map_err(|e| RecordError::NotRecorded(e.into()))?;
+		tracing::info!(
+			target: "mbds-proxy::chain",
+			tx = ?submitted.tx,
+			nonce = submitted.nonce,
+			"audit transaction submitted; waiting for it to be included and final"
+		);
 		// A copy signed again keeps the nonce: no need for the lock.
 		self.client
 			.wait_resending_tracked(submitted, call, signer, timeout)

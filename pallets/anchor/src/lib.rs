@@ -374,6 +374,11 @@ pub mod pallet {
 			assert!(T::HeadersToKeep::get() > 0, "HeadersToKeep must not be zero");
 			assert!(T::MaxAuthorities::get() > 0, "MaxAuthorities must not be zero");
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::call]
@@ -928,6 +933,223 @@ pub mod pallet {
 		/// A consortium slip by id (runtime API helper).
 		pub fn consortium_slip(id: ConsortiumSlipId) -> Option<ConsortiumSlipOf<T>> {
 			ConsortiumSlips::<T>::get(id)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Checks the pallet's invariants (see [`mbds_primitives::invariants`]); `Err` names
+		/// the first one broken:
+		/// - every registered chain has an authority set, non-empty and without a duplicate
+		///   authority, and every set belongs to a registered chain;
+		/// - each light client's ring: slots below [`Config::HeadersToKeep`], each slot's hash
+		///   an imported header stored under its own hash, no header outside the ring, and the
+		///   best finalised header in the slot before the next one to overwrite;
+		/// - consortium slips are numbered from 0 without gaps below
+		///   [`NextConsortiumSlipId`], hold items of their own chain, and every anchored item
+		///   belongs to a batch its chain anchored: batch ids below the chain's next batch, and
+		///   every batch below it anchored (batches have at least one item);
+		/// - each patient's index ([`PatientItemAt`]) has an entry at every position below
+		///   [`PatientItemCount`], naming an item of that patient (in anchoring order), and
+		///   every anchored item is indexed exactly once;
+		/// - every anchored item's record has its categories in [`RecordCategories`] (or the
+		///   uncoverable marker), and every entry there is of an anchored record.
+		///
+		/// Reads every slip and index entry: for tests and `try-runtime`, never called by the
+		/// runtime itself.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			use alloc::collections::{BTreeMap, BTreeSet};
+			use mbds_primitives::{consent::UNCOVERABLE_CATEGORY, ensure_invariant};
+
+			// Light clients.
+			let keep = T::HeadersToKeep::get().max(1);
+			let mut chains = 0usize;
+			for (chain_id, state) in Chains::<T>::iter() {
+				chains += 1;
+				let set = AuthoritySets::<T>::get(chain_id);
+				ensure_invariant!(
+					set.is_some(),
+					"anchor: every registered chain has an authority set",
+					"chain {chain_id}"
+				);
+				let mut ids: Vec<_> = set
+					.iter()
+					.flat_map(|s| s.authorities.iter().map(|(id, _)| id.clone()))
+					.collect();
+				let n = ids.len();
+				ids.sort();
+				ids.dedup();
+				ensure_invariant!(
+					n > 0 && ids.len() == n,
+					"anchor: an authority set is non-empty and without duplicates",
+					"chain {chain_id}: {n} authorities, {} distinct",
+					ids.len()
+				);
+				ensure_invariant!(
+					state.ring_next < keep,
+					"anchor: the next ring slot is within the ring",
+					"chain {chain_id}: slot {}, ring of {keep}",
+					state.ring_next
+				);
+				let best = state.best_finalized;
+				let last = (state.ring_next + keep - 1) % keep;
+				let in_slot = ImportedHashes::<T>::get(chain_id, last);
+				ensure_invariant!(
+					in_slot == Some(best.hash)
+						&& ImportedHeaders::<T>::get(chain_id, best.hash) == Some(best),
+					"anchor: the best finalised header is the last imported one",
+					"chain {chain_id}: best {:?} #{:?}, slot {last} holds {in_slot:?}",
+					best.hash,
+					best.number
+				);
+				let mut slots = 0usize;
+				for (slot, hash) in ImportedHashes::<T>::iter_prefix(chain_id) {
+					slots += 1;
+					let header = ImportedHeaders::<T>::get(chain_id, hash);
+					ensure_invariant!(
+						slot < keep && header.is_some_and(|h| h.hash == hash),
+						"anchor: every ring slot names an imported header",
+						"chain {chain_id}: slot {slot} names {hash:?}"
+					);
+				}
+				let headers = ImportedHeaders::<T>::iter_prefix(chain_id).count();
+				ensure_invariant!(
+					headers == slots,
+					"anchor: every imported header is in the ring, once",
+					"chain {chain_id}: {headers} headers, {slots} slots"
+				);
+			}
+			let sets = AuthoritySets::<T>::iter_keys().count();
+			ensure_invariant!(
+				sets == chains,
+				"anchor: every authority set belongs to a registered chain",
+				"{sets} sets for {chains} chains"
+			);
+			for chain_id in ImportedHashes::<T>::iter_keys()
+				.map(|(c, _)| c)
+				.chain(ImportedHeaders::<T>::iter_keys().map(|(c, _)| c))
+			{
+				ensure_invariant!(
+					Chains::<T>::contains_key(chain_id),
+					"anchor: imported headers belong to registered chains",
+					"chain {chain_id}"
+				);
+			}
+
+			// Consortium slips and the batches they come from.
+			let next_slip = NextConsortiumSlipId::<T>::get();
+			let mut slips = 0u64;
+			let mut items = 0usize;
+			let mut batches: BTreeMap<ChainId, BTreeSet<BatchId>> = BTreeMap::new();
+			let mut records: BTreeSet<(T::AccountId, H256)> = BTreeSet::new();
+			for (id, slip) in ConsortiumSlips::<T>::iter() {
+				slips += 1;
+				ensure_invariant!(
+					id < next_slip,
+					"anchor: consortium slip ids are below the next slip id",
+					"slip {id}, next id {next_slip}"
+				);
+				let next_batch = Chains::<T>::get(slip.chain_id).map(|c| c.next_batch);
+				ensure_invariant!(
+					next_batch.is_some_and(|next| slip.batch_id < next),
+					"anchor: every anchored item belongs to a batch its chain anchored",
+					"slip {id}: batch {} of chain {}, whose next batch is {next_batch:?}",
+					slip.batch_id,
+					slip.chain_id
+				);
+				ensure_invariant!(
+					!slip.items.is_empty()
+						&& slip.items.iter().all(|i| i.chain_id == slip.chain_id),
+					"anchor: a consortium slip holds items of its own chain",
+					"slip {id} of chain {}: {} items",
+					slip.chain_id,
+					slip.items.len()
+				);
+				batches.entry(slip.chain_id).or_default().insert(slip.batch_id);
+				for item in slip.items.iter() {
+					items += 1;
+					let known = RecordCategories::<T>::get(&item.patient, item.record_hash);
+					ensure_invariant!(
+						known
+							.as_ref()
+							.is_some_and(|list| *list.as_slice() == [UNCOVERABLE_CATEGORY]
+								|| item.categories.iter().all(|c| list.binary_search(c).is_ok())),
+						"anchor: an anchored record's categories include its items' categories",
+						"slip {id}: record {:?} of {:?}: item {:?}, recorded {known:?}",
+						item.record_hash,
+						item.patient,
+						item.categories
+					);
+					records.insert((item.patient.clone(), item.record_hash));
+				}
+			}
+			ensure_invariant!(
+				slips == next_slip,
+				"anchor: consortium slips are numbered from 0 without gaps",
+				"{slips} slips, next id {next_slip}"
+			);
+			for (chain_id, state) in Chains::<T>::iter() {
+				let anchored = batches.get(&chain_id).map_or(0, |b| b.len() as u64);
+				ensure_invariant!(
+					anchored == state.next_batch,
+					"anchor: every batch below a chain's next batch is anchored",
+					"chain {chain_id}: {anchored} batches anchored, next batch {}",
+					state.next_batch
+				);
+			}
+			for (patient, record) in RecordCategories::<T>::iter_keys() {
+				ensure_invariant!(
+					records.contains(&(patient.clone(), record)),
+					"anchor: record categories are of anchored records",
+					"record {record:?} of {patient:?}"
+				);
+			}
+
+			// The patient index.
+			let mut indexed: BTreeSet<(ConsortiumSlipId, u8)> = BTreeSet::new();
+			for (patient, count) in PatientItemCount::<T>::iter() {
+				let mut previous = None;
+				for n in 0..count {
+					let at = PatientItemAt::<T>::get(&patient, n);
+					let slip = at.and_then(|at| ConsortiumSlips::<T>::get(at.slip));
+					let item =
+						at.zip(slip.as_ref()).and_then(|(at, s)| s.items.get(at.index as usize));
+					ensure_invariant!(
+						item.is_some_and(|i| i.patient == patient)
+							&& at.zip(slip.as_ref()).is_some_and(|(at, s)| at.anchored_at == s.anchored_at),
+						"anchor: every position of a patient's index names an anchored item of that patient",
+						"{patient:?} position {n}: {at:?}"
+					);
+					let at = at.expect("checked above; qed");
+					ensure_invariant!(
+						previous.is_none_or(|p| p <= at.anchored_at),
+						"anchor: a patient's index is in anchoring order",
+						"{patient:?} position {n}: anchored at {:?} after {previous:?}",
+						at.anchored_at
+					);
+					previous = Some(at.anchored_at);
+					ensure_invariant!(
+						indexed.insert((at.slip, at.index)),
+						"anchor: every anchored item is indexed once",
+						"{patient:?} position {n}: item {} of slip {} is indexed twice",
+						at.index,
+						at.slip
+					);
+				}
+			}
+			let entries = PatientItemAt::<T>::iter_keys().count();
+			ensure_invariant!(
+				entries == indexed.len(),
+				"anchor: a patient's index has no position beyond its count",
+				"{entries} index entries, {} within the counts",
+				indexed.len()
+			);
+			ensure_invariant!(
+				indexed.len() == items,
+				"anchor: every anchored item is indexed once",
+				"{} indexed of {items} anchored items",
+				indexed.len()
+			);
+			Ok(())
 		}
 	}
 

@@ -1181,3 +1181,97 @@ fn governance_starts_a_light_client_at_genesis_or_at_a_header_naming_its_chain()
 		assert!(Anchor::is_imported(HOSPITAL, genesis.hash()));
 	});
 }
+
+/// `do_try_state` holds after every story (every test ends with it), and catches each kind of
+/// corruption of the light clients, the consortium slips and the patient index, naming the
+/// invariant it breaks.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use mbds_primitives::invariants::message_of;
+	// Runs `corrupt` on a consortium that anchored the hospital's batch 0 (three items in
+	// consortium slip 0); the broken invariant's message.
+	fn broken(corrupt: impl FnOnce()) -> &'static str {
+		new_test_ext().into_inner().execute_with(|| {
+			let (state, header, items) = hospital_with_batch_0();
+			assert_ok!(submit(
+				HOSPITAL,
+				&header,
+				Some(finalised(&header)),
+				0,
+				items,
+				batch_proof(&state, 0)
+			));
+			assert_ok!(Anchor::do_try_state());
+			corrupt();
+			message_of(&Anchor::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let cases: [(&str, &'static str); 11] = [
+		(
+			"anchor: every registered chain has an authority set",
+			broken(|| AuthoritySets::<Test>::remove(HOSPITAL)),
+		),
+		(
+			"anchor: the best finalised header is the last imported one",
+			broken(|| {
+				Chains::<Test>::mutate(HOSPITAL, |c| c.as_mut().unwrap().best_finalized.number = 9)
+			}),
+		),
+		(
+			"anchor: every ring slot names an imported header",
+			broken(|| ImportedHashes::<Test>::insert(HOSPITAL, 3, H256::repeat_byte(7))),
+		),
+		(
+			"anchor: every imported header is in the ring, once",
+			broken(|| {
+				let stale = FinalizedHeader {
+					number: 1,
+					hash: H256::repeat_byte(7),
+					state_root: H256::zero(),
+				};
+				ImportedHeaders::<Test>::insert(HOSPITAL, stale.hash, stale)
+			}),
+		),
+		(
+			"anchor: every anchored item belongs to a batch its chain anchored",
+			broken(|| ConsortiumSlips::<Test>::mutate(0, |s| s.as_mut().unwrap().batch_id = 1)),
+		),
+		(
+			"anchor: every batch below a chain's next batch is anchored",
+			broken(|| Chains::<Test>::mutate(HOSPITAL, |c| c.as_mut().unwrap().next_batch = 2)),
+		),
+		(
+			"anchor: consortium slips are numbered from 0 without gaps",
+			broken(|| NextConsortiumSlipId::<Test>::put(2)),
+		),
+		(
+			"anchor: every position of a patient's index names an anchored item of that patient",
+			broken(|| PatientItemAt::<Test>::remove(PATIENT, 1)),
+		),
+		(
+			"anchor: a patient's index has no position beyond its count",
+			broken(|| PatientItemCount::<Test>::insert(PATIENT, 1)),
+		),
+		(
+			"anchor: an anchored record's categories include its items' categories",
+			broken(|| RecordCategories::<Test>::remove(PATIENT, H256::repeat_byte(1))),
+		),
+		(
+			"anchor: record categories are of anchored records",
+			broken(|| {
+				RecordCategories::<Test>::insert(
+					OTHER_PATIENT,
+					H256::repeat_byte(1),
+					BoundedVec::truncate_from(vec![1]),
+				)
+			}),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+	// The detail names the item: here the slip whose batch was never anchored.
+	let message =
+		broken(|| ConsortiumSlips::<Test>::mutate(0, |s| s.as_mut().unwrap().batch_id = 1));
+	assert!(message.contains("slip 0: batch 1 of chain 7"), "{message}");
+}

@@ -544,6 +544,11 @@ pub mod pallet {
 			assert!(T::RequestTtl::get() > 0, "requests need time to be answered");
 			assert!(T::RateWindow::get() > 0, "rate window must be positive");
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::call]
@@ -1506,6 +1511,235 @@ impl<T: Config> Pallet<T> {
 		}
 		ExpiryCursor::<T>::put(cursor);
 		T::WeightInfo::expire_requests(examined)
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Checks the pallet's invariants (see [`mbds_primitives::invariants`]); `Err` names the
+	/// first one broken:
+	/// - grant ids are below [`NextGrantId`]; no patient is its own grantee;
+	/// - the grant index ([`GrantsOf`]) agrees with the grants: every grant is listed under
+	///   its patient and grantee, every list entry is a grant of that patient and grantee,
+	///   once, lists are in id order and never empty;
+	/// - [`GrantCount`] is each patient's number of grants (no entry for a patient without);
+	/// - policy ids are below [`NextPolicyId`], in id order per patient, no empty list;
+	/// - request ids are below [`NextRequestId`] and not below [`ExpiryCursor`] (the cursor
+	///   passes only requests that are gone), nobody requests their own records;
+	/// - the request index ([`PendingOf`]) agrees with the requests as the grant index does,
+	///   and [`PendingBy`] counts each (patient, requester)'s requests;
+	/// - each patient's audit ring ([`AuditLog`]) holds exactly the last
+	///   `min(length, MaxAuditEntriesPerPatient)` entries of [`AuditLength`], each in its slot,
+	///   a patient with entries has an [`AuditHead`], and while the whole trail is in the ring
+	///   it folds to that head.
+	///
+	/// Reads every grant, request and audit entry: for tests and `try-runtime`, never called by
+	/// the runtime itself.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::BTreeMap;
+		use mbds_primitives::ensure_invariant;
+
+		// Grants and their index.
+		let next_grant = NextGrantId::<T>::get();
+		let mut grants_of: BTreeMap<T::AccountId, u32> = BTreeMap::new();
+		let mut grants = 0usize;
+		for (id, grant) in Grants::<T>::iter() {
+			grants += 1;
+			ensure_invariant!(
+				id < next_grant,
+				"consent: grant ids are below the next grant id",
+				"grant {id}, next id {next_grant}"
+			);
+			ensure_invariant!(
+				grant.grantee != Grantee::Account(grant.patient.clone()),
+				"consent: no patient is its own grantee",
+				"grant {id} of {:?}",
+				grant.patient
+			);
+			ensure_invariant!(
+				GrantsOf::<T>::get(&grant.patient, &grant.grantee).contains(&id),
+				"consent: every grant is in the index under its patient and grantee",
+				"grant {id} of {:?} to {:?}",
+				grant.patient,
+				grant.grantee
+			);
+			*grants_of.entry(grant.patient).or_default() += 1;
+		}
+		let mut indexed = 0usize;
+		for (patient, grantee, ids) in GrantsOf::<T>::iter() {
+			ensure_invariant!(
+				!ids.is_empty() && ids.windows(2).all(|w| w[0] < w[1]),
+				"consent: a grant index list is non-empty, in id order, without duplicates",
+				"{patient:?} to {grantee:?}: {:?}",
+				ids.into_inner()
+			);
+			for id in ids.iter() {
+				indexed += 1;
+				let grant = Grants::<T>::get(id);
+				ensure_invariant!(
+					grant.as_ref().is_some_and(|g| g.patient == patient && g.grantee == grantee),
+					"consent: every grant index entry is a grant of that patient and grantee",
+					"{patient:?} to {grantee:?}: grant {id} is {:?}",
+					grant.map(|g| (g.patient, g.grantee))
+				);
+			}
+		}
+		ensure_invariant!(
+			indexed == grants,
+			"consent: every grant index entry is a grant, once",
+			"{indexed} entries for {grants} grants"
+		);
+		let mut counted = 0usize;
+		for (patient, count) in GrantCount::<T>::iter() {
+			counted += 1;
+			let actual = grants_of.get(&patient).copied().unwrap_or(0);
+			ensure_invariant!(
+				count == actual && count > 0,
+				"consent: a patient's grant count is its number of grants",
+				"{patient:?}: count {count}, grants {actual}"
+			);
+		}
+		ensure_invariant!(
+			counted == grants_of.len(),
+			"consent: every patient with grants has a grant count",
+			"{counted} counts for {} patients with grants",
+			grants_of.len()
+		);
+
+		// Policies.
+		let next_policy = NextPolicyId::<T>::get();
+		for (patient, policies) in Policies::<T>::iter() {
+			ensure_invariant!(
+				!policies.is_empty()
+					&& policies.windows(2).all(|w| w[0].0 < w[1].0)
+					&& policies.iter().all(|(id, _)| *id < next_policy),
+				"consent: a patient's policies are non-empty, in id order, below the next policy id",
+				"{patient:?}: {:?}, next id {next_policy}",
+				policies.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+			);
+		}
+
+		// Requests and their indices.
+		let (next_request, cursor) = (NextRequestId::<T>::get(), ExpiryCursor::<T>::get());
+		ensure_invariant!(
+			cursor <= next_request,
+			"consent: the expiry cursor is not past the next request id",
+			"cursor {cursor}, next id {next_request}"
+		);
+		let mut by: BTreeMap<(T::AccountId, T::AccountId), u32> = BTreeMap::new();
+		let mut requests = 0usize;
+		for (id, req) in Requests::<T>::iter() {
+			requests += 1;
+			ensure_invariant!(
+				cursor <= id && id < next_request,
+				"consent: requests are between the expiry cursor and the next request id",
+				"request {id}, cursor {cursor}, next id {next_request}"
+			);
+			ensure_invariant!(
+				req.requester != req.patient,
+				"consent: nobody requests their own records",
+				"request {id} of {:?}",
+				req.patient
+			);
+			ensure_invariant!(
+				PendingOf::<T>::get(&req.patient).contains(&id),
+				"consent: every request is in its patient's pending index",
+				"request {id} to {:?}",
+				req.patient
+			);
+			*by.entry((req.patient, req.requester)).or_default() += 1;
+		}
+		let mut pending = 0usize;
+		for (patient, ids) in PendingOf::<T>::iter() {
+			ensure_invariant!(
+				!ids.is_empty() && ids.windows(2).all(|w| w[0] < w[1]),
+				"consent: a pending index is non-empty, in id order, without duplicates",
+				"{patient:?}: {:?}",
+				ids.into_inner()
+			);
+			for id in ids.iter() {
+				pending += 1;
+				let owner = Requests::<T>::get(id).map(|r| r.patient);
+				ensure_invariant!(
+					owner.as_ref() == Some(&patient),
+					"consent: every pending index entry is a request to that patient",
+					"{patient:?}: request {id} is to {owner:?}"
+				);
+			}
+		}
+		ensure_invariant!(
+			pending == requests,
+			"consent: every pending index entry is a request, once",
+			"{pending} entries for {requests} requests"
+		);
+		let mut pairs = 0usize;
+		for (patient, requester, count) in PendingBy::<T>::iter() {
+			pairs += 1;
+			let actual = by.get(&(patient.clone(), requester.clone())).copied().unwrap_or(0);
+			ensure_invariant!(
+				count == actual && count > 0,
+				"consent: the per-requester pending count is its number of requests",
+				"{requester:?} to {patient:?}: count {count}, requests {actual}"
+			);
+		}
+		ensure_invariant!(
+			pairs == by.len(),
+			"consent: every requester with requests has a pending count",
+			"{pairs} counts for {} (patient, requester) pairs",
+			by.len()
+		);
+
+		// Audit trails.
+		let ring = T::MaxAuditEntriesPerPatient::get() as u64;
+		let (mut trails, mut expected) = (0usize, 0u64);
+		for (patient, length) in AuditLength::<T>::iter() {
+			trails += 1;
+			ensure_invariant!(
+				length > 0 && AuditHead::<T>::contains_key(&patient),
+				"consent: a patient with audit entries has an audit head",
+				"{patient:?}: length {length}"
+			);
+			let mut entries: Vec<_> = AuditLog::<T>::iter_prefix(&patient).collect();
+			let kept = length.min(ring);
+			expected += kept;
+			ensure_invariant!(
+				entries.len() as u64 == kept,
+				"consent: the audit ring holds the last entries of the trail",
+				"{patient:?}: {} entries for length {length}",
+				entries.len()
+			);
+			for (slot, record) in &entries {
+				ensure_invariant!(
+					record.seq < length
+						&& record.seq.saturating_add(ring) >= length
+						&& record.seq % ring == *slot as u64,
+					"consent: an audit entry is one of the last of the trail, in its slot",
+					"{patient:?}: seq {} in slot {slot}, length {length}",
+					record.seq
+				);
+			}
+			if length <= ring {
+				entries.sort_by_key(|(_, record)| record.seq);
+				let head = audit_chain_head(entries.iter().map(|(_, record)| record));
+				ensure_invariant!(
+					head == Some(AuditHead::<T>::get(&patient)),
+					"consent: a trail still wholly in the ring folds to its audit head",
+					"{patient:?}: length {length}"
+				);
+			}
+		}
+		let heads = AuditHead::<T>::iter_keys().count();
+		ensure_invariant!(
+			heads == trails,
+			"consent: only patients with audit entries have an audit head",
+			"{heads} heads for {trails} trails"
+		);
+		let stored = AuditLog::<T>::iter_keys().count() as u64;
+		ensure_invariant!(
+			stored == expected,
+			"consent: audit entries belong to patients with a trail",
+			"{stored} entries stored, {expected} in the trails' rings"
+		);
+		Ok(())
 	}
 }
 

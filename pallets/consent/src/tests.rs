@@ -2043,3 +2043,87 @@ fn hole10_a_category_grant_opens_only_records_whose_anchored_categories_it_cover
 		));
 	});
 }
+
+/// `do_try_state` holds after every story (every test ends with it), and catches each kind of
+/// corruption of the grant and request indices, their counters and the audit ring, naming the
+/// invariant it breaks.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use mbds_primitives::invariants::message_of;
+	// Runs `corrupt` on a patient with two grants, one pending request and an audit trail,
+	// given the first grant's and the request's ids; the broken invariant's message.
+	fn broken(corrupt: impl FnOnce(GrantId, RequestId)) -> &'static str {
+		new_test_ext().into_inner().execute_with(|| {
+			let first = grant_read_all(DOCTOR_A);
+			grant_read_all(INSURER);
+			let request = request(DOCTOR_B, read_only(), GrantScope::AllRecords, Purpose::Research);
+			assert!(Requests::<Test>::contains_key(request), "the request waits");
+			assert_ok!(Consent::do_try_state());
+			corrupt(first, request);
+			message_of(&Consent::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let doctor_a = Grantee::Account(DOCTOR_A);
+	let cases: [(&str, &'static str); 11] = [
+		(
+			"consent: every grant is in the index under its patient and grantee",
+			broken(|_, _| GrantsOf::<Test>::remove(PATIENT, &doctor_a)),
+		),
+		(
+			"consent: every grant index entry is a grant of that patient and grantee",
+			broken(|first, _| Grants::<Test>::remove(first)),
+		),
+		(
+			"consent: a patient's grant count is its number of grants",
+			broken(|_, _| GrantCount::<Test>::insert(PATIENT, 5)),
+		),
+		(
+			"consent: grant ids are below the next grant id",
+			broken(|_, _| NextGrantId::<Test>::put(1)),
+		),
+		(
+			"consent: a patient's policies are non-empty, in id order, below the next policy id",
+			broken(|_, _| {
+				let policy = Policy {
+					rule: PolicyRule::Emergency { duration: DAY },
+					actions: read_only(),
+					scope: GrantScope::AllRecords,
+				};
+				Policies::<Test>::insert(PATIENT, BoundedVec::truncate_from(vec![(7, policy)]));
+			}),
+		),
+		(
+			"consent: every request is in its patient's pending index",
+			broken(|_, _| PendingOf::<Test>::remove(PATIENT)),
+		),
+		(
+			"consent: the per-requester pending count is its number of requests",
+			broken(|_, _| PendingBy::<Test>::insert(PATIENT, DOCTOR_B, 2)),
+		),
+		(
+			"consent: requests are between the expiry cursor and the next request id",
+			broken(|_, _| ExpiryCursor::<Test>::put(NextRequestId::<Test>::get())),
+		),
+		(
+			"consent: the audit ring holds the last entries of the trail",
+			broken(|_, _| AuditLog::<Test>::remove(PATIENT, 0)),
+		),
+		(
+			"consent: a trail still wholly in the ring folds to its audit head",
+			broken(|_, _| AuditHead::<Test>::insert(PATIENT, [1; 32])),
+		),
+		(
+			"consent: only patients with audit entries have an audit head",
+			broken(|_, _| AuditHead::<Test>::insert(STRANGER, [1; 32])),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+	// The detail names the item: here the grant missing from the index.
+	let message = broken(|first, _| {
+		assert_eq!(first, 0);
+		GrantsOf::<Test>::remove(PATIENT, Grantee::Account(DOCTOR_A))
+	});
+	assert!(message.contains("grant 0 of 1 to Account(20)"), "{message}");
+}

@@ -517,6 +517,14 @@ pub mod pallet {
 		BelowBftMinimum,
 	}
 
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Register a consortium institution with its graded dimensions (governance).
@@ -1015,6 +1023,132 @@ pub mod pallet {
 				credit,
 			});
 			true
+		}
+
+		/// Checks the pallet's invariants (see [`mbds_primitives::invariants`]); `Err` names
+		/// the first one broken:
+		/// - the counters of the counted maps ([`Institutions`], [`VoteTallies`],
+		///   [`MissedSlots`], [`AuthoredSlots`]) are their numbers of entries;
+		/// - institutions are registered only on the consortium, at most
+		///   [`Config::MaxInstitutions`], with dimensions in range and a performance between
+		///   minus the highest base credit and [`Config::MaxPerformanceCredit`];
+		/// - the score weights and election parameters are ones the calls accept;
+		/// - a session's roles name each validator once (RPN and ATN disjoint); off the
+		///   consortium no roles are elected or queued;
+		/// - a queued private-chain validator set exists only off the consortium, non-empty and
+		///   without duplicates;
+		/// - a voter signed at most the rounds it was expected in;
+		/// - the last noted justification's block is before the current block.
+		///
+		/// For tests and `try-runtime`, never called by the runtime itself.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			use mbds_primitives::ensure_invariant;
+
+			let counted = [
+				(
+					"Institutions",
+					Institutions::<T>::count(),
+					Institutions::<T>::iter_keys().count(),
+				),
+				("VoteTallies", VoteTallies::<T>::count(), VoteTallies::<T>::iter_keys().count()),
+				("MissedSlots", MissedSlots::<T>::count(), MissedSlots::<T>::iter_keys().count()),
+				(
+					"AuthoredSlots",
+					AuthoredSlots::<T>::count(),
+					AuthoredSlots::<T>::iter_keys().count(),
+				),
+			];
+			for (map, counter, entries) in counted {
+				ensure_invariant!(
+					counter as usize == entries,
+					"credit: a counted map's counter is its number of entries",
+					"{map}: counter {counter}, {entries} entries"
+				);
+			}
+
+			let consortium = Self::is_consortium();
+			let institutions = Institutions::<T>::count();
+			ensure_invariant!(
+				(consortium || institutions == 0) && institutions <= T::MaxInstitutions::get(),
+				"credit: institutions are registered only on the consortium, at most MaxInstitutions",
+				"{institutions} institutions, consortium: {consortium}"
+			);
+			let (floor, cap) = (
+				-(MAX_BASE_CREDIT as i64),
+				T::MaxPerformanceCredit::get().min(i32::MAX as u32) as i64,
+			);
+			for (who, institution) in Institutions::<T>::iter() {
+				let performance = institution.performance as i64;
+				ensure_invariant!(
+					institution.dimensions.is_valid() && floor <= performance && performance <= cap,
+					"credit: an institution's dimensions and performance are within their bounds",
+					"{who:?}: {:?}, performance {performance}",
+					institution.dimensions
+				);
+			}
+			let (weights, params) = (CreditWeights::<T>::get(), Params::<T>::get());
+			ensure_invariant!(
+				weights.is_valid() && Self::params_valid(&params),
+				"credit: the score weights and election parameters are valid",
+				"{weights:?}, {params:?}"
+			);
+
+			let queued = QueuedRoles::<T>::get();
+			for roles in core::iter::once(CurrentRoles::<T>::get()).chain(queued.clone()) {
+				let mut validators = roles.validators();
+				let n = validators.len();
+				validators.sort();
+				validators.dedup();
+				ensure_invariant!(
+					validators.len() == n,
+					"credit: a session's roles name each validator once",
+					"session {}: {n} roles for {} validators",
+					roles.session,
+					validators.len()
+				);
+				ensure_invariant!(
+					consortium || n == 0,
+					"credit: roles are elected only on the consortium",
+					"session {}: {n} roles",
+					roles.session
+				);
+			}
+			ensure_invariant!(
+				consortium || queued.is_none(),
+				"credit: roles are elected only on the consortium",
+				"roles queued for session {:?}",
+				queued.map(|r| r.session)
+			);
+
+			if let Some(set) = PendingPrivateValidators::<T>::get() {
+				let mut validators = set.to_vec();
+				validators.sort();
+				validators.dedup();
+				ensure_invariant!(
+					!consortium && !set.is_empty() && validators.len() == set.len(),
+					"credit: a queued private-chain validator set is non-empty, without duplicates, off the consortium",
+					"{} validators, {} distinct, consortium: {consortium}",
+					set.len(),
+					validators.len()
+				);
+			}
+
+			for (who, (expected, signed)) in VoteTallies::<T>::iter() {
+				ensure_invariant!(
+					signed <= expected,
+					"credit: a voter signed at most the rounds it was expected in",
+					"{who:?}: signed {signed} of {expected}"
+				);
+			}
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let last = LastVotedBlock::<T>::get();
+			ensure_invariant!(
+				last.is_none_or(|last| last < now),
+				"credit: the last noted justification is of an earlier block",
+				"block {last:?}, now {now:?}"
+			);
+			Ok(())
 		}
 
 		/// Raise `who`'s performance by `amount` up to the cap; its new credit, if registered.

@@ -378,7 +378,7 @@ impl ExtBuilder {
 		self
 	}
 
-	pub fn build(self) -> sp_io::TestExternalities {
+	pub fn build(self) -> TestExt {
 		MockChain::set_kind(self.kind);
 		AUTHORS.with(|a| a.borrow_mut().clear());
 		VOTERS.with(|a| a.borrow_mut().clear());
@@ -421,7 +421,7 @@ impl ExtBuilder {
 
 		let mut ext = sp_io::TestExternalities::new(t);
 		ext.execute_with(|| System::set_block_number(1));
-		ext
+		TestExt(ext)
 	}
 }
 
@@ -446,4 +446,28 @@ pub fn credit_events() -> Vec<pallet_credit::Event<Test>> {
 			_ => None,
 		})
 		.collect()
+}
+
+/// Test externalities that check the invariants ([`Credit::do_try_state`]) after every
+/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
+/// externalities, for tests that corrupt storage on purpose.
+pub struct TestExt(sp_io::TestExternalities);
+
+impl TestExt {
+	/// Runs `f`, then checks the invariants.
+	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
+		let result = self.0.execute_with(f);
+		self.0
+			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
+				Credit::do_try_state()?;
+				Ok(())
+			})
+			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
+		result
+	}
+
+	/// The externalities without the checks.
+	pub fn into_inner(self) -> sp_io::TestExternalities {
+		self.0
+	}
 }

@@ -935,3 +935,69 @@ fn the_storage_version_is_current_after_the_v1_bump() {
 		assert_eq!(Credit::on_chain_storage_version(), 1);
 	});
 }
+
+/// `do_try_state` holds after every story (they end with it), and names the invariant each
+/// kind of corruption breaks.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use frame_support::{storage::unhashed, BoundedVec};
+	use mbds_primitives::invariants::message_of;
+	fn broken_on(builder: ExtBuilder, corrupt: impl FnOnce()) -> &'static str {
+		builder.build().into_inner().execute_with(|| {
+			start_session(2);
+			assert_ok!(Credit::do_try_state());
+			corrupt();
+			message_of(&Credit::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let broken = |corrupt: fn()| broken_on(ExtBuilder::default(), corrupt);
+	let cases: [(&str, &'static str); 8] = [
+		(
+			"credit: a counted map's counter is its number of entries",
+			broken(|| unhashed::put(&Institutions::<Test>::counter_storage_final_key(), &9u32)),
+		),
+		(
+			"credit: an institution's dimensions and performance are within their bounds",
+			broken(|| Institutions::<Test>::mutate(1, |i| i.as_mut().unwrap().performance = i32::MAX)),
+		),
+		(
+			"credit: the score weights and election parameters are valid",
+			broken(|| Params::<Test>::mutate(|p| p.min_rpn = 0)),
+		),
+		(
+			"credit: a session's roles name each validator once",
+			broken(|| {
+				CurrentRoles::<Test>::mutate(|r| r.atn = BoundedVec::truncate_from(vec![r.rpn[0]]))
+			}),
+		),
+		(
+			"credit: a queued private-chain validator set is non-empty, without duplicates, off the consortium",
+			broken(|| PendingPrivateValidators::<Test>::put(BoundedVec::truncate_from(vec![1]))),
+		),
+		(
+			"credit: a voter signed at most the rounds it was expected in",
+			broken(|| VoteTallies::<Test>::insert(1, (1, 2))),
+		),
+		(
+			"credit: the last noted justification is of an earlier block",
+			broken(|| LastVotedBlock::<Test>::put(System::block_number())),
+		),
+		(
+			"credit: institutions are registered only on the consortium, at most MaxInstitutions",
+			broken_on(ExtBuilder::default().hospital(vec![1, 2, 3, 4]), || {
+				Institutions::<Test>::insert(
+					9,
+					Institution {
+						dimensions: dims(50),
+						performance: 0,
+						willing: true,
+						last_offence_session: None,
+					},
+				)
+			}),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+}

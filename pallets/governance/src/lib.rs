@@ -157,6 +157,11 @@ pub mod pallet {
 				"need MinSessionPeriod <= DefaultSessionPeriod <= MaxSessionPeriod"
 			);
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::event]
@@ -240,6 +245,36 @@ pub mod pallet {
 		/// The block at which the current session will end, if the period does not change.
 		pub fn next_session_end() -> BlockNumberFor<T> {
 			SessionStart::<T>::get().saturating_add(SessionPeriodOf::<T>::get())
+		}
+
+		/// Checks the pallet's invariants (see [`mbds_primitives::invariants`]); `Err` names the
+		/// first one broken:
+		/// - the stored session period is within
+		///   [`Config::MinSessionPeriod`]..=[`Config::MaxSessionPeriod`] (the calls, the genesis
+		///   and the migrations refuse other values; [`SessionPeriodOf`] clamps only against a
+		///   raw storage write);
+		/// - the current session did not start after the current block.
+		///
+		/// The pallet holds no cross-references (two values), so this is all. For tests and
+		/// `try-runtime`, never called by the runtime itself.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			use mbds_primitives::ensure_invariant;
+			let period = SessionPeriod::<T>::get();
+			ensure_invariant!(
+				Self::check_session_period(period).is_ok(),
+				"governance: the session period is within its bounds",
+				"{period:?} blocks, bounds {:?}..={:?}",
+				T::MinSessionPeriod::get(),
+				T::MaxSessionPeriod::get()
+			);
+			let (start, now) =
+				(SessionStart::<T>::get(), frame_system::Pallet::<T>::block_number());
+			ensure_invariant!(
+				start <= now,
+				"governance: the current session did not start in the future",
+				"it starts at block {start:?}, now is block {now:?}"
+			);
+			Ok(())
 		}
 
 		/// Whether `blocks` is an acceptable session period, and if not why.

@@ -35,12 +35,12 @@ impl pallet_governance::Config for Test {
 }
 
 /// Externalities with the default genesis (no session period set).
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> TestExt {
 	ext_with(None)
 }
 
 /// Externalities whose genesis sets `session_period`.
-pub fn ext_with(session_period: Option<u64>) -> sp_io::TestExternalities {
+pub fn ext_with(session_period: Option<u64>) -> TestExt {
 	let storage = RuntimeGenesisConfig {
 		system: Default::default(),
 		governance: pallet_governance::GenesisConfig { session_period },
@@ -49,5 +49,29 @@ pub fn ext_with(session_period: Option<u64>) -> sp_io::TestExternalities {
 	.unwrap();
 	let mut ext: sp_io::TestExternalities = storage.into();
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	TestExt(ext)
+}
+
+/// Test externalities that check the invariants ([`Governance::do_try_state`]) after every
+/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
+/// externalities, for tests that corrupt storage on purpose.
+pub struct TestExt(sp_io::TestExternalities);
+
+impl TestExt {
+	/// Runs `f`, then checks the invariants.
+	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
+		let result = self.0.execute_with(f);
+		self.0
+			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
+				Governance::do_try_state()?;
+				Ok(())
+			})
+			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
+		result
+	}
+
+	/// The externalities without the checks.
+	pub fn into_inner(self) -> sp_io::TestExternalities {
+		self.0
+	}
 }

@@ -80,7 +80,8 @@ fn periods_that_would_stall_the_chain_are_refused_with_their_reason() {
 
 #[test]
 fn the_period_read_by_the_session_stays_in_bounds_even_after_a_raw_write() {
-	new_test_ext().execute_with(|| {
+	// Leaves a raw out-of-bounds period on purpose: without the invariant checks.
+	new_test_ext().into_inner().execute_with(|| {
 		SessionPeriod::<Test>::put(0);
 		assert_eq!(SessionPeriodOf::<Test>::get(), MIN);
 		SessionPeriod::<Test>::put(u64::MAX);
@@ -224,7 +225,8 @@ fn the_v2_migration_keeps_the_running_session_where_periodic_sessions_had_it() {
 	// ended sessions at 20, 40, 60, ...
 	for (parent, start, next_end) in [(45u64, 40u64, 60u64), (40, 40, 60), (39, 20, 40), (0, 0, 20)]
 	{
-		ext_with(Some(20)).execute_with(|| {
+		// Ends with a raw session start (7) after block `parent`: without the invariant checks.
+		ext_with(Some(20)).into_inner().execute_with(|| {
 			StorageVersion::new(1).put::<Governance>();
 			crate::SessionStart::<Test>::kill();
 			System::set_block_number(parent);
@@ -242,4 +244,37 @@ fn the_v2_migration_keeps_the_running_session_where_periodic_sessions_had_it() {
 			assert_eq!(crate::SessionStart::<Test>::get(), 7);
 		});
 	}
+}
+
+/// `do_try_state` holds after every test (they end with it), and names the invariant a raw
+/// storage write breaks.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use mbds_primitives::invariants::message_of;
+	fn broken(corrupt: impl FnOnce()) -> &'static str {
+		new_test_ext().into_inner().execute_with(|| {
+			assert_ok!(Governance::do_try_state());
+			corrupt();
+			message_of(&Governance::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let cases: [(&str, &'static str); 3] = [
+		(
+			"governance: the session period is within its bounds",
+			broken(|| SessionPeriod::<Test>::put(0)),
+		),
+		(
+			"governance: the session period is within its bounds",
+			broken(|| SessionPeriod::<Test>::put(MAX + 1)),
+		),
+		(
+			"governance: the current session did not start in the future",
+			broken(|| crate::SessionStart::<Test>::put(System::block_number() + 1)),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+	let message = broken(|| SessionPeriod::<Test>::put(0));
+	assert!(message.contains(&format!("0 blocks, bounds {MIN}..={MAX}")), "{message}");
 }

@@ -548,6 +548,11 @@ pub mod pallet {
 			assert!(!T::FeelessWindow::get().is_zero(), "FeelessWindow must not be zero");
 			assert!(T::MaxKeyLen::get() > 0, "MaxKeyLen must not be zero");
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -710,6 +715,127 @@ pub mod pallet {
 		pub fn keys_of(who: &T::AccountId) -> Option<KeySetOf<T>> {
 			ActiveKeys::<T>::get(who)
 		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Checks the registry's invariants (see [`mbds_primitives::invariants`]); `Err` names the
+	/// first one broken:
+	/// - every participant has an active key set, and every key set belongs to a participant;
+	/// - every participant's identity commitment points back to it ([`IdentityOwner`]), and
+	///   every index entry is such a commitment (so no two participants share one);
+	/// - exactly the suspended participants have a recorded suspender ([`SuspendedBy`]);
+	/// - only doctors await their institution, and a doctor's institution is a registered
+	///   hospital or internet platform;
+	/// - a participant's retired key sets have versions below its active one, oldest first;
+	/// - quota counters ([`FeelessQuota`], [`OnBehalfQuota`]) belong to participants, the
+	///   on-behalf ones to health authorities;
+	/// - every participant holds the `sufficients` reference registration gave its account.
+	///
+	/// Reads every participant and every entry of the registry's maps: for tests and
+	/// `try-runtime`, never called by the runtime itself.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use mbds_primitives::{ensure_invariant, InstitutionKind};
+		let (mut participants, mut suspended) = (0usize, 0usize);
+		for (who, p) in Participants::<T>::iter() {
+			participants += 1;
+			ensure_invariant!(
+				ActiveKeys::<T>::contains_key(&who),
+				"kmc: every participant has active keys",
+				"{who:?} has none"
+			);
+			let owner = IdentityOwner::<T>::get(p.identity);
+			ensure_invariant!(
+				owner.as_ref() == Some(&who),
+				"kmc: a participant's identity commitment points back to it",
+				"{who:?}'s commitment {:?} points to {owner:?}",
+				p.identity
+			);
+			let suspender = SuspendedBy::<T>::get(&who);
+			let is_suspended = p.status == ParticipantStatus::Suspended;
+			suspended += is_suspended as usize;
+			ensure_invariant!(
+				suspender.is_some() == is_suspended,
+				"kmc: exactly the suspended participants have a recorded suspender",
+				"{who:?} is {:?} with suspender {suspender:?}",
+				p.status
+			);
+			ensure_invariant!(
+				p.status != ParticipantStatus::AwaitingInstitution
+					|| matches!(p.role, Role::Doctor { .. }),
+				"kmc: only doctors await their institution",
+				"{who:?} ({:?}) awaits one",
+				p.role
+			);
+			if let Role::Doctor { institution } = &p.role {
+				let employer = Participants::<T>::get(institution).map(|i| i.role);
+				ensure_invariant!(
+					matches!(
+						employer,
+						Some(Role::Institution(
+							InstitutionKind::Hospital | InstitutionKind::InternetPlatform
+						))
+					),
+					"kmc: a doctor's institution is a registered hospital or internet platform",
+					"doctor {who:?} works for {institution:?}, registered as {employer:?}"
+				);
+			}
+			let history = KeyHistory::<T>::get(&who);
+			ensure_invariant!(
+				history.windows(2).all(|w| w[0].version < w[1].version)
+					&& history.last().is_none_or(|r| r.version < p.key_version),
+				"kmc: retired key sets are older than the active one, oldest first",
+				"{who:?}: versions {:?} before active version {}",
+				history.iter().map(|r| r.version).collect::<alloc::vec::Vec<_>>(),
+				p.key_version
+			);
+			ensure_invariant!(
+				frame_system::Pallet::<T>::account(&who).sufficients > 0,
+				"kmc: every participant's account holds a sufficients reference",
+				"{who:?} holds none"
+			);
+		}
+		let keys = ActiveKeys::<T>::iter_keys().count();
+		ensure_invariant!(
+			keys == participants,
+			"kmc: every active key set belongs to a participant",
+			"{keys} key sets for {participants} participants"
+		);
+		let identities = IdentityOwner::<T>::iter_keys().count();
+		ensure_invariant!(
+			identities == participants,
+			"kmc: every identity index entry is a participant's commitment",
+			"{identities} entries for {participants} participants"
+		);
+		let suspenders = SuspendedBy::<T>::iter_keys().count();
+		ensure_invariant!(
+			suspenders == suspended,
+			"kmc: exactly the suspended participants have a recorded suspender",
+			"{suspenders} suspenders for {suspended} suspended participants"
+		);
+		for who in KeyHistory::<T>::iter_keys() {
+			ensure_invariant!(
+				Participants::<T>::contains_key(&who),
+				"kmc: retired key sets belong to participants",
+				"{who:?} is not one"
+			);
+		}
+		for who in FeelessQuota::<T>::iter_keys() {
+			ensure_invariant!(
+				Participants::<T>::contains_key(&who),
+				"kmc: quota counters belong to participants",
+				"{who:?} is not one"
+			);
+		}
+		for who in OnBehalfQuota::<T>::iter_keys() {
+			let role = Participants::<T>::get(&who).map(|p| p.role);
+			ensure_invariant!(
+				role == Some(Role::Institution(InstitutionKind::HealthAuthority)),
+				"kmc: on-behalf quota counters belong to health authorities",
+				"{who:?} is {role:?}"
+			);
+		}
+		Ok(())
 	}
 }
 

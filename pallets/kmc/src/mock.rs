@@ -120,7 +120,7 @@ fn genesis(account: u64, role: mbds_primitives::Role<u64>) -> crate::GenesisPart
 }
 
 /// Genesis: a hospital, one of its doctors, a patient and an insurer, all active.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> TestExt {
 	use mbds_primitives::{InstitutionKind, Role};
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_kmc::GenesisConfig::<Test> {
@@ -135,5 +135,29 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	TestExt(ext)
+}
+
+/// Test externalities that check the invariants ([`Kmc::do_try_state`]) after every
+/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
+/// externalities, for tests that corrupt storage on purpose.
+pub struct TestExt(sp_io::TestExternalities);
+
+impl TestExt {
+	/// Runs `f`, then checks the invariants.
+	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
+		let result = self.0.execute_with(f);
+		self.0
+			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
+				Kmc::do_try_state()?;
+				Ok(())
+			})
+			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
+		result
+	}
+
+	/// The externalities without the checks.
+	pub fn into_inner(self) -> sp_io::TestExternalities {
+		self.0
+	}
 }

@@ -542,7 +542,8 @@ fn a_proxys_records_of_users_signed_requests_do_not_use_up_its_own_quota() {
 #[test]
 fn the_v2_migration_rebuilds_the_identity_index() {
 	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
-	new_test_ext().execute_with(|| {
+	// Ends with a stale index entry on purpose: without the invariant checks.
+	new_test_ext().into_inner().execute_with(|| {
 		StorageVersion::new(1).put::<Kmc>();
 		// A lost entry and a stale one.
 		IdentityOwner::<Test>::remove(identity(PATIENT));
@@ -648,4 +649,85 @@ fn only_the_council_lifts_a_suspension_by_the_council_or_a_safeguard() {
 		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), PATIENT));
 		assert!(Kmc::is_active(&PATIENT));
 	});
+}
+
+/// `do_try_state` holds on the mock's genesis and after the registry's calls, and catches each
+/// kind of corruption of the registry's cross-references, naming the invariant it breaks.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use mbds_primitives::invariants::message_of;
+	// Runs `corrupt` on a registry that passes the checks; the broken invariant's message.
+	fn broken(corrupt: impl FnOnce()) -> &'static str {
+		new_test_ext().into_inner().execute_with(|| {
+			assert_ok!(Kmc::do_try_state());
+			corrupt();
+			message_of(&Kmc::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let cases: [(&str, &'static str); 11] = [
+		(
+			"kmc: a participant's identity commitment points back to it",
+			broken(|| IdentityOwner::<Test>::remove(identity(PATIENT))),
+		),
+		(
+			"kmc: every identity index entry is a participant's commitment",
+			broken(|| IdentityOwner::<Test>::insert(identity(NEWCOMER), PATIENT)),
+		),
+		("kmc: every participant has active keys", broken(|| ActiveKeys::<Test>::remove(DOCTOR))),
+		(
+			"kmc: every active key set belongs to a participant",
+			broken(|| ActiveKeys::<Test>::insert(NEWCOMER, keys(9))),
+		),
+		(
+			"kmc: exactly the suspended participants have a recorded suspender",
+			broken(|| {
+				Participants::<Test>::mutate(PATIENT, |p| {
+					p.as_mut().unwrap().status = ParticipantStatus::Suspended
+				})
+			}),
+		),
+		(
+			"kmc: exactly the suspended participants have a recorded suspender",
+			broken(|| SuspendedBy::<Test>::insert(HOSPITAL, Suspender::Council)),
+		),
+		(
+			"kmc: a doctor's institution is a registered hospital or internet platform",
+			broken(|| {
+				Participants::<Test>::mutate(DOCTOR, |p| {
+					p.as_mut().unwrap().role = Role::Doctor { institution: INSURER }
+				})
+			}),
+		),
+		(
+			"kmc: only doctors await their institution",
+			broken(|| {
+				Participants::<Test>::mutate(PATIENT, |p| {
+					p.as_mut().unwrap().status = ParticipantStatus::AwaitingInstitution
+				})
+			}),
+		),
+		(
+			"kmc: retired key sets are older than the active one, oldest first",
+			broken(|| {
+				assert_ok!(Kmc::rotate_own_keys(RuntimeOrigin::signed(PATIENT), keys(77)));
+				Participants::<Test>::mutate(PATIENT, |p| p.as_mut().unwrap().key_version = 0);
+			}),
+		),
+		(
+			"kmc: quota counters belong to participants",
+			broken(|| Kmc::note_feeless(&NEWCOMER, QuotaKind::Own)),
+		),
+		(
+			"kmc: every participant's account holds a sufficients reference",
+			broken(|| {
+				System::dec_sufficients(&PATIENT);
+			}),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+	// The detail names the item: here the patient whose commitment lost its entry.
+	let message = broken(|| IdentityOwner::<Test>::remove(identity(PATIENT)));
+	assert!(message.contains(&format!("{PATIENT}'s commitment")), "{message}");
 }

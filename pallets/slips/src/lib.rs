@@ -483,6 +483,11 @@ pub mod pallet {
 				"a batch must hold at least one slip's items"
 			);
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::call]
@@ -934,6 +939,273 @@ pub mod pallet {
 		pub fn batch(batch: BatchId) -> Option<BatchInfo<BlockNumberFor<T>>> {
 			Batches::<T>::get(batch)
 		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Checks the ledger's invariants (see [`mbds_primitives::invariants`]); `Err` names the
+	/// first one broken:
+	/// - slip ids are below [`NextSlipId`]; a slip scheduled to expire is a known id;
+	/// - every pending slip is in its patient's pending index ([`PendingSlips`]) with its
+	///   doctor and its position in the patient's list, and in the expiry queue of the block
+	///   its period ends at; every index entry is such a slip, once, in submission order; the
+	///   index respects the per-(doctor, patient) bound;
+	/// - every slip is at exactly one position of its patient's list ([`PatientSlipAt`]), below
+	///   the patient's [`PatientSlipCount`], and every position names a slip of that patient;
+	/// - batches are numbered without gaps: the closed ones ([`Batches`]) and the open one
+	///   ([`CurrentBatch`], the newest) are exactly the ids below [`NextBatchId`]; the open
+	///   batch has items and its leaf hashes ([`OpenLeaves`]) are its items' hashes; a closed
+	///   batch's root is the Merkle root over its items;
+	/// - every summary item ([`BatchItems`]) is at an index below its batch's item count, and
+	///   belongs to a slip confirmed into that batch, with the slip's patient, record hash and
+	///   categories; a confirmed slip has one item per encrypted keyword;
+	/// - this chain's institution, if set, is a registered institution.
+	///
+	/// Reads the whole ledger and every batch item: for tests and `try-runtime`, never called
+	/// by the runtime itself.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::{BTreeMap, BTreeSet};
+		use mbds_primitives::ensure_invariant;
+
+		let next_slip = NextSlipId::<T>::get();
+		let next_batch = NextBatchId::<T>::get();
+		// Slips by status: pending ones and their doctor, confirmed ones and their batch.
+		let (mut slips, mut pending) = (0usize, 0usize);
+		let mut confirmed: BTreeMap<SlipId, (BatchId, u32)> = BTreeMap::new();
+		for (id, slip) in Ledger::<T>::iter() {
+			slips += 1;
+			ensure_invariant!(
+				id < next_slip,
+				"slips: slip ids are below the next slip id",
+				"slip {id}, next id {next_slip}"
+			);
+			match slip.status {
+				SlipStatus::Pending { expires_at } => {
+					pending += 1;
+					let index = PendingSlips::<T>::get(&slip.patient);
+					let entry = index.iter().find(|p| p.slip_id == id);
+					ensure_invariant!(
+						entry.is_some_and(|p| p.doctor == slip.doctor),
+						"slips: every pending slip is in its patient's pending index",
+						"slip {id} of {:?} by {:?}: entry {entry:?}",
+						slip.patient,
+						slip.doctor
+					);
+					let position = entry.map_or(u32::MAX, |p| p.position);
+					let at = PatientSlipAt::<T>::get(&slip.patient, position);
+					ensure_invariant!(
+						at == Some(id),
+						"slips: a pending slip's index entry names its position in the patient's list",
+						"slip {id} of {:?}: position {position} holds {at:?}",
+						slip.patient
+					);
+					ensure_invariant!(
+						ExpiryQueue::<T>::get(expires_at).contains(&id),
+						"slips: every pending slip is in the expiry queue of the block its period ends at",
+						"slip {id} expiring at {expires_at:?}"
+					);
+				}
+				SlipStatus::Confirmed { batch, .. } => {
+					ensure_invariant!(
+						batch < next_batch,
+						"slips: a confirmed slip's batch exists",
+						"slip {id} in batch {batch}, next batch id {next_batch}"
+					);
+					confirmed.insert(id, (batch, slip.encrypted_keywords.len() as u32));
+				}
+				// Rejected, and expired slips of older versions (no longer stored).
+				SlipStatus::Rejected { .. } | SlipStatus::Expired { .. } => {}
+			}
+		}
+
+		let mut indexed = 0usize;
+		for (patient, index) in PendingSlips::<T>::iter() {
+			ensure_invariant!(
+				!index.is_empty(),
+				"slips: no patient has an empty pending index",
+				"{patient:?}"
+			);
+			ensure_invariant!(
+				index.windows(2).all(|w| w[0].position < w[1].position),
+				"slips: a pending index is in submission order, without duplicates",
+				"{patient:?}: positions {:?}",
+				index.iter().map(|p| p.position).collect::<Vec<_>>()
+			);
+			let mut per_doctor: BTreeMap<&T::AccountId, u32> = BTreeMap::new();
+			for entry in index.iter() {
+				indexed += 1;
+				let slip = Ledger::<T>::get(entry.slip_id);
+				ensure_invariant!(
+					slip.as_ref().is_some_and(|s| s.patient == patient
+						&& s.doctor == entry.doctor
+						&& matches!(s.status, SlipStatus::Pending { .. })),
+					"slips: a pending index entry is a pending slip of that patient and doctor",
+					"{patient:?}: entry {entry:?}, slip {:?}",
+					slip.map(|s| (s.patient, s.doctor, s.status))
+				);
+				*per_doctor.entry(&entry.doctor).or_default() += 1;
+			}
+			let worst = per_doctor.iter().max_by_key(|(_, n)| **n);
+			ensure_invariant!(
+				worst.is_none_or(|(_, n)| *n <= T::MaxPendingPerDoctorPatient::get()),
+				"slips: a doctor has at most MaxPendingPerDoctorPatient pending slips about a patient",
+				"{patient:?}: {worst:?}"
+			);
+		}
+		ensure_invariant!(
+			indexed == pending,
+			"slips: every pending index entry is a pending slip, once",
+			"{indexed} entries for {pending} pending slips"
+		);
+
+		let mut listed: BTreeSet<SlipId> = BTreeSet::new();
+		for (patient, position, id) in PatientSlipAt::<T>::iter() {
+			let count = PatientSlipCount::<T>::get(&patient);
+			ensure_invariant!(
+				position < count,
+				"slips: positions in a patient's list are below the patient's slip count",
+				"{patient:?}: position {position}, count {count}"
+			);
+			let owner = Ledger::<T>::get(id).map(|s| s.patient);
+			ensure_invariant!(
+				owner.as_ref() == Some(&patient),
+				"slips: every position in a patient's list names a slip of that patient",
+				"{patient:?} position {position}: slip {id} of {owner:?}"
+			);
+			ensure_invariant!(
+				listed.insert(id),
+				"slips: a slip is at one position of its patient's list",
+				"slip {id} is at several"
+			);
+		}
+		ensure_invariant!(
+			listed.len() == slips,
+			"slips: every slip is at a position of its patient's list",
+			"{} listed of {slips} slips",
+			listed.len()
+		);
+
+		for (at, queue) in ExpiryQueue::<T>::iter() {
+			ensure_invariant!(
+				queue.iter().all(|id| *id < next_slip),
+				"slips: the expiry queue names known slip ids",
+				"block {at:?}: {:?}, next id {next_slip}",
+				queue.into_inner()
+			);
+		}
+
+		// Batches: ids below `NextBatchId`, the open one the newest.
+		let current = CurrentBatch::<T>::get();
+		let mut item_counts: BTreeMap<BatchId, u32> = BTreeMap::new();
+		let mut closed = 0u64;
+		for (id, info) in Batches::<T>::iter() {
+			closed += 1;
+			ensure_invariant!(
+				id < next_batch && current.as_ref().is_none_or(|c| c.id != id),
+				"slips: closed batches are below the next batch id and not the open one",
+				"batch {id}, next id {next_batch}, open {:?}",
+				current.as_ref().map(|c| c.id)
+			);
+			let items: Vec<_> = (0..info.item_count).map(|i| BatchItems::<T>::get(id, i)).collect();
+			ensure_invariant!(
+				items.iter().all(Option::is_some),
+				"slips: a closed batch has all its items",
+				"batch {id} of {} items misses some",
+				info.item_count
+			);
+			let root = binary_merkle_tree::merkle_root_raw::<BlakeTwo256, _>(
+				items.iter().flatten().map(|item| BlakeTwo256::hash(&item.encode())),
+			);
+			ensure_invariant!(
+				root == info.root,
+				"slips: a closed batch's root is the Merkle root over its items",
+				"batch {id}: root {:?}, items give {root:?}",
+				info.root
+			);
+			item_counts.insert(id, info.item_count);
+		}
+		match &current {
+			Some(open) => {
+				ensure_invariant!(
+					open.id.saturating_add(1) == next_batch && open.item_count > 0,
+					"slips: the open batch is the newest and has items",
+					"open batch {} with {} items, next id {next_batch}",
+					open.id,
+					open.item_count
+				);
+				let leaves = OpenLeaves::<T>::get();
+				let hashes: Vec<Option<H256>> = (0..open.item_count)
+					.map(|i| {
+						BatchItems::<T>::get(open.id, i)
+							.map(|item| BlakeTwo256::hash(&item.encode()))
+					})
+					.collect();
+				ensure_invariant!(
+					leaves.len() == hashes.len()
+						&& leaves.iter().zip(&hashes).all(|(leaf, hash)| Some(*leaf) == *hash),
+					"slips: the open batch's leaf hashes are its items' hashes",
+					"batch {}: {} leaves for {} items",
+					open.id,
+					leaves.len(),
+					open.item_count
+				);
+				item_counts.insert(open.id, open.item_count);
+			}
+			None => {
+				let leaves = OpenLeaves::<T>::decode_len().unwrap_or(0);
+				ensure_invariant!(
+					leaves == 0,
+					"slips: no leaf hashes without an open batch",
+					"{leaves} leaves"
+				);
+			}
+		}
+		let batches = closed + current.is_some() as u64;
+		ensure_invariant!(
+			batches == next_batch,
+			"slips: batches are numbered from 0 without gaps",
+			"{closed} closed and {} open batches, next id {next_batch}",
+			current.is_some() as u8
+		);
+
+		let mut items_of: BTreeMap<SlipId, u32> = BTreeMap::new();
+		for (batch, index, item) in BatchItems::<T>::iter() {
+			let count = item_counts.get(&batch).copied();
+			ensure_invariant!(
+				count.is_some_and(|n| index < n),
+				"slips: every summary item is within its batch",
+				"item {index} of batch {batch} (item count {count:?})"
+			);
+			let slip = Ledger::<T>::get(item.slip_id);
+			ensure_invariant!(
+				slip.as_ref().is_some_and(|s| s.status_batch() == Some(batch)
+					&& s.patient == item.patient
+					&& s.record_hash == item.record_hash
+					&& s.categories == item.categories),
+				"slips: a summary item belongs to a slip confirmed into its batch, with its patient, record and categories",
+				"item {index} of batch {batch} for slip {}",
+				item.slip_id
+			);
+			*items_of.entry(item.slip_id).or_default() += 1;
+		}
+		for (id, (batch, keywords)) in confirmed {
+			let items = items_of.get(&id).copied().unwrap_or(0);
+			ensure_invariant!(
+				items == keywords,
+				"slips: a confirmed slip has one summary item per encrypted keyword",
+				"slip {id} in batch {batch}: {items} items, {keywords} keywords"
+			);
+		}
+
+		if let Some(institution) = Institution::<T>::get() {
+			let role = T::Participants::role_of(&institution);
+			ensure_invariant!(
+				matches!(role, Some(Role::Institution(_))),
+				"slips: this chain's institution is a registered institution",
+				"{institution:?} is {role:?}"
+			);
+		}
+		Ok(())
 	}
 }
 

@@ -152,7 +152,7 @@ fn participant(account: u64, role: Role<u64>) -> pallet_kmc::GenesisParticipant<
 
 /// Genesis: two hospitals with a doctor each, two patients, a suspended doctor of `HOSPITAL`;
 /// this chain belongs to `HOSPITAL`. Block 1, time `START_MS`.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> TestExt {
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_kmc::GenesisConfig::<Test> {
 		participants: vec![
@@ -181,7 +181,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 			<Kmc as mbds_primitives::SuspendParticipant<u64>>::suspend(&SUSPENDED_DOCTOR).is_ok()
 		);
 	});
-	ext
+	TestExt(ext)
 }
 
 /// Advances to block `n` (running `on_initialize`), with chain time 6 s per block.
@@ -211,4 +211,29 @@ pub fn visit_at(patient: u64, institution: u64, issued_at: u64) -> crate::VisitP
 /// `patient`'s visit proof for `HOSPITAL`, issued now.
 pub fn visit(patient: u64) -> crate::VisitProofOf<Test> {
 	visit_at(patient, HOSPITAL, NowMs::get())
+}
+
+/// Test externalities that check the invariants ([`Kmc::do_try_state`], [`Slips::do_try_state`]) after every
+/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
+/// externalities, for tests that corrupt storage on purpose.
+pub struct TestExt(sp_io::TestExternalities);
+
+impl TestExt {
+	/// Runs `f`, then checks the invariants.
+	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
+		let result = self.0.execute_with(f);
+		self.0
+			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
+				Kmc::do_try_state()?;
+				Slips::do_try_state()?;
+				Ok(())
+			})
+			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
+		result
+	}
+
+	/// The externalities without the checks.
+	pub fn into_inner(self) -> sp_io::TestExternalities {
+		self.0
+	}
 }

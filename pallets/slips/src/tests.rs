@@ -872,7 +872,8 @@ fn a_spamming_doctor_cannot_bury_the_patients_real_slips() {
 
 #[test]
 fn patient_slips_is_capped_per_call_and_pages_cover_every_position() {
-	new_test_ext().execute_with(|| {
+	// Fills a patient's list with copies of one slip: without the invariant checks.
+	new_test_ext().into_inner().execute_with(|| {
 		let ids: Vec<SlipId> = (0..4).map(|i| submit(1, i)).collect();
 		// Positions, not slips: a slip removed by expiry leaves a gap a page skips.
 		run_to_block(1 + PENDING);
@@ -912,4 +913,114 @@ fn a_suspended_institutions_doctors_cannot_submit_slips_for_it() {
 		assert_ok!(Kmc::reinstate(RuntimeOrigin::root(), HOSPITAL));
 		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)));
 	});
+}
+
+/// A ledger with a slip of every kind: confirmed into a closed batch (`closed`), confirmed into
+/// the open batch (`open`), rejected, and pending.
+struct EveryKind {
+	closed: SlipId,
+	open: SlipId,
+	pending: SlipId,
+}
+
+fn ledger_with_every_kind_of_slip() -> EveryKind {
+	let closed = submit(2, 1);
+	confirm(closed);
+	run_to_block(1 + BATCH_BLOCKS);
+	assert!(Batches::<Test>::contains_key(0), "batch 0 closed");
+	let open = submit(1, 2);
+	confirm(open);
+	let rejected = submit(1, 3);
+	assert_ok!(Slips::reject_slip(
+		RuntimeOrigin::signed(PATIENT),
+		rejected,
+		RejectReason::Duplicate
+	));
+	let pending = submit(1, 4);
+	EveryKind { closed, open, pending }
+}
+
+/// `do_try_state` holds through a slip's whole life (every test ends with it), and catches each
+/// kind of corruption of the ledger's indices, counters and batches, naming the invariant.
+#[test]
+fn try_state_names_each_broken_invariant() {
+	use mbds_primitives::invariants::message_of;
+	// Runs `corrupt` on a ledger with every kind of slip; the broken invariant's message.
+	fn broken(corrupt: impl FnOnce(EveryKind)) -> &'static str {
+		new_test_ext().into_inner().execute_with(|| {
+			let slips = ledger_with_every_kind_of_slip();
+			assert_ok!(Slips::do_try_state());
+			corrupt(slips);
+			message_of(&Slips::do_try_state().expect_err("the corruption is caught"))
+		})
+	}
+	let cases: [(&str, &'static str); 11] = [
+		(
+			"slips: every pending slip is in its patient's pending index",
+			broken(|_| PendingSlips::<Test>::remove(PATIENT)),
+		),
+		(
+			"slips: a pending index entry is a pending slip of that patient and doctor",
+			broken(|s| {
+				PendingSlips::<Test>::mutate(PATIENT, |index| {
+					index
+						.try_insert(0, PendingSlip { slip_id: s.open, doctor: DOCTOR, position: 0 })
+						.unwrap()
+				})
+			}),
+		),
+		(
+			"slips: every pending slip is in the expiry queue of the block its period ends at",
+			broken(|s| {
+				let Some(SlipStatus::Pending { expires_at }) =
+					Ledger::<Test>::get(s.pending).map(|slip| slip.status)
+				else {
+					panic!("slip {} is pending", s.pending)
+				};
+				ExpiryQueue::<Test>::remove(expires_at)
+			}),
+		),
+		(
+			"slips: every slip is at a position of its patient's list",
+			broken(|_| PatientSlipAt::<Test>::remove(PATIENT, 0)),
+		),
+		(
+			"slips: a slip is at one position of its patient's list",
+			broken(|s| PatientSlipAt::<Test>::insert(PATIENT, 1, s.closed)),
+		),
+		(
+			"slips: a closed batch's root is the Merkle root over its items",
+			broken(|_| Batches::<Test>::mutate(0, |b| b.as_mut().unwrap().root = H256::zero())),
+		),
+		(
+			"slips: a closed batch has all its items",
+			broken(|_| BatchItems::<Test>::remove(0, 1)),
+		),
+		(
+			"slips: the open batch's leaf hashes are its items' hashes",
+			broken(|_| OpenLeaves::<Test>::put(BoundedVec::truncate_from(vec![H256::zero()]))),
+		),
+		(
+			"slips: the open batch is the newest and has items",
+			broken(|_| NextBatchId::<Test>::put(5)),
+		),
+		(
+			"slips: a summary item belongs to a slip confirmed into its batch, with its patient, record and categories",
+			broken(|s| {
+				Ledger::<Test>::mutate(s.open, |slip| {
+					slip.as_mut().unwrap().status = SlipStatus::Confirmed { at: 1, batch: 0 }
+				})
+			}),
+		),
+		(
+			"slips: this chain's institution is a registered institution",
+			broken(|_| Institution::<Test>::put(PATIENT)),
+		),
+	];
+	for (invariant, message) in cases {
+		assert!(message.starts_with(invariant), "expected {invariant:?}, got {message:?}");
+	}
+	// The detail names the item: here the pending slip missing from the index.
+	let message = broken(|_| PendingSlips::<Test>::remove(PATIENT));
+	assert!(message.contains("slip 3 of 3 by 2"), "{message}");
 }

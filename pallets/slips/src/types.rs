@@ -166,6 +166,24 @@ pub struct Slip<
 	pub status: SlipStatus<BlockNumber>,
 }
 
+impl<
+		AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+		BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+		MaxContentLen: Get<u32>,
+		MaxKeywords: Get<u32>,
+		MaxKeywordLen: Get<u32>,
+		MaxAddressLen: Get<u32>,
+	> Slip<AccountId, BlockNumber, MaxContentLen, MaxKeywords, MaxKeywordLen, MaxAddressLen>
+{
+	/// The batch holding the slip's summary items, if it is confirmed.
+	pub fn status_batch(&self) -> Option<BatchId> {
+		match self.status {
+			SlipStatus::Confirmed { batch, .. } => Some(batch),
+			_ => None,
+		}
+	}
+}
+
 /// One summary item handed to the consortium chain (the paper's Fig. 4 item): one per
 /// confirmed slip and encrypted keyword, so that a keyword trapdoor matches exactly one item.
 ///
