@@ -1370,8 +1370,9 @@ impl Journey {
 		};
 		let read_via = via(&read);
 
-		self.procs[i] =
-			Proc::start("ha-1", "mbds-proxy", &args, log.with_extension("restarted.log"))?;
+		let restarted = log.with_extension("restarted.log");
+		self.procs[i] = Proc::start("ha-1", "mbds-proxy", &args, restarted.clone())?;
+		self.proxy_runs[0].1 = restarted;
 		let url = self.proxies[0].clone();
 		let start = Instant::now();
 		while crate::adversary::health_secs(&url).is_err() {

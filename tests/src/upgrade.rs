@@ -145,16 +145,19 @@ pub fn try_runtime_upgrade(
 }
 
 /// `state` as a chain on spec 104 held it, before `pallet-governance`'s storage version 2:
-/// version 1 and no `SessionStart`. The production upgrade from spec 104 runs
+/// version 1 and no `SessionStart`; and before `pallet-kmc` recorded who suspended a
+/// participant: no `SuspendedBy`. The production upgrade from spec 104 runs
 /// `RecordSessionStart` over such a state; a chain started on spec 105 never does.
 pub fn as_spec_104(state: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-	let key = |item: &[u8]| {
-		[sp_io::hashing::twox_128(b"Governance"), sp_io::hashing::twox_128(item)].concat()
+	let key = |pallet: &[u8], item: &[u8]| {
+		[sp_io::hashing::twox_128(pallet), sp_io::hashing::twox_128(item)].concat()
 	};
-	let (start, version) = (key(b"SessionStart"), key(b":__STORAGE_VERSION__:"));
+	let (start, version) =
+		(key(b"Governance", b"SessionStart"), key(b"Governance", b":__STORAGE_VERSION__:"));
+	let suspenders = key(b"Kmc", b"SuspendedBy");
 	state
 		.iter()
-		.filter(|(k, _)| *k != start)
+		.filter(|(k, _)| *k != start && !k.starts_with(&suspenders))
 		.map(
 			|(k, v)| {
 				if *k == version {

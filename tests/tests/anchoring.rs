@@ -4,9 +4,10 @@
 //! mid-way. Then, while the doctor keeps writing slips and the patient keeps confirming them,
 //! the hospital's council upgrades its runtime to the rehearsal build of this tree
 //! (`spec_version` + 1 and a real storage migration, `scripts/build-upgrade-wasm.sh`), after
-//! the try-runtime build ran that migration over the live node's state; then the consortium's
-//! council upgrades the consortium the same way. The relayer started before both upgrades and
-//! the CLI keep working. The anchored items must equal the confirmed slips' items exactly: no
+//! the try-runtime build ran that migration and every pallet's invariants over the live
+//! node's state (as it is and as spec 104 held it); then the consortium's council upgrades
+//! the consortium the same way, after the same checks over its state. The relayer started
+//! before both upgrades and the CLI keep working. The anchored items must equal the confirmed slips' items exactly: no
 //! gap, no duplicate. Prints the anchoring latency (slip confirmation final on the hospital
 //! chain -> item on the consortium) and the upgrade figures (blocks from enactment to the new
 //! version on every node, the longest pause in finality).
@@ -278,6 +279,24 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_
 	let _relayer = RelayerProcess::start(&c_url, &h_url, &dir.join("relayer-2.log"), None);
 	let wave3 = confirmed_slips(&h, (institution, doctor, patient), 2, 3);
 
+	// A patient the KMC operator suspended: the state the try-runtime checks read holds one
+	// (and, as spec 104 held it, without a recorded suspender).
+	let suspended = Keyring::Two;
+	h.submit_all(
+		vec![
+			mbds_tests::client::register(suspended, mbds_primitives::Role::Patient, 42),
+			RuntimeCall::Kmc(pallet_kmc::Call::suspend { who: suspended.to_account_id() }),
+		],
+		&Keyring::Alice.pair(),
+		WAIT,
+	)
+	.unwrap();
+	h.wait("the suspension is final", WAIT, |c| {
+		let key = pallet_kmc::SuspendedBy::<Runtime>::hashed_key_for(suspended.to_account_id());
+		Ok(c.storage_at::<pallet_kmc::Suspender>(&key, Some(c.finalized_head()?))?.is_some())
+	})
+	.unwrap();
+
 	// The upgrades. First the try-runtime build runs the rehearsal's migrations over a copy
 	// of the hospital node's state, with every check.
 	let head = h.finalized_head().unwrap();
@@ -349,6 +368,17 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_
 	assert_eq!((again.nonce, again.spec), (held.nonce, held.spec + 1));
 	h.wait_included(&again, WAIT).expect("the copy signed for the new version is included");
 	std::thread::sleep(Duration::from_secs(10));
+	// The consortium's state (registered chains, anchored summaries, credit scores) through
+	// the same try-runtime checks before its upgrade: every pallet's invariants over it.
+	let c_state = upgrade::snapshot(&c, c.finalized_head().unwrap()).unwrap();
+	let c_report = upgrade::try_runtime_upgrade(&rehearsal_try, c_state)
+		.unwrap_or_else(|e| panic!("try-runtime over the consortium's state: {e}"));
+	let try_runtime = format!(
+		"{try_runtime}; over the consortium's state ({} storage pairs) in {:.2} s",
+		c_report.pairs,
+		c_report.took.as_secs_f64()
+	);
+	println!("{try_runtime}");
 	let consortium_nodes: Vec<Client> = consortium.nodes.iter().map(|n| n.client()).collect();
 	let c_figures = upgrade_chain("consortium", &c, &consortium_nodes, &rehearsal, &council);
 	println!("{c_figures}");

@@ -56,8 +56,9 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	assert_eq!(report.records.len(), 3);
 	assert!(report.records[0] != report.records[1] && report.records[1] != report.records[2]);
 	// Shared reads: A's doctor read P's (twice); B's read P's and A's; P's read P's and A's
-	// (B's is outside its grant's categories); X read P's under the institution grant; each
-	// decrypted to exactly the original FHIR JSON.
+	// (B's is outside its grant's categories); X read P's under the institution grant (three
+	// times: then with proxy 1 killed mid-request, then through it restarted); each decrypted
+	// to exactly the original FHIR JSON.
 	let reads: Vec<(&str, &str)> =
 		report.reads.iter().map(|(who, rec, _)| (who.as_str(), rec.as_str())).collect();
 	let (p, a, b) = (&report.records[0], &report.records[1], &report.records[2]);
@@ -71,6 +72,9 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 			("doc-b", a.as_str()),
 			("doc-p", p.as_str()),
 			("doc-p", a.as_str()),
+			("doc-x", p.as_str()),
+			// again while proxy 1 was killed -9 mid-request, and through it after its restart
+			("doc-x", p.as_str()),
 			("doc-x", p.as_str()),
 		]
 	);

@@ -1071,9 +1071,9 @@ pub mod pallet {
 					ensure_invariant!(
 						known
 							.as_ref()
-							.is_some_and(|list| *list.as_slice() == [UNCOVERABLE_CATEGORY]
+							.is_some_and(|list| list.contains(&UNCOVERABLE_CATEGORY)
 								|| item.categories.iter().all(|c| list.binary_search(c).is_ok())),
-						"anchor: an anchored record's categories include its items' categories",
+						"anchor: an anchored record's categories include its items' categories (or mark it uncoverable)",
 						"slip {id}: record {:?} of {:?}: item {:?}, recorded {known:?}",
 						item.record_hash,
 						item.patient,

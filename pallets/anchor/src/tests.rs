@@ -419,6 +419,49 @@ fn a_record_anchored_again_can_only_narrow_its_category_scope() {
 	});
 }
 
+/// A record named again until its categories no longer fit is marked uncoverable (no category
+/// grant covers it); categories of later items may join the marker, which stays, and the
+/// pallet's invariants hold throughout (`new_test_ext` checks them after the test).
+#[test]
+fn a_record_whose_categories_overflow_stays_uncoverable() {
+	use mbds_primitives::consent::{MAX_SCOPE_CATEGORIES, UNCOVERABLE_CATEGORY};
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		let mut full = item(HOSPITAL, PATIENT, 1, 1);
+		full.categories = BoundedVec::truncate_from((1..=MAX_SCOPE_CATEGORIES).collect());
+		let hash = full.record_hash;
+		// Another slip naming the record: two keywords, one new category each.
+		let later = |keyword: u8, category: u32| {
+			let mut i = item(HOSPITAL, PATIENT, keyword, 2);
+			i.record_hash = hash;
+			i.categories = BoundedVec::truncate_from(vec![category]);
+			i
+		};
+		let second = vec![later(2, 1_000), later(3, 1_001)];
+		let state = private_state(&[
+			(0, batch_record(HOSPITAL, &[full.clone()])),
+			(1, batch_record(HOSPITAL, &second)),
+		]);
+		let header = header(5, state_root(&state));
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			vec![full],
+			batch_proof(&state, 0)
+		));
+		assert_ok!(submit(HOSPITAL, &header, None, 1, second, batch_proof(&state, 1)));
+		let known = <Anchor as RecordRegistry<u64>>::categories(&PATIENT, &hash).unwrap();
+		assert!(known.contains(&UNCOVERABLE_CATEGORY), "{known:?}");
+		let scope = mbds_primitives::consent::GrantScope::Categories(BoundedVec::truncate_from(
+			(1..=MAX_SCOPE_CATEGORIES).collect(),
+		));
+		assert!(!scope.covers(&mbds_primitives::consent::AccessTarget::Categories(known)));
+		assert_ok!(Anchor::do_try_state());
+	});
+}
+
 #[test]
 fn the_next_batch_is_anchored_against_an_imported_header_without_justification() {
 	new_test_ext().execute_with(|| {

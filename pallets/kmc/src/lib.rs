@@ -724,7 +724,8 @@ impl<T: Config> Pallet<T> {
 	/// - every participant has an active key set, and every key set belongs to a participant;
 	/// - every participant's identity commitment points back to it ([`IdentityOwner`]), and
 	///   every index entry is such a commitment (so no two participants share one);
-	/// - exactly the suspended participants have a recorded suspender ([`SuspendedBy`]);
+	/// - only suspended participants have a recorded suspender ([`SuspendedBy`]; one suspended
+	///   before spec 105 has none);
 	/// - only doctors await their institution, and a doctor's institution is a registered
 	///   hospital or internet platform;
 	/// - a participant's retired key sets have versions below its active one, oldest first;
@@ -751,12 +752,15 @@ impl<T: Config> Pallet<T> {
 				"{who:?}'s commitment {:?} points to {owner:?}",
 				p.identity
 			);
+			// A suspender is recorded only for a suspended participant. A suspended
+			// participant may have none: suspensions made before `SuspendedBy` existed (spec
+			// 104) are lifted as an operator's are (see `reinstate`).
 			let suspender = SuspendedBy::<T>::get(&who);
 			let is_suspended = p.status == ParticipantStatus::Suspended;
-			suspended += is_suspended as usize;
+			suspended += suspender.is_some() as usize;
 			ensure_invariant!(
-				suspender.is_some() == is_suspended,
-				"kmc: exactly the suspended participants have a recorded suspender",
+				suspender.is_none() || is_suspended,
+				"kmc: only suspended participants have a recorded suspender",
 				"{who:?} is {:?} with suspender {suspender:?}",
 				p.status
 			);
@@ -810,8 +814,8 @@ impl<T: Config> Pallet<T> {
 		let suspenders = SuspendedBy::<T>::iter_keys().count();
 		ensure_invariant!(
 			suspenders == suspended,
-			"kmc: exactly the suspended participants have a recorded suspender",
-			"{suspenders} suspenders for {suspended} suspended participants"
+			"kmc: only suspended participants have a recorded suspender",
+			"{suspenders} suspenders, {suspended} of them of suspended participants"
 		);
 		for who in KeyHistory::<T>::iter_keys() {
 			ensure_invariant!(
