@@ -30,7 +30,7 @@ say "rust toolchain: $(rustup show active-toolchain 2>/dev/null | head -1)"
 rustup target list --installed | grep -q wasm32v1-none || { say "adding wasm32v1-none target"; rustup target add wasm32v1-none; }
 rustup component list --installed | grep -q rust-src || { say "adding rust-src"; rustup component add rust-src; }
 
-# Test-only tools (S3-protocol server for the storage tests).
+# Test-only tools (the S3-protocol server of the storage tests, zombienet).
 if [ "${1:-}" = "--test" ] && [ -x scripts/setup-test-deps.sh ]; then
     scripts/setup-test-deps.sh
 fi

@@ -52,3 +52,35 @@ pub fn message_of(error: &TryRuntimeError) -> &'static str {
 		_ => "",
 	}
 }
+
+/// Test externalities that run `check` (the pallets' `do_try_state`) after every
+/// `execute_with`, so every test of a pallet's mock ends with its invariants checked; panics
+/// naming the broken one. [`CheckedExternalities::into_inner`] gives the plain externalities,
+/// for tests that corrupt storage on purpose.
+#[cfg(feature = "std")]
+pub struct CheckedExternalities {
+	ext: sp_io::TestExternalities,
+	check: fn() -> Result<(), TryRuntimeError>,
+}
+
+#[cfg(feature = "std")]
+impl CheckedExternalities {
+	/// `ext`, checked by `check` after every `execute_with`.
+	pub fn new(ext: sp_io::TestExternalities, check: fn() -> Result<(), TryRuntimeError>) -> Self {
+		Self { ext, check }
+	}
+
+	/// Runs `f`, then checks the invariants.
+	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
+		let result = self.ext.execute_with(f);
+		self.ext
+			.execute_with(self.check)
+			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
+		result
+	}
+
+	/// The externalities without the checks.
+	pub fn into_inner(self) -> sp_io::TestExternalities {
+		self.ext
+	}
+}

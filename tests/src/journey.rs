@@ -1234,17 +1234,7 @@ impl Journey {
 		self.note_read("doc-x", &rec_p, &r, &mut report);
 		if self.adversarial {
 			self.say("  (adversary: proxy 2 restarts from its state folder; the patient delivers its kept fragment)");
-			let (args, log, i) = self.proxy_runs[1].clone();
-			let log = log.with_extension("restarted.log");
-			self.procs[i] = Proc::start("ha-2", "mbds-proxy", &args, log)?;
-			let url = self.proxies[1].clone();
-			let start = Instant::now();
-			while crate::adversary::health_secs(&url).is_err() {
-				if start.elapsed() > Duration::from_secs(30) {
-					return Err(format!("proxy 2 did not come back at {url}"));
-				}
-				std::thread::sleep(Duration::from_millis(200));
-			}
+			self.restart_proxy(1)?;
 			let (pk, c) = (self.keys("patient"), self.c());
 			report.retry_after_restart =
 				self.must(&["consent", "retry", "--keys", &pk, "--consortium", &c])?;
@@ -1290,6 +1280,25 @@ impl Journey {
 		Ok(report)
 	}
 
+	/// Starts proxy `n` (0-based) again after it was killed, from its state folder, its log
+	/// going to `<log>.restarted.log`; returns once it answers its health check (30 s at most).
+	fn restart_proxy(&mut self, n: usize) -> Result<(), String> {
+		let (args, log, i) = self.proxy_runs[n].clone();
+		let restarted = log.with_extension("restarted.log");
+		self.procs[i] =
+			Proc::start(&format!("ha-{}", n + 1), "mbds-proxy", &args, restarted.clone())?;
+		self.proxy_runs[n].1 = restarted;
+		let url = self.proxies[n].clone();
+		let start = Instant::now();
+		while crate::adversary::health_secs(&url).is_err() {
+			if start.elapsed() > Duration::from_secs(30) {
+				return Err(format!("proxy {} did not come back at {url}", n + 1));
+			}
+			std::thread::sleep(Duration::from_millis(200));
+		}
+		Ok(())
+	}
+
 	/// Issue 16's proxy crash: doctor X reads P's record through the three proxies, and proxy
 	/// 1 is killed -9 the moment it has submitted its record of the access (its log says so),
 	/// while it waits for that record to be final, before it re-encrypts anything. X's client
@@ -1322,7 +1331,7 @@ impl Journey {
 			per_actor
 		};
 		let before = allowed_x(&self.must(&["audit", "--keys", &pk, "--consortium", &c])?);
-		let (args, log, i) = self.proxy_runs[0].clone();
+		let (_, log, i) = self.proxy_runs[0].clone();
 		let submitted = |log: &Path| {
 			std::fs::read_to_string(log)
 				.unwrap_or_default()
@@ -1370,17 +1379,8 @@ impl Journey {
 		};
 		let read_via = via(&read);
 
-		let restarted = log.with_extension("restarted.log");
-		self.procs[i] = Proc::start("ha-1", "mbds-proxy", &args, restarted.clone())?;
-		self.proxy_runs[0].1 = restarted;
+		self.restart_proxy(0)?;
 		let url = self.proxies[0].clone();
-		let start = Instant::now();
-		while crate::adversary::health_secs(&url).is_err() {
-			if start.elapsed() > Duration::from_secs(30) {
-				return Err(format!("proxy 1 did not come back at {url}"));
-			}
-			std::thread::sleep(Duration::from_millis(200));
-		}
 		let mut args = vec![
 			"record".to_string(),
 			"get".into(),

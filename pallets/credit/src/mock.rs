@@ -421,7 +421,7 @@ impl ExtBuilder {
 
 		let mut ext = sp_io::TestExternalities::new(t);
 		ext.execute_with(|| System::set_block_number(1));
-		TestExt(ext)
+		TestExt::new(ext, Credit::do_try_state)
 	}
 }
 
@@ -449,25 +449,5 @@ pub fn credit_events() -> Vec<pallet_credit::Event<Test>> {
 }
 
 /// Test externalities that check the invariants ([`Credit::do_try_state`]) after every
-/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
-/// externalities, for tests that corrupt storage on purpose.
-pub struct TestExt(sp_io::TestExternalities);
-
-impl TestExt {
-	/// Runs `f`, then checks the invariants.
-	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
-		let result = self.0.execute_with(f);
-		self.0
-			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
-				Credit::do_try_state()?;
-				Ok(())
-			})
-			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
-		result
-	}
-
-	/// The externalities without the checks.
-	pub fn into_inner(self) -> sp_io::TestExternalities {
-		self.0
-	}
-}
+/// `execute_with` (see [`mbds_primitives::invariants::CheckedExternalities`]).
+pub type TestExt = mbds_primitives::invariants::CheckedExternalities;

@@ -181,7 +181,7 @@ pub fn new_test_ext() -> TestExt {
 			<Kmc as mbds_primitives::SuspendParticipant<u64>>::suspend(&SUSPENDED_DOCTOR).is_ok()
 		);
 	});
-	TestExt(ext)
+	TestExt::new(ext, invariants)
 }
 
 /// Advances to block `n` (running `on_initialize`), with chain time 6 s per block.
@@ -213,27 +213,12 @@ pub fn visit(patient: u64) -> crate::VisitProofOf<Test> {
 	visit_at(patient, HOSPITAL, NowMs::get())
 }
 
-/// Test externalities that check the invariants ([`Kmc::do_try_state`], [`Slips::do_try_state`]) after every
-/// `execute_with`, so every test ends with them. [`TestExt::into_inner`] gives the plain
-/// externalities, for tests that corrupt storage on purpose.
-pub struct TestExt(sp_io::TestExternalities);
+/// Test externalities that check the invariants ([`Kmc::do_try_state`], [`Slips::do_try_state`]) after
+/// every `execute_with` (see [`mbds_primitives::invariants::CheckedExternalities`]).
+pub type TestExt = mbds_primitives::invariants::CheckedExternalities;
 
-impl TestExt {
-	/// Runs `f`, then checks the invariants.
-	pub fn execute_with<R>(&mut self, f: impl FnOnce() -> R) -> R {
-		let result = self.0.execute_with(f);
-		self.0
-			.execute_with(|| -> Result<(), sp_runtime::TryRuntimeError> {
-				Kmc::do_try_state()?;
-				Slips::do_try_state()?;
-				Ok(())
-			})
-			.unwrap_or_else(|e| panic!("an invariant is broken at the end of the test: {e:?}"));
-		result
-	}
-
-	/// The externalities without the checks.
-	pub fn into_inner(self) -> sp_io::TestExternalities {
-		self.0
-	}
+/// Every invariant the tests check.
+fn invariants() -> Result<(), sp_runtime::TryRuntimeError> {
+	Kmc::do_try_state()?;
+	Slips::do_try_state()
 }
