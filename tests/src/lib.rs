@@ -9,6 +9,7 @@ pub mod adversary;
 pub mod anchoring;
 pub mod client;
 pub mod journey;
+pub mod load;
 pub mod upgrade;
 
 use serde_json::{json, Value};
@@ -282,6 +283,11 @@ impl Network {
 	/// Start `validators` nodes of `chain` (a preset name or a chain spec path), named after
 	/// the dev accounts that are that chain's genesis authorities.
 	pub fn start(chain: &str, validators: usize) -> Network {
+		Network::start_with(chain, validators, &[])
+	}
+
+	/// [`Network::start`], every node also given `extra` arguments.
+	pub fn start_with(chain: &str, validators: usize, extra: &[String]) -> Network {
 		let dir = tempfile::Builder::new().prefix("mbds-net-").tempdir().expect("tempdir");
 		let boot_peer = peer_id_of(&node_key(0), dir.path());
 		let mut nodes: Vec<Node> = Vec::new();
@@ -298,6 +304,7 @@ impl Network {
 				"--name".into(),
 				format!("{chain}-{who}"),
 			];
+			args.extend(extra.iter().cloned());
 			if let Some(boot) = nodes.first() {
 				args.push("--bootnodes".into());
 				args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{boot_peer}", boot.p2p_port));
