@@ -21,11 +21,24 @@ bench_target="${BENCH_TARGET_DIR:-$HOME/.cache/mbds-target-bench}"
 CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-runtime --features runtime-benchmarks
 CARGO_TARGET_DIR="$bench_target" cargo build --release -p mbds-bencher
 wasm="$bench_target/release/wbuild/mbds-runtime/mbds_runtime.compact.compressed.wasm"
+# Measured for this runtime but not MBDS pallets: the transaction extensions every transaction
+# pays for. Their weights go to runtime/src/weights/<name>.rs, from frame-benchmarking-cli's own
+# template (it writes `frame_system::ExtensionsWeightInfo` for frame_system_extensions).
+runtime_level=(frame_system_extensions pallet_transaction_payment)
 pallets=("$@")
 if [ ${#pallets[@]} -eq 0 ]; then
-    pallets=($(sed -n 's/^\s*\[\(pallet_[a-z_]*\), .*/\1/p' runtime/src/benchmarks.rs | grep -v -E 'pallet_(balances|timestamp|sudo|collective|membership)$'))
+    pallets=($(sed -n 's/^\s*\[\(pallet_[a-z_]*\), .*/\1/p' runtime/src/benchmarks.rs | grep -v -E 'pallet_(balances|timestamp|sudo|collective|membership|transaction_payment)$') "${runtime_level[@]}")
 fi
 for p in "${pallets[@]}"; do
+    if [[ " ${runtime_level[*]} " == *" $p "* ]]; then
+        echo "[bench] $p -> runtime/src/weights/$p.rs (steps $STEPS, repeat $REPEAT)"
+        "$bench_target/release/mbds-bencher" pallet \
+            --runtime "$wasm" --genesis-builder runtime --genesis-builder-preset development \
+            --pallet "$p" --extrinsic '*' --steps "$STEPS" --repeat "$REPEAT" \
+            --wasm-execution compiled --heap-pages 4096 \
+            --output "runtime/src/weights/$p.rs"
+        continue
+    fi
     dir="pallets/$(echo "${p#pallet_}" | tr '_' '-')"
     [ -d "$dir" ] || { echo "[bench] $p: no folder $dir"; exit 1; }
     echo "[bench] $p -> $dir/src/weights.rs (steps $STEPS, repeat $REPEAT)"

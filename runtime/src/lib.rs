@@ -33,6 +33,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod weights;
 
 use alloc::vec::Vec;
 use sp_runtime::{
@@ -103,11 +104,11 @@ macro_rules! mbds_runtime_version {
 
 // This tree's version.
 #[cfg(not(feature = "upgrade-rehearsal"))]
-mbds_runtime_version!(105);
+mbds_runtime_version!(106);
 // The upgrade rehearsal (`scripts/build-upgrade-wasm.sh`): this tree's `spec_version` + 1, the
 // same transaction encoding.
 #[cfg(feature = "upgrade-rehearsal")]
-mbds_runtime_version!(106);
+mbds_runtime_version!(107);
 
 /// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
 /// enough for four validators on modest hardware to gossip GRANDPA votes between blocks.
@@ -151,8 +152,9 @@ pub type TxExtension = (
 	// Medical calls only from active KMC participants, at most a quota per window each.
 	pallet_kmc::CheckParticipant<Runtime>,
 	// Medical calls marked `feeless_if` (active participants) pay no fee: patients and
-	// doctors need no tokens.
-	pallet_skip_feeless_payment::SkipCheckIfFeeless<
+	// doctors need no tokens. Encoded and described as `ChargeTransactionPayment` (as the
+	// upstream `SkipCheckIfFeeless` is); charges no payment weight to medical calls.
+	pallet_kmc::SkipFeeIfFeeless<
 		Runtime,
 		pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 	>,
@@ -164,6 +166,10 @@ pub type UncheckedExtrinsic =
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, besides the pallets' own.
+///
+/// Spec 106: slips expire through a cursor (`pallet-slips` storage version 2,
+/// [`pallet_slips::migrations::v2::StartExpiryCursor`]), so a block takes as many slips as its
+/// weight allows.
 ///
 /// Spec 105: sessions end by their start block (`pallet-governance` storage version 2,
 /// [`pallet_governance::migrations::v2::RecordSessionStart`]).
@@ -180,6 +186,7 @@ pub type Migrations = (
 	pallet_credit::migrations::v1::BumpToV1<Runtime>,
 	pallet_consent::migrations::v1::BumpToV1<Runtime>,
 	pallet_governance::migrations::v2::RecordSessionStart<Runtime>,
+	pallet_slips::migrations::v2::StartExpiryCursor<Runtime>,
 	RehearsalMigrations,
 );
 

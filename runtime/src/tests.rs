@@ -776,7 +776,8 @@ mod governance {
 	}
 
 	/// A chain upgraded from spec 103: the council pallets and `Governance` are new (no
-	/// storage), chain-info, credit and consent are at on-chain version 0, and the session
+	/// storage), chain-info, credit and consent are at on-chain version 0, slips at 1 (without
+	/// the expiry cursor of spec 106), and the session
 	/// period was set through the old raw key. After the upgrade's migrations every pallet's
 	/// on-chain storage version is its in-code one and the period lives in `Governance`.
 	#[test]
@@ -794,6 +795,9 @@ mod governance {
 			StorageVersion::new(0).put::<ChainInfo>();
 			StorageVersion::new(0).put::<Credit>();
 			StorageVersion::new(0).put::<Consent>();
+			// Slips before spec 106: version 1, no expiry cursor.
+			StorageVersion::new(1).put::<Slips>();
+			pallet_slips::NextSlipId::<Runtime>::put(5);
 			let old_key = configs::OldSessionPeriodKey::get();
 			unhashed::put(&old_key, &20u32);
 			assert_eq!(Governance::on_chain_storage_version(), 0);
@@ -826,11 +830,13 @@ mod governance {
 				Credit::on_chain_storage_version(),
 				Consent::on_chain_storage_version(),
 				Kmc::on_chain_storage_version(),
-				Slips::on_chain_storage_version(),
 				Anchor::on_chain_storage_version(),
 			] {
-				assert_eq!(v, 1, "every MBDS pallet but governance is at version 1");
+				assert_eq!(v, 1, "every MBDS pallet but governance and slips is at version 1");
 			}
+			// Slips is at 2, its expiry cursor after the slips already submitted.
+			assert_eq!(Slips::on_chain_storage_version(), 2);
+			assert_eq!(pallet_slips::ExpiryCursor::<Runtime>::get(), 5);
 			// Governance, new in this upgrade, is at 2, and the running session keeps its end
 			// (a chain at block 1 of a 20-block period: the genesis session, ending at 20).
 			assert_eq!(Governance::on_chain_storage_version(), 2);
@@ -941,4 +947,66 @@ fn the_formats_the_consortium_reads_from_private_chains_are_pinned() {
 		H256(sp_io::hashing::blake2_256(&expected)),
 		"header hashing: {ORDER}"
 	);
+}
+
+/// `pallet_kmc::SkipFeeIfFeeless` charges no payment weight to a medical call other than a
+/// retreat call, on the ground that only an active participant can send one and that every
+/// such call is feeless for them. This checks the second half for every call of the pallets
+/// with medical calls (each call built from zero bytes: any arguments do, the rule looks
+/// only at the origin).
+#[test]
+fn every_medical_call_is_feeless_for_an_active_participant_so_it_pays_no_payment_weight() {
+	use codec::Decode;
+	use frame_support::{
+		dispatch::CheckIfFeeless,
+		traits::{Contains, GetCallIndex, PalletInfoAccess},
+	};
+	storage_of(DEVELOPMENT).execute_with(|| {
+		let who = AccountId::from([7u8; 32]);
+		let key = |scheme, len: usize, b: u8| pallet_kmc::PublicKey {
+			scheme,
+			key: alloc::vec![b; len].try_into().expect("fits MaxKeyLen"),
+		};
+		frame_support::assert_ok!(Kmc::register(
+			RuntimeOrigin::signed(genesis_config_presets::KMC_OPERATOR.to_account_id()),
+			who.clone(),
+			mbds_primitives::Role::Patient,
+			sp_core::H256::repeat_byte(7),
+			pallet_kmc::KeySet {
+				record_key: key(pallet_kmc::KeyScheme::UmbralSecp256k1V1, 33, 2),
+				search_key: key(pallet_kmc::KeyScheme::PeksBls12381V1, 98, 7),
+			},
+		));
+		let origin = RuntimeOrigin::signed(who);
+		let pallets: [(usize, &[u8]); 3] = [
+			(Slips::index(), pallet_slips::Call::<Runtime>::get_call_indices()),
+			(Consent::index(), pallet_consent::Call::<Runtime>::get_call_indices()),
+			(Kmc::index(), pallet_kmc::Call::<Runtime>::get_call_indices()),
+		];
+		let mut checked = 0;
+		for (pallet, calls) in pallets {
+			for &index in calls {
+				let mut bytes = alloc::vec![pallet as u8, index];
+				bytes.extend([0u8; 8192]);
+				let call = RuntimeCall::decode(&mut &bytes[..])
+					.unwrap_or_else(|e| panic!("call {pallet}/{index} from zero bytes: {e}"));
+				let medical = configs::MedicalCalls::contains(&call);
+				let free = pallet_kmc::SkipFeeIfFeeless::<
+					Runtime,
+					pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+				>::free_of_payment_weight(&call);
+				assert_eq!(free, medical && !configs::RetreatCalls::contains(&call));
+				if free {
+					assert!(
+						call.is_feeless(&origin),
+						"{call:?} charged no payment weight but pays a fee"
+					);
+					checked += 1;
+				}
+			}
+		}
+		// Slips' submit/confirm/reject, consent's calls but the three retreats, employ and
+		// rotate_own_keys.
+		assert!(checked >= 12, "only {checked} medical calls checked");
+	});
 }

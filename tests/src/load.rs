@@ -232,6 +232,20 @@ pub fn normal_max() -> u64 {
 	normal.max_total.unwrap_or(weights.max_block).ref_time()
 }
 
+/// The base weight (ref time) of any normal extrinsic.
+pub fn base_extrinsic() -> u64 {
+	let weights = <mbds_runtime::Runtime as frame_system::Config>::BlockWeights::get();
+	weights.get(DispatchClass::Normal).base_extrinsic.ref_time()
+}
+
+/// A slip as the benchmark sends it (slip 0 of `cast`), signed and encoded: for weight queries.
+pub fn sample_slip(chain: &Client, cast: &Cast) -> Vec<u8> {
+	let visits = vec![visit(&cast.patients[0], &cast.hospital.to_account_id())];
+	let (doctor, call) = slip_call(cast, &visits, 0);
+	let spec = chain.signing_spec_version().expect("the chain's runtime version");
+	mbds_client::signed(call, &cast.doctors[doctor], 0, chain.genesis, spec).encode()
+}
+
 /// Reads finalised blocks after `after` until every transaction of `txs` is in one, or no new
 /// one was for `stall`.
 pub fn track(chain: &Client, after: u32, txs: &[Signed], stall: Duration) -> Tracked {
@@ -616,7 +630,7 @@ fn phase(
 	(r, txs, t)
 }
 
-/// Runs the phases `calls` with `per_call` transactions each against `chain` (set up here),
+/// Runs the phases `kinds` with `per_call` transactions each against `chain` (set up here),
 /// consents only where the chain accepts them (`consents`).
 pub fn run(
 	chain: &Client,
@@ -627,6 +641,25 @@ pub fn run(
 ) -> Vec<PhaseReport> {
 	let cast = Cast::new(per_call, consents);
 	setup(chain, &cast);
+	phases(chain, &cast, per_call, kinds, threads).into_iter().map(|p| p.report).collect()
+}
+
+/// A measured phase: its figures and what became of each of its transactions.
+pub struct Phase {
+	pub report: PhaseReport,
+	pub tracked: Tracked,
+}
+
+/// The phases `kinds` with `per_call` transactions each, by `cast` (set up already): grants
+/// and accesses only if the cast has health authorities (a chain that accepts consents).
+pub fn phases(
+	chain: &Client,
+	cast: &Cast,
+	per_call: usize,
+	kinds: &[CallKind],
+	threads: usize,
+) -> Vec<Phase> {
+	let consents = !cast.authorities.is_empty();
 	let mut reports = Vec::new();
 	let hospital = cast.hospital.to_account_id();
 
@@ -643,7 +676,8 @@ pub fn run(
 				)
 			})
 			.collect();
-		reports.push(phase(chain, CallKind::Transfer, &cast.payers, calls, threads).0);
+		let (report, _, tracked) = phase(chain, CallKind::Transfer, &cast.payers, calls, threads);
+		reports.push(Phase { report, tracked });
 	}
 
 	let needs_slips = kinds.iter().any(|c| matches!(c, CallKind::Submit | CallKind::Confirm));
@@ -655,27 +689,30 @@ pub fn run(
 			(account(&cast.doctors[Cast::doctor_of(p, r)]), account(&cast.patients[p]))
 		};
 		let all: Vec<usize> = (0..per_call).collect();
-		let calls = all.iter().map(|&i| slip_call(&cast, &visits, i)).collect();
+		let calls = all.iter().map(|&i| slip_call(cast, &visits, i)).collect();
 		let (r, _, t) = phase(chain, CallKind::Submit, &cast.doctors, calls, threads);
 		let ids = submitted_ids(&t);
 		for (i, s) in slips.iter_mut().enumerate() {
 			*s = ids.get(&pair_of(i)).copied();
 		}
 		if kinds.contains(&CallKind::Submit) {
-			reports.push(r);
+			reports.push(Phase { report: r.clone(), tracked: t });
 		}
 		// Slips lost to a per-block limit are sent again (not measured) until all exist, or a
-		// round adds none.
+		// round adds none; at most as many a round as one block took in the phase, since a
+		// failed attempt still counts against the doctor's feeless quota.
+		let chunk = r.per_block.2.max(1);
 		let mut round = 0;
 		let mut progressed = true;
 		while slips.iter().any(Option::is_none) && progressed {
 			round += 1;
-			let missing: Vec<usize> = (0..per_call).filter(|&i| slips[i].is_none()).collect();
+			let missing: Vec<usize> =
+				(0..per_call).filter(|&i| slips[i].is_none()).take(chunk).collect();
 			progress!(
 				"top-up round {round}: sending the {} slips that failed again",
 				missing.len()
 			);
-			let calls = missing.iter().map(|&i| slip_call(&cast, &visits, i)).collect();
+			let calls = missing.iter().map(|&i| slip_call(cast, &visits, i)).collect();
 			let after = finalized_number(chain);
 			let txs = presign(chain, &cast.doctors, calls);
 			send(&chain.rpc.url, &txs, threads);
@@ -709,7 +746,8 @@ pub fn run(
 				)
 			})
 			.collect();
-		reports.push(phase(chain, CallKind::Confirm, &cast.patients, calls, threads).0);
+		let (report, _, tracked) = phase(chain, CallKind::Confirm, &cast.patients, calls, threads);
+		reports.push(Phase { report, tracked });
 	}
 
 	let grants = |i: usize| {
@@ -734,9 +772,9 @@ pub fn run(
 				)
 			})
 			.collect();
-		let (r, _, _) = phase(chain, CallKind::Grant, &cast.patients, calls, threads);
+		let (report, _, tracked) = phase(chain, CallKind::Grant, &cast.patients, calls, threads);
 		if kinds.contains(&CallKind::Grant) {
-			reports.push(r);
+			reports.push(Phase { report, tracked });
 		}
 	}
 
@@ -764,7 +802,9 @@ pub fn run(
 				)
 			})
 			.collect();
-		reports.push(phase(chain, CallKind::Access, &cast.authorities, calls, threads).0);
+		let (report, _, tracked) =
+			phase(chain, CallKind::Access, &cast.authorities, calls, threads);
+		reports.push(Phase { report, tracked });
 	}
 	reports
 }

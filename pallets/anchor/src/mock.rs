@@ -73,7 +73,7 @@ impl pallet_slips::Config for Test {
 	type MaxKeywordLen = ConstU32<MAX_KEYWORD_LEN>;
 	type MaxAddressLen = ConstU32<64>;
 	type PendingPeriod = frame_support::traits::ConstU64<20>;
-	type MaxSlipsPerBlock = ConstU32<5>;
+	type MaxExpiriesPerBlock = ConstU32<5>;
 	type BatchBlocks = frame_support::traits::ConstU64<10>;
 	type BatchPeriodMs = frame_support::traits::ConstU64<600_000>;
 	type MaxItemsPerBatch = ConstU32<MAX_ITEMS>;

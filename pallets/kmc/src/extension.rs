@@ -130,3 +130,148 @@ where
 		Ok(Weight::zero())
 	}
 }
+
+/// Fee payment (`S`, e.g. `pallet_transaction_payment::ChargeTransactionPayment`) skipped for
+/// calls that are feeless for their origin (`#[pallet::feeless_if]`), as
+/// `pallet_skip_feeless_payment::SkipCheckIfFeeless` does, with the weight it costs:
+///
+/// - a medical call ([`Config::MedicalCalls`]) other than a retreat call
+///   ([`Config::RetreatCalls`]) is admitted by [`CheckParticipant`] only from an active
+///   participant, and every such call is feeless for one (the runtime tests it), so its fee
+///   payment costs nothing and the block is charged no weight for it (the upstream wrapper
+///   charges the payment's full weight to every transaction);
+/// - every other call is charged `S`'s weight; if it turns out feeless, that weight is
+///   returned as a refund;
+/// - it deposits no event (the upstream wrapper writes a `FeeSkipped` event for each
+///   transaction, one more storage write per medical call).
+///
+/// Encoding, type information, identifier and metadata are `S`'s, so transactions and
+/// clients cannot tell the two wrappers apart.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Eq, PartialEq)]
+pub struct SkipFeeIfFeeless<T, S>(pub S, core::marker::PhantomData<T>);
+
+impl<T, S: scale_info::StaticTypeInfo> TypeInfo for SkipFeeIfFeeless<T, S> {
+	type Identity = S;
+	fn type_info() -> scale_info::Type {
+		S::type_info()
+	}
+}
+
+impl<T, S: Encode> core::fmt::Debug for SkipFeeIfFeeless<T, S> {
+	fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+		write!(f, "SkipFeeIfFeeless<{:?}>", self.0.encode())
+	}
+}
+
+impl<T, S> From<S> for SkipFeeIfFeeless<T, S> {
+	fn from(s: S) -> Self {
+		Self(s, core::marker::PhantomData)
+	}
+}
+
+/// What [`SkipFeeIfFeeless`] carries from `validate` to `post_dispatch`: `S`'s, or the weight
+/// to refund for a skipped payment.
+pub enum SkipOr<P> {
+	Apply(P),
+	Skip(Weight),
+}
+
+impl<T, S> SkipFeeIfFeeless<T, S>
+where
+	T: Config + Send + Sync,
+	S: TransactionExtension<<T as frame_system::Config>::RuntimeCall>,
+{
+	/// True if `call` is charged no payment weight: a medical call that only an active
+	/// participant can send, and so always feeless.
+	pub fn free_of_payment_weight(call: &<T as frame_system::Config>::RuntimeCall) -> bool {
+		T::MedicalCalls::contains(call) && !T::RetreatCalls::contains(call)
+	}
+}
+
+impl<T, S> TransactionExtension<<T as frame_system::Config>::RuntimeCall> for SkipFeeIfFeeless<T, S>
+where
+	T: Config + Send + Sync,
+	S: TransactionExtension<<T as frame_system::Config>::RuntimeCall>,
+	<T as frame_system::Config>::RuntimeCall: frame_support::dispatch::CheckIfFeeless<
+		Origin = <<T as frame_system::Config>::RuntimeCall as Dispatchable>::RuntimeOrigin,
+	>,
+{
+	const IDENTIFIER: &'static str = S::IDENTIFIER;
+	type Implicit = S::Implicit;
+	type Val = SkipOr<S::Val>;
+	type Pre = SkipOr<S::Pre>;
+
+	fn metadata() -> alloc::vec::Vec<sp_runtime::traits::TransactionExtensionMetadata> {
+		S::metadata()
+	}
+
+	fn implicit(&self) -> Result<Self::Implicit, TransactionValidityError> {
+		self.0.implicit()
+	}
+
+	fn weight(&self, call: &<T as frame_system::Config>::RuntimeCall) -> Weight {
+		if Self::free_of_payment_weight(call) {
+			Weight::zero()
+		} else {
+			self.0.weight(call)
+		}
+	}
+
+	fn validate(
+		&self,
+		origin: <<T as frame_system::Config>::RuntimeCall as Dispatchable>::RuntimeOrigin,
+		call: &<T as frame_system::Config>::RuntimeCall,
+		info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		len: usize,
+		self_implicit: Self::Implicit,
+		inherited_implication: &impl Implication,
+		source: TransactionSource,
+	) -> ValidateResult<Self::Val, <T as frame_system::Config>::RuntimeCall> {
+		use frame_support::dispatch::CheckIfFeeless;
+		if call.is_feeless(&origin) {
+			let refund = if Self::free_of_payment_weight(call) {
+				Weight::zero()
+			} else {
+				self.0.weight(call)
+			};
+			return Ok((ValidTransaction::default(), SkipOr::Skip(refund), origin));
+		}
+		let (valid, val, origin) = self.0.validate(
+			origin,
+			call,
+			info,
+			len,
+			self_implicit,
+			inherited_implication,
+			source,
+		)?;
+		Ok((valid, SkipOr::Apply(val), origin))
+	}
+
+	fn prepare(
+		self,
+		val: Self::Val,
+		origin: &<<T as frame_system::Config>::RuntimeCall as Dispatchable>::RuntimeOrigin,
+		call: &<T as frame_system::Config>::RuntimeCall,
+		info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		len: usize,
+	) -> Result<Self::Pre, TransactionValidityError> {
+		match val {
+			SkipOr::Apply(val) => self.0.prepare(val, origin, call, info, len).map(SkipOr::Apply),
+			SkipOr::Skip(refund) => Ok(SkipOr::Skip(refund)),
+		}
+	}
+
+	fn post_dispatch_details(
+		pre: Self::Pre,
+		info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		post_info: &PostDispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		len: usize,
+		result: &DispatchResult,
+	) -> Result<Weight, TransactionValidityError> {
+		match pre {
+			SkipOr::Apply(pre) => S::post_dispatch_details(pre, info, post_info, len, result),
+			SkipOr::Skip(refund) => Ok(refund),
+		}
+	}
+}

@@ -46,8 +46,8 @@
 //! ## Fees and spam
 //! Patients and doctors must not need to buy currency. The design splits the job in two:
 //! - The pallets with medical calls mark them `#[pallet::feeless_if(..)]` for active
-//!   participants, and the runtime wraps its payment extension in
-//!   `pallet_skip_feeless_payment::SkipCheckIfFeeless`, so no fee is taken from them.
+//!   participants, and the runtime wraps its payment extension in this crate's
+//!   [`SkipFeeIfFeeless`], so no fee is taken from them (and no payment weight charged).
 //! - This crate's transaction extension [`CheckParticipant`] rejects a medical call from an
 //!   unregistered or suspended account already in the transaction pool, and bounds spam per
 //!   identity: at most [`Config::MaxFeelessTxPerWindow`] medical transactions per
@@ -85,7 +85,7 @@ mod mock;
 #[cfg(test)]
 mod tests;
 
-pub use extension::CheckParticipant;
+pub use extension::{CheckParticipant, SkipFeeIfFeeless, SkipOr};
 pub use types::*;
 pub use weights::WeightInfo;
 

@@ -103,7 +103,6 @@ fn stored_pending_slip<T: Config>(
 		l.try_push(PendingSlip { slip_id, doctor: doctor.clone(), position })
 			.expect("one place left")
 	});
-	ExpiryQueue::<T>::mutate(expires_at, |q| q.try_push(slip_id).expect("within MaxSlipsPerBlock"));
 	let k = T::MaxKeywords::get();
 	Ledger::<T>::insert(
 		slip_id,
@@ -133,8 +132,8 @@ fn stored_pending_slip<T: Config>(
 mod benchmarks {
 	use super::*;
 
-	// Worst case: the patient's pending index has one place left, the doctor one of theirs,
-	// and this block's expiry queue one place; the visit proof's signature is verified.
+	// Worst case: the patient's pending index has one place left, the doctor one of theirs;
+	// the visit proof's signature is verified.
 	#[benchmark]
 	fn submit_slip(
 		c: Linear<0, { T::MaxContentLen::get() }>,
@@ -147,11 +146,6 @@ mod benchmarks {
 			T::MaxPendingPerPatient::get() - 1,
 			T::MaxPendingPerDoctorPatient::get() - 1,
 		);
-		let expires_at =
-			frame_system::Pallet::<T>::block_number().saturating_add(T::PendingPeriod::get());
-		let queued: Vec<SlipId> =
-			(1..T::MaxSlipsPerBlock::get()).map(|i| SlipId::MAX - i as SlipId).collect();
-		ExpiryQueue::<T>::insert(expires_at, BoundedVec::truncate_from(queued));
 		let proof = visit::<T>(&a);
 		let id = NextSlipId::<T>::get();
 
@@ -220,10 +214,10 @@ mod benchmarks {
 		Ok(())
 	}
 
-	// `on_initialize` expiring `n` pending slips, each of another patient and last in that
-	// patient's full pending index.
+	// `on_initialize`'s expiry cursor examining `n` slips, each pending, due, of another
+	// patient and last in that patient's full pending index (so each is expired).
 	#[benchmark]
-	fn expire_slips(n: Linear<0, { T::MaxSlipsPerBlock::get() }>) {
+	fn expire_slips(n: Linear<0, { T::MaxExpiriesPerBlock::get() }>) {
 		let institution: T::AccountId = account("institution", 0, 0);
 		let doctor: T::AccountId = account("doctor", 0, 0);
 		let at = frame_system::Pallet::<T>::block_number().saturating_add(T::PendingPeriod::get());
@@ -239,7 +233,7 @@ mod benchmarks {
 			Slips::<T>::expire_pending(at);
 		}
 
-		assert_eq!(ExpiryQueue::<T>::decode_len(at), None);
+		assert_eq!(ExpiryCursor::<T>::get(), n as SlipId);
 		assert!(ids.iter().all(|id| !Ledger::<T>::contains_key(id)));
 	}
 

@@ -23,8 +23,10 @@
 //!   the consortium chain matches exactly one item.
 //! - **Summary batch**: the items confirmed during a window. A batch opens with its first item
 //!   and closes at the start of the block in which [`Config::BatchBlocks`] blocks or
-//!   [`Config::BatchPeriodMs`] milliseconds have passed since then (or when it is full). It
-//!   stores a Merkle root over its items; the items stay in storage for the relayer.
+//!   [`Config::BatchPeriodMs`] milliseconds have passed since then, or at once when a
+//!   confirmation's items do not fit in it ([`Config::MaxItemsPerBatch`]): that confirmation
+//!   opens the next batch, so a confirmation never fails for a full batch. It stores a Merkle
+//!   root over its items; the items stay in storage for the relayer.
 //! - **Merkle tree**: `binary-merkle-tree` with `BlakeTwo256` (Substrate's native hash, also
 //!   what the consortium runtime verifies with). Leaf = SCALE encoding of the item; leaves are
 //!   hashed, an odd last node is promoted. Check with [`verify_item`].
@@ -33,18 +35,23 @@
 //! A doctor of this chain's institution submits it (`Pending`) with the patient's visit proof;
 //! the patient confirms or rejects it with a reason before [`Config::PendingPeriod`] blocks
 //! pass. Only that one transition ever happens: no call modifies a slip's fields, and a decided
-//! slip never changes again. A slip not decided in time expires: at the start of the block at
-//! which its period ends it is removed from the ledger, the patient's list and the pending
-//! index ([`Event::SlipExpired`]); the doctor must submit it again.
+//! slip never changes again. A slip not decided in time expires: from the block at which its
+//! period ends it can no longer be decided, and it is removed from the ledger, the patient's
+//! list and the pending index ([`Event::SlipExpired`]) at the start of that block, or of a
+//! later one if many slips expire at once (see below); the doctor must submit it again.
 //!
 //! ## Bounds against slip spam
 //! Slips are feeless, so the ledger bounds what one doctor can put in front of a patient: at
 //! most [`Config::MaxPendingPerPatient`] undecided slips per patient and at most
 //! [`Config::MaxPendingPerDoctorPatient`] per (doctor, patient); a further slip fails until
-//! one is decided or expires. Expiry runs in `on_initialize` for the slips whose period ends
-//! there (at most [`Config::MaxSlipsPerBlock`], the slips submitted in one block), so no slip
-//! holds a pending place longer than [`Config::PendingPeriod`]. Confirmed and rejected slips
-//! are the patient's decisions and stay.
+//! one is decided or expires. Expiry runs in `on_initialize`: a cursor walks the slips in id
+//! order (ids, and so the ends of their periods, grow with submission), examining at most
+//! [`Config::MaxExpiriesPerBlock`] slips a block and stopping at the first pending slip whose
+//! period has not ended. No limit applies to how many slips one block takes: weight alone
+//! bounds it. A slip holds a pending place for [`Config::PendingPeriod`] blocks, plus, after
+//! a burst of more than `MaxExpiriesPerBlock` slips a block, the blocks the cursor needs to
+//! catch up (the burst's size / `MaxExpiriesPerBlock`). Confirmed and rejected slips are the
+//! patient's decisions and stay.
 //!
 //! ## Reading a patient's slips
 //! Every slip about a patient has a position in the patient's list (`PatientSlipAt`, in
@@ -103,6 +110,8 @@ use mbds_primitives::{
 use sp_core::H256;
 use sp_runtime::traits::{BlakeTwo256, Hash, IdentifyAccount, Saturating, Verify};
 
+pub mod migrations;
+
 /// Logging target of this pallet.
 pub const LOG_TARGET: &str = "runtime::slips";
 
@@ -116,6 +125,10 @@ pub const MAX_PROOFS_PER_QUERY: u32 = 256;
 
 /// Most positions of a patient's list one `patient_slips` runtime-API call reads.
 pub const MAX_SLIPS_PER_QUERY: u32 = 256;
+
+/// Bound of an [`ExpiryQueue`] entry: the most slips a block took before storage version 2
+/// (the runtime's `MaxSlipsPerBlock` of specs up to 105), so every stored entry decodes.
+pub const LEGACY_EXPIRY_QUEUE_LEN: u32 = 128;
 
 /// The slip type of a runtime.
 pub type SlipOf<T> = Slip<
@@ -167,7 +180,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -212,10 +225,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type PendingPeriod: Get<BlockNumberFor<Self>>;
 
-		/// Most slips submitted in one block (they expire together, and expiry runs in
-		/// `on_initialize`, so this bounds that hook's work).
+		/// Most slips the expiry cursor examines at the start of a block (it stops earlier at
+		/// the first pending slip whose period has not ended): bounds that hook's work, not how
+		/// many slips a block takes. Must not be zero.
 		#[pallet::constant]
-		type MaxSlipsPerBlock: Get<u32>;
+		type MaxExpiriesPerBlock: Get<u32>;
 
 		/// A batch closes this many blocks after its first item (the paper: 10).
 		#[pallet::constant]
@@ -225,8 +239,9 @@ pub mod pallet {
 		#[pallet::constant]
 		type BatchPeriodMs: Get<Moment>;
 
-		/// Most items in one batch; a full batch closes at the next block and confirmations
-		/// that do not fit wait for it. Bounds the closing work in `on_initialize`.
+		/// Most items in one batch. A confirmation whose items do not fit closes the batch at
+		/// once and opens the next one; a batch exactly full closes at the next block. Bounds
+		/// the closing work.
 		#[pallet::constant]
 		type MaxItemsPerBatch: Get<u32>;
 
@@ -299,15 +314,23 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// Slips to expire at the start of a block, if still pending then.
+	/// Slips to expire at the start of a block, if still pending then: how slips submitted
+	/// before storage version 2 (spec 106) expire. Nothing is added any more; the entries
+	/// drain within one [`Config::PendingPeriod`] of the upgrade, then the map is empty (and a
+	/// later release removes it).
 	#[pallet::storage]
 	pub type ExpiryQueue<T: Config> = StorageMap<
 		_,
 		Twox64Concat,
 		BlockNumberFor<T>,
-		BoundedVec<SlipId, T::MaxSlipsPerBlock>,
+		BoundedVec<SlipId, ConstU32<LEGACY_EXPIRY_QUEUE_LEN>>,
 		ValueQuery,
 	>;
+
+	/// The next slip the expiry cursor examines: every slip below it is decided, removed, or
+	/// (slips of storage version 1) in [`ExpiryQueue`].
+	#[pallet::storage]
+	pub type ExpiryCursor<T: Config> = StorageValue<_, SlipId, ValueQuery>;
 
 	/// The batch collecting items, if it has any.
 	#[pallet::storage]
@@ -437,7 +460,8 @@ pub mod pallet {
 		/// This doctor already has `MaxPendingPerDoctorPatient` undecided slips about this
 		/// patient; submit again when the patient has decided some or they have expired.
 		TooManyPendingFromDoctor,
-		/// This block already holds `MaxSlipsPerBlock` new slips; submit in the next block.
+		/// No longer returned (since spec 106 a block takes as many slips as its weight allows);
+		/// kept so that the errors after it keep their indices.
 		TooManySlipsInBlock,
 		/// No slip has this id.
 		UnknownSlip,
@@ -450,7 +474,8 @@ pub mod pallet {
 		SlipExpired,
 		/// The record hash given does not match the slip's; confirm only what you checked.
 		RecordHashMismatch,
-		/// The current batch has no room for this slip's items; retry in the next block.
+		/// No longer returned (since spec 106 a confirmation that does not fit closes the batch
+		/// and opens the next); kept so that the errors after it keep their indices.
 		BatchFull,
 		/// The account is not a registered institution.
 		NotAnInstitution,
@@ -477,6 +502,7 @@ pub mod pallet {
 				"MaxPendingPerDoctorPatient must not exceed MaxPendingPerPatient"
 			);
 			assert!(!T::BatchBlocks::get().is_zero(), "BatchBlocks must not be zero");
+			assert!(T::MaxExpiriesPerBlock::get() > 0, "MaxExpiriesPerBlock must not be zero");
 			assert!(T::MaxKeywords::get() > 0, "MaxKeywords must not be zero");
 			assert!(
 				T::MaxItemsPerBatch::get() >= T::MaxKeywords::get(),
@@ -567,19 +593,10 @@ pub mod pallet {
 			);
 			let now = frame_system::Pallet::<T>::block_number();
 			let expires_at = now.saturating_add(T::PendingPeriod::get());
-			ensure!(
-				ExpiryQueue::<T>::decode_len(expires_at).unwrap_or(0)
-					< T::MaxSlipsPerBlock::get() as usize,
-				Error::<T>::TooManySlipsInBlock
-			);
 
 			// Writes from here on; nothing below can fail.
 			let slip_id = NextSlipId::<T>::get();
 			NextSlipId::<T>::put(slip_id.saturating_add(1));
-			ExpiryQueue::<T>::mutate(expires_at, |q| {
-				// Cannot fail: room checked above.
-				let _ = q.try_push(slip_id);
-			});
 			let n = PatientSlipCount::<T>::get(&patient);
 			PatientSlipAt::<T>::insert(&patient, n, slip_id);
 			PatientSlipCount::<T>::insert(&patient, n.saturating_add(1));
@@ -610,10 +627,12 @@ pub mod pallet {
 		/// Confirm slip `slip_id` as its patient, after checking the record off-chain.
 		///
 		/// `record_hash` must equal the slip's, so the patient's signature covers the record
-		/// they checked. The slip's summary items go into the current batch. Feeless for
-		/// active participants.
+		/// they checked. The slip's summary items go into the current batch; if they do not
+		/// fit, that batch closes now and the items open the next one. Feeless for active
+		/// participants.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::confirm_slip(T::MaxKeywords::get()))]
+		#[pallet::weight(T::WeightInfo::confirm_slip(T::MaxKeywords::get())
+			.saturating_add(T::WeightInfo::close_batch(T::MaxItemsPerBatch::get())))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _record_hash: &H256|
 			-> bool { T::Participants::is_active_signer(origin) })]
 		pub fn confirm_slip(
@@ -625,11 +644,17 @@ pub mod pallet {
 			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
 			ensure!(slip.record_hash == record_hash, Error::<T>::RecordHashMismatch);
 			let k = slip.encrypted_keywords.len() as u32;
-			let open = CurrentBatch::<T>::get();
-			let used = open.as_ref().map_or(0, |b| b.item_count);
-			ensure!(used.saturating_add(k) <= T::MaxItemsPerBatch::get(), Error::<T>::BatchFull);
 
 			// Writes from here on; nothing below can fail.
+			let mut open = CurrentBatch::<T>::get();
+			// A batch without room for these items closes now (`k <= MaxKeywords <=
+			// MaxItemsPerBatch`, checked by `integrity_test`, so an empty batch has room).
+			let mut closed = None;
+			if let Some(full) =
+				open.take_if(|b| b.item_count.saturating_add(k) > T::MaxItemsPerBatch::get())
+			{
+				closed = Some(Self::close_batch(now, full));
+			}
 			let mut batch = open.unwrap_or_else(|| OpenBatch {
 				id: NextBatchId::<T>::get(),
 				opened_at: now,
@@ -650,7 +675,7 @@ pub mod pallet {
 					block_number: now,
 					slip_id,
 				};
-				// Cannot fail: room checked above, and `OpenLeaves` has the same bound.
+				// Cannot fail: room made above, and `OpenLeaves` has the same bound.
 				let _ = OpenLeaves::<T>::try_append(BlakeTwo256::hash(&item.encode()));
 				BatchItems::<T>::insert(batch.id, batch.item_count, item);
 				batch.item_count += 1;
@@ -666,7 +691,8 @@ pub mod pallet {
 				batch: batch_id,
 				items: k,
 			});
-			Ok(Some(T::WeightInfo::confirm_slip(k)).into())
+			let closing = closed.map_or(Weight::zero(), T::WeightInfo::close_batch);
+			Ok(Some(T::WeightInfo::confirm_slip(k).saturating_add(closing)).into())
 		}
 
 		/// Reject slip `slip_id` as its patient, with a reason. Feeless for active
@@ -795,27 +821,52 @@ pub mod pallet {
 			T::UnixTime::now().as_millis() as Moment
 		}
 
-		/// Expires the slips still pending whose period ends at `now`: removes each from the
-		/// ledger, the patient's list and the pending index. Returns how many slips were looked
-		/// at (at most `MaxSlipsPerBlock`).
+		/// Expires the slips still pending whose period has ended by `now`: removes each from
+		/// the ledger, the patient's list and the pending index. The expiry cursor examines at
+		/// most `MaxExpiriesPerBlock` slips from where it stopped, in id order, and stops at
+		/// the first pending slip whose period has not ended (later ids end later); slips of
+		/// storage version 1 leave through their [`ExpiryQueue`] entry. Returns how many slips
+		/// were examined.
 		pub(crate) fn expire_pending(now: BlockNumberFor<T>) -> u32 {
-			let queue = ExpiryQueue::<T>::take(now);
-			for &slip_id in queue.iter() {
-				let Some(slip) = Ledger::<T>::get(slip_id) else { continue };
-				if !matches!(slip.status, SlipStatus::Pending { .. }) {
-					continue;
-				}
-				if let Some(position) = Self::take_pending(&slip.patient, slip_id) {
-					PatientSlipAt::<T>::remove(&slip.patient, position);
-				}
-				Ledger::<T>::remove(slip_id);
-				Self::deposit_event(Event::SlipExpired {
-					slip_id,
-					patient: slip.patient,
-					doctor: slip.doctor,
-				});
+			let legacy = ExpiryQueue::<T>::take(now);
+			for &slip_id in legacy.iter() {
+				Self::expire_if_pending(slip_id, now);
 			}
-			queue.len() as u32
+			let next = NextSlipId::<T>::get();
+			let start = ExpiryCursor::<T>::get();
+			let (mut cursor, mut examined) = (start, 0u32);
+			while cursor < next && examined < T::MaxExpiriesPerBlock::get() {
+				examined += 1;
+				if !Self::expire_if_pending(cursor, now) {
+					break;
+				}
+				cursor += 1;
+			}
+			if cursor != start {
+				ExpiryCursor::<T>::put(cursor);
+			}
+			examined.saturating_add(legacy.len() as u32)
+		}
+
+		/// Expires slip `slip_id` if it is pending and its period has ended by `now`. `false`
+		/// if it is pending and its period has not ended (the cursor stops there); `true`
+		/// otherwise (expired now, decided, or no longer in the ledger).
+		fn expire_if_pending(slip_id: SlipId, now: BlockNumberFor<T>) -> bool {
+			let Some(slip) = Ledger::<T>::get(slip_id) else { return true };
+			let SlipStatus::Pending { expires_at } = slip.status else { return true };
+			if expires_at > now {
+				return false;
+			}
+			if let Some(position) = Self::take_pending(&slip.patient, slip_id) {
+				PatientSlipAt::<T>::remove(&slip.patient, position);
+			}
+			Ledger::<T>::remove(slip_id);
+			Self::deposit_event(Event::SlipExpired {
+				slip_id,
+				patient: slip.patient,
+				doctor: slip.doctor,
+			});
+			true
 		}
 
 		/// Removes `slip_id` from `patient`'s pending index; its position in the patient's
@@ -947,9 +998,10 @@ impl<T: Config> Pallet<T> {
 	/// first one broken:
 	/// - slip ids are below [`NextSlipId`]; a slip scheduled to expire is a known id;
 	/// - every pending slip is in its patient's pending index ([`PendingSlips`]) with its
-	///   doctor and its position in the patient's list, and in the expiry queue of the block
-	///   its period ends at; every index entry is such a slip, once, in submission order; the
-	///   index respects the per-(doctor, patient) bound;
+	///   doctor and its position in the patient's list, and at or after the expiry cursor
+	///   ([`ExpiryCursor`], at most the next slip id) or, if submitted before storage version
+	///   2, in the expiry queue of the block its period ends at; every index entry is such a
+	///   slip, once, in submission order; the index respects the per-(doctor, patient) bound;
 	/// - every slip is at exactly one position of its patient's list ([`PatientSlipAt`]), below
 	///   the patient's [`PatientSlipCount`], and every position names a slip of that patient;
 	/// - batches are numbered without gaps: the closed ones ([`Batches`]) and the open one
@@ -969,6 +1021,12 @@ impl<T: Config> Pallet<T> {
 
 		let next_slip = NextSlipId::<T>::get();
 		let next_batch = NextBatchId::<T>::get();
+		let cursor = ExpiryCursor::<T>::get();
+		ensure_invariant!(
+			cursor <= next_slip,
+			"slips: the expiry cursor is at most the next slip id",
+			"cursor {cursor}, next id {next_slip}"
+		);
 		// Slips by status: pending ones and their doctor, confirmed ones and their batch.
 		let (mut slips, mut pending) = (0usize, 0usize);
 		let mut confirmed: BTreeMap<SlipId, (BatchId, u32)> = BTreeMap::new();
@@ -1000,9 +1058,9 @@ impl<T: Config> Pallet<T> {
 						slip.patient
 					);
 					ensure_invariant!(
-						ExpiryQueue::<T>::get(expires_at).contains(&id),
-						"slips: every pending slip is in the expiry queue of the block its period ends at",
-						"slip {id} expiring at {expires_at:?}"
+						id >= cursor || ExpiryQueue::<T>::get(expires_at).contains(&id),
+						"slips: every pending slip is at or after the expiry cursor, or in the expiry queue of the block its period ends at",
+						"slip {id} expiring at {expires_at:?}, cursor {cursor}"
 					);
 				}
 				SlipStatus::Confirmed { batch, .. } => {

@@ -81,7 +81,7 @@ pub const PENDING: u64 = 20;
 pub const BATCH_BLOCKS: u64 = 10;
 pub const BATCH_MS: u64 = 600_000;
 pub const MAX_ITEMS: u32 = 8;
-pub const MAX_SLIPS_PER_BLOCK: u32 = 5;
+pub const MAX_EXPIRIES_PER_BLOCK: u32 = 4;
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 pub const VISIT_VALIDITY: u64 = 30 * DAY_MS;
 pub const MAX_PENDING_PER_PATIENT: u32 = 8;
@@ -109,7 +109,7 @@ impl pallet_slips::Config for Test {
 	type MaxKeywordLen = frame_support::traits::ConstU32<MAX_KEYWORD_LEN>;
 	type MaxAddressLen = frame_support::traits::ConstU32<MAX_ADDRESS>;
 	type PendingPeriod = frame_support::traits::ConstU64<PENDING>;
-	type MaxSlipsPerBlock = frame_support::traits::ConstU32<MAX_SLIPS_PER_BLOCK>;
+	type MaxExpiriesPerBlock = frame_support::traits::ConstU32<MAX_EXPIRIES_PER_BLOCK>;
 	type BatchBlocks = frame_support::traits::ConstU64<BATCH_BLOCKS>;
 	type BatchPeriodMs = frame_support::traits::ConstU64<BATCH_MS>;
 	type MaxItemsPerBatch = frame_support::traits::ConstU32<MAX_ITEMS>;

@@ -279,19 +279,88 @@ fn slips_only_on_private_chains_with_an_institution() {
 }
 
 #[test]
-fn a_block_takes_at_most_max_slips_per_block() {
+fn a_block_takes_more_slips_than_expire_in_one_block_and_every_one_expires_in_turn() {
 	new_test_ext().execute_with(|| {
-		// Two doctors, so that no pending bound is reached first.
-		for i in 0..MAX_SLIPS_PER_BLOCK {
-			let doctor = if i < 3 { DOCTOR } else { COLLEAGUE };
-			assert_ok!(submit_as(doctor, PATIENT, keywords(1, i as u8), record_hash(i as u8)));
+		// Eight slips in one block (no per-block limit; two doctors and two patients, so that
+		// no pending bound is reached), twice what the cursor examines a block.
+		let mut ids = Vec::new();
+		for i in 0..8u8 {
+			let doctor = if i % 2 == 0 { DOCTOR } else { COLLEAGUE };
+			let patient = if i < 4 { PATIENT } else { OTHER_PATIENT };
+			assert_ok!(submit_as(doctor, patient, keywords(1, i), record_hash(i)));
+			ids.push(NextSlipId::<Test>::get() - 1);
 		}
+		assert_eq!(ids.len() as u32, 8);
+		assert!(8 > MAX_EXPIRIES_PER_BLOCK);
+		// Nothing expires before the period ends; the cursor stops at the first slip.
+		run_to_block(PENDING);
+		assert!(ids.iter().all(|id| Ledger::<Test>::contains_key(id)));
+		assert_eq!(ExpiryCursor::<Test>::get(), 0);
+		// Then four a block, in id order, until all are gone.
+		run_to_block(1 + PENDING);
+		assert_eq!(ExpiryCursor::<Test>::get(), 4);
+		assert!(ids[..4].iter().all(|id| !Ledger::<Test>::contains_key(id)));
+		assert!(ids[4..].iter().all(|id| Ledger::<Test>::contains_key(id)));
+		run_to_block(2 + PENDING);
+		assert_eq!(ExpiryCursor::<Test>::get(), 8);
+		assert!(ids.iter().all(|id| !Ledger::<Test>::contains_key(id)));
+		assert!(!PendingSlips::<Test>::contains_key(PATIENT));
+		assert!(!PendingSlips::<Test>::contains_key(OTHER_PATIENT));
+		let expired = System::events()
+			.iter()
+			.filter(|r| matches!(r.event, RuntimeEvent::Slips(Event::SlipExpired { .. })))
+			.count();
+		assert_eq!(expired, 8);
+	});
+}
+
+#[test]
+fn a_slip_past_its_period_cannot_be_decided_while_it_waits_for_the_cursor() {
+	new_test_ext().execute_with(|| {
+		for i in 0..5u8 {
+			let doctor = if i < 4 { DOCTOR } else { COLLEAGUE };
+			assert_ok!(submit_as(doctor, PATIENT, keywords(1, i), record_hash(i)));
+		}
+		run_to_block(1 + PENDING);
+		// Four expired this block; the fifth waits for the next one, undecidable.
+		assert!(Ledger::<Test>::contains_key(4));
 		assert_noop!(
-			submit_as(COLLEAGUE, OTHER_PATIENT, keywords(1, 50), record_hash(50)),
-			Error::<Test>::TooManySlipsInBlock
+			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), 4, record_hash(4)),
+			Error::<Test>::SlipExpired
 		);
-		run_to_block(2);
-		assert_ok!(submit_as(COLLEAGUE, OTHER_PATIENT, keywords(1, 50), record_hash(50)));
+		assert_noop!(
+			Slips::reject_slip(RuntimeOrigin::signed(PATIENT), 4, RejectReason::NotMyRecord),
+			Error::<Test>::SlipExpired
+		);
+		run_to_block(2 + PENDING);
+		assert!(!Ledger::<Test>::contains_key(4));
+	});
+}
+
+#[test]
+fn slips_queued_before_the_cursor_still_expire_after_the_migration() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	new_test_ext().execute_with(|| {
+		// A chain of storage version 1: slip 0 was queued to expire at 1 + PENDING.
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 1), record_hash(1)));
+		ExpiryCursor::<Test>::kill();
+		ExpiryQueue::<Test>::insert(1 + PENDING, BoundedVec::truncate_from(vec![0]));
+		StorageVersion::new(1).put::<Slips>();
+		// The upgrade starts the cursor after it; the queue still expires it.
+		crate::migrations::v2::StartExpiryCursor::<Test>::on_runtime_upgrade();
+		assert_eq!(Slips::on_chain_storage_version(), 2);
+		assert_eq!(ExpiryCursor::<Test>::get(), 1);
+		assert_ok!(Slips::do_try_state());
+		// A slip submitted after the upgrade expires through the cursor.
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 2), record_hash(2)));
+		run_to_block(1 + PENDING);
+		assert!(!Ledger::<Test>::contains_key(0), "the queued slip expired");
+		assert!(!Ledger::<Test>::contains_key(1), "the new slip expired");
+		assert_eq!(ExpiryQueue::<Test>::iter().count(), 0);
+		assert_eq!(ExpiryCursor::<Test>::get(), 2);
+		// Run again, the migration changes nothing.
+		crate::migrations::v2::StartExpiryCursor::<Test>::on_runtime_upgrade();
+		assert_eq!(ExpiryCursor::<Test>::get(), 2);
 	});
 }
 
@@ -379,7 +448,8 @@ fn pending_slips_expire_after_the_pending_period_and_are_removed() {
 		let expired = |id| Event::SlipExpired { slip_id: id, patient: PATIENT, doctor: DOCTOR };
 		assert!(System::events().iter().any(|r| r.event == expired(a).into()));
 		assert!(!System::events().iter().any(|r| r.event == expired(b).into()));
-		assert_eq!(ExpiryQueue::<Test>::get(1 + PENDING).len(), 0);
+		// The cursor passed both: the expired slip and the confirmed one.
+		assert_eq!(ExpiryCursor::<Test>::get(), 2);
 		// The confirmed one is untouched and still listed.
 		assert!(matches!(Ledger::<Test>::get(b).unwrap().status, SlipStatus::Confirmed { .. }));
 		assert_eq!(PatientSlipAt::<Test>::get(PATIENT, 1), Some(b));
@@ -446,23 +516,54 @@ fn batch_closes_after_batch_period_even_within_fewer_blocks() {
 }
 
 #[test]
-fn a_full_batch_refuses_more_items_and_closes_at_the_next_block() {
+fn a_confirmation_that_does_not_fit_closes_the_batch_at_once_and_opens_the_next() {
 	new_test_ext().execute_with(|| {
 		// MAX_ITEMS = 8 and 4 keywords per slip: two slips fill a batch.
 		let (a, b, c) = (submit(4, 1), submit(4, 20), submit(4, 40));
 		confirm(a);
 		confirm(b);
-		assert_noop!(
-			Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), c, record_hash(40)),
-			Error::<Test>::BatchFull
-		);
-		run_to_block(2);
-		assert_eq!(Batches::<Test>::get(0).unwrap().item_count, 8);
-		confirm(c);
+		assert_eq!(Batches::<Test>::get(0), None);
+		// The third does not fit: batch 0 closes in this block and c opens batch 1.
+		let info = Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), c, record_hash(40))
+			.expect("a confirmation never fails for a full batch");
+		let closed = Batches::<Test>::get(0).expect("batch 0 closed at once");
+		assert_eq!((closed.item_count, closed.closed_at), (8, 1));
+		assert!(System::events().iter().any(
+			|r| r.event == Event::BatchClosed { batch: 0, root: closed.root, items: 8 }.into()
+		));
 		assert_eq!(
 			Ledger::<Test>::get(c).unwrap().status,
-			SlipStatus::Confirmed { at: 2, batch: 1 }
+			SlipStatus::Confirmed { at: 1, batch: 1 }
 		);
+		assert_eq!(
+			CurrentBatch::<Test>::get(),
+			Some(OpenBatch { id: 1, opened_at: 1, opened_at_ms: START_MS, item_count: 4 })
+		);
+		assert_eq!(OpenLeaves::<Test>::get().len(), 4);
+		// Its weight is the confirmation's and the closing's, no more.
+		assert_eq!(
+			info.actual_weight,
+			Some(
+				<() as crate::WeightInfo>::confirm_slip(4)
+					+ <() as crate::WeightInfo>::close_batch(8)
+			)
+		);
+		// The batch window is batch 1's own: it closes BATCH_BLOCKS after block 1.
+		run_to_block(1 + BATCH_BLOCKS);
+		assert_eq!(Batches::<Test>::get(1).map(|b| b.item_count), Some(4));
+	});
+}
+
+#[test]
+fn an_exactly_full_batch_closes_at_the_next_block() {
+	new_test_ext().execute_with(|| {
+		let (a, b) = (submit(4, 1), submit(4, 20));
+		confirm(a);
+		let info = Slips::confirm_slip(RuntimeOrigin::signed(PATIENT), b, record_hash(20)).unwrap();
+		assert_eq!(info.actual_weight, Some(<() as crate::WeightInfo>::confirm_slip(4)));
+		run_to_block(2);
+		assert_eq!(Batches::<Test>::get(0).map(|b| b.item_count), Some(8));
+		assert_eq!(CurrentBatch::<Test>::get(), None);
 	});
 }
 
@@ -954,7 +1055,7 @@ fn try_state_names_each_broken_invariant() {
 			message_of(&Slips::do_try_state().expect_err("the corruption is caught"))
 		})
 	}
-	let cases: [(&str, &'static str); 11] = [
+	let cases: [(&str, &'static str); 12] = [
 		(
 			"slips: every pending slip is in its patient's pending index",
 			broken(|_| PendingSlips::<Test>::remove(PATIENT)),
@@ -970,15 +1071,12 @@ fn try_state_names_each_broken_invariant() {
 			}),
 		),
 		(
-			"slips: every pending slip is in the expiry queue of the block its period ends at",
-			broken(|s| {
-				let Some(SlipStatus::Pending { expires_at }) =
-					Ledger::<Test>::get(s.pending).map(|slip| slip.status)
-				else {
-					panic!("slip {} is pending", s.pending)
-				};
-				ExpiryQueue::<Test>::remove(expires_at)
-			}),
+			"slips: every pending slip is at or after the expiry cursor, or in the expiry queue of the block its period ends at",
+			broken(|s| ExpiryCursor::<Test>::put(s.pending + 1)),
+		),
+		(
+			"slips: the expiry cursor is at most the next slip id",
+			broken(|_| ExpiryCursor::<Test>::put(NextSlipId::<Test>::get() + 1)),
 		),
 		(
 			"slips: every slip is at a position of its patient's list",
