@@ -238,12 +238,12 @@ pub fn base_extrinsic() -> u64 {
 	weights.get(DispatchClass::Normal).base_extrinsic.ref_time()
 }
 
-/// A slip as the benchmark sends it (slip 0 of `cast`), signed and encoded: for weight queries.
-pub fn sample_slip(chain: &Client, cast: &Cast) -> Vec<u8> {
+/// A slip as the benchmark sends it (slip 0 of `cast`), signed: for weight queries.
+pub fn sample_slip(chain: &Client, cast: &Cast) -> mbds_runtime::UncheckedExtrinsic {
 	let visits = vec![visit(&cast.patients[0], &cast.hospital.to_account_id())];
 	let (doctor, call) = slip_call(cast, &visits, 0);
 	let spec = chain.signing_spec_version().expect("the chain's runtime version");
-	mbds_client::signed(call, &cast.doctors[doctor], 0, chain.genesis, spec).encode()
+	mbds_client::signed(call, &cast.doctors[doctor], 0, chain.genesis, spec)
 }
 
 /// Reads finalised blocks after `after` until every transaction of `txs` is in one, or no new

@@ -30,7 +30,7 @@ fn more_slips_than_a_block_holds_all_land_in_later_blocks() {
 	// One slip's weight as the running runtime declares it.
 	let probe = Cast::new(30, false);
 	let sample = load::sample_slip(&chain, &probe);
-	let len = sample.len() as u32;
+	let len = codec::Encode::encoded_size(&sample) as u32;
 	let (weight, _class, _fee): (Weight, DispatchClass, u128) = chain
 		.call("TransactionPaymentApi_query_info", (sample, len))
 		.expect("query_info of a slip");
@@ -79,7 +79,7 @@ fn more_slips_than_a_block_holds_all_land_in_later_blocks() {
 			})
 		})
 		.collect();
-	let max_items = <mbds_runtime::Runtime as pallet_slips::Config>::MaxItemsPerBatch::get();
+	let max_items: u32 = <mbds_runtime::Runtime as pallet_slips::Config>::MaxItemsPerBatch::get();
 	assert!(2 * n >= 2 * max_items as usize, "too few items to fill two batches");
 	assert!(
 		closed.len() >= 2,

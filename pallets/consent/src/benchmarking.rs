@@ -90,7 +90,12 @@ fn stored_grant<T: Config>(
 
 /// Fills the grantee's list with grants that have all expired, for the pruning worst case.
 fn fill_with_expired<T: Config>(patient: &T::AccountId, grantee: &Grantee<T::AccountId>) {
-	for _ in 0..T::MaxGrantsPerGrantee::get() {
+	fill_with_expired_n::<T>(patient, grantee, T::MaxGrantsPerGrantee::get())
+}
+
+/// `n` expired grants of `patient` to `grantee`.
+fn fill_with_expired_n<T: Config>(patient: &T::AccountId, grantee: &Grantee<T::AccountId>, n: u32) {
+	for _ in 0..n {
 		stored_grant::<T>(patient, grantee, ActionSet::read_only(), now::<T>());
 	}
 }
@@ -111,12 +116,13 @@ fn assert_last_event<T: Config>(event: Event<T>) {
 mod benchmarks {
 	use super::*;
 
+	// `g` of the grantee's grants read, all expired (each deleted, with an audit entry).
 	#[benchmark]
-	fn grant() {
+	fn grant(g: Linear<0, { T::MaxGrantsPerGrantee::get() }>) {
 		let patient = patient::<T>(0);
 		let h = hospital::<T>(0);
 		let grantee = Grantee::MembersOf(h);
-		fill_with_expired::<T>(&patient, &grantee);
+		fill_with_expired_n::<T>(&patient, &grantee, g);
 		let start = now::<T>();
 
 		#[extrinsic_call]

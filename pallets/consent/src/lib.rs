@@ -557,7 +557,7 @@ pub mod pallet {
 		/// until (excluding) `valid_until`, Unix ms. The caller is the patient: nobody grants
 		/// on someone else's data.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::grant())]
+		#[pallet::weight(T::WeightInfo::grant(T::MaxGrantsPerGrantee::get()))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _grantee: &Grantee<T::AccountId>,
 			_actions: &ActionSet, _scope: &GrantScope, _from: &Moment, _until: &Moment,
 			_purpose: &Option<Purpose>| -> bool { T::Participants::is_active_signer(origin) })]
@@ -569,7 +569,7 @@ pub mod pallet {
 			valid_from: Moment,
 			valid_until: Moment,
 			purpose: Option<Purpose>,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let patient = ensure_signed(origin)?;
 			Self::ensure_consent_chain()?;
 			ensure!(T::Participants::is_active_patient(&patient), Error::<T>::NotActivePatient);
@@ -577,6 +577,9 @@ pub mod pallet {
 			Self::ensure_terms(&actions, &scope, valid_from, valid_until, now)?;
 			Self::ensure_grantee(&patient, &grantee)?;
 			let plan = Self::plan_grant(&patient, &grantee, now)?;
+			// Charged for the grantee's grants actually read (the declared weight assumes a
+			// full list of expired grants, each deleted).
+			let weight = T::WeightInfo::grant(plan.examined);
 
 			let grant = Grant {
 				patient: patient.clone(),
@@ -590,7 +593,7 @@ pub mod pallet {
 				source: GrantSource::Direct,
 			};
 			Self::commit_grant(plan, grant, &patient, now);
-			Ok(())
+			Ok(Some(weight).into())
 		}
 
 		/// Revoke one of the caller's grants. It stops allowing anything from this block on.
@@ -1105,6 +1108,8 @@ struct GrantPlan<T: Config> {
 	list: BoundedVec<GrantId, T::MaxGrantsPerGrantee>,
 	/// Expired grants to delete.
 	expired: Vec<GrantId>,
+	/// How many of the grantee's grants were read (the list's length before the new one).
+	examined: u32,
 	/// The patient's grant count after the write.
 	count: u32,
 }
@@ -1336,6 +1341,7 @@ impl<T: Config> Pallet<T> {
 		let id = NextGrantId::<T>::get();
 		id.checked_add(1).ok_or(ArithmeticError::Overflow)?;
 		let mut list = GrantsOf::<T>::get(patient, grantee);
+		let examined = list.len() as u32;
 		let mut expired = Vec::new();
 		list.retain(|g| match Grants::<T>::get(*g) {
 			Some(grant) if grant.valid_until <= now => {
@@ -1354,6 +1360,7 @@ impl<T: Config> Pallet<T> {
 			grantee: grantee.clone(),
 			list,
 			expired,
+			examined,
 			count: count.saturating_add(1),
 		})
 	}
@@ -1365,7 +1372,7 @@ impl<T: Config> Pallet<T> {
 		actor: &T::AccountId,
 		_now: Moment,
 	) {
-		let GrantPlan { id, patient, grantee, list, expired, count } = plan;
+		let GrantPlan { id, patient, grantee, list, expired, count, .. } = plan;
 		for old in expired {
 			Grants::<T>::remove(old);
 			Self::audit(&patient, actor, AuditEvent::GrantExpired { grant: old });

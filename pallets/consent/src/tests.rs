@@ -2127,3 +2127,40 @@ fn try_state_names_each_broken_invariant() {
 	});
 	assert!(message.contains("grant 0 of 1 to Account(20)"), "{message}");
 }
+
+#[test]
+fn a_grant_is_charged_for_the_grants_it_reads_not_for_the_worst_case() {
+	use crate::weights::WeightInfo;
+	new_test_ext().execute_with(|| {
+		let g = |until| {
+			Consent::grant(
+				signed(PATIENT),
+				Grantee::Account(DOCTOR_B),
+				read_only(),
+				GrantScope::AllRecords,
+				now(),
+				until,
+				None,
+			)
+			.expect("a valid grant")
+			.actual_weight
+		};
+		// The first grant to a grantee reads no earlier one, the second reads one.
+		assert_eq!(g(now() + DAY), Some(<() as WeightInfo>::grant(0)));
+		assert_eq!(g(now() + 2 * DAY), Some(<() as WeightInfo>::grant(1)));
+		// The declared weight is the worst case: a full list of expired grants.
+		let call = crate::Call::<Test>::grant {
+			grantee: Grantee::Account(DOCTOR_B),
+			actions: read_only(),
+			scope: GrantScope::AllRecords,
+			valid_from: now(),
+			valid_until: now() + DAY,
+			purpose: None,
+		};
+		use frame_support::dispatch::GetDispatchInfo;
+		assert_eq!(
+			call.get_dispatch_info().call_weight,
+			<() as WeightInfo>::grant(<<Test as crate::Config>::MaxGrantsPerGrantee as frame_support::traits::Get<u32>>::get())
+		);
+	});
+}
