@@ -10,7 +10,7 @@
 
 use crate::{describe_dispatch_error, Client, Error, Inclusion, Result};
 use codec::Encode;
-use frame_support::dispatch::GetDispatchInfo;
+use frame_support::{dispatch::GetDispatchInfo, weights::Weight};
 use mbds_runtime::{RuntimeCall, RuntimeEvent};
 use sp_core::{sr25519, Pair, H256};
 use sp_runtime::traits::{BlakeTwo256, Hash as _};
@@ -44,6 +44,18 @@ pub struct Motion {
 pub fn motion(client: &Client, call: RuntimeCall, members: &[sr25519::Pair]) -> Result<Motion> {
 	let mut done = motions(client, vec![call], members)?;
 	done.pop().ok_or_else(|| Error::invalid("council", "no motion was made"))
+}
+
+/// The weight of `call` as the chain's runtime declares it (`TransactionPaymentCallApi`): the
+/// bound a motion closes with. This client's own runtime's figure only if the chain does not
+/// answer: a chain may run a later runtime with the same call encoding, whose weights differ
+/// (a bound below the chain's figure fails the close with `WrongProposalWeight`).
+fn proposal_weight(client: &Client, call: &RuntimeCall, length: u32) -> Weight {
+	type Info = (Weight, frame_support::dispatch::DispatchClass, u128);
+	client
+		.call::<Info>("TransactionPaymentCallApi_query_call_info", (call, length))
+		.map(|(weight, _, _)| weight)
+		.unwrap_or_else(|_| call.get_dispatch_info().call_weight)
 }
 
 /// [`motion`] for several calls at once, each its own motion, in three rounds whatever their
@@ -83,7 +95,8 @@ pub fn motions(
 	let mut sent = Vec::with_capacity(calls.len());
 	for call in calls {
 		let what = format!("{:?}", call).chars().take(80).collect::<String>();
-		let (length, weight) = (call.encoded_size() as u32, call.get_dispatch_info().call_weight);
+		let length = call.encoded_size() as u32;
+		let weight = proposal_weight(client, &call, length);
 		let hash = BlakeTwo256::hash_of(&call);
 		let propose = RuntimeCall::Council(pallet_collective::Call::propose {
 			threshold,

@@ -140,8 +140,9 @@ where
 ///   participant, and every such call is feeless for one (the runtime tests it), so its fee
 ///   payment costs nothing and the block is charged no weight for it (the upstream wrapper
 ///   charges the payment's full weight to every transaction);
-/// - every other call is charged `S`'s weight; if it turns out feeless, that weight is
-///   returned as a refund;
+/// - every other call is charged `S`'s weight, even if it turns out feeless (a retreat call
+///   of an active patient): the runtime's `CheckWeight` reclaims only the call's unused
+///   weight, before this extension runs, so a refund here would never reach the block;
 /// - it deposits no event (the upstream wrapper writes a `FeeSkipped` event for each
 ///   transaction, one more storage write per medical call).
 ///
@@ -169,11 +170,11 @@ impl<T, S> From<S> for SkipFeeIfFeeless<T, S> {
 	}
 }
 
-/// What [`SkipFeeIfFeeless`] carries from `validate` to `post_dispatch`: `S`'s, or the weight
-/// to refund for a skipped payment.
+/// What [`SkipFeeIfFeeless`] carries from `validate` to `post_dispatch`: `S`'s, or nothing
+/// for a skipped payment.
 pub enum SkipOr<P> {
 	Apply(P),
-	Skip(Weight),
+	Skip,
 }
 
 impl<T, S> SkipFeeIfFeeless<T, S>
@@ -229,12 +230,7 @@ where
 	) -> ValidateResult<Self::Val, <T as frame_system::Config>::RuntimeCall> {
 		use frame_support::dispatch::CheckIfFeeless;
 		if call.is_feeless(&origin) {
-			let refund = if Self::free_of_payment_weight(call) {
-				Weight::zero()
-			} else {
-				self.0.weight(call)
-			};
-			return Ok((ValidTransaction::default(), SkipOr::Skip(refund), origin));
+			return Ok((ValidTransaction::default(), SkipOr::Skip, origin));
 		}
 		let (valid, val, origin) = self.0.validate(
 			origin,
@@ -258,7 +254,7 @@ where
 	) -> Result<Self::Pre, TransactionValidityError> {
 		match val {
 			SkipOr::Apply(val) => self.0.prepare(val, origin, call, info, len).map(SkipOr::Apply),
-			SkipOr::Skip(refund) => Ok(SkipOr::Skip(refund)),
+			SkipOr::Skip => Ok(SkipOr::Skip),
 		}
 	}
 
@@ -271,7 +267,7 @@ where
 	) -> Result<Weight, TransactionValidityError> {
 		match pre {
 			SkipOr::Apply(pre) => S::post_dispatch_details(pre, info, post_info, len, result),
-			SkipOr::Skip(refund) => Ok(refund),
+			SkipOr::Skip => Ok(Weight::zero()),
 		}
 	}
 }

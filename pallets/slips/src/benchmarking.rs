@@ -237,6 +237,35 @@ mod benchmarks {
 		assert!(ids.iter().all(|id| !Ledger::<T>::contains_key(id)));
 	}
 
+	// `on_initialize`'s expiry cursor passing over `n` decided slips (largest slips, rejected)
+	// and reaching the next slip id.
+	#[benchmark]
+	fn pass_slips(n: Linear<0, { T::MaxExpiriesPerBlock::get() * PASSES_PER_EXPIRY }>) {
+		let institution: T::AccountId = account("institution", 0, 0);
+		let doctor: T::AccountId = account("doctor", 0, 0);
+		let patient: T::AccountId = account("patient", 0, 0);
+		let at = frame_system::Pallet::<T>::block_number().saturating_add(T::PendingPeriod::get());
+		for _ in 0..n {
+			let id = stored_pending_slip::<T>(&doctor, &patient, &institution, at);
+			Ledger::<T>::mutate(id, |s| {
+				let slip = s.as_mut().expect("just stored");
+				slip.status = SlipStatus::Rejected {
+					at: frame_system::Pallet::<T>::block_number(),
+					reason: RejectReason::IncorrectContent,
+				};
+			});
+			PendingSlips::<T>::remove(&patient);
+		}
+
+		#[block]
+		{
+			Slips::<T>::expire_pending(at);
+		}
+
+		assert_eq!(ExpiryCursor::<T>::get(), n as SlipId);
+		assert_eq!(Ledger::<T>::iter().count(), n as usize);
+	}
+
 	// `on_initialize` closing a batch of `n` items.
 	#[benchmark]
 	fn close_batch(n: Linear<1, { T::MaxItemsPerBatch::get() }>) {

@@ -126,6 +126,22 @@ pub const MAX_PROOFS_PER_QUERY: u32 = 256;
 /// Most positions of a patient's list one `patient_slips` runtime-API call reads.
 pub const MAX_SLIPS_PER_QUERY: u32 = 256;
 
+/// Slips the expiry cursor may pass over (decided or gone: one read each) per slip it may
+/// expire in a block: decided slips cost it little, so it keeps up with a chain whose slips
+/// are mostly decided at [`PASSES_PER_EXPIRY`] times the rate of undecided ones.
+pub const PASSES_PER_EXPIRY: u32 = 8;
+
+/// What the expiry cursor did with one slip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expiry {
+	/// Pending and due: expired now.
+	Expired,
+	/// Decided, or no longer in the ledger: passed over.
+	Passed,
+	/// Pending and not due yet: the cursor stops here.
+	NotDue,
+}
+
 /// Bound of an [`ExpiryQueue`] entry: the most slips a block took before storage version 2
 /// (the runtime's `MaxSlipsPerBlock` of specs up to 105), so every stored entry decodes.
 pub const LEGACY_EXPIRY_QUEUE_LEN: u32 = 128;
@@ -225,9 +241,13 @@ pub mod pallet {
 		#[pallet::constant]
 		type PendingPeriod: Get<BlockNumberFor<Self>>;
 
-		/// Most slips the expiry cursor examines at the start of a block (it stops earlier at
-		/// the first pending slip whose period has not ended): bounds that hook's work, not how
-		/// many slips a block takes. Must not be zero.
+		/// Most slips the expiry cursor expires at the start of a block (it also passes over
+		/// at most [`PASSES_PER_EXPIRY`] times as many decided ones, and stops at the first
+		/// pending slip whose period has not ended): bounds that hook's work, not how many
+		/// slips a block takes. Must not be zero. The cursor relies on slips' periods ending in
+		/// id order, so [`Config::PendingPeriod`] may only grow in later releases: after a
+		/// shorter one, newer slips wait behind older ones and leave late (never more than the
+		/// difference), though they can no longer be decided once their own period ends.
 		#[pallet::constant]
 		type MaxExpiriesPerBlock: Get<u32>;
 
@@ -484,9 +504,10 @@ pub mod pallet {
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-			let expired = Self::expire_pending(now);
+			let (expired, passed) = Self::expire_pending(now);
 			let closed = Self::close_batch_if_due(now);
 			T::WeightInfo::expire_slips(expired)
+				.saturating_add(T::WeightInfo::pass_slips(passed))
 				.saturating_add(T::WeightInfo::close_batch(closed.unwrap_or(0)))
 		}
 
@@ -632,7 +653,8 @@ pub mod pallet {
 		/// participants.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::confirm_slip(T::MaxKeywords::get())
-			.saturating_add(T::WeightInfo::close_batch(T::MaxItemsPerBatch::get())))]
+			.saturating_add(T::WeightInfo::close_batch(T::MaxItemsPerBatch::get()))
+			.saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
 		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _record_hash: &H256|
 			-> bool { T::Participants::is_active_signer(origin) })]
 		pub fn confirm_slip(
@@ -661,7 +683,10 @@ pub mod pallet {
 				opened_at_ms: Self::now_ms(),
 				item_count: 0,
 			});
-			if batch.item_count == 0 {
+			// Opening a batch reads and bumps `NextBatchId` (the benchmark confirms into an open
+			// batch, so this is charged apart).
+			let opening = batch.item_count == 0;
+			if opening {
 				NextBatchId::<T>::put(batch.id.saturating_add(1));
 			}
 			let chain_id = T::ChainInfo::chain_id();
@@ -692,7 +717,10 @@ pub mod pallet {
 				items: k,
 			});
 			let closing = closed.map_or(Weight::zero(), T::WeightInfo::close_batch);
-			Ok(Some(T::WeightInfo::confirm_slip(k).saturating_add(closing)).into())
+			let opened =
+				if opening { T::DbWeight::get().reads_writes(1, 1) } else { Weight::zero() };
+			Ok(Some(T::WeightInfo::confirm_slip(k).saturating_add(closing).saturating_add(opened))
+				.into())
 		}
 
 		/// Reject slip `slip_id` as its patient, with a reason. Feeless for active
@@ -822,40 +850,49 @@ pub mod pallet {
 		}
 
 		/// Expires the slips still pending whose period has ended by `now`: removes each from
-		/// the ledger, the patient's list and the pending index. The expiry cursor examines at
-		/// most `MaxExpiriesPerBlock` slips from where it stopped, in id order, and stops at
-		/// the first pending slip whose period has not ended (later ids end later); slips of
-		/// storage version 1 leave through their [`ExpiryQueue`] entry. Returns how many slips
-		/// were examined.
-		pub(crate) fn expire_pending(now: BlockNumberFor<T>) -> u32 {
+		/// the ledger, the patient's list and the pending index. The expiry cursor goes on from
+		/// where it stopped, in id order, and stops at the first pending slip whose period has
+		/// not ended (later ids end later), after `MaxExpiriesPerBlock` expiries, or after
+		/// [`PASSES_PER_EXPIRY`] times as many slips passed over (decided or gone: one read
+		/// each); slips of storage version 1 leave through their [`ExpiryQueue`] entry. Returns
+		/// how many slips were expired and how many were read without being expired.
+		pub(crate) fn expire_pending(now: BlockNumberFor<T>) -> (u32, u32) {
+			let (mut expired, mut passed) = (0u32, 0u32);
 			let legacy = ExpiryQueue::<T>::take(now);
 			for &slip_id in legacy.iter() {
-				Self::expire_if_pending(slip_id, now);
+				match Self::expire_if_due(slip_id, now) {
+					Expiry::Expired => expired += 1,
+					Expiry::Passed | Expiry::NotDue => passed += 1,
+				}
 			}
+			let max_expired = T::MaxExpiriesPerBlock::get();
+			let max_passed = max_expired.saturating_mul(PASSES_PER_EXPIRY);
 			let next = NextSlipId::<T>::get();
 			let start = ExpiryCursor::<T>::get();
-			let (mut cursor, mut examined) = (start, 0u32);
-			while cursor < next && examined < T::MaxExpiriesPerBlock::get() {
-				examined += 1;
-				if !Self::expire_if_pending(cursor, now) {
-					break;
+			let (mut cursor, mut cursor_expired, mut cursor_passed) = (start, 0u32, 0u32);
+			while cursor < next && cursor_expired < max_expired && cursor_passed < max_passed {
+				match Self::expire_if_due(cursor, now) {
+					Expiry::Expired => cursor_expired += 1,
+					Expiry::Passed => cursor_passed += 1,
+					Expiry::NotDue => {
+						cursor_passed += 1;
+						break;
+					}
 				}
 				cursor += 1;
 			}
 			if cursor != start {
 				ExpiryCursor::<T>::put(cursor);
 			}
-			examined.saturating_add(legacy.len() as u32)
+			(expired + cursor_expired, passed + cursor_passed)
 		}
 
-		/// Expires slip `slip_id` if it is pending and its period has ended by `now`. `false`
-		/// if it is pending and its period has not ended (the cursor stops there); `true`
-		/// otherwise (expired now, decided, or no longer in the ledger).
-		fn expire_if_pending(slip_id: SlipId, now: BlockNumberFor<T>) -> bool {
-			let Some(slip) = Ledger::<T>::get(slip_id) else { return true };
-			let SlipStatus::Pending { expires_at } = slip.status else { return true };
+		/// Expires slip `slip_id` if it is pending and its period has ended by `now`.
+		fn expire_if_due(slip_id: SlipId, now: BlockNumberFor<T>) -> Expiry {
+			let Some(slip) = Ledger::<T>::get(slip_id) else { return Expiry::Passed };
+			let SlipStatus::Pending { expires_at } = slip.status else { return Expiry::Passed };
 			if expires_at > now {
-				return false;
+				return Expiry::NotDue;
 			}
 			if let Some(position) = Self::take_pending(&slip.patient, slip_id) {
 				PatientSlipAt::<T>::remove(&slip.patient, position);
@@ -866,7 +903,7 @@ pub mod pallet {
 				patient: slip.patient,
 				doctor: slip.doctor,
 			});
-			true
+			Expiry::Expired
 		}
 
 		/// Removes `slip_id` from `patient`'s pending index; its position in the patient's

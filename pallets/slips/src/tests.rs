@@ -358,7 +358,10 @@ fn slips_queued_before_the_cursor_still_expire_after_the_migration() {
 		assert!(!Ledger::<Test>::contains_key(1), "the new slip expired");
 		assert_eq!(ExpiryQueue::<Test>::iter().count(), 0);
 		assert_eq!(ExpiryCursor::<Test>::get(), 2);
-		// Run again, the migration changes nothing.
+		// Run again (a later upgrade), the migration changes nothing: the cursor stays behind
+		// a slip submitted since.
+		assert_ok!(submit_as(DOCTOR, PATIENT, keywords(1, 3), record_hash(3)));
+		assert_eq!(NextSlipId::<Test>::get(), 3);
 		crate::migrations::v2::StartExpiryCursor::<Test>::on_runtime_upgrade();
 		assert_eq!(ExpiryCursor::<Test>::get(), 2);
 	});
@@ -729,9 +732,12 @@ fn on_initialize_weight_covers_expiry_and_closing() {
 		confirm(a);
 		System::set_block_number(1 + PENDING);
 		let w = Slips::on_initialize(1 + PENDING);
+		// The cursor passed over the confirmed slip and expired the other.
 		assert_eq!(
 			w,
-			<() as WeightInfo>::expire_slips(2).saturating_add(<() as WeightInfo>::close_batch(3))
+			<() as WeightInfo>::expire_slips(1)
+				.saturating_add(<() as WeightInfo>::pass_slips(1))
+				.saturating_add(<() as WeightInfo>::close_batch(3))
 		);
 	});
 }
@@ -1121,4 +1127,35 @@ fn try_state_names_each_broken_invariant() {
 	// The detail names the item: here the pending slip missing from the index.
 	let message = broken(|_| PendingSlips::<Test>::remove(PATIENT));
 	assert!(message.contains("slip 3 of 3 by 2"), "{message}");
+}
+
+#[test]
+fn the_cursor_passes_over_decided_slips_within_its_budget_and_reports_its_work() {
+	new_test_ext().execute_with(|| {
+		// More decided slips than the cursor passes over in a block, then one undecided.
+		let decided = (MAX_EXPIRIES_PER_BLOCK * PASSES_PER_EXPIRY + 3) as usize;
+		for i in 0..decided {
+			let id = submit(1, i as u8);
+			assert_ok!(Slips::reject_slip(
+				RuntimeOrigin::signed(PATIENT),
+				id,
+				RejectReason::Other(1)
+			));
+		}
+		let late = submit(1, 200);
+		System::set_block_number(1 + PENDING);
+		let (expired, passed) = Slips::expire_pending(1 + PENDING);
+		assert_eq!((expired, passed), (0, MAX_EXPIRIES_PER_BLOCK * PASSES_PER_EXPIRY));
+		assert_eq!(
+			ExpiryCursor::<Test>::get(),
+			(MAX_EXPIRIES_PER_BLOCK * PASSES_PER_EXPIRY) as u64
+		);
+		// The next block passes the last three decided ones and expires the undecided one.
+		System::set_block_number(2 + PENDING);
+		assert_eq!(Slips::expire_pending(2 + PENDING), (1, 3));
+		assert!(!Ledger::<Test>::contains_key(late));
+		assert_eq!(ExpiryCursor::<Test>::get(), NextSlipId::<Test>::get());
+		// Nothing left: an idle block reads no slip.
+		assert_eq!(Slips::expire_pending(3 + PENDING), (0, 0));
+	});
 }

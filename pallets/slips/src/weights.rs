@@ -46,6 +46,7 @@ pub trait WeightInfo {
 	fn reject_slip() -> Weight;
 	fn set_institution() -> Weight;
 	fn expire_slips(n: u32, ) -> Weight;
+	fn pass_slips(n: u32, ) -> Weight;
 	fn close_batch(n: u32, ) -> Weight;
 }
 
@@ -72,16 +73,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[0, 1024]`.
 	/// The range of component `k` is `[1, 16]`.
-	fn submit_slip(c: u32, k: u32, ) -> Weight {
+	fn submit_slip(_c: u32, k: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2078`
 		//  Estimated: `8793`
-		// Minimum execution time: 109_892_000 picoseconds.
-		Weight::from_parts(116_764_814, 8793)
-			// Standard Error: 189
-			.saturating_add(Weight::from_parts(155, 0).saturating_mul(c.into()))
-			// Standard Error: 12_502
-			.saturating_add(Weight::from_parts(320_848, 0).saturating_mul(k.into()))
+		// Minimum execution time: 110_905_000 picoseconds.
+		Weight::from_parts(118_454_855, 8793)
+			// Standard Error: 12_617
+			.saturating_add(Weight::from_parts(271_276, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -104,10 +103,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3664 + k * (130 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 52_318_000 picoseconds.
-		Weight::from_parts(50_687_320, 67023)
-			// Standard Error: 9_842
-			.saturating_add(Weight::from_parts(5_486_543, 0).saturating_mul(k.into()))
+		// Minimum execution time: 53_059_000 picoseconds.
+		Weight::from_parts(50_352_405, 67023)
+			// Standard Error: 4_523
+			.saturating_add(Weight::from_parts(5_510_464, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(k.into())))
@@ -122,8 +121,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `5467`
 		//  Estimated: `7067`
-		// Minimum execution time: 36_964_000 picoseconds.
-		Weight::from_parts(39_759_000, 7067)
+		// Minimum execution time: 37_455_000 picoseconds.
+		Weight::from_parts(40_219_000, 7067)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -135,8 +134,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `194`
 		//  Estimated: `3591`
-		// Minimum execution time: 10_656_000 picoseconds.
-		Weight::from_parts(11_697_000, 3591)
+		// Minimum execution time: 10_866_000 picoseconds.
+		Weight::from_parts(11_898_000, 3591)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -157,14 +156,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `139 + n * (5065 ±0)`
 		//  Estimated: `4503 + n * (6077 ±0)`
-		// Minimum execution time: 4_116_000 picoseconds.
-		Weight::from_parts(4_226_000, 4503)
-			// Standard Error: 41_028
-			.saturating_add(Weight::from_parts(22_827_576, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_096_000 picoseconds.
+		Weight::from_parts(4_267_000, 4503)
+			// Standard Error: 11_547
+			.saturating_add(Weight::from_parts(21_878_198, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
+	}
+	/// Storage: `Slips::ExpiryQueue` (r:1 w:0)
+	/// Proof: `Slips::ExpiryQueue` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::NextSlipId` (r:1 w:0)
+	/// Proof: `Slips::NextSlipId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::ExpiryCursor` (r:1 w:1)
+	/// Proof: `Slips::ExpiryCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::Ledger` (r:2048 w:0)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[0, 2048]`.
+	fn pass_slips(n: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `3924 + n * (51 ±0)`
+		//  Estimated: `4503 + n * (6077 ±0)`
+		// Minimum execution time: 4_146_000 picoseconds.
+		Weight::from_parts(4_246_000, 4503)
+			// Standard Error: 9_676
+			.saturating_add(Weight::from_parts(8_654_926, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
 	/// Storage: `Slips::OpenLeaves` (r:1 w:1)
@@ -182,10 +203,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `216 + n * (32 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 18_737_000 picoseconds.
-		Weight::from_parts(19_630_830, 67023)
-			// Standard Error: 171
-			.saturating_add(Weight::from_parts(339_636, 0).saturating_mul(n.into()))
+		// Minimum execution time: 19_108_000 picoseconds.
+		Weight::from_parts(21_520_778, 67023)
+			// Standard Error: 102
+			.saturating_add(Weight::from_parts(336_589, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -193,42 +214,49 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 
 /// The same weights with ParityDb's costs, for tests and mocks.
 impl WeightInfo for () {
-	fn submit_slip(c: u32, k: u32, ) -> Weight {
-		Weight::from_parts(116_764_814, 8793)
-			.saturating_add(Weight::from_parts(155, 0).saturating_mul(c.into()))
-			.saturating_add(Weight::from_parts(320_848, 0).saturating_mul(k.into()))
+	fn submit_slip(_c: u32, k: u32, ) -> Weight {
+		Weight::from_parts(118_454_855, 8793)
+			.saturating_add(Weight::from_parts(271_276, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn confirm_slip(k: u32, ) -> Weight {
-		Weight::from_parts(50_687_320, 67023)
-			.saturating_add(Weight::from_parts(5_486_543, 0).saturating_mul(k.into()))
+		Weight::from_parts(50_352_405, 67023)
+			.saturating_add(Weight::from_parts(5_510_464, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(k.into())))
 	}
 	fn reject_slip() -> Weight {
-		Weight::from_parts(39_759_000, 7067)
+		Weight::from_parts(40_219_000, 7067)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn set_institution() -> Weight {
-		Weight::from_parts(11_697_000, 3591)
+		Weight::from_parts(11_898_000, 3591)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn expire_slips(n: u32, ) -> Weight {
-		Weight::from_parts(4_226_000, 4503)
-			.saturating_add(Weight::from_parts(22_827_576, 0).saturating_mul(n.into()))
+		Weight::from_parts(4_267_000, 4503)
+			.saturating_add(Weight::from_parts(21_878_198, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
+	fn pass_slips(n: u32, ) -> Weight {
+		Weight::from_parts(4_246_000, 4503)
+			.saturating_add(Weight::from_parts(8_654_926, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
+	}
 	fn close_batch(n: u32, ) -> Weight {
-		Weight::from_parts(19_630_830, 67023)
-			.saturating_add(Weight::from_parts(339_636, 0).saturating_mul(n.into()))
+		Weight::from_parts(21_520_778, 67023)
+			.saturating_add(Weight::from_parts(336_589, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}

@@ -4,6 +4,10 @@
 //! printing per call the successes per second, the ratio to transfers of the same run, the
 //! successes per block, the median block fullness and the failures by error.
 //!
+//! `mbds-load anchoring [--slips 30] [--max-gap-secs 30]`: the time from a confirmation's
+//! finality on hospital A to its items in the consortium's finalised state (see
+//! `mbds_tests::load::anchoring`), p50/p95/max over the slips.
+//!
 //! Usage: `mbds-load [--chain dev|hospital] [--validators 4] [--per-call 6000] [--runs 2]
 //! [--calls transfer,submit,confirm,grant,access] [--threads 8]`. `MBDS_NODE` names another
 //! `mbds-node` binary (e.g. an older build, for a before/after table). Grants and accesses run
@@ -17,7 +21,43 @@ use std::time::Duration;
 const USAGE: &str = "usage: mbds-load [--chain dev|hospital] [--validators 4] [--per-call 6000] \
                      [--runs 2] [--calls transfer,submit,confirm,grant,access] [--threads 8]";
 
+fn anchoring(args: impl Iterator<Item = String>) {
+	const USAGE: &str = "usage: mbds-load anchoring [--slips 30] [--max-gap-secs 30] [--seed 7]";
+	let (mut slips, mut gap, mut seed) = (30usize, 30u64, 7u64);
+	let mut args = args.peekable();
+	while let Some(a) = args.next() {
+		let mut value = || -> u64 {
+			args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+				eprintln!("mbds-load anchoring: {a} needs a whole number\n{USAGE}");
+				std::process::exit(2)
+			})
+		};
+		match a.as_str() {
+			"--slips" => slips = value() as usize,
+			"--max-gap-secs" => gap = value(),
+			"--seed" => seed = value(),
+			"-h" | "--help" => {
+				println!("{USAGE}");
+				return;
+			}
+			other => {
+				eprintln!("mbds-load anchoring: unknown argument {other:?}\n{USAGE}");
+				std::process::exit(2)
+			}
+		}
+	}
+	if slips == 0 {
+		eprintln!("mbds-load anchoring: --slips must be positive\n{USAGE}");
+		std::process::exit(2)
+	}
+	let samples = load::anchoring::run(slips, Duration::from_secs(gap), seed);
+	load::anchoring::print(&samples);
+}
+
 fn main() {
+	if std::env::args().nth(1).as_deref() == Some("anchoring") {
+		return anchoring(std::env::args().skip(2));
+	}
 	let (mut chain, mut validators, mut per_call, mut runs, mut threads) =
 		("dev".to_string(), 4usize, 6000usize, 2usize, 8usize);
 	let mut kinds = CallKind::ALL.to_vec();
@@ -61,6 +101,10 @@ fn main() {
 			}
 			other => fail(format!("unknown argument {other:?}")),
 		}
+	}
+	// 75 doctors with 200 feeless transactions each per 10 minutes (slips and their top-ups).
+	if per_call > 15_000 {
+		fail(format!("--per-call {per_call} exceeds the doctors' feeless quota (at most 15000)"))
 	}
 	let consents = chain == "dev";
 	if !consents {
