@@ -3,8 +3,8 @@
 //! chain's finality.
 
 use crate::{
-	client::{now_ms, visit_proof, Client},
-	workspace_binary,
+	client::{hospital_setup, now_ms, visit_proof, Client},
+	workspace_binary, Network,
 };
 use mbds_runtime::{BlockNumber, RuntimeCall};
 use pallet_slips::{SlipId, SummaryItemOf};
@@ -18,6 +18,32 @@ use std::{
 	},
 	time::{Duration, Instant},
 };
+
+/// The doctor, patient and institution at work on hospital A in [`hospital_and_consortium`].
+pub const CAST: (Keyring, Keyring, Keyring) = (Keyring::Eve, Keyring::Ferdie, Keyring::Dave);
+
+/// Hospital A's chain (four validators) and the consortium (five nodes), both finalising;
+/// hospital A with its institution, doctor and patient ([`CAST`]) and registered on the
+/// consortium by the council's motion (four of its five members), as operators do.
+pub fn hospital_and_consortium() -> (Network, Network) {
+	use mbds_runtime::genesis_config_presets::{CONSORTIUM_LOCAL, HOSPITAL_LOCAL};
+	let mut hospital = Network::start(HOSPITAL_LOCAL, 4);
+	let mut consortium = Network::start(CONSORTIUM_LOCAL, 5);
+	hospital.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	consortium.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	let (institution, doctor, patient) = CAST;
+	hospital_setup(&hospital.nodes[0].client(), institution, doctor, patient)
+		.unwrap_or_else(|e| panic!("hospital A's set-up: {e}"));
+	let council = [Keyring::Alice, Keyring::Bob, Keyring::Charlie, Keyring::Dave].map(|k| k.pair());
+	mbds_relayer::Relayer::new(
+		&hospital.nodes[0].url(),
+		&consortium.nodes[0].url(),
+		Keyring::Ferdie.pair(),
+	)
+	.and_then(|r| r.register(&mbds_relayer::Authority::Council(council.to_vec())))
+	.unwrap_or_else(|e| panic!("registering hospital A on the consortium: {e}"));
+	(hospital, consortium)
+}
 
 /// An anchored summary as the consortium stores it.
 pub type Summary =

@@ -19,10 +19,11 @@
 //! and items duplicated (both must be 0).
 
 use mbds_client::queries::slips;
-use mbds_runtime::genesis_config_presets::{CONSORTIUM_LOCAL, HOSPITAL_LOCAL};
 use mbds_tests::{
-	anchoring::{summaries, write_and_confirm, RelayerProcess, WAIT},
-	client::{hospital_setup, Client},
+	anchoring::{
+		hospital_and_consortium, summaries, write_and_confirm, RelayerProcess, CAST, WAIT,
+	},
+	client::Client,
 	Network, Node,
 };
 use pallet_slips::{SlipId, SlipOf, SlipStatus};
@@ -139,25 +140,11 @@ fn representative_nodes(c: &Client) -> Vec<usize> {
 
 #[test]
 fn chains_relayers_and_anchoring_survive_killed_and_wiped_nodes() {
-	let mut hospital = Network::start(HOSPITAL_LOCAL, 4);
-	let mut consortium = Network::start(CONSORTIUM_LOCAL, 5);
-	hospital.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
-	consortium.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	let (mut hospital, mut consortium) = hospital_and_consortium();
 	let h = hospital.nodes[0].client();
 	let c = consortium.nodes[0].client();
 	let dir = hospital.dir().to_path_buf();
-
-	let (institution, doctor, patient) = (Keyring::Eve, Keyring::Ferdie, Keyring::Dave);
-	hospital_setup(&h, institution, doctor, patient).unwrap();
-	let council = [Keyring::Alice, Keyring::Bob, Keyring::Charlie, Keyring::Dave].map(|k| k.pair());
-	mbds_relayer::Relayer::new(
-		&hospital.nodes[0].url(),
-		&consortium.nodes[0].url(),
-		Keyring::Ferdie.pair(),
-	)
-	.unwrap()
-	.register(&mbds_relayer::Authority::Council(council.to_vec()))
-	.unwrap();
+	let (institution, doctor, patient) = CAST;
 
 	// The same relayer started twice, through other nodes of hospital A (the consortium's
 	// first node serves both: any other may be the one killed in case 5).

@@ -19,6 +19,25 @@ pub mod v2 {
 			ExpiryCursor::<T>::put(NextSlipId::<T>::get());
 			T::DbWeight::get().reads_writes(1, 1)
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn pre_upgrade() -> Result<alloc::vec::Vec<u8>, sp_runtime::TryRuntimeError> {
+			use codec::Encode;
+			Ok(NextSlipId::<T>::get().encode())
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn post_upgrade(state: alloc::vec::Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
+			use codec::Decode;
+			let next = crate::SlipId::decode(&mut &state[..]).map_err(|_| {
+				sp_runtime::TryRuntimeError::Other("slips: undecodable pre-upgrade state")
+			})?;
+			frame_support::ensure!(
+				ExpiryCursor::<T>::get() == next && NextSlipId::<T>::get() == next,
+				"slips: the expiry cursor starts at the next slip id"
+			);
+			Ok(())
+		}
 	}
 
 	/// Storage version 1 -> 2, starting the expiry cursor; on a chain already at 2 it only

@@ -9,10 +9,8 @@
 //! are polled every 100 ms and the relayer polls every 500 ms: the figures include up to
 //! 0.6 s of polling.
 
-use crate::anchoring::{RelayerProcess, WAIT};
-use crate::client::{hospital_setup, now_ms, visit_proof, Client};
-use crate::Network;
-use mbds_runtime::genesis_config_presets::{CONSORTIUM_LOCAL, HOSPITAL_LOCAL};
+use crate::anchoring::{hospital_and_consortium, RelayerProcess, CAST, WAIT};
+use crate::client::{now_ms, visit_proof, Client};
 use mbds_runtime::{RuntimeCall, RuntimeEvent};
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring as Keyring;
@@ -64,23 +62,10 @@ fn anchored_count(c: &Client, patient: &Keyring) -> Result<u32, String> {
 
 /// Runs the measurement: `slips` slips at gaps of 0..`max_gap`; the samples, in order.
 pub fn run(slips: usize, max_gap: Duration, seed: u64) -> Vec<Sample> {
-	let mut hospital = Network::start(HOSPITAL_LOCAL, 4);
-	let mut consortium = Network::start(CONSORTIUM_LOCAL, 5);
-	hospital.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
-	consortium.wait_finalized(1, Duration::from_secs(180)).unwrap_or_else(|e| panic!("{e}"));
+	let (mut hospital, mut consortium) = hospital_and_consortium();
 	let h = hospital.nodes[0].client();
 	let c = consortium.nodes[0].client();
-	let (institution, doctor, patient) = (Keyring::Eve, Keyring::Ferdie, Keyring::Dave);
-	hospital_setup(&h, institution, doctor, patient).expect("hospital set-up");
-	let council = [Keyring::Alice, Keyring::Bob, Keyring::Charlie, Keyring::Dave].map(|k| k.pair());
-	mbds_relayer::Relayer::new(
-		&hospital.nodes[0].url(),
-		&consortium.nodes[0].url(),
-		Keyring::Ferdie.pair(),
-	)
-	.expect("relayer client")
-	.register(&mbds_relayer::Authority::Council(council.to_vec()))
-	.expect("hospital A registered on the consortium");
+	let (institution, doctor, patient) = CAST;
 	let _relayer = RelayerProcess::start(
 		&consortium.nodes[0].url(),
 		&hospital.nodes[0].url(),
