@@ -14,6 +14,8 @@
 //!   with secure trapdoors of Rhee, Park, Susilo, Lee (J. Systems and Software 83(5), 2010),
 //!   plus one-round conjunctive queries (Golle, Staddon, Waters, ACNS 2004, per-keyword form).
 //! * [`fhir`]: canonical `system|code` keywords from FHIR R4 resources and Bundles.
+//! * [`sse`]: a patient-keyed searchable index (Cash et al., NDSS 2014, Π_bas) with HMAC-SHA256
+//!   (RustCrypto): a search costs one HMAC and one lookup per match.
 //!
 //! ## Roles
 //! The **patient** owns [`keys::PatientKeys`] (one [`keys::KeySeed`]). A **doctor** seals a
@@ -24,6 +26,7 @@
 //!
 //! ## Assumptions
 //! * XChaCha20-Poly1305: IND-CCA AEAD with 192-bit random nonces (no nonce reuse in practice).
+//! * HMAC-SHA256 (index tokens and labels in [`sse`]): a pseudorandom function, as Π_bas needs.
 //! * Umbral: security of the scheme as analysed by its authors (DL / DDH-type assumptions on
 //!   secp256k1 in the random-oracle model); implementation trusted as published.
 //! * PEKS / dPEKS: BDH and the Rhee et al. assumptions (bilinear Diffie-Hellman and a
@@ -42,8 +45,9 @@
 //!   cryptographically; a grantee that already decrypted keeps what it read.
 //! * Search cost is linear in the encrypted keywords searched (one pairing each, ~1-1.7 ms),
 //!   bounded below by `N * t_pairing / cores`: 10,000 keywords take 5-8 s on 2 idle cores, not
-//!   the 1 s aimed for, so searches stay per patient; sub-linear search needs another scheme
-//!   (future work, see [`peks`]).
+//!   the 1 s aimed for, so searches stay per patient. [`sse`] is the scheme whose search costs
+//!   what it finds (Cash et al.'s Π_bas over a patient-keyed index); it is not yet wired into
+//!   the chains, the proxy and the CLI, which search with PEKS today.
 //!
 //! ## Serialisation
 //! Every key, ciphertext, fragment and trapdoor has an explicit, versioned encoding: a format
@@ -61,6 +65,7 @@ pub mod fhir;
 pub mod keys;
 pub mod peks;
 pub mod pre;
+pub mod sse;
 
 pub use envelope::{RecordEnvelope, RecordHeader, SealedNote};
 pub use error::{CryptoError, Result};
