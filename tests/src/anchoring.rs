@@ -115,19 +115,41 @@ pub fn summaries(c: &Client, patient: &Keyring) -> mbds_client::Result<Vec<Summa
 /// a doctor and a patient at work while the chain upgrades. The slip's id.
 pub fn write_and_confirm(
 	h: &Client,
-	(institution, doctor, patient): (Keyring, Keyring, Keyring),
+	cast: (Keyring, Keyring, Keyring),
 	tag: u8,
 ) -> Result<SlipId, String> {
+	let slip = SlipFields {
+		content: format!("visit during the upgrade {tag}").into_bytes(),
+		keywords: vec![vec![tag, 0, 1], vec![tag, 0, 2]],
+		record_hash: H256::repeat_byte(tag),
+	};
+	write_and_confirm_slip(h, cast, slip).map(|(id, _)| id)
+}
+
+/// What differs between the slips [`write_and_confirm_slip`] writes.
+pub struct SlipFields {
+	pub content: Vec<u8>,
+	pub keywords: Vec<Vec<u8>>,
+	pub record_hash: H256,
+}
+
+/// [`write_and_confirm`] for a slip with `fields`: its id and the confirmation's inclusion.
+pub fn write_and_confirm_slip(
+	h: &Client,
+	(institution, doctor, patient): (Keyring, Keyring, Keyring),
+	fields: SlipFields,
+) -> Result<(SlipId, mbds_client::Inclusion), String> {
+	let SlipFields { content, keywords, record_hash } = fields;
 	let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
 		patient: patient.to_account_id(),
 		visit: visit_proof(patient, institution),
 		generated_at: now_ms(),
 		tx_type: pallet_slips::TransactionType::Diagnosis,
-		content: format!("visit during the upgrade {tag}").into_bytes(),
-		encrypted_keywords: vec![vec![tag, 0, 1], vec![tag, 0, 2]],
+		content,
+		encrypted_keywords: keywords,
 		categories: vec![1],
 		encrypted_address: vec![9u8; 64],
-		record_hash: H256::repeat_byte(tag),
+		record_hash,
 	});
 	let written = h.submit_and_wait(call, &doctor.pair(), WAIT).map_err(|e| e.to_string())?;
 	let id = written
@@ -141,12 +163,9 @@ pub fn write_and_confirm(
 			_ => None,
 		})
 		.ok_or("no SlipSubmitted event")?;
-	let confirm = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
-		slip_id: id,
-		record_hash: H256::repeat_byte(tag),
-	});
-	h.submit_and_wait(confirm, &patient.pair(), WAIT).map_err(|e| e.to_string())?;
-	Ok(id)
+	let confirm = RuntimeCall::Slips(pallet_slips::Call::confirm_slip { slip_id: id, record_hash });
+	let confirmed = h.submit_and_wait(confirm, &patient.pair(), WAIT).map_err(|e| e.to_string())?;
+	Ok((id, confirmed))
 }
 
 /// The finalised block number of a chain over time (polled every 200 ms until stopped).

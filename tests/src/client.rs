@@ -88,16 +88,24 @@ pub fn visit_proof(
 	patient: Keyring,
 	institution: Keyring,
 ) -> pallet_slips::VisitProof<AccountId, mbds_runtime::Signature> {
+	visit_proof_of(&patient.pair(), &institution.to_account_id())
+}
+
+/// [`visit_proof`] signed by any patient key, for any institution account.
+pub fn visit_proof_of(
+	patient: &sp_core::sr25519::Pair,
+	institution: &AccountId,
+) -> pallet_slips::VisitProof<AccountId, mbds_runtime::Signature> {
 	use sp_core::Pair;
 	let statement = pallet_slips::VisitStatement {
-		patient: patient.to_account_id(),
-		institution: institution.to_account_id(),
+		patient: patient.public().into(),
+		institution: institution.clone(),
 		issued_at: now_ms(),
 	};
 	pallet_slips::VisitProof {
 		institution: statement.institution.clone(),
 		issued_at: statement.issued_at,
-		signature: patient.pair().sign(&statement.signing_payload()).into(),
+		signature: patient.sign(&statement.signing_payload()).into(),
 	}
 }
 

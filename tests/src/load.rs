@@ -29,10 +29,12 @@
 
 pub mod anchoring;
 
-use crate::client::{hex_of, register, Client};
+use crate::client::{hex_of, register, visit_proof_of, Client};
 use codec::Encode;
 use frame_support::dispatch::{DispatchClass, PerDispatchClass};
+use frame_support::storage::storage_prefix;
 use frame_support::weights::Weight;
+use mbds_client::light::Source;
 use mbds_primitives::consent::{AccessTarget, Action, ActionSet, GrantScope, Grantee, Purpose};
 use mbds_primitives::{InstitutionKind, Role};
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
@@ -216,17 +218,17 @@ pub struct Tracked {
 	pub start_ms: u64,
 }
 
-fn storage_key(pallet: &str, item: &str) -> Vec<u8> {
-	[sp_crypto_hashing::twox_128(pallet.as_bytes()), sp_crypto_hashing::twox_128(item.as_bytes())]
-		.concat()
-}
-
 fn timestamp_at(chain: &Client, hash: H256) -> u64 {
 	chain
-		.storage_at::<u64>(&storage_key("Timestamp", "Now"), Some(hash))
+		.storage_at::<u64>(&storage_prefix(b"Timestamp", b"Now"), Some(hash))
 		.ok()
 		.flatten()
 		.unwrap_or(0)
+}
+
+/// The chain's finalised block number.
+fn finalized_number(chain: &Client) -> u32 {
+	Source::finalized_number(chain).expect("the finalised head")
 }
 
 /// The normal-class ref time a block may use.
@@ -244,7 +246,7 @@ pub fn base_extrinsic() -> u64 {
 
 /// A slip as the benchmark sends it (slip 0 of `cast`), signed: for weight queries.
 pub fn sample_slip(chain: &Client, cast: &Cast) -> mbds_runtime::UncheckedExtrinsic {
-	let visits = vec![visit(&cast.patients[0], &cast.hospital.to_account_id())];
+	let visits = vec![visit_proof_of(&cast.patients[0], &cast.hospital.to_account_id())];
 	let (doctor, call) = slip_call(cast, &visits, 0);
 	let spec = chain.signing_spec_version().expect("the chain's runtime version");
 	mbds_client::signed(call, &cast.doctors[doctor], 0, chain.genesis, spec)
@@ -260,29 +262,41 @@ pub fn track(chain: &Client, after: u32, txs: &[Signed], stall: Duration) -> Tra
 	let (mut next, mut found, mut last_progress) = (after + 1, 0, Instant::now());
 	let max = normal_max() as f64;
 	let mut last_report = Instant::now();
+	// The finalised head, asked for again only once every block up to it is read.
+	let mut finalized = after;
 	while found < txs.len() && last_progress.elapsed() < stall {
-		let finalized = chain
-			.header(Some(chain.finalized_head().expect("finalised head")))
-			.expect("finalised header")
-			.number;
 		if next > finalized {
-			std::thread::sleep(Duration::from_millis(200));
+			finalized = finalized_number(chain);
+			if next > finalized {
+				std::thread::sleep(Duration::from_millis(200));
+			}
 			continue;
 		}
 		let hash = chain.block_hash(next).unwrap().expect("a finalised block's hash");
 		let xts = chain.block_extrinsics(hash).expect("the block's extrinsics");
-		let events = chain.events_at(hash).expect("the block's events");
+		// Events, timestamp and weight are read only for blocks holding the phase's transactions.
+		let ours: Vec<(usize, usize)> = xts
+			.iter()
+			.enumerate()
+			.filter_map(|(i, xt)| {
+				let h: H256 = sp_crypto_hashing::blake2_256(xt).into();
+				index.get(&h).map(|&k| (i, k))
+			})
+			.collect();
+		let events = if ours.is_empty() {
+			Vec::new()
+		} else {
+			chain.events_at(hash).expect("the block's events")
+		};
 		let mut stat = BlockStat {
 			number: next,
-			timestamp_ms: timestamp_at(chain, hash),
+			timestamp_ms: 0,
 			ours: 0,
 			succeeded: 0,
 			fullness: 0.0,
 			extrinsics: xts.len(),
 		};
-		for (i, xt) in xts.iter().enumerate() {
-			let h: H256 = sp_crypto_hashing::blake2_256(xt).into();
-			let Some(&k) = index.get(&h) else { continue };
+		for (i, k) in ours {
 			let mine: Vec<RuntimeEvent> = events
 				.iter()
 				.filter(|e| e.phase == frame_system::Phase::ApplyExtrinsic(i as u32))
@@ -309,9 +323,10 @@ pub fn track(chain: &Client, after: u32, txs: &[Signed], stall: Duration) -> Tra
 			outcomes[k] = Some(Outcome { block: next, result, events: mine });
 		}
 		if stat.ours > 0 {
+			stat.timestamp_ms = timestamp_at(chain, hash);
 			let used = chain
 				.storage_at::<PerDispatchClass<Weight>>(
-					&storage_key("System", "BlockWeight"),
+					&storage_prefix(b"System", b"BlockWeight"),
 					Some(hash),
 				)
 				.ok()
@@ -463,9 +478,7 @@ fn run_all(
 	signers: &[sr25519::Pair],
 	calls: Vec<(usize, RuntimeCall)>,
 ) {
-	let after = chain.best_number().expect("best block");
-	let after =
-		chain.header(Some(chain.finalized_head().unwrap())).map(|h| h.number).unwrap_or(after);
+	let after = finalized_number(chain);
 	let txs = presign(chain, signers, calls);
 	let refused = send(&chain.rpc.url, &txs, 4);
 	assert!(refused.is_empty(), "set-up ({what}): the node refused transactions: {refused:?}");
@@ -540,22 +553,6 @@ pub fn setup(chain: &Client, cast: &Cast) {
 	run_all(chain, "the hospital employs its doctors", &[cast.hospital.pair()], employ);
 }
 
-fn visit(
-	patient: &sr25519::Pair,
-	institution: &AccountId,
-) -> pallet_slips::VisitProof<AccountId, mbds_runtime::Signature> {
-	let statement = pallet_slips::VisitStatement {
-		patient: account(patient),
-		institution: institution.clone(),
-		issued_at: crate::client::now_ms(),
-	};
-	pallet_slips::VisitProof {
-		institution: institution.clone(),
-		issued_at: statement.issued_at,
-		signature: patient.sign(&statement.signing_payload()).into(),
-	}
-}
-
 /// The record hash of slip `i` of a run (unique).
 fn record_hash(i: usize) -> H256 {
 	H256(sp_crypto_hashing::blake2_256(&(b"mbds-load record", i as u64).encode()))
@@ -603,10 +600,6 @@ fn submitted_ids(t: &Tracked) -> HashMap<(AccountId, AccountId), u64> {
 			_ => None,
 		})
 		.collect()
-}
-
-fn finalized_number(chain: &Client) -> u32 {
-	chain.header(Some(chain.finalized_head().expect("finalised head"))).expect("header").number
 }
 
 /// One measured phase: sign, send, track, report.
@@ -687,7 +680,7 @@ pub fn phases(
 	let needs_slips = kinds.iter().any(|c| matches!(c, CallKind::Submit | CallKind::Confirm));
 	let mut slips: Vec<Option<u64>> = vec![None; per_call];
 	if needs_slips {
-		let visits: Vec<_> = cast.patients.iter().map(|p| visit(p, &hospital)).collect();
+		let visits: Vec<_> = cast.patients.iter().map(|p| visit_proof_of(p, &hospital)).collect();
 		let pair_of = |i: usize| {
 			let (p, r) = (i % cast.patients.len(), i / cast.patients.len());
 			(account(&cast.doctors[Cast::doctor_of(p, r)]), account(&cast.patients[p]))

@@ -2,24 +2,14 @@
 //! measured in the same run. `nice -n 15 cargo run --release -p mbds-crypto --example figures`
 //! (figures from a shared machine are approximate; criterion benches give confidence intervals).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use common::median;
+use std::time::Duration;
 
 use mbds_crypto::peks::{baseline_pairing, random_pairing_inputs};
 use mbds_crypto::*;
 use rayon::prelude::*;
-
-/// Median wall time of `runs` calls.
-fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-	let mut v: Vec<Duration> = (0..runs)
-		.map(|_| {
-			let t = Instant::now();
-			std::hint::black_box(f());
-			t.elapsed()
-		})
-		.collect();
-	v.sort();
-	v[runs / 2]
-}
 
 fn main() {
 	let patient = PatientKeys::generate();

@@ -10,20 +10,9 @@ use mbds_crypto::sse::{search, IndexKey, Label, DEFAULT_MISS_LIMIT};
 use mbds_crypto::*;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod common;
 
-/// Median wall time of `runs` calls.
-fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-	let mut v: Vec<Duration> = (0..runs)
-		.map(|_| {
-			let t = Instant::now();
-			std::hint::black_box(f());
-			t.elapsed()
-		})
-		.collect();
-	v.sort();
-	v[runs / 2]
-}
+use common::median;
 
 fn main() {
 	let (p, q) = random_pairing_inputs();

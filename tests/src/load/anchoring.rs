@@ -9,9 +9,11 @@
 //! are polled every 100 ms and the relayer polls every 500 ms: the figures include up to
 //! 0.6 s of polling.
 
-use crate::anchoring::{hospital_and_consortium, RelayerProcess, CAST, WAIT};
-use crate::client::{now_ms, visit_proof, Client};
-use mbds_runtime::{RuntimeCall, RuntimeEvent};
+use crate::anchoring::{
+	hospital_and_consortium, write_and_confirm_slip, RelayerProcess, SlipFields, CAST, WAIT,
+};
+use crate::client::Client;
+use mbds_runtime::RuntimeEvent;
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring as Keyring;
 use std::sync::{Arc, Mutex};
@@ -50,8 +52,7 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn finalized_number(c: &Client) -> Result<u32, String> {
-	let head = c.finalized_head().map_err(|e| e.to_string())?;
-	Ok(c.header(Some(head)).map_err(|e| e.to_string())?.number)
+	mbds_client::light::Source::finalized_number(c).map_err(|e| e.to_string())
 }
 
 fn anchored_count(c: &Client, patient: &Keyring) -> Result<u32, String> {
@@ -65,7 +66,7 @@ pub fn run(slips: usize, max_gap: Duration, seed: u64) -> Vec<Sample> {
 	let (mut hospital, mut consortium) = hospital_and_consortium();
 	let h = hospital.nodes[0].client();
 	let c = consortium.nodes[0].client();
-	let (institution, doctor, patient) = CAST;
+	let patient = CAST.2;
 	let _relayer = RelayerProcess::start(
 		&consortium.nodes[0].url(),
 		&hospital.nodes[0].url(),
@@ -104,33 +105,13 @@ pub fn run(slips: usize, max_gap: Duration, seed: u64) -> Vec<Sample> {
 		let gap = Duration::from_millis(next(&mut rng) % (max_gap.as_millis() as u64 + 1));
 		std::thread::sleep(gap);
 		let tag = (i as u16).to_le_bytes();
-		let call = RuntimeCall::Slips(pallet_slips::Call::submit_slip {
-			patient: patient.to_account_id(),
-			visit: visit_proof(patient, institution),
-			generated_at: now_ms(),
-			tx_type: pallet_slips::TransactionType::Diagnosis,
+		let fields = SlipFields {
 			content: format!("anchoring latency sample {i}").into_bytes(),
-			encrypted_keywords: vec![[&tag[..], &[1, 1]].concat(), [&tag[..], &[1, 2]].concat()],
-			categories: vec![1],
-			encrypted_address: vec![9u8; 64],
+			keywords: vec![[&tag[..], &[1, 1]].concat(), [&tag[..], &[1, 2]].concat()],
 			record_hash: H256::from(sp_crypto_hashing::blake2_256(&tag)),
-		});
-		let written = h.submit_and_wait(call, &doctor.pair(), WAIT).expect("slip written");
-		let slip = written
-			.events
-			.iter()
-			.find_map(|e| match e {
-				RuntimeEvent::Slips(pallet_slips::Event::SlipSubmitted { slip_id, .. }) => {
-					Some(*slip_id)
-				}
-				_ => None,
-			})
-			.expect("SlipSubmitted");
-		let confirm = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
-			slip_id: slip,
-			record_hash: H256::from(sp_crypto_hashing::blake2_256(&tag)),
-		});
-		let confirmed = h.submit_and_wait(confirm, &patient.pair(), WAIT).expect("slip confirmed");
+		};
+		let (slip, confirmed) =
+			write_and_confirm_slip(&h, CAST, fields).expect("slip written and confirmed");
 		let batch = confirmed
 			.events
 			.iter()
