@@ -186,6 +186,31 @@ pub mod consent;
 pub mod invariants;
 pub mod statements;
 
+/// First byte of a summary item's keyword that is a searchable-index label (the patient's
+/// `mbds_crypto::sse` label of that keyword, 32 bytes after the tag) rather than a dPEKS
+/// ciphertext (82 bytes, which never has this length): `pallet-slips`' `confirm_slip_indexed`
+/// writes such items, `pallet-anchor` indexes them by patient and label.
+pub const INDEX_LABEL_TAG: u8 = 0x53;
+
+/// Length of a searchable-index label.
+pub const INDEX_LABEL_LEN: usize = 32;
+
+/// A summary item's keyword holding `label`: [`INDEX_LABEL_TAG`] followed by the label.
+pub fn index_label_keyword(label: &[u8; INDEX_LABEL_LEN]) -> [u8; INDEX_LABEL_LEN + 1] {
+	let mut out = [0u8; INDEX_LABEL_LEN + 1];
+	out[0] = INDEX_LABEL_TAG;
+	out[1..].copy_from_slice(label);
+	out
+}
+
+/// The label a summary item's keyword holds, if it is one (see [`INDEX_LABEL_TAG`]).
+pub fn index_label_in(keyword: &[u8]) -> Option<[u8; INDEX_LABEL_LEN]> {
+	match keyword {
+		[INDEX_LABEL_TAG, rest @ ..] if rest.len() == INDEX_LABEL_LEN => rest.try_into().ok(),
+		_ => None,
+	}
+}
+
 /// Tag of the header digest item in which every MBDS chain names itself.
 ///
 /// `pallet-chain-info` deposits, in every block it initialises, a

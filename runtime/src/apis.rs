@@ -218,6 +218,7 @@ impl_runtime_apis! {
 		}
 	}
 
+	#[api_version(2)]
 	impl pallet_anchor::AnchorApi<
 		Block,
 		AccountId,
@@ -253,6 +254,15 @@ impl_runtime_apis! {
 			id: pallet_anchor::ConsortiumSlipId,
 		) -> Option<pallet_anchor::ConsortiumSlip<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>> {
 			Anchor::consortium_slip(id)
+		}
+		fn lookup_labels(
+			patient: AccountId,
+			labels: Vec<[u8; 32]>,
+		) -> Vec<Vec<pallet_anchor::AnchoredSummary<pallet_slips::SummaryItemOf<Runtime>, BlockNumber>>> {
+			Anchor::lookup_labels(&patient, &labels)
+		}
+		fn unindexed_count(patient: AccountId) -> u32 {
+			Anchor::unindexed_count(&patient)
 		}
 	}
 

@@ -104,11 +104,11 @@ macro_rules! mbds_runtime_version {
 
 // This tree's version.
 #[cfg(not(feature = "upgrade-rehearsal"))]
-mbds_runtime_version!(106);
+mbds_runtime_version!(107);
 // The upgrade rehearsal (`scripts/build-upgrade-wasm.sh`): this tree's `spec_version` + 1, the
 // same transaction encoding.
 #[cfg(feature = "upgrade-rehearsal")]
-mbds_runtime_version!(107);
+mbds_runtime_version!(108);
 
 /// Target block time. Short enough that a patient sees a slip confirmed within seconds, long
 /// enough for four validators on modest hardware to gossip GRANDPA votes between blocks.
@@ -167,6 +167,10 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, besides the pallets' own.
 ///
+/// Spec 107: the consortium's searchable index (`pallet-anchor` storage version 2,
+/// [`pallet_anchor::migrations::v2::IndexAnchored`]: the items anchored so far are indexed or
+/// counted as without a label) and `slips.confirm_slip_indexed`.
+///
 /// Spec 106: slips expire through a cursor (`pallet-slips` storage version 2,
 /// [`pallet_slips::migrations::v2::StartExpiryCursor`]), so a block takes as many slips as its
 /// weight allows.
@@ -187,6 +191,7 @@ pub type Migrations = (
 	pallet_consent::migrations::v1::BumpToV1<Runtime>,
 	pallet_governance::migrations::v2::RecordSessionStart<Runtime>,
 	pallet_slips::migrations::v2::StartExpiryCursor<Runtime>,
+	pallet_anchor::migrations::v2::IndexAnchored<Runtime>,
 	RehearsalMigrations,
 );
 

@@ -9,7 +9,6 @@ use mbds_client::{
 };
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::sync::{
 	atomic::{AtomicBool, Ordering},
 	Arc,
@@ -105,14 +104,13 @@ pub struct Flood {
 /// `n` distinct signed re-encryption requests by the holder of `keys` for `record` of
 /// `patient`, sent to `proxy` from `threads` threads at once.
 pub fn flood(
-	keys: &Path,
+	keys: &ParticipantKeys,
 	proxy: &str,
 	patient: &str,
 	record: &str,
 	n: usize,
 	threads: usize,
 ) -> Result<Flood, String> {
-	let keys = ParticipantKeys::load(keys)?;
 	let client = ProxyClient::new(proxy);
 	let proxy_account = client.health().map_err(|e| e.to_string())?.account;
 	let proxy_id = parse_account("the proxy's account", &proxy_account)?;

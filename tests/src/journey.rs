@@ -5,10 +5,11 @@
 //!
 //! 1. Online visit on platform P: P's doctor writes a FHIR record, the patient checks and
 //!    confirms the slip.
-//! 2. Offline visit at hospital A: the patient gives A's doctor a keyword trapdoor; the doctor
-//!    asks for access, the patient approves and gives the proxies key fragments; once P's
-//!    summary is anchored on the consortium the doctor finds P's record by keyword, gets two
-//!    proxies' fragments and decrypts it, then writes A's record.
+//! 2. Offline visit at hospital A: the patient gives A's doctor a search permission (index
+//!    tokens sealed to the proxy); the doctor asks for access, the patient approves and gives
+//!    the proxies key fragments; once P's summary is anchored on the consortium the doctor
+//!    finds P's record by keyword, gets two proxies' fragments and decrypts it, then writes
+//!    A's record.
 //! 3. Referral to hospital B: the same for B's doctor, who reads P's and A's records, then
 //!    writes B's.
 //! 4. Online follow-up on P: P's doctor, granted by the patient for the diabetes care
@@ -46,11 +47,16 @@ pub struct Proc {
 	pub log: PathBuf,
 }
 
+/// The passphrase every participant of the journey encrypts their key file with (given to
+/// the CLI and the proxies in `MBDS_PASSPHRASE`, as a script would).
+const PASSPHRASE: &str = "journey passphrase";
+
 impl Proc {
 	fn start(name: &str, bin: &str, args: &[String], log: PathBuf) -> Result<Proc, String> {
 		let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
 		let child = Command::new(workspace_binary(bin))
 			.args(args)
+			.env(mbds_client::keys::PASSPHRASE_ENV, PASSPHRASE)
 			.stdout(file.try_clone().map_err(|e| e.to_string())?)
 			.stderr(file)
 			.stdin(Stdio::null())
@@ -134,6 +140,9 @@ pub struct Report {
 	pub emergency_alert_secs: f64,
 	/// The patient's audit trail at the end (`mbds audit --json`).
 	pub audit: Value,
+	/// `mbds slips check --json` of the first record with keys made again from the recovery
+	/// phrase after the key file was deleted.
+	pub recovered_read: Value,
 	/// Adversarial run: seconds the stalled proxy took to answer a health check, and the
 	/// stalled connections opened against it during the journey.
 	pub stalled_health_secs: f64,
@@ -312,6 +321,11 @@ impl Journey {
 		self.dir.join("public").join(format!("{who}.json")).display().to_string()
 	}
 	/// The record store folder.
+	/// Where the patient keeps their recovery phrase (shown once by `mbds keys new`).
+	pub fn recovery_phrase_file(&self) -> PathBuf {
+		self.dir.join("keys").join("patient.phrase")
+	}
+
 	pub fn store(&self) -> String {
 		self.dir.join("store").display().to_string()
 	}
@@ -345,6 +359,7 @@ impl Journey {
 		let out = Command::new(workspace_binary("mbds"))
 			.arg("--json")
 			.args(&args)
+			.env(mbds_client::keys::PASSPHRASE_ENV, PASSPHRASE)
 			.stdin(Stdio::null())
 			.output()
 			.map_err(|e| format!("running mbds: {e}"))?;
@@ -438,7 +453,16 @@ impl Journey {
 		for who in PEOPLE {
 			let (k, p) = (self.keys(who), self.public(who));
 			if !Path::new(&k).exists() {
-				self.must(&["keys", "new", "--out", &k])?;
+				let made = self.must(&["keys", "new", "--out", &k])?;
+				if made["encrypted"] != true {
+					return Err(format!("{who}'s new key file is not encrypted: {made}"));
+				}
+				// The patient writes the recovery phrase down (here: a file beside the keys).
+				if who == "patient" {
+					let phrase = json_str(&made, "recovery_phrase")?;
+					std::fs::write(self.recovery_phrase_file(), phrase)
+						.map_err(|e| e.to_string())?;
+				}
 			}
 			let mut args = vec!["keys", "export", "--keys", &k, "--out", &p];
 			if who.starts_with("ha-") {
@@ -737,6 +761,9 @@ impl Journey {
 		if confirm["record"]["keywords_checked"] != true {
 			return Err(format!("the patient confirmed slip {slip} without checking its encrypted keywords: {confirm}"));
 		}
+		if confirm["indexed"] != true {
+			return Err(format!("the patient confirmed slip {slip} without labelling it for the searchable index: {confirm}"));
+		}
 		self.say(&format!(
 			"      the patient decrypted it ({}), checked its hash, that each encrypted keyword is one of its codes and its categories {}, and confirmed it in block #{}",
 			confirm["record"]["keywords"], confirm["record"]["categories"], confirm["block"]
@@ -787,9 +814,10 @@ impl Journey {
 				.unwrap_or_default();
 			if found.len() >= want {
 				self.say(&format!(
-					"      {} readable record(s) found after {:.0} s",
+					"      {} readable record(s) found after {:.0} s ({} index entries or items examined by the proxy)",
 					found.len(),
-					start.elapsed().as_secs_f64()
+					start.elapsed().as_secs_f64(),
+					r["examined"]
 				));
 				return Ok(found);
 			}
@@ -898,6 +926,13 @@ impl Journey {
 			args.extend(["--keyword", k]);
 		}
 		let t = self.must(&args)?;
+		// Every record of the journey is labelled: the permission needs no dPEKS part, and the
+		// proxy's work is the matches' labels.
+		if t["index"] != true || t["unindexed_items"] != 0 {
+			return Err(format!(
+				"the patient's search permission is not for the searchable index alone: {t}"
+			));
+		}
 		json_str(&t, "trapdoor")
 	}
 
@@ -1001,8 +1036,9 @@ impl Journey {
 		let consortium = mbds_client::Client::connect(&self.c())?;
 		let ha1 = mbds_client::keys::parse_account("ha-1", &self.account("ha-1")?)?;
 		let before = consortium.next_nonce(&ha1)?;
-		let (keys, proxy, patient) =
-			(PathBuf::from(self.keys("doc-x")), self.proxies[0].clone(), self.account("patient")?);
+		let keys =
+			mbds_client::ParticipantKeys::load_with(Path::new(&self.keys("doc-x")), PASSPHRASE)?;
+		let (proxy, patient) = (self.proxies[0].clone(), self.account("patient")?);
 		let rec = record.to_string();
 		let flood = std::thread::spawn(move || {
 			crate::adversary::flood(&keys, &proxy, &patient, &rec, 200, 8)
@@ -1066,11 +1102,11 @@ impl Journey {
 		self.step(&mut report, "step 1", t);
 
 		self.say("\n== Step 2: offline visit at hospital A ==");
-		self.say("  the patient gives A's doctor a trapdoor for E11.9; the doctor applies for access; the patient approves");
+		self.say("  the patient gives A's doctor a search permission for E11.9 (tokens sealed to the proxy); the doctor applies for access; the patient approves");
 		let t = Instant::now();
 		let trap = self.trapdoor(&[diabetes])?;
 		self.request_and_approve("doc-a")?;
-		self.say("  A's doctor searches by keyword (the proxy tests the trapdoor on the consortium's summaries) and reads P's record");
+		self.say("  A's doctor searches by keyword (the proxy opens the patient's sealed search tokens and looks up the matching records' index labels on the consortium) and reads P's record");
 		let found = self.search_until("doc-a", &trap, 1)?;
 		if !found.contains(&rec_p) {
 			return Err(format!("A's doctor found {found:?}, not P's record {rec_p}"));
@@ -1255,6 +1291,55 @@ impl Journey {
 			Err(e) => e,
 		};
 		self.say(&format!("      detected: {}", report.tamper_error.lines().next().unwrap_or("")));
+
+		self.say(
+			"\n== A lost device: the patient makes the keys again from the recovery phrase ==",
+		);
+		let pk_path = PathBuf::from(&pk);
+		let counters = mbds_client::search::CounterFile::path_for(&pk_path);
+		for lost in [&pk_path, &counters] {
+			std::fs::remove_file(lost).map_err(|e| format!("{}: {e}", lost.display()))?;
+		}
+		self.say("      the key file and the index counters are gone");
+		let phrase = self.recovery_phrase_file().display().to_string();
+		let recovered = self.must(&["keys", "recover", "--out", &pk, "--phrase-file", &phrase])?;
+		if recovered["account"] != report.accounts["patient"].as_str()
+			|| recovered["encrypted"] != true
+		{
+			return Err(format!("recovery made other or unencrypted keys: {recovered}"));
+		}
+		let listed = self.must(&["slips", "list", "--keys", &pk, "--chain", &p])?;
+		let first = listed
+			.as_array()
+			.and_then(|l| l.iter().find(|s| s["record_hash"] == rec_p.as_str()))
+			.and_then(|s| s["slip"].as_u64())
+			.ok_or_else(|| {
+				format!("the patient's slips on P do not list record {rec_p}: {listed}")
+			})?
+			.to_string();
+		let store = self.store();
+		let check = self.must(&[
+			"slips",
+			"check",
+			"--keys",
+			&pk,
+			"--chain",
+			&p,
+			"--slip",
+			&first,
+			"--store",
+			&store,
+			"--consortium",
+			&c,
+		])?;
+		if check["record"]["keywords_checked"] != true {
+			return Err(format!("the recovered keys did not open the first record: {check}"));
+		}
+		self.say(&format!(
+			"      with the recovered keys the patient opens the first record again ({}, keywords {})",
+			check["record"]["resourceType"], check["record"]["keywords"]
+		));
+		report.recovered_read = check;
 
 		self.say("\n== The patient's audit trail ==");
 		report.audit = self.must(&["audit", "--keys", &pk, "--consortium", &c])?;

@@ -394,7 +394,11 @@ fn confirmed_slips_are_anchored_exactly_once_across_a_relayer_crash_and_runtime_
 	let keys = dir.join("late-patient.json");
 	let public = dir.join("late-patient.public.json");
 	let cli = |args: &[&str]| {
-		let out = Command::new(workspace_binary("mbds")).args(args).output().expect("run mbds");
+		let out = Command::new(workspace_binary("mbds"))
+			.args(args)
+			.env(mbds_client::keys::PASSPHRASE_ENV, "late patient passphrase")
+			.output()
+			.expect("run mbds");
 		assert!(out.status.success(), "mbds {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 	};
 	cli(&["keys", "new", "--out", keys.to_str().unwrap()]);

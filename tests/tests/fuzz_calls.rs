@@ -474,6 +474,16 @@ fn deepen(call: &mut RuntimeCall, rng: &mut StdRng, consortium: bool) -> Option<
 			*record_hash = pallet_slips::Ledger::<Runtime>::get(id)?.record_hash;
 			with("Slips::confirm_slip", signed(p))
 		}
+		RuntimeCall::Slips(Slips::confirm_slip_indexed { slip_id, record_hash, labels }) => {
+			let (id, p) = pending_slip(rng)?;
+			let slip = pallet_slips::Ledger::<Runtime>::get(id)?;
+			*slip_id = id;
+			*record_hash = slip.record_hash;
+			*labels = sp_runtime::BoundedVec::truncate_from(
+				(0..slip.encrypted_keywords.len()).map(|_| rng.gen::<[u8; 32]>()).collect(),
+			);
+			with("Slips::confirm_slip_indexed", signed(p))
+		}
 		RuntimeCall::Slips(Slips::reject_slip { slip_id, .. }) => {
 			let (id, p) = pending_slip(rng)?;
 			*slip_id = id;

@@ -92,6 +92,14 @@ fn the_patient_journey_runs_end_to_end_with_its_refusals() {
 	// record (it also carries a SNOMED CT code) is refused, on record.
 	assert!(report.out_of_scope_refusal.contains("denied"), "{}", report.out_of_scope_refusal);
 	assert!(report.tamper_error.to_lowercase().contains("hash"), "{}", report.tamper_error);
+	// A lost key file: the keys made again from the recovery phrase open the first record
+	// (fetched, decrypted, its keywords checked).
+	assert_eq!(
+		report.recovered_read["record"]["keywords_checked"], true,
+		"{}",
+		report.recovered_read
+	);
+	assert!(!report.recovered_read["record"]["keywords"].as_array().is_none_or(|k| k.is_empty()));
 
 	// Break-glass: a doctor's word alone waits for the patient; with the hospital's attestation
 	// the emergency policy grants at once, for at most the policy's 4 hours, and the patient's

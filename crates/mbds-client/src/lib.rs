@@ -26,6 +26,7 @@ pub mod proxy;
 pub mod queries;
 pub mod read;
 pub mod records;
+pub mod search;
 pub mod sharing;
 pub mod stores;
 
@@ -243,6 +244,21 @@ impl Client {
 		};
 		let name = v["specName"].as_str().unwrap_or_default().to_string();
 		Ok((name, field("specVersion")?, field("transactionVersion")?))
+	}
+
+	/// The version of runtime API `name` (e.g. `AnchorApi`) the chain's runtime implements now,
+	/// if any (`state_getRuntimeVersion`'s `apis`).
+	pub fn runtime_api_version(&self, name: &str) -> Result<Option<u32>> {
+		let v = self.rpc.call("state_getRuntimeVersion", json!([]))?;
+		let id = format!("0x{}", hex::encode(sp_crypto_hashing::blake2_64(name.as_bytes())));
+		let apis = v["apis"].as_array().ok_or_else(|| Error::Rpc {
+			url: self.rpc.url.clone(),
+			method: "state_getRuntimeVersion".into(),
+			message: format!("no `apis` list in {v}"),
+		})?;
+		Ok(apis.iter().find_map(|a| {
+			(a[0].as_str() == Some(id.as_str())).then(|| a[1].as_u64().map(|n| n as u32)).flatten()
+		}))
 	}
 
 	/// The spec version to sign with: the chain's, read before every transaction, if the chain

@@ -57,6 +57,24 @@ pub mod anchor {
 		client.call_at("AnchorApi_patient_summaries", (patient, start, limit), at)
 	}
 
+	/// `AnchorApi_lookup_labels` (version 2): the items of `patient`'s searchable index
+	/// carrying each of `labels`, in order (none where a label is not in it, at most one per
+	/// chain); at most 256 labels.
+	pub fn lookup_labels(
+		client: &Client,
+		patient: &AccountId,
+		labels: &[[u8; 32]],
+		at: Option<H256>,
+	) -> Result<Vec<Vec<Summary>>> {
+		client.call_at("AnchorApi_lookup_labels", (patient, labels.to_vec()), at)
+	}
+
+	/// `AnchorApi_unindexed_count` (version 2): number of `patient`'s anchored items without
+	/// an index label (searched with the dPEKS trapdoor only).
+	pub fn unindexed_count(client: &Client, patient: &AccountId, at: Option<H256>) -> Result<u32> {
+		client.call_at("AnchorApi_unindexed_count", patient, at)
+	}
+
 	/// `AnchorApi_patient_summary_count`: number of items anchored about `patient`.
 	pub fn patient_summary_count(
 		client: &Client,
@@ -258,6 +276,8 @@ mod tests {
 		("AnchorApi", "light_client", 1),
 		("AnchorApi", "is_imported", 2),
 		("AnchorApi", "consortium_slip", 1),
+		("AnchorApi", "lookup_labels", 2),
+		("AnchorApi", "unindexed_count", 1),
 		("SlipsApi", "slip", 1),
 		("SlipsApi", "patient_slips", 3),
 		("SlipsApi", "patient_slip_count", 1),

@@ -145,6 +145,39 @@ pub fn search_all<R: Ord + Clone>(
 	result
 }
 
+/// [`search`] with the lookups made `batch` labels at a time (one call of `lookup` per batch,
+/// e.g. one storage proof for all of them): the walk goes on past the last hit until
+/// `miss_limit` consecutive labels are missing. Returns the references found, in counter
+/// order, and the number of labels looked up (the matches, the misses that end the walk, and
+/// what is left of the last batch).
+pub fn search_batched<R, E>(
+	token: &SearchToken,
+	miss_limit: u64,
+	batch: usize,
+	mut lookup: impl FnMut(&[Label]) -> Result<Vec<Option<R>>, E>,
+) -> Result<(Vec<R>, u64), E> {
+	let (batch, limit) = (batch.max(1) as u64, miss_limit.max(1));
+	let (mut found, mut looked_up, mut misses, mut counter) = (Vec::new(), 0u64, 0u64, 0u64);
+	while misses < limit {
+		let labels: Vec<Label> = (counter..counter + batch).map(|c| token.label(c)).collect();
+		looked_up += batch;
+		counter += batch;
+		for r in lookup(&labels)?.into_iter().take(labels.len()) {
+			match r {
+				Some(r) => {
+					found.push(r);
+					misses = 0;
+				}
+				None => misses += 1,
+			}
+			if misses >= limit {
+				break;
+			}
+		}
+	}
+	Ok((found, looked_up))
+}
+
 /// The patient's next counter per keyword: the labels the next record's keywords get.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters(BTreeMap<Keyword, u64>);
@@ -164,6 +197,42 @@ impl Counters {
 			.into_iter()
 			.map(|w| key.token(w).label(self.0.get(w).copied().unwrap_or(0)))
 			.collect()
+	}
+
+	/// The labels of a record's keywords in their order, one per keyword, advancing the
+	/// counters as it goes (a keyword given twice takes two counters): the labels of a slip's
+	/// summary items. Taking them before the record's entries exist means a failure leaves a
+	/// gap, which a search walks over, never a label used twice.
+	pub fn take_labels(&mut self, key: &IndexKey, keywords: &[Keyword]) -> Vec<Label> {
+		keywords
+			.iter()
+			.map(|w| {
+				let c = self.0.entry(w.clone()).or_insert(0);
+				let label = key.token(w).label(*c);
+				*c += 1;
+				label
+			})
+			.collect()
+	}
+
+	/// Every keyword with its next counter.
+	pub fn entries(&self) -> impl Iterator<Item = (&Keyword, u64)> {
+		self.0.iter().map(|(w, c)| (w, *c))
+	}
+
+	/// Counters from [`Counters::entries`] (a saved state).
+	pub fn from_entries(entries: impl IntoIterator<Item = (Keyword, u64)>) -> Counters {
+		Counters(entries.into_iter().collect())
+	}
+
+	/// True if `keyword` has a counter here (its next label is known, not assumed 0).
+	pub fn knows(&self, keyword: &Keyword) -> bool {
+		self.0.contains_key(keyword)
+	}
+
+	/// Sets the next counter of `keyword`.
+	pub fn set(&mut self, keyword: Keyword, next: u64) {
+		self.0.insert(keyword, next);
 	}
 
 	/// Advances the counters of `keywords` (each once).
@@ -273,6 +342,48 @@ mod tests {
 			assert_eq!(found.len(), 50);
 			assert_eq!(lookups, 50 + DEFAULT_MISS_LIMIT, "{total} records");
 		}
+	}
+
+	#[test]
+	fn batched_search_finds_the_same_records_in_batches_and_takes_labels_per_keyword() {
+		let key = IndexKey::from_seed(&KeySeed::from_bytes([9; 32]));
+		let (e11, i10) = (kw("E11.9"), kw("I10"));
+		let mut counters = Counters::new();
+		let mut index = HashMap::new();
+		// Record 0 names E11.9 twice (two counters), then 150 records alternate.
+		for (label, n) in counters
+			.take_labels(&key, &[e11.clone(), i10.clone(), e11.clone()])
+			.into_iter()
+			.zip([0, 0, 0])
+		{
+			assert!(index.insert(label, n).is_none());
+		}
+		for n in 1..=150usize {
+			let w = if n % 2 == 0 { e11.clone() } else { i10.clone() };
+			for label in counters.take_labels(&key, &[w]) {
+				assert!(index.insert(label, n).is_none(), "labels never repeat");
+			}
+		}
+		assert_eq!(counters.next(&e11), 2 + 75);
+		let saved: Vec<(Keyword, u64)> = counters.entries().map(|(w, c)| (w.clone(), c)).collect();
+		assert_eq!(Counters::from_entries(saved), counters);
+		let mut calls = 0;
+		let (found, looked_up) =
+			search_batched(&key.token(&e11), DEFAULT_MISS_LIMIT, 64, |labels| {
+				calls += 1;
+				Ok::<_, ()>(labels.iter().map(|l| index.get(l).copied()).collect())
+			})
+			.unwrap();
+		let plain = search(&key.token(&e11), DEFAULT_MISS_LIMIT, |l| index.get(l).copied());
+		assert_eq!(found, plain);
+		assert_eq!(found.len(), 77);
+		// 77 matches and 16 misses fit in two batches of 64.
+		assert_eq!((calls, looked_up), (2, 128));
+		// An error of a lookup ends the search with it.
+		assert_eq!(
+			search_batched::<usize, _>(&key.token(&e11), 16, 64, |_| Err("down")),
+			Err("down")
+		);
 	}
 
 	#[test]

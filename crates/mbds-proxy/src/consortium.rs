@@ -44,6 +44,28 @@ pub trait Consortium: Send + Sync {
 		now_ms: u64,
 		at: H256,
 	) -> Result<bool, String>;
+	/// The items of `patient`'s searchable index carrying each of `labels` at block `at`, in
+	/// order (none where a label is not in it, at most one per chain); at most 256 labels.
+	fn lookup_labels(
+		&self,
+		patient: &AccountId,
+		labels: &[[u8; 32]],
+		at: H256,
+	) -> Result<Vec<Vec<Summary>>, String>;
+	/// Number of `patient`'s anchored items without an index label at block `at`.
+	fn unindexed_count(&self, patient: &AccountId, at: H256) -> Result<u32, String>;
+	/// [`Consortium::may_access`] for each of `records`, in order.
+	fn may_access_many(
+		&self,
+		patient: &AccountId,
+		user: &AccountId,
+		records: &[H256],
+		action: Action,
+		now_ms: u64,
+		at: H256,
+	) -> Result<Vec<bool>, String> {
+		records.iter().map(|r| self.may_access(patient, user, *r, action, now_ms, at)).collect()
+	}
 	/// Submits `call` signed by `signer` and waits (up to `timeout` for inclusion, and again
 	/// for finality) until the block including it is final and was not replaced by a fork: the
 	/// events the extrinsic emitted and its block. Submissions of one signer are serialised
@@ -192,6 +214,19 @@ impl Consortium for RpcConsortium {
 
 	fn summaries(&self, patient: &AccountId, at: H256) -> Result<Vec<Summary>, String> {
 		Ok(chain::summaries(&self.client, patient, Some(at))?)
+	}
+
+	fn lookup_labels(
+		&self,
+		patient: &AccountId,
+		labels: &[[u8; 32]],
+		at: H256,
+	) -> Result<Vec<Vec<Summary>>, String> {
+		Ok(mbds_client::queries::anchor::lookup_labels(&self.client, patient, labels, Some(at))?)
+	}
+
+	fn unindexed_count(&self, patient: &AccountId, at: H256) -> Result<u32, String> {
+		Ok(mbds_client::queries::anchor::unindexed_count(&self.client, patient, Some(at))?)
 	}
 
 	fn may_access(

@@ -526,44 +526,105 @@ impl Proxy {
 	fn search(&self, body: &str) -> Result<SearchResponse, Refusal> {
 		let Opened { signer: user, payload: req, _in_flight, at, at_block } =
 			self.open(body, |r: &SearchRequest| (r.proxy.as_str(), r.issued_at))?;
-		let (patient, trapdoor_bytes, trapdoor) = parse_search(&req)?;
+		let (patient, trapdoor_bytes, query) = parse_search(&req)?;
 		// The search is audited on chain for the user who signed it, like a read.
 		let statement =
 			search_statement(&self.keys.account(), &patient, &trapdoor_bytes, req.issued_at);
 		let search_signature = open_search_signature(&req.search_signature, &user, &statement)
 			.map_err(|e| refuse(401, "bad-signature", false, e))?;
-		let summaries = self.consortium.summaries(&patient, at).map_err(Self::chain_err)?;
-		// One record = one slip on one chain; its items carry one encrypted keyword each.
-		let mut records: BTreeMap<(u32, u64), (Vec<EncryptedKeyword>, &chain::Summary)> =
-			BTreeMap::new();
-		for s in &summaries {
-			let entry = records.entry((s.item.chain_id, s.item.slip_id)).or_insert((Vec::new(), s));
-			// An item whose keyword does not decode cannot match; skip it.
-			if let Ok(kw) = EncryptedKeyword::from_bytes(&s.item.encrypted_keyword) {
-				entry.0.push(kw);
+		// One record = one slip on one chain. With the patient's searchable index, the labels
+		// of the matching records are looked up (the work grows with the matches); items
+		// anchored without labels are tested with the dPEKS trapdoor, one by one.
+		let (tokens, legacy) = match query {
+			SearchQuery::Legacy(trapdoor) => (None, Some(trapdoor)),
+			SearchQuery::Index(permission) => {
+				let walks = permission.open_tokens(&self.keys.record_key()).map_err(|e| {
+					refuse(400, "bad-request", false, format!("field `trapdoor`: {e}"))
+				})?;
+				let legacy = match &permission.legacy {
+					Some(bytes) => Some(ConjunctiveTrapdoor::from_bytes(bytes).map_err(|e| {
+						refuse(
+							400,
+							"bad-request",
+							false,
+							format!("field `trapdoor`, its dPEKS part: {e}"),
+						)
+					})?),
+					None => None,
+				};
+				(Some(walks), legacy)
+			}
+		};
+		let record_of = |s: &chain::Summary| (s.item.chain_id, s.item.slip_id);
+		let mut candidates: BTreeMap<(u32, u64), chain::Summary> = BTreeMap::new();
+		let mut examined: u64 = 0;
+		if let Some(walks) = &tokens {
+			let (found, looked_up) = mbds_client::search::find(walks, record_of, |labels| {
+				self.consortium.lookup_labels(&patient, labels, at)
+			})
+			.map_err(Self::chain_err)?;
+			examined += looked_up;
+			candidates.extend(found.into_iter().map(|s| (record_of(&s), s)));
+		}
+		// With a permission, the dPEKS part is tested only if the patient has items without a
+		// label (as the chain says at `at`): otherwise the search stays the size of its matches.
+		let legacy = match (&legacy, &tokens) {
+			(Some(_), Some(_)) => {
+				let unindexed =
+					self.consortium.unindexed_count(&patient, at).map_err(Self::chain_err)?;
+				if unindexed > 0 {
+					legacy
+				} else {
+					None
+				}
+			}
+			_ => legacy,
+		};
+		if let Some(trapdoor) = &legacy {
+			let summaries = self.consortium.summaries(&patient, at).map_err(Self::chain_err)?;
+			let mut records: BTreeMap<(u32, u64), (Vec<EncryptedKeyword>, &chain::Summary)> =
+				BTreeMap::new();
+			for s in &summaries {
+				// Labelled items are the index's; with a permission, only the others are
+				// tested (an old trapdoor alone tests every item, as before).
+				if tokens.is_some()
+					&& mbds_primitives::index_label_in(&s.item.encrypted_keyword).is_some()
+				{
+					continue;
+				}
+				examined += 1;
+				let entry = records.entry(record_of(s)).or_insert((Vec::new(), s));
+				// An item whose keyword does not decode cannot match; skip it.
+				if let Ok(kw) = EncryptedKeyword::from_bytes(&s.item.encrypted_keyword) {
+					entry.0.push(kw);
+				}
+			}
+			let query = self.tester.prepare_conjunctive(trapdoor);
+			for (key, (keywords, s)) in records {
+				if query.matches(&keywords) {
+					candidates.entry(key).or_insert_with(|| s.clone());
+				}
 			}
 		}
-		let query = self.tester.prepare_conjunctive(&trapdoor);
 		let now = (self.clock)();
-		let mut matches = Vec::new();
-		for (keywords, s) in records.values() {
-			if !query.matches(keywords) {
-				continue;
-			}
-			let readable = self
-				.consortium
-				.may_access(&patient, &user, s.item.record_hash, Action::Read, now, at)
-				.map_err(Self::chain_err)?;
-			if readable {
-				matches.push(Match {
-					record_hash: chain::hash_hex(&s.item.record_hash),
-					chain_id: s.item.chain_id,
-					slip_id: s.item.slip_id,
-					block_number: s.item.block_number,
-					anchored_at: s.anchored_at,
-				});
-			}
-		}
+		let hashes: Vec<H256> = candidates.values().map(|s| s.item.record_hash).collect();
+		let readable = self
+			.consortium
+			.may_access_many(&patient, &user, &hashes, Action::Read, now, at)
+			.map_err(Self::chain_err)?;
+		let matches: Vec<Match> = candidates
+			.values()
+			.zip(readable)
+			.filter(|(_, readable)| *readable)
+			.map(|(s, _)| Match {
+				record_hash: chain::hash_hex(&s.item.record_hash),
+				chain_id: s.item.chain_id,
+				slip_id: s.item.slip_id,
+				block_number: s.item.block_number,
+				anchored_at: s.anchored_at,
+			})
+			.collect();
+		let examined = u32::try_from(examined).unwrap_or(u32::MAX);
 		// Nothing is disclosed before the search is on record, final.
 		let (counted, audit) =
 			self.record_search(&user, statement, search_signature, matches.len() as u32)?;
@@ -578,32 +639,30 @@ impl Proxy {
 		}
 		// Consent may have changed while the record became final (a revocation): disclose
 		// only what the user may still read at the audit block (final).
-		let mut still = Vec::with_capacity(matches.len());
-		for m in matches {
-			let hash = chain::parse_hash("match", &m.record_hash)
-				.map_err(|e| refuse(500, "internal", false, e))?;
-			let readable = self
-				.consortium
-				.may_access(&patient, &user, hash, Action::Read, (self.clock)(), audit.block)
-				.map_err(Self::chain_err)?;
-			if readable {
-				still.push(m);
-			}
-		}
-		let matches = still;
+		let hashes = matches
+			.iter()
+			.map(|m| chain::parse_hash("match", &m.record_hash))
+			.collect::<Result<Vec<H256>, _>>()
+			.map_err(|e| refuse(500, "internal", false, e))?;
+		let readable = self
+			.consortium
+			.may_access_many(&patient, &user, &hashes, Action::Read, (self.clock)(), audit.block)
+			.map_err(Self::chain_err)?;
+		let matches: Vec<Match> =
+			matches.into_iter().zip(readable).filter(|(_, r)| *r).map(|(m, _)| m).collect();
 		tracing::info!(
 			target: "mbds-proxy::audit",
 			proxy = %short(&self.me),
 			user = %user.to_ss58check(),
 			patient = %req.patient,
 			audit_block,
-			"search by {} over {} items of {}: {} readable match(es) (audited at #{audit_block})",
+			"search by {} over {} entries of {}: {} readable match(es) (audited at #{audit_block})",
 			short(&user.to_ss58check()),
-			summaries.len(),
+			examined,
 			short(&req.patient),
 			matches.len()
 		);
-		Ok(SearchResponse { matches, examined: summaries.len() as u32, at_block, audit_block })
+		Ok(SearchResponse { matches, examined, at_block, audit_block })
 	}
 
 	fn reencrypt(&self, body: &str) -> Result<ReencryptResponse, Refusal> {
@@ -1079,16 +1138,31 @@ pub(crate) fn parse_kfrag_accounts(up: &KfragUpload) -> Result<(AccountId, Accou
 	Ok((parse_account("patient", &up.patient)?, parse_account("grantee", &up.grantee)?))
 }
 
+/// What a search request's `trapdoor` holds.
+pub(crate) enum SearchQuery {
+	/// A patient's search permission: tokens for the searchable index, sealed to this proxy,
+	/// and a dPEKS trapdoor for items anchored without labels, if the patient has any.
+	Index(mbds_client::search::SearchPermission),
+	/// A conjunctive dPEKS trapdoor alone (a client from before the index): tested on every
+	/// item of the patient.
+	Legacy(ConjunctiveTrapdoor),
+}
+
 /// The fields of a search request: the patient and the trapdoor (its bytes and decoded).
 pub(crate) fn parse_search(
 	req: &SearchRequest,
-) -> Result<(AccountId, Vec<u8>, ConjunctiveTrapdoor), Refusal> {
+) -> Result<(AccountId, Vec<u8>, SearchQuery), Refusal> {
 	let patient = parse_account("patient", &req.patient)?;
 	let bytes =
 		hex_field("trapdoor", &req.trapdoor).map_err(|e| refuse(400, "bad-request", false, e))?;
-	let trapdoor = ConjunctiveTrapdoor::from_bytes(&bytes)
-		.map_err(|e| refuse(400, "bad-request", false, format!("field `trapdoor`: {e}")))?;
-	Ok((patient, bytes, trapdoor))
+	let bad = |e: String| refuse(400, "bad-request", false, format!("field `trapdoor`: {e}"));
+	let query = match mbds_client::search::SearchPermission::from_bytes(&bytes).map_err(bad)? {
+		Some(permission) => SearchQuery::Index(permission),
+		None => SearchQuery::Legacy(
+			ConjunctiveTrapdoor::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?,
+		),
+	};
+	Ok((patient, bytes, query))
 }
 
 /// The fields of a re-encryption request: the patient and the record hash.

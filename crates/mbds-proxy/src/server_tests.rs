@@ -61,6 +61,8 @@ struct Fake {
 	recorded: Mutex<Vec<RuntimeCall>>,
 	/// Calls of [`Fake::record`] waiting on `hold`.
 	waiting: AtomicUsize,
+	/// Index labels looked up.
+	lookups: AtomicUsize,
 }
 
 impl Fake {
@@ -79,6 +81,7 @@ impl Fake {
 			released: Condvar::new(),
 			recorded: Mutex::new(Vec::new()),
 			waiting: AtomicUsize::new(0),
+			lookups: AtomicUsize::new(0),
 		})
 	}
 
@@ -148,6 +151,39 @@ impl Consortium for Fake {
 
 	fn summaries(&self, patient: &AccountId, at: H256) -> Result<Vec<chain::Summary>, String> {
 		Ok(self.at(at)?.summaries.get(patient).cloned().unwrap_or_default())
+	}
+
+	fn lookup_labels(
+		&self,
+		patient: &AccountId,
+		labels: &[[u8; 32]],
+		at: H256,
+	) -> Result<Vec<Vec<chain::Summary>>, String> {
+		let state = self.at(at)?;
+		let items = state.summaries.get(patient).cloned().unwrap_or_default();
+		self.lookups.fetch_add(labels.len(), Ordering::SeqCst);
+		Ok(labels
+			.iter()
+			.map(|l| {
+				items
+					.iter()
+					.filter(|s| {
+						mbds_primitives::index_label_in(&s.item.encrypted_keyword) == Some(*l)
+					})
+					.take(1)
+					.cloned()
+					.collect()
+			})
+			.collect())
+	}
+
+	fn unindexed_count(&self, patient: &AccountId, at: H256) -> Result<u32, String> {
+		let state = self.at(at)?;
+		let items = state.summaries.get(patient).cloned().unwrap_or_default();
+		Ok(items
+			.iter()
+			.filter(|s| mbds_primitives::index_label_in(&s.item.encrypted_keyword).is_none())
+			.count() as u32)
 	}
 
 	fn may_access(
@@ -317,6 +353,52 @@ fn anchor(fake: &Fake, patient: &ParticipantKeys, proxy: &ParticipantKeys, recor
 		position: n,
 	};
 	fake.with(|s| s.summaries.entry(patient.account()).or_default().push(summary));
+}
+
+/// Anchors record `record` of `patient` at position `n` with the index label of the
+/// patient's `counter`-th record with `keyword`.
+fn anchor_labelled(
+	fake: &Fake,
+	patient: &ParticipantKeys,
+	keyword: &Keyword,
+	counter: u64,
+	record: H256,
+	n: u32,
+) {
+	let label = patient.index_key().token(keyword).label(counter);
+	let summary = chain::Summary {
+		item: pallet_slips::SummaryItem {
+			patient: patient.account(),
+			encrypted_keyword: mbds_primitives::index_label_keyword(&label)
+				.to_vec()
+				.try_into()
+				.unwrap(),
+			record_hash: record,
+			categories: Default::default(),
+			chain_id: 1,
+			block_number: 5 + n,
+			slip_id: n as u64,
+		},
+		slip: n as u64,
+		batch_id: 0,
+		anchored_at: 10 + n,
+		position: n,
+	};
+	fake.with(|s| s.summaries.entry(patient.account()).or_default().push(summary));
+}
+
+/// A signed search request of `user` carrying `trapdoor` (its bytes).
+fn search_with(f: &Fixture, user: &ParticipantKeys, trapdoor: &[u8], issued_at: u64) -> String {
+	let statement =
+		search_statement(&f.proxy_keys.account(), &f.patient.account(), trapdoor, issued_at);
+	let req = SearchRequest {
+		proxy: f.me(),
+		patient: f.patient.ss58(),
+		trapdoor: hex0x(trapdoor),
+		issued_at,
+		search_signature: sign_search(&user.pair(), &statement),
+	};
+	serde_json::to_string(&Signed::sign(&user.pair(), &req)).unwrap()
 }
 
 fn hex0x(b: &[u8]) -> String {
@@ -699,6 +781,115 @@ fn search_finds_readable_records_after_auditing_the_search() {
 	assert_eq!(status, 200, "{body}");
 	assert_eq!(body["matches"].as_array().unwrap().len(), 0);
 	assert_eq!(f.fake.transactions(), 2);
+}
+
+#[test]
+fn an_index_search_looks_up_the_matches_labels_and_tests_only_unlabelled_items_with_dpeks() {
+	let f = fixture();
+	let (patient, doctor) = (f.patient.account(), f.doctor.account());
+	let other = Keyword::parse("http://loinc.org|4548-4").unwrap();
+	// Position 0: a dPEKS-era record with the keyword (the fixture's), readable.
+	f.fake.allow(&patient, &doctor, f.record);
+	// Positions 1..=300: labelled records; every 30th has the keyword (10 of them, counters
+	// 0..10), the others another keyword. The doctor may read all but the third match.
+	let (mut with_kw, mut without) = (0u64, 0u64);
+	let mut readable = vec![f.record];
+	for n in 1..=300u32 {
+		let record = H256::from_low_u64_be(1000 + n as u64);
+		if n % 30 == 0 {
+			anchor_labelled(&f.fake, &f.patient, &keyword(), with_kw, record, n);
+			if with_kw != 2 {
+				f.fake.allow(&patient, &doctor, record);
+				readable.push(record);
+			}
+			with_kw += 1;
+		} else {
+			anchor_labelled(&f.fake, &f.patient, &other, without, record, n);
+			f.fake.allow(&patient, &doctor, record);
+			without += 1;
+		}
+	}
+	let legacy = f
+		.patient
+		.peks()
+		.conjunctive_trapdoor(&f.proxy_keys.tester().public_key(), &[keyword()])
+		.unwrap()
+		.to_bytes();
+	let proxy_key = f.proxy_keys.record_key().public_key();
+	let permission = mbds_client::search::SearchPermission::new(
+		&f.patient,
+		&proxy_key,
+		&[(keyword(), with_kw)],
+		Some(legacy.clone()),
+	)
+	.unwrap()
+	.to_bytes();
+	let (status, body) = f.call("/v1/search", &search_with(&f, &f.doctor, &permission, NOW));
+	assert_eq!(status, 200, "{body}");
+	let r: SearchResponse = serde_json::from_value(body).unwrap();
+	let mut found: Vec<String> = r.matches.iter().map(|m| m.record_hash.clone()).collect();
+	let mut expected: Vec<String> = readable.iter().map(chain::hash_hex).collect();
+	found.sort();
+	expected.sort();
+	assert_eq!(found, expected);
+	// The work: the keyword's 10 labels, 16 more for records confirmed since, and the one
+	// unlabelled item; none of the 290 other records was touched.
+	assert_eq!(f.fake.lookups.load(Ordering::SeqCst), 10 + 16);
+	assert_eq!(r.examined, 10 + 16 + 1);
+	// Audited like any search, with the count of readable matches.
+	let calls = f.fake.recorded.lock().unwrap().clone();
+	let [RuntimeCall::Consent(pallet_consent::Call::record_search { user, results, .. })] =
+		&calls[..]
+	else {
+		panic!("{calls:?}")
+	};
+	assert_eq!((user, *results), (&doctor, 10));
+
+	// A conjunction: the keyword and `other` share no record.
+	let both = mbds_client::search::SearchPermission::new(
+		&f.patient,
+		&proxy_key,
+		&[(keyword(), with_kw), (other.clone(), without)],
+		None,
+	)
+	.unwrap()
+	.to_bytes();
+	let (status, body) = f.call("/v1/search", &search_with(&f, &f.doctor, &both, NOW + 1));
+	assert_eq!(status, 200, "{body}");
+	assert_eq!(body["matches"].as_array().unwrap().len(), 0);
+
+	// A permission sealed to another proxy, or whose dPEKS part is damaged, is refused before
+	// anything is read or recorded.
+	let elsewhere = mbds_client::search::SearchPermission::new(
+		&f.patient,
+		&f.doctor.record_key().public_key(),
+		&[(keyword(), with_kw)],
+		None,
+	)
+	.unwrap()
+	.to_bytes();
+	let before = f.fake.transactions();
+	f.refused(
+		f.call("/v1/search", &search_with(&f, &f.doctor, &elsewhere, NOW + 2)),
+		400,
+		"bad-request",
+		before,
+	);
+	let damaged = mbds_client::search::SearchPermission::new(
+		&f.patient,
+		&proxy_key,
+		&[(keyword(), with_kw)],
+		Some(vec![1, 2, 3]),
+	)
+	.unwrap()
+	.to_bytes();
+	f.refused(
+		f.call("/v1/search", &search_with(&f, &f.doctor, &damaged, NOW + 3)),
+		400,
+		"bad-request",
+		before,
+	);
+	assert_eq!(f.fake.transactions(), before);
 }
 
 #[test]

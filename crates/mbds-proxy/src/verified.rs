@@ -232,6 +232,19 @@ impl Consortium for VerifiedConsortium {
 		})
 	}
 
+	fn lookup_labels(
+		&self,
+		patient: &AccountId,
+		labels: &[[u8; 32]],
+		at: H256,
+	) -> Result<Vec<Vec<Summary>>, String> {
+		self.read(at, || pallet_anchor::Pallet::<Runtime>::lookup_labels(patient, labels))
+	}
+
+	fn unindexed_count(&self, patient: &AccountId, at: H256) -> Result<u32, String> {
+		self.read(at, || pallet_anchor::Pallet::<Runtime>::unindexed_count(patient))
+	}
+
 	fn may_access(
 		&self,
 		patient: &AccountId,
@@ -241,12 +254,32 @@ impl Consortium for VerifiedConsortium {
 		now_ms: u64,
 		at: H256,
 	) -> Result<bool, String> {
-		let target =
-			AccessTarget::Record { id: RecordId::Hash(record), categories: Default::default() };
+		Ok(self.may_access_many(patient, user, &[record], action, now_ms, at)?[0])
+	}
+
+	/// One proven read for every record: each round of proofs covers them all.
+	fn may_access_many(
+		&self,
+		patient: &AccountId,
+		user: &AccountId,
+		records: &[H256],
+		action: Action,
+		now_ms: u64,
+		at: H256,
+	) -> Result<Vec<bool>, String> {
 		self.read(at, || {
-			pallet_consent::Pallet::<Runtime>::is_access_allowed(
-				patient, user, &target, action, now_ms,
-			)
+			records
+				.iter()
+				.map(|record| {
+					let target = AccessTarget::Record {
+						id: RecordId::Hash(*record),
+						categories: Default::default(),
+					};
+					pallet_consent::Pallet::<Runtime>::is_access_allowed(
+						patient, user, &target, action, now_ms,
+					)
+				})
+				.collect()
 		})
 	}
 

@@ -62,13 +62,19 @@ fn set_size_for<T: Config>(p: u32) -> u32 {
 	((3 * p).saturating_sub(1) / 2).clamp(1, T::MaxAuthorities::get())
 }
 
-/// `n` maximal items of `CHAIN`, one patient each.
+/// `n` maximal items of `CHAIN`, one patient each: every other one carries a searchable-index
+/// label (a read and a write in the patient's index), the others a longest keyword (a read and
+/// a write of the patient's count of items without a label).
 fn items<T: Config>(n: u32) -> Vec<SummaryItemOf<T>> {
 	let len = <T as pallet_slips::Config>::MaxKeywordLen::get() as usize;
 	(0..n)
 		.map(|i| SummaryItem {
 			patient: account("patient", i, 0),
-			encrypted_keyword: BoundedVec::truncate_from(vec![i as u8; len]),
+			encrypted_keyword: BoundedVec::truncate_from(if i % 2 == 1 {
+				mbds_primitives::index_label_keyword(&[i as u8; 32]).to_vec()
+			} else {
+				vec![i as u8; len]
+			}),
 			record_hash: H256::repeat_byte(i as u8),
 			categories: BoundedVec::truncate_from(
 				(0..mbds_primitives::consent::MAX_SCOPE_CATEGORIES).collect(),

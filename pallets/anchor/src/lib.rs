@@ -80,6 +80,7 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod migrations;
 pub mod types;
 pub mod weights;
 
@@ -108,7 +109,7 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use mbds_primitives::{
 	chain_id_in_digest,
 	consent::{CategoryList, RecordRegistry},
-	ChainId,
+	ChainId, INDEX_LABEL_LEN,
 };
 use pallet_slips::{BatchId, BatchInfo, SummaryItemOf};
 use sp_consensus_grandpa::{AuthorityList, SetId};
@@ -124,6 +125,14 @@ pub const MAX_STORAGE_PROOF_NODES: u32 = 64;
 
 /// Most summary items one `summaries_of` / `patient_summaries` runtime-API call returns.
 pub const MAX_SUMMARIES_PER_QUERY: u32 = 256;
+
+/// Most chains whose items one searchable-index label names (one entry per chain, the first
+/// item of that chain with the label): a chain that anchors a patient's label before the
+/// chain holding the real record (it saw the label on its way) cannot hide that record.
+pub const MAX_CHAINS_PER_LABEL: u32 = 8;
+
+/// The entries of one label: (chain, position in the patient's index), at most one per chain.
+pub type LabelEntries = BoundedVec<(ChainId, u32), ConstU32<MAX_CHAINS_PER_LABEL>>;
 
 /// The private-chain header type of a runtime.
 pub type PrivateHeaderOf<T> = <T as Config>::PrivateHeader;
@@ -154,7 +163,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -249,6 +258,30 @@ pub mod pallet {
 		ItemRef<BlockNumberFor<T>>,
 		OptionQuery,
 	>;
+
+	/// Each patient's searchable index (`mbds_crypto::sse`, Cash et al., NDSS 2014): where in
+	/// [`PatientItemAt`] the anchored items carrying a label are (an item whose keyword is
+	/// [`mbds_primitives::INDEX_LABEL_TAG`] and the label), the first of each chain, at most
+	/// [`MAX_CHAINS_PER_LABEL`] chains. Only the patient's key makes labels, so a search by the
+	/// patient's tokens looks up the labels of the records that match, never the patient's
+	/// other records.
+	#[pallet::storage]
+	pub type IndexEntries<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		[u8; INDEX_LABEL_LEN],
+		LabelEntries,
+		ValueQuery,
+	>;
+
+	/// Number of a patient's anchored items without an index label (confirmed with
+	/// `confirm_slip`, before the index or without checking the record): found only by the
+	/// designated-tester search over every item, which a search then adds.
+	#[pallet::storage]
+	pub type UnindexedItemCount<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
 	/// The categories the consortium vouches for, by patient and record hash: those the
 	/// patient confirmed on the record's slip (the union, if several anchored items name the
@@ -810,6 +843,18 @@ pub mod pallet {
 						ItemRef { slip: next, index: index as u8, anchored_at: now },
 					);
 					PatientItemCount::<T>::insert(&item.patient, n.saturating_add(1));
+					match mbds_primitives::index_label_in(&item.encrypted_keyword) {
+						// The first item of each chain keeps the label (a label whose list is
+						// full, eight chains naming it, is not indexed again).
+						Some(label) => IndexEntries::<T>::mutate(&item.patient, label, |entries| {
+							if !entries.iter().any(|(c, _)| *c == chain_id) {
+								let _ = entries.try_push((chain_id, n));
+							}
+						}),
+						None => UnindexedItemCount::<T>::mutate(&item.patient, |c| {
+							*c = c.saturating_add(1)
+						}),
+					}
 					// A record named again for the same patient (another slip with the same
 					// hash) adds its categories: a category scope must cover all of them, so a
 					// label added by anyone can only narrow who reads the record, never widen
@@ -848,7 +893,10 @@ pub mod pallet {
 		}
 
 		/// The anchored item at `position` of `patient`'s index.
-		fn summary_at(patient: &T::AccountId, position: u32) -> Option<AnchoredSummaryOf<T>> {
+		pub(crate) fn summary_at(
+			patient: &T::AccountId,
+			position: u32,
+		) -> Option<AnchoredSummaryOf<T>> {
 			let at = PatientItemAt::<T>::get(patient, position)?;
 			let slip = ConsortiumSlips::<T>::get(at.slip)?;
 			let item = slip.items.get(at.index as usize)?.clone();
@@ -899,6 +947,29 @@ pub mod pallet {
 				}
 			};
 			Self::patient_summaries(patient, start, MAX_SUMMARIES_PER_QUERY)
+		}
+
+		/// The items of `patient`'s searchable index carrying each of `labels` (none for a
+		/// label not in it; one per chain), at most [`MAX_SUMMARIES_PER_QUERY`] labels (runtime
+		/// API helper). Cost: the labels looked up and the items found, whatever the number of
+		/// the patient's items.
+		pub fn lookup_labels(
+			patient: &T::AccountId,
+			labels: &[[u8; INDEX_LABEL_LEN]],
+		) -> Vec<Vec<AnchoredSummaryOf<T>>> {
+			let labels = &labels[..labels.len().min(MAX_SUMMARIES_PER_QUERY as usize)];
+			// Every entry first, then the items: a light client proves each step in one round.
+			let entries: Vec<LabelEntries> =
+				labels.iter().map(|l| IndexEntries::<T>::get(patient, l)).collect();
+			entries
+				.into_iter()
+				.map(|e| e.iter().filter_map(|(_, p)| Self::summary_at(patient, *p)).collect())
+				.collect()
+		}
+
+		/// Number of `patient`'s anchored items without an index label (runtime API helper).
+		pub fn unindexed_count(patient: &T::AccountId) -> u32 {
+			UnindexedItemCount::<T>::get(patient)
 		}
 
 		/// Number of anchored items about `patient` (runtime API helper).
@@ -952,7 +1023,10 @@ pub mod pallet {
 		///   [`PatientItemCount`], naming an item of that patient (in anchoring order), and
 		///   every anchored item is indexed exactly once;
 		/// - every anchored item's record has its categories in [`RecordCategories`] (or the
-		///   uncoverable marker), and every entry there is of an anchored record.
+		///   uncoverable marker), and every entry there is of an anchored record;
+		/// - every labelled item's label is in [`IndexEntries`] at that item or an earlier one
+		///   with the same label, every entry there names an item carrying its label, and
+		///   [`UnindexedItemCount`] counts each patient's items without one.
 		///
 		/// Reads every slip and index entry: for tests and `try-runtime`, never called by the
 		/// runtime itself.
@@ -1106,13 +1180,29 @@ pub mod pallet {
 
 			// The patient index.
 			let mut indexed: BTreeSet<(ConsortiumSlipId, u8)> = BTreeSet::new();
+			let mut unlabelled: BTreeMap<T::AccountId, u32> = BTreeMap::new();
 			for (patient, count) in PatientItemCount::<T>::iter() {
 				let mut previous = None;
+				let mut unindexed = 0u32;
 				for n in 0..count {
 					let at = PatientItemAt::<T>::get(&patient, n);
 					let slip = at.and_then(|at| ConsortiumSlips::<T>::get(at.slip));
 					let item =
 						at.zip(slip.as_ref()).and_then(|(at, s)| s.items.get(at.index as usize));
+					match item.and_then(|i| mbds_primitives::index_label_in(&i.encrypted_keyword)) {
+						Some(label) => {
+							let entries = IndexEntries::<T>::get(&patient, label);
+							let chain = item.map(|i| i.chain_id);
+							ensure_invariant!(
+								entries.iter().any(|(c, p)| Some(*c) == chain && *p <= n)
+									|| (entries.is_full()
+										&& entries.iter().all(|(c, _)| Some(*c) != chain)),
+								"anchor: every labelled item's label is in its patient's searchable index, at its chain's first item",
+								"{patient:?} position {n} of chain {chain:?}: the index holds {entries:?}"
+							);
+						}
+						None => unindexed += 1,
+					}
 					ensure_invariant!(
 						item.is_some_and(|i| i.patient == patient)
 							&& at.zip(slip.as_ref()).is_some_and(|(at, s)| at.anchored_at == s.anchored_at),
@@ -1135,6 +1225,9 @@ pub mod pallet {
 						at.slip
 					);
 				}
+				if unindexed > 0 {
+					unlabelled.insert(patient.clone(), unindexed);
+				}
 			}
 			let entries = PatientItemAt::<T>::iter_keys().count();
 			ensure_invariant!(
@@ -1148,6 +1241,34 @@ pub mod pallet {
 				"anchor: every anchored item is indexed once",
 				"{} indexed of {items} anchored items",
 				indexed.len()
+			);
+			// The searchable index (its first entry per label checked above, item by item).
+			for (patient, label, entries) in IndexEntries::<T>::iter() {
+				ensure_invariant!(
+					!entries.is_empty(),
+					"anchor: a searchable-index entry names an item of its patient carrying its label",
+					"{patient:?}: label {label:?} with no entries"
+				);
+				let mut chains = BTreeSet::new();
+				for (chain, position) in entries.iter() {
+					let item = Self::summary_at(&patient, *position).map(|s| s.item);
+					let labelled = item
+						.as_ref()
+						.and_then(|i| mbds_primitives::index_label_in(&i.encrypted_keyword));
+					ensure_invariant!(
+						labelled == Some(label)
+							&& item.as_ref().is_some_and(|i| i.chain_id == *chain)
+							&& chains.insert(*chain),
+						"anchor: a searchable-index entry names an item of its patient carrying its label",
+						"{patient:?}: label {label:?}, chain {chain} at position {position}: {item:?}"
+					);
+				}
+			}
+			let counted: BTreeMap<T::AccountId, u32> = UnindexedItemCount::<T>::iter().collect();
+			ensure_invariant!(
+				counted == unlabelled,
+				"anchor: each patient's count of items without a label is exact",
+				"counted {counted:?}, found {unlabelled:?}"
 			);
 			Ok(())
 		}
@@ -1166,6 +1287,7 @@ sp_api::decl_runtime_apis! {
 	///
 	/// The runtime implements it with `Item = pallet_slips::SummaryItemOf<Runtime>`, calling the
 	/// pallet's helpers.
+	#[api_version(2)]
 	pub trait AnchorApi<AccountId, BlockNumber, Item>
 	where
 		AccountId: Codec,
@@ -1190,5 +1312,13 @@ sp_api::decl_runtime_apis! {
 		fn is_imported(chain_id: ChainId, hash: H256) -> bool;
 		/// A consortium slip.
 		fn consortium_slip(id: ConsortiumSlipId) -> Option<ConsortiumSlip<Item, BlockNumber>>;
+		/// The items of `patient`'s searchable index carrying each of `labels`, in order (none
+		/// where a label is not in it; at most one per chain); at most 256 labels.
+		#[api_version(2)]
+		fn lookup_labels(patient: AccountId, labels: Vec<[u8; 32]>)
+			-> Vec<Vec<AnchoredSummary<Item, BlockNumber>>>;
+		/// Number of `patient`'s anchored items without an index label.
+		#[api_version(2)]
+		fn unindexed_count(patient: AccountId) -> u32;
 	}
 }

@@ -370,6 +370,146 @@ fn a_finalised_batch_becomes_consortium_slips_indexed_by_patient() {
 	});
 }
 
+fn labelled(chain_id: ChainId, patient: u64, label: u8, slip_id: u64) -> Item {
+	let mut item = item(chain_id, patient, label, slip_id);
+	item.encrypted_keyword =
+		BoundedVec::truncate_from(mbds_primitives::index_label_keyword(&[label; 32]).to_vec());
+	item
+}
+
+#[test]
+fn labelled_items_enter_their_patients_searchable_index_and_a_lookup_costs_the_labels_asked() {
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		register_platform_with_shared_keys();
+		// The platform saw PATIENT's label 0xA1 on its way and anchors it first, on a record
+		// of its own making: it must not hide the hospital's real record.
+		let rogue = vec![labelled(PLATFORM, PATIENT, 0xA1, 9)];
+		let rogue_state = private_state(&[(0, batch_record(PLATFORM, &rogue))]);
+		let rogue_header = header_of(PLATFORM, 5, state_root(&rogue_state), vec![]);
+		System::set_block_number(2);
+		assert_ok!(submit(
+			PLATFORM,
+			&rogue_header,
+			Some(finalised(&rogue_header)),
+			0,
+			rogue.clone(),
+			batch_proof(&rogue_state, 0)
+		));
+		// The hospital: slip 1 of PATIENT with two labelled keywords; slip 2: a label again
+		// (the chain's first item keeps it) and one dPEKS-era keyword; OTHER_PATIENT's slip 3
+		// uses a label PATIENT also has.
+		let items = vec![
+			labelled(HOSPITAL, PATIENT, 0xA1, 1),
+			labelled(HOSPITAL, PATIENT, 0xA2, 1),
+			labelled(HOSPITAL, PATIENT, 0xA1, 2),
+			item(HOSPITAL, PATIENT, 7, 2),
+			labelled(HOSPITAL, OTHER_PATIENT, 0xA2, 3),
+		];
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let header = header(5, state_root(&state));
+		System::set_block_number(3);
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items.clone(),
+			batch_proof(&state, 0)
+		));
+
+		// PATIENT's positions: 0 the platform's, 1..=4 the hospital's.
+		assert_eq!(
+			IndexEntries::<Test>::get(PATIENT, [0xA1; 32]).to_vec(),
+			vec![(PLATFORM, 0), (HOSPITAL, 1)]
+		);
+		assert_eq!(IndexEntries::<Test>::get(PATIENT, [0xA2; 32]).to_vec(), vec![(HOSPITAL, 2)]);
+		assert_eq!(
+			IndexEntries::<Test>::get(OTHER_PATIENT, [0xA2; 32]).to_vec(),
+			vec![(HOSPITAL, 0)]
+		);
+		assert_eq!(IndexEntries::<Test>::iter().count(), 3);
+		assert_eq!(Anchor::unindexed_count(&PATIENT), 1);
+		assert_eq!(Anchor::unindexed_count(&OTHER_PATIENT), 0);
+
+		let found = Anchor::lookup_labels(&PATIENT, &[[0xA2; 32], [0xEE; 32], [0xA1; 32]]);
+		let slips = |v: &Vec<AnchoredSummaryOf<Test>>| {
+			v.iter().map(|s| (s.item.chain_id, s.item.slip_id, s.position)).collect::<Vec<_>>()
+		};
+		assert_eq!(found.len(), 3);
+		assert_eq!(slips(&found[0]), vec![(HOSPITAL, 1, 2)]);
+		assert_eq!(found[0][0].item, items[1]);
+		assert!(found[1].is_empty());
+		// The real record is found beside the rogue chain's.
+		assert_eq!(slips(&found[2]), vec![(PLATFORM, 9, 0), (HOSPITAL, 1, 1)]);
+		// Another patient's label finds nothing in this patient's index, and the reverse.
+		let other = Anchor::lookup_labels(&OTHER_PATIENT, &[[0xA1; 32], [0xA2; 32]]);
+		assert!(other[0].is_empty());
+		assert_eq!(slips(&other[1]), vec![(HOSPITAL, 3, 0)]);
+		// At most 256 labels a lookup.
+		assert_eq!(Anchor::lookup_labels(&PATIENT, &vec![[0xA1; 32]; 300]).len(), 256);
+		assert_ok!(Anchor::do_try_state());
+
+		// Corruptions are caught by the invariants: an entry at an item without its label, a
+		// second entry of one chain, a missing entry, a wrong count.
+		let entries = |e: Vec<(ChainId, u32)>| LabelEntries::truncate_from(e);
+		for broken in [
+			entries(vec![(HOSPITAL, 4)]),
+			entries(vec![(HOSPITAL, 2), (HOSPITAL, 2)]),
+			entries(vec![(PLATFORM, 2)]),
+		] {
+			IndexEntries::<Test>::insert(PATIENT, [0xA2; 32], broken);
+			assert!(Anchor::do_try_state().is_err());
+		}
+		IndexEntries::<Test>::remove(PATIENT, [0xA2; 32]);
+		assert!(Anchor::do_try_state().is_err());
+		IndexEntries::<Test>::insert(PATIENT, [0xA2; 32], entries(vec![(HOSPITAL, 2)]));
+		UnindexedItemCount::<Test>::insert(PATIENT, 2);
+		assert!(Anchor::do_try_state().is_err());
+		UnindexedItemCount::<Test>::insert(PATIENT, 1);
+		assert_ok!(Anchor::do_try_state());
+	});
+}
+
+#[test]
+fn the_upgrade_indexes_items_anchored_before_it() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	new_test_ext().execute_with(|| {
+		register_hospital();
+		// Anchored by the spec-106 runtime: one labelled item (a private chain upgraded
+		// first), two dPEKS ones; no index yet, the pallet at storage version 1.
+		let items = vec![
+			labelled(HOSPITAL, PATIENT, 0xA1, 1),
+			item(HOSPITAL, PATIENT, 7, 2),
+			item(HOSPITAL, OTHER_PATIENT, 8, 3),
+		];
+		let state = private_state(&[(0, batch_record(HOSPITAL, &items))]);
+		let header = header(5, state_root(&state));
+		assert_ok!(submit(
+			HOSPITAL,
+			&header,
+			Some(finalised(&header)),
+			0,
+			items,
+			batch_proof(&state, 0)
+		));
+		let _ = IndexEntries::<Test>::clear(u32::MAX, None);
+		let _ = UnindexedItemCount::<Test>::clear(u32::MAX, None);
+		StorageVersion::new(1).put::<Anchor>();
+
+		crate::migrations::v2::IndexAnchored::<Test>::on_runtime_upgrade();
+		assert_eq!(Anchor::on_chain_storage_version(), 2);
+		assert_eq!(IndexEntries::<Test>::get(PATIENT, [0xA1; 32]).to_vec(), vec![(HOSPITAL, 0)]);
+		assert_eq!(Anchor::unindexed_count(&PATIENT), 1);
+		assert_eq!(Anchor::unindexed_count(&OTHER_PATIENT), 1);
+		assert_ok!(Anchor::do_try_state());
+		// Once only.
+		let before = sp_io::storage::root(sp_runtime::StateVersion::V1);
+		crate::migrations::v2::IndexAnchored::<Test>::on_runtime_upgrade();
+		assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), before);
+	});
+}
+
 /// Hole 10: a record's categories are the ones its patient confirmed. A later slip naming the
 /// same record hash with other categories (a doctor, or a rogue institution's chain,
 /// re-labelling it) can only add categories, which narrows who a category grant lets read it;
@@ -1249,7 +1389,7 @@ fn try_state_names_each_broken_invariant() {
 			message_of(&Anchor::do_try_state().expect_err("the corruption is caught"))
 		})
 	}
-	let cases: [(&str, &'static str); 11] = [
+	let cases: [(&str, &'static str); 13] = [
 		(
 			"anchor: every registered chain has an authority set",
 			broken(|| AuthoritySets::<Test>::remove(HOSPITAL)),
@@ -1294,6 +1434,20 @@ fn try_state_names_each_broken_invariant() {
 		(
 			"anchor: a patient's index has no position beyond its count",
 			broken(|| PatientItemCount::<Test>::insert(PATIENT, 1)),
+		),
+		(
+			"anchor: each patient's count of items without a label is exact",
+			broken(|| UnindexedItemCount::<Test>::insert(OTHER_PATIENT, 9)),
+		),
+		(
+			"anchor: a searchable-index entry names an item of its patient carrying its label",
+			broken(|| {
+				IndexEntries::<Test>::insert(
+					PATIENT,
+					[1; 32],
+					LabelEntries::truncate_from(vec![(HOSPITAL, 0)]),
+				)
+			}),
 		),
 		(
 			"anchor: an anchored record's categories include its items' categories",

@@ -187,6 +187,28 @@ mod benchmarks {
 		assert!(matches!(Ledger::<T>::get(id).unwrap().status, SlipStatus::Confirmed { .. }));
 	}
 
+	// As `confirm_slip`, with the patient's labels in place of the keywords.
+	#[benchmark]
+	fn confirm_slip_indexed(k: Linear<1, { T::MaxKeywords::get() }>) {
+		let a = actors::<T>();
+		let first = pending_slip::<T>(&a, 1, 100);
+		Slips::<T>::confirm_slip(
+			RawOrigin::Signed(a.patient.clone()).into(),
+			first,
+			H256::repeat_byte(100),
+		)
+		.expect("first confirmation");
+		fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
+		let id = pending_slip::<T>(&a, k, 7);
+		let labels: BoundedVec<[u8; 32], T::MaxKeywords> =
+			BoundedVec::truncate_from((0..k).map(|i| [i as u8; 32]).collect());
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(a.patient.clone()), id, H256::repeat_byte(7), labels);
+
+		assert!(matches!(Ledger::<T>::get(id).unwrap().status, SlipStatus::Confirmed { .. }));
+	}
+
 	// Worst case: the slip is last in a full pending index.
 	#[benchmark]
 	fn reject_slip() {

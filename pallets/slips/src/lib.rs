@@ -499,6 +499,11 @@ pub mod pallet {
 		BatchFull,
 		/// The account is not a registered institution.
 		NotAnInstitution,
+		/// An indexed confirmation must give exactly one label per keyword of the slip.
+		LabelCountMismatch,
+		/// An encrypted keyword has the form of a patient's index label (its tag and 32
+		/// bytes), which only the patient's confirmation may add.
+		KeywordLooksLikeLabel,
 	}
 
 	#[pallet::hooks]
@@ -528,6 +533,10 @@ pub mod pallet {
 			assert!(
 				T::MaxItemsPerBatch::get() >= T::MaxKeywords::get(),
 				"a batch must hold at least one slip's items"
+			);
+			assert!(
+				T::MaxKeywordLen::get() as usize > mbds_primitives::INDEX_LABEL_LEN,
+				"a keyword must have room for a tagged searchable-index label"
 			);
 		}
 
@@ -589,6 +598,12 @@ pub mod pallet {
 			let mut keywords = BoundedVec::<_, T::MaxKeywords>::new();
 			for kw in encrypted_keywords {
 				ensure!(!kw.is_empty(), Error::<T>::EmptyKeyword);
+				// Only the patient labels items (`confirm_slip_indexed`); a writer's keyword in
+				// a label's form would enter the patient's index without them.
+				ensure!(
+					mbds_primitives::index_label_in(&kw).is_none(),
+					Error::<T>::KeywordLooksLikeLabel
+				);
 				let kw: BoundedVec<u8, T::MaxKeywordLen> =
 					kw.try_into().map_err(|_| Error::<T>::KeywordTooLong)?;
 				keywords.try_push(kw).map_err(|_| Error::<T>::TooManyKeywords)?;
@@ -663,64 +678,7 @@ pub mod pallet {
 			record_hash: H256,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
-			ensure!(slip.record_hash == record_hash, Error::<T>::RecordHashMismatch);
-			let k = slip.encrypted_keywords.len() as u32;
-
-			// Writes from here on; nothing below can fail.
-			let mut open = CurrentBatch::<T>::get();
-			// A batch without room for these items closes now (`k <= MaxKeywords <=
-			// MaxItemsPerBatch`, checked by `integrity_test`, so an empty batch has room).
-			let mut closed = None;
-			if let Some(full) =
-				open.take_if(|b| b.item_count.saturating_add(k) > T::MaxItemsPerBatch::get())
-			{
-				closed = Some(Self::close_batch(now, full));
-			}
-			let mut batch = open.unwrap_or_else(|| OpenBatch {
-				id: NextBatchId::<T>::get(),
-				opened_at: now,
-				opened_at_ms: Self::now_ms(),
-				item_count: 0,
-			});
-			// Opening a batch reads and bumps `NextBatchId` (the benchmark confirms into an open
-			// batch, so this is charged apart).
-			let opening = batch.item_count == 0;
-			if opening {
-				NextBatchId::<T>::put(batch.id.saturating_add(1));
-			}
-			let chain_id = T::ChainInfo::chain_id();
-			for kw in slip.encrypted_keywords.iter() {
-				let item = SummaryItem {
-					patient: who.clone(),
-					encrypted_keyword: kw.clone(),
-					record_hash,
-					categories: slip.categories.clone(),
-					chain_id,
-					block_number: now,
-					slip_id,
-				};
-				// Cannot fail: room made above, and `OpenLeaves` has the same bound.
-				let _ = OpenLeaves::<T>::try_append(BlakeTwo256::hash(&item.encode()));
-				BatchItems::<T>::insert(batch.id, batch.item_count, item);
-				batch.item_count += 1;
-			}
-			slip.status = SlipStatus::Confirmed { at: now, batch: batch.id };
-			let batch_id = batch.id;
-			CurrentBatch::<T>::put(batch);
-			Self::take_pending(&who, slip_id);
-			Ledger::<T>::insert(slip_id, slip);
-			Self::deposit_event(Event::SlipConfirmed {
-				slip_id,
-				patient: who,
-				batch: batch_id,
-				items: k,
-			});
-			let closing = closed.map_or(Weight::zero(), T::WeightInfo::close_batch);
-			let opened =
-				if opening { T::DbWeight::get().reads_writes(1, 1) } else { Weight::zero() };
-			Ok(Some(T::WeightInfo::confirm_slip(k).saturating_add(closing).saturating_add(opened))
-				.into())
+			Self::confirm(who, slip_id, record_hash, None)
 		}
 
 		/// Reject slip `slip_id` as its patient, with a reason. Feeless for active
@@ -759,6 +717,31 @@ pub mod pallet {
 			Institution::<T>::put(&institution);
 			Self::deposit_event(Event::InstitutionSet { institution });
 			Ok(())
+		}
+
+		/// Confirm slip `slip_id` as its patient, as [`Pallet::confirm_slip`] does, with the
+		/// patient's searchable-index labels of the record's keywords: `labels[i]` is the
+		/// patient's label (`mbds_crypto::sse`) of the slip's i-th keyword, and the i-th summary
+		/// item carries it (tagged, [`mbds_primitives::INDEX_LABEL_TAG`]) instead of the
+		/// writer's encrypted keyword. On the consortium the patient's search then costs the
+		/// records that match, not all of them. One label per keyword: the chain cannot check a
+		/// label (only the patient's key makes one), only that there is one for each keyword.
+		/// Feeless for active participants.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::confirm_slip_indexed(T::MaxKeywords::get())
+			.saturating_add(T::WeightInfo::close_batch(T::MaxItemsPerBatch::get()))
+			.saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, _slip_id: &SlipId, _record_hash: &H256,
+			_labels: &BoundedVec<[u8; 32], T::MaxKeywords>|
+			-> bool { T::Participants::is_active_signer(origin) })]
+		pub fn confirm_slip_indexed(
+			origin: OriginFor<T>,
+			slip_id: SlipId,
+			record_hash: H256,
+			labels: BoundedVec<[u8; 32], T::MaxKeywords>,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			Self::confirm(who, slip_id, record_hash, Some(&labels[..]))
 		}
 	}
 
@@ -816,6 +799,88 @@ pub mod pallet {
 				}
 				Some(_) => Err(Error::<T>::NotAPatient.into()),
 			}
+		}
+
+		/// Confirms `slip_id` for `who` (see [`Pallet::confirm_slip`]), with the items' keywords
+		/// replaced by `labels` when given (see [`Pallet::confirm_slip_indexed`]).
+		fn confirm(
+			who: T::AccountId,
+			slip_id: SlipId,
+			record_hash: H256,
+			labels: Option<&[[u8; 32]]>,
+		) -> DispatchResultWithPostInfo {
+			let (mut slip, now) = Self::decidable_slip(&who, slip_id)?;
+			ensure!(slip.record_hash == record_hash, Error::<T>::RecordHashMismatch);
+			let k = slip.encrypted_keywords.len() as u32;
+			if let Some(labels) = labels {
+				ensure!(labels.len() as u32 == k, Error::<T>::LabelCountMismatch);
+			}
+
+			// Writes from here on; nothing below can fail.
+			let mut open = CurrentBatch::<T>::get();
+			// A batch without room for these items closes now (`k <= MaxKeywords <=
+			// MaxItemsPerBatch`, checked by `integrity_test`, so an empty batch has room).
+			let mut closed = None;
+			if let Some(full) =
+				open.take_if(|b| b.item_count.saturating_add(k) > T::MaxItemsPerBatch::get())
+			{
+				closed = Some(Self::close_batch(now, full));
+			}
+			let mut batch = open.unwrap_or_else(|| OpenBatch {
+				id: NextBatchId::<T>::get(),
+				opened_at: now,
+				opened_at_ms: Self::now_ms(),
+				item_count: 0,
+			});
+			// Opening a batch reads and bumps `NextBatchId` (the benchmark confirms into an open
+			// batch, so this is charged apart).
+			let opening = batch.item_count == 0;
+			if opening {
+				NextBatchId::<T>::put(batch.id.saturating_add(1));
+			}
+			let chain_id = T::ChainInfo::chain_id();
+			for (i, kw) in slip.encrypted_keywords.iter().enumerate() {
+				// An indexed confirmation's item carries the patient's label of the i-th
+				// keyword instead of the writer's ciphertext (same bound: 33 <= 128 bytes).
+				let encrypted_keyword = match labels.and_then(|l| l.get(i)) {
+					Some(label) => BoundedVec::truncate_from(
+						mbds_primitives::index_label_keyword(label).to_vec(),
+					),
+					None => kw.clone(),
+				};
+				let item = SummaryItem {
+					patient: who.clone(),
+					encrypted_keyword,
+					record_hash,
+					categories: slip.categories.clone(),
+					chain_id,
+					block_number: now,
+					slip_id,
+				};
+				// Cannot fail: room made above, and `OpenLeaves` has the same bound.
+				let _ = OpenLeaves::<T>::try_append(BlakeTwo256::hash(&item.encode()));
+				BatchItems::<T>::insert(batch.id, batch.item_count, item);
+				batch.item_count += 1;
+			}
+			slip.status = SlipStatus::Confirmed { at: now, batch: batch.id };
+			let batch_id = batch.id;
+			CurrentBatch::<T>::put(batch);
+			Self::take_pending(&who, slip_id);
+			Ledger::<T>::insert(slip_id, slip);
+			Self::deposit_event(Event::SlipConfirmed {
+				slip_id,
+				patient: who,
+				batch: batch_id,
+				items: k,
+			});
+			let closing = closed.map_or(Weight::zero(), T::WeightInfo::close_batch);
+			let opened =
+				if opening { T::DbWeight::get().reads_writes(1, 1) } else { Weight::zero() };
+			let call = match labels {
+				None => T::WeightInfo::confirm_slip(k),
+				Some(_) => T::WeightInfo::confirm_slip_indexed(k),
+			};
+			Ok(Some(call.saturating_add(closing).saturating_add(opened)).into())
 		}
 
 		/// The slip `slip_id` if `who` is its active patient and it is still pending.

@@ -143,6 +143,95 @@ fn doctor_submits_patient_confirms_and_the_slip_is_immutable() {
 }
 
 #[test]
+fn an_indexed_confirmation_puts_the_patients_labels_in_the_items_one_per_keyword() {
+	new_test_ext().execute_with(|| {
+		let id = submit(3, 10);
+		let hash = record_hash(10);
+		let labels =
+			|n: usize| -> BoundedVec<[u8; 32], frame_support::traits::ConstU32<MAX_KEYWORDS>> {
+				BoundedVec::truncate_from((0..n).map(|i| [0xA0 + i as u8; 32]).collect())
+			};
+		// A writer cannot put a label's form among the keywords: only the patient labels.
+		let forged = mbds_primitives::index_label_keyword(&[7; 32]).to_vec();
+		assert_noop!(
+			submit_as(DOCTOR, PATIENT, vec![forged], record_hash(12)),
+			Error::<Test>::KeywordLooksLikeLabel
+		);
+		// One label per keyword, no more and no fewer; nothing changes otherwise.
+		for wrong in [0, 2, 4] {
+			assert_noop!(
+				Slips::confirm_slip_indexed(
+					RuntimeOrigin::signed(PATIENT),
+					id,
+					hash,
+					labels(wrong)
+				),
+				Error::<Test>::LabelCountMismatch
+			);
+		}
+		// The usual checks come first: only the patient, only on the record checked.
+		assert_noop!(
+			Slips::confirm_slip_indexed(RuntimeOrigin::signed(DOCTOR), id, hash, labels(3)),
+			Error::<Test>::NotSlipPatient
+		);
+		assert_noop!(
+			Slips::confirm_slip_indexed(
+				RuntimeOrigin::signed(PATIENT),
+				id,
+				record_hash(11),
+				labels(3)
+			),
+			Error::<Test>::RecordHashMismatch
+		);
+		assert!(crate::Call::<Test>::confirm_slip_indexed {
+			slip_id: id,
+			record_hash: hash,
+			labels: labels(3)
+		}
+		.is_feeless(&RuntimeOrigin::signed(PATIENT)));
+
+		System::set_block_number(3);
+		let info = Slips::confirm_slip_indexed(RuntimeOrigin::signed(PATIENT), id, hash, labels(3))
+			.expect("indexed confirmation");
+		let db: frame_support::weights::RuntimeDbWeight =
+			<Test as frame_system::Config>::DbWeight::get();
+		assert_eq!(
+			info.actual_weight,
+			Some(
+				<Test as Config>::WeightInfo::confirm_slip_indexed(3)
+					.saturating_add(db.reads_writes(1, 1))
+			)
+		);
+		assert_eq!(
+			last_event(),
+			Event::SlipConfirmed { slip_id: id, patient: PATIENT, batch: 0, items: 3 }.into()
+		);
+		assert_eq!(
+			Ledger::<Test>::get(id).unwrap().status,
+			SlipStatus::Confirmed { at: 3, batch: 0 }
+		);
+		for i in 0..3u32 {
+			let item = BatchItems::<Test>::get(0, i).unwrap();
+			let mut tagged = vec![mbds_primitives::INDEX_LABEL_TAG];
+			tagged.extend_from_slice(&[0xA0 + i as u8; 32]);
+			assert_eq!(item.encrypted_keyword.to_vec(), tagged);
+			assert_eq!(
+				mbds_primitives::index_label_in(&item.encrypted_keyword),
+				Some([0xA0 + i as u8; 32])
+			);
+			assert_eq!((item.patient, item.record_hash, item.slip_id), (PATIENT, hash, id));
+		}
+		assert_noop!(
+			Slips::confirm_slip_indexed(RuntimeOrigin::signed(PATIENT), id, hash, labels(3)),
+			Error::<Test>::AlreadyDecided
+		);
+		// The batch closes and its root covers the labelled items like any others.
+		run_to_block(3 + BATCH_BLOCKS);
+		assert!(Batches::<Test>::get(0).is_some());
+	});
+}
+
+#[test]
 fn submission_failures_each_have_their_own_error_and_change_nothing() {
 	new_test_ext().execute_with(|| {
 		let ok_kws = || keywords(1, 1);

@@ -43,6 +43,7 @@ use core::marker::PhantomData;
 pub trait WeightInfo {
 	fn submit_slip(c: u32, k: u32, ) -> Weight;
 	fn confirm_slip(k: u32, ) -> Weight;
+	fn confirm_slip_indexed(k: u32, ) -> Weight;
 	fn reject_slip() -> Weight;
 	fn set_institution() -> Weight;
 	fn expire_slips(n: u32, ) -> Weight;
@@ -77,10 +78,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2078`
 		//  Estimated: `8793`
-		// Minimum execution time: 110_905_000 picoseconds.
-		Weight::from_parts(118_454_855, 8793)
-			// Standard Error: 12_617
-			.saturating_add(Weight::from_parts(271_276, 0).saturating_mul(k.into()))
+		// Minimum execution time: 111_004_000 picoseconds.
+		Weight::from_parts(120_676_193, 8793)
+			// Standard Error: 16_597
+			.saturating_add(Weight::from_parts(353_394, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -103,10 +104,37 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3664 + k * (130 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 53_059_000 picoseconds.
-		Weight::from_parts(50_352_405, 67023)
-			// Standard Error: 4_523
-			.saturating_add(Weight::from_parts(5_510_464, 0).saturating_mul(k.into()))
+		// Minimum execution time: 52_168_000 picoseconds.
+		Weight::from_parts(51_985_235, 67023)
+			// Standard Error: 12_666
+			.saturating_add(Weight::from_parts(5_648_622, 0).saturating_mul(k.into()))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(k.into())))
+	}
+	/// Storage: `Slips::Ledger` (r:1 w:1)
+	/// Proof: `Slips::Ledger` (`max_values`: None, `max_size`: Some(3602), added: 6077, mode: `MaxEncodedLen`)
+	/// Storage: `Kmc::Participants` (r:1 w:0)
+	/// Proof: `Kmc::Participants` (`max_values`: None, `max_size`: Some(126), added: 2601, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::CurrentBatch` (r:1 w:1)
+	/// Proof: `Slips::CurrentBatch` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
+	/// Storage: `ChainInfo::ChainIdentifier` (r:1 w:0)
+	/// Proof: `ChainInfo::ChainIdentifier` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::OpenLeaves` (r:1 w:1)
+	/// Proof: `Slips::OpenLeaves` (`max_values`: Some(1), `max_size`: Some(65538), added: 66033, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::PendingSlips` (r:1 w:1)
+	/// Proof: `Slips::PendingSlips` (`max_values`: None, `max_size`: Some(1457), added: 3932, mode: `MaxEncodedLen`)
+	/// Storage: `Slips::BatchItems` (r:0 w:16)
+	/// Proof: `Slips::BatchItems` (`max_values`: None, `max_size`: Some(303), added: 2778, mode: `MaxEncodedLen`)
+	/// The range of component `k` is `[1, 16]`.
+	fn confirm_slip_indexed(k: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `3664 + k * (130 ±0)`
+		//  Estimated: `67023`
+		// Minimum execution time: 52_548_000 picoseconds.
+		Weight::from_parts(51_609_217, 67023)
+			// Standard Error: 7_541
+			.saturating_add(Weight::from_parts(5_163_332, 0).saturating_mul(k.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(k.into())))
@@ -121,8 +149,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `5467`
 		//  Estimated: `7067`
-		// Minimum execution time: 37_455_000 picoseconds.
-		Weight::from_parts(40_219_000, 7067)
+		// Minimum execution time: 37_196_000 picoseconds.
+		Weight::from_parts(40_239_000, 7067)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -134,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `194`
 		//  Estimated: `3591`
-		// Minimum execution time: 10_866_000 picoseconds.
-		Weight::from_parts(11_898_000, 3591)
+		// Minimum execution time: 10_616_000 picoseconds.
+		Weight::from_parts(11_637_000, 3591)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -156,10 +184,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `139 + n * (5065 ±0)`
 		//  Estimated: `4503 + n * (6077 ±0)`
-		// Minimum execution time: 4_096_000 picoseconds.
-		Weight::from_parts(4_267_000, 4503)
-			// Standard Error: 11_547
-			.saturating_add(Weight::from_parts(21_878_198, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_086_000 picoseconds.
+		Weight::from_parts(4_207_000, 4503)
+			// Standard Error: 14_608
+			.saturating_add(Weight::from_parts(21_675_445, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -179,10 +207,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3924 + n * (51 ±0)`
 		//  Estimated: `4503 + n * (6077 ±0)`
-		// Minimum execution time: 4_146_000 picoseconds.
-		Weight::from_parts(4_246_000, 4503)
-			// Standard Error: 9_676
-			.saturating_add(Weight::from_parts(8_654_926, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_126_000 picoseconds.
+		Weight::from_parts(4_216_000, 4503)
+			// Standard Error: 11_889
+			.saturating_add(Weight::from_parts(8_464_594, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -203,10 +231,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `216 + n * (32 ±0)`
 		//  Estimated: `67023`
-		// Minimum execution time: 19_108_000 picoseconds.
-		Weight::from_parts(21_520_778, 67023)
-			// Standard Error: 102
-			.saturating_add(Weight::from_parts(336_589, 0).saturating_mul(n.into()))
+		// Minimum execution time: 18_788_000 picoseconds.
+		Weight::from_parts(21_114_648, 67023)
+			// Standard Error: 125
+			.saturating_add(Weight::from_parts(333_114, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -215,31 +243,38 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDb's costs, for tests and mocks.
 impl WeightInfo for () {
 	fn submit_slip(_c: u32, k: u32, ) -> Weight {
-		Weight::from_parts(118_454_855, 8793)
-			.saturating_add(Weight::from_parts(271_276, 0).saturating_mul(k.into()))
+		Weight::from_parts(120_676_193, 8793)
+			.saturating_add(Weight::from_parts(353_394, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn confirm_slip(k: u32, ) -> Weight {
-		Weight::from_parts(50_352_405, 67023)
-			.saturating_add(Weight::from_parts(5_510_464, 0).saturating_mul(k.into()))
+		Weight::from_parts(51_985_235, 67023)
+			.saturating_add(Weight::from_parts(5_648_622, 0).saturating_mul(k.into()))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(k.into())))
+	}
+	fn confirm_slip_indexed(k: u32, ) -> Weight {
+		Weight::from_parts(51_609_217, 67023)
+			.saturating_add(Weight::from_parts(5_163_332, 0).saturating_mul(k.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(k.into())))
 	}
 	fn reject_slip() -> Weight {
-		Weight::from_parts(40_219_000, 7067)
+		Weight::from_parts(40_239_000, 7067)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn set_institution() -> Weight {
-		Weight::from_parts(11_898_000, 3591)
+		Weight::from_parts(11_637_000, 3591)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn expire_slips(n: u32, ) -> Weight {
-		Weight::from_parts(4_267_000, 4503)
-			.saturating_add(Weight::from_parts(21_878_198, 0).saturating_mul(n.into()))
+		Weight::from_parts(4_207_000, 4503)
+			.saturating_add(Weight::from_parts(21_675_445, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -247,16 +282,16 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
 	fn pass_slips(n: u32, ) -> Weight {
-		Weight::from_parts(4_246_000, 4503)
-			.saturating_add(Weight::from_parts(8_654_926, 0).saturating_mul(n.into()))
+		Weight::from_parts(4_216_000, 4503)
+			.saturating_add(Weight::from_parts(8_464_594, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(Weight::from_parts(0, 6077).saturating_mul(n.into()))
 	}
 	fn close_batch(n: u32, ) -> Weight {
-		Weight::from_parts(21_520_778, 67023)
-			.saturating_add(Weight::from_parts(336_589, 0).saturating_mul(n.into()))
+		Weight::from_parts(21_114_648, 67023)
+			.saturating_add(Weight::from_parts(333_114, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}

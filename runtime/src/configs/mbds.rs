@@ -22,6 +22,7 @@ impl Contains<RuntimeCall> for MedicalCalls {
 			RuntimeCall::Slips(
 				pallet_slips::Call::submit_slip { .. }
 					| pallet_slips::Call::confirm_slip { .. }
+					| pallet_slips::Call::confirm_slip_indexed { .. }
 					| pallet_slips::Call::reject_slip { .. }
 			) | RuntimeCall::Consent(..)
 				| RuntimeCall::Kmc(

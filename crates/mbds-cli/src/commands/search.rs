@@ -21,7 +21,7 @@ pub struct SearchArgs {
 	/// The patient (SS58).
 	#[arg(long)]
 	patient: String,
-	/// The patient's trapdoor (0x...).
+	/// The patient's search permission for this proxy (`mbds trapdoor`, 0x...).
 	#[arg(long)]
 	trapdoor: String,
 }
@@ -56,7 +56,7 @@ pub fn run(a: SearchArgs) -> Result<Out, String> {
 	pb.finish_and_clear();
 	let r = r.map_err(|e| format!("search at {}: {e}", a.proxy))?;
 	let mut text = vec![format!(
-		"{} readable record(s) match, of {} summary items examined at consortium block #{} (search recorded in the patient's audit trail at #{})",
+		"{} readable record(s) match, {} index entries or summary items examined at consortium block #{} (search recorded in the patient's audit trail at #{})",
 		r.matches.len(),
 		r.examined,
 		r.at_block,

@@ -2,10 +2,14 @@
 
 use crate::{
 	args::KeyArg,
-	common::{block_on, connect, out, short, ss58, submit, Out},
+	common::{block_on, connect, out, short, spinner, ss58, submit, Out, INCLUSION_TIMEOUT},
 };
 use clap::{Args, Subcommand, ValueEnum};
-use mbds_client::{chain, open_stores, ParticipantKeys};
+use mbds_client::{
+	chain, open_stores,
+	search::{self, CounterFile},
+	ParticipantKeys,
+};
 use mbds_client::{
 	queries::{self, Slip},
 	records::{category_name, record_categories, SlipNote},
@@ -18,6 +22,7 @@ use mbds_primitives::{InstitutionKind, Role};
 use mbds_runtime::{AccountId, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::H256;
+use sp_runtime::BoundedVec;
 
 #[derive(Subcommand)]
 pub enum SlipsCmd {
@@ -270,25 +275,76 @@ pub fn run(c: SlipsCmd) -> Result<Out, String> {
 		SlipsCmd::Confirm { slip: a, no_check } => {
 			let keys = ParticipantKeys::load(&a.key.keys)?;
 			let client = connect(&a.chain, "private chain")?;
-			let (slip, info) = if no_check {
+			let (slip, info, keywords) = if no_check {
 				let s: Slip = queries::slips::slip(&client, a.slip, None)?
 					.ok_or_else(|| format!("--slip {}: no such slip", a.slip))?;
-				(s, Value::Null)
+				(s, Value::Null, None)
 			} else {
 				if a.stores.is_empty() {
 					return Err(
 						"give --store to check the record before confirming (or --no-check)".into(),
 					);
 				}
-				let (s, info, _) =
+				let (s, info, keywords) =
 					check_slip(&keys, &client, a.consortium.as_deref(), a.slip, &a.stores)?;
-				(s, info)
+				(s, info, Some(keywords))
 			};
-			let call = RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
-				slip_id: a.slip,
-				record_hash: slip.record_hash,
-			});
-			let inc = submit(&client, call, &keys.pair(), "confirming the slip")?;
+			// A checked record goes into your searchable index: one label per keyword, from
+			// the counters kept beside your key file (taken before sending, locked until the
+			// outcome, put back only if the confirmation failed in its block). Only if this
+			// chain takes labels and the consortium indexes them (spec 107 or later).
+			let indexed = match (&keywords, a.consortium.as_deref()) {
+				(Some(kws), Some(url)) => {
+					let consortium = connect(url, "consortium")?;
+					if search::can_label(&client, &consortium)? {
+						let kws = kws
+							.iter()
+							.map(|k| Keyword::parse(k).map_err(|e| format!("keyword {k:?}: {e}")))
+							.collect::<Result<Vec<_>, _>>()?;
+						let mut file = CounterFile::open(&a.key.keys, &keys)?;
+						let before = file.counters().clone();
+						let labels = file.take_labels(
+							&keys.index_key(),
+							&kws,
+							search::consortium_lookup(&consortium, &keys.account(), None),
+						)?;
+						Some((file, before, labels))
+					} else {
+						None
+					}
+				}
+				_ => None,
+			};
+			let call = match &indexed {
+				Some((_, _, labels)) => {
+					RuntimeCall::Slips(pallet_slips::Call::confirm_slip_indexed {
+						slip_id: a.slip,
+						record_hash: slip.record_hash,
+						labels: BoundedVec::truncate_from(labels.clone()),
+					})
+				}
+				None => RuntimeCall::Slips(pallet_slips::Call::confirm_slip {
+					slip_id: a.slip,
+					record_hash: slip.record_hash,
+				}),
+			};
+			let pb =
+				spinner(format!("confirming the slip: waiting for a block of {}", client.rpc.url));
+			let sent = client.submit_and_wait(call, &keys.pair(), INCLUSION_TIMEOUT);
+			pb.finish_and_clear();
+			let inc = match sent {
+				Ok(inc) => inc,
+				Err(e) => {
+					// Failed in its block: the labels were not used. Any other error may hide an
+					// inclusion, so the labels stay taken (a gap, which searches walk over).
+					if let Some((mut file, before, _)) = indexed {
+						if matches!(e.root(), mbds_client::Error::Chain { .. }) {
+							file.restore(before)?;
+						}
+					}
+					return Err(format!("confirming the slip: {e}"));
+				}
+			};
 			let batch = inc.events.iter().find_map(|e| match e {
 				RuntimeEvent::Slips(pallet_slips::Event::SlipConfirmed {
 					batch, items, ..
@@ -297,9 +353,14 @@ pub fn run(c: SlipsCmd) -> Result<Out, String> {
 			});
 			let (batch, items) =
 				batch.ok_or("confirming the slip: included but no SlipConfirmed event")?;
+			let index = if indexed.is_some() {
+				"labelled for your searchable index"
+			} else {
+				"not labelled (searchable with dPEKS trapdoors only)"
+			};
 			out(
-				vec![format!("slip {} confirmed in block #{}; {items} summary item(s) in batch {batch}, to be anchored on the consortium", a.slip, inc.number)],
-				json!({"slip": a.slip, "block": inc.number, "batch": batch, "items": items, "record": info}),
+				vec![format!("slip {} confirmed in block #{}; {items} summary item(s) in batch {batch}, {index}, to be anchored on the consortium", a.slip, inc.number)],
+				json!({"slip": a.slip, "block": inc.number, "batch": batch, "items": items, "indexed": indexed.is_some(), "record": info}),
 			)
 		}
 		SlipsCmd::Reject { slip: a, reason } => {

@@ -147,8 +147,10 @@ pub struct SearchRequest {
 	pub proxy: String,
 	/// The patient whose summaries are searched.
 	pub patient: String,
-	/// `0x` hex of a conjunctive trapdoor (one or more keywords) made by the patient for this
-	/// proxy's tester key.
+	/// `0x` hex of the patient's search permission for this proxy
+	/// ([`crate::search::SearchPermission`]: index tokens sealed to its record key, and a dPEKS
+	/// trapdoor for items without index labels), or of a conjunctive dPEKS trapdoor alone
+	/// (clients before the index).
 	pub trapdoor: String,
 	/// Unix ms.
 	pub issued_at: u64,
@@ -179,7 +181,8 @@ pub struct SearchResponse {
 	/// Matching records the signer may read (consent checked at the consortium's finalised
 	/// block); matches the signer may not read are not disclosed.
 	pub matches: Vec<Match>,
-	/// Summary items examined.
+	/// Index labels looked up plus summary items tested with a dPEKS trapdoor: with the
+	/// searchable index it grows with the matches, not with the patient's records.
 	pub examined: u32,
 	/// Consortium block (finalised) the search ran at.
 	pub at_block: u32,
