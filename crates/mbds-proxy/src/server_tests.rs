@@ -337,10 +337,16 @@ fn anchor(fake: &Fake, patient: &ParticipantKeys, proxy: &ParticipantKeys, recor
 		&proxy.tester().public_key(),
 		&keyword(),
 	);
+	anchor_item(fake, patient, kw.to_bytes(), record, n);
+}
+
+/// Anchors record `record` of `patient` at position `n` (slip `n` of chain 1) with `keyword`
+/// (its bytes on the item).
+fn anchor_item(fake: &Fake, patient: &ParticipantKeys, keyword: Vec<u8>, record: H256, n: u32) {
 	let summary = chain::Summary {
 		item: pallet_slips::SummaryItem {
 			patient: patient.account(),
-			encrypted_keyword: kw.to_bytes().try_into().unwrap(),
+			encrypted_keyword: keyword.try_into().unwrap(),
 			record_hash: record,
 			categories: Default::default(),
 			chain_id: 1,
@@ -366,25 +372,7 @@ fn anchor_labelled(
 	n: u32,
 ) {
 	let label = patient.index_key().token(keyword).label(counter);
-	let summary = chain::Summary {
-		item: pallet_slips::SummaryItem {
-			patient: patient.account(),
-			encrypted_keyword: mbds_primitives::index_label_keyword(&label)
-				.to_vec()
-				.try_into()
-				.unwrap(),
-			record_hash: record,
-			categories: Default::default(),
-			chain_id: 1,
-			block_number: 5 + n,
-			slip_id: n as u64,
-		},
-		slip: n as u64,
-		batch_id: 0,
-		anchored_at: 10 + n,
-		position: n,
-	};
-	fake.with(|s| s.summaries.entry(patient.account()).or_default().push(summary));
+	anchor_item(fake, patient, mbds_primitives::index_label_keyword(&label).to_vec(), record, n);
 }
 
 /// A signed search request of `user` carrying `trapdoor` (its bytes).

@@ -75,6 +75,23 @@ fn pending_slip<T: Config>(a: &Actors<T::AccountId>, k: u32, seed: u8) -> SlipId
 
 /// Puts `n` other pending slips in front of `patient`'s pending index, `of_doctor` of them by
 /// `doctor` (the rest by other doctors), so the bound checks and removals scan a long list.
+/// A pending slip with `k` keywords (record hash `0x07..`), last in its patient's full pending
+/// index, and a batch already holding items (leaves appended, not rewritten): the worst case
+/// of a confirmation.
+fn slip_to_confirm<T: Config>(k: u32) -> (Actors<T::AccountId>, SlipId) {
+	let a = actors::<T>();
+	let first = pending_slip::<T>(&a, 1, 100);
+	Slips::<T>::confirm_slip(
+		RawOrigin::Signed(a.patient.clone()).into(),
+		first,
+		H256::repeat_byte(100),
+	)
+	.expect("first confirmation");
+	fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
+	let id = pending_slip::<T>(&a, k, 7);
+	(a, id)
+}
+
 fn fill_pending<T: Config>(patient: &T::AccountId, doctor: &T::AccountId, n: u32, of_doctor: u32) {
 	let mut list = PendingSlips::<T>::get(patient);
 	for i in 0..n {
@@ -170,16 +187,7 @@ mod benchmarks {
 	// the slip is last in a full pending index.
 	#[benchmark]
 	fn confirm_slip(k: Linear<1, { T::MaxKeywords::get() }>) {
-		let a = actors::<T>();
-		let first = pending_slip::<T>(&a, 1, 100);
-		Slips::<T>::confirm_slip(
-			RawOrigin::Signed(a.patient.clone()).into(),
-			first,
-			H256::repeat_byte(100),
-		)
-		.expect("first confirmation");
-		fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
-		let id = pending_slip::<T>(&a, k, 7);
+		let (a, id) = slip_to_confirm::<T>(k);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(a.patient.clone()), id, H256::repeat_byte(7));
@@ -190,16 +198,7 @@ mod benchmarks {
 	// As `confirm_slip`, with the patient's labels in place of the keywords.
 	#[benchmark]
 	fn confirm_slip_indexed(k: Linear<1, { T::MaxKeywords::get() }>) {
-		let a = actors::<T>();
-		let first = pending_slip::<T>(&a, 1, 100);
-		Slips::<T>::confirm_slip(
-			RawOrigin::Signed(a.patient.clone()).into(),
-			first,
-			H256::repeat_byte(100),
-		)
-		.expect("first confirmation");
-		fill_pending::<T>(&a.patient, &a.doctor, T::MaxPendingPerPatient::get() - 1, 0);
-		let id = pending_slip::<T>(&a, k, 7);
+		let (a, id) = slip_to_confirm::<T>(k);
 		let labels: BoundedVec<[u8; 32], T::MaxKeywords> =
 			BoundedVec::truncate_from((0..k).map(|i| [i as u8; 32]).collect());
 
