@@ -690,6 +690,12 @@ impl Client {
 			Err(Error::Node { error, .. }) if error.to_string().contains("outdated") => {
 				Ok(dropped.clone())
 			}
+			// "Priority is too low" (1014): a transaction with this nonce is in the pool after
+			// all (the pool was revalidating it when this client looked), the first copy: it
+			// is waited for again, and signed again if the node drops it after all.
+			Err(Error::Node { error, .. }) if error["code"].as_i64() == Some(1014) => {
+				Ok(dropped.clone())
+			}
 			Err(e) => Err(e.context(format!(
 				"the node refused the transaction of {} signed again for the chain's new version",
 				dropped.who
