@@ -376,32 +376,29 @@ impl ParticipantKeys {
 /// Writes `text` to a new file at `path` (mode 0600, created with its folder); refuses to
 /// overwrite an existing file.
 fn write_new(path: &Path, text: &[u8]) -> Result<()> {
-	{
-		use std::io::Write;
-		if path.exists() {
-			return Err(key_file(
-				path,
-				"already exists; move it away or choose another path (keys are never overwritten)"
-					.into(),
-			));
-		}
-		if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-			std::fs::create_dir_all(dir)
-				.map_err(|e| key_file(path, format!("cannot create its folder: {e}")))?;
-		}
-		let mut options = std::fs::OpenOptions::new();
-		options.write(true).create_new(true);
-		#[cfg(unix)]
-		{
-			use std::os::unix::fs::OpenOptionsExt;
-			options.mode(0o600);
-		}
-		let mut f =
-			options.open(path).map_err(|e| key_file(path, format!("cannot create it: {e}")))?;
-		f.write_all(text)
-			.and_then(|_| f.sync_all())
-			.map_err(|e| key_file(path, format!("cannot write it: {e}")))
+	use std::io::Write;
+	if path.exists() {
+		return Err(key_file(
+			path,
+			"already exists; move it away or choose another path (keys are never overwritten)"
+				.into(),
+		));
 	}
+	if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+		std::fs::create_dir_all(dir)
+			.map_err(|e| key_file(path, format!("cannot create its folder: {e}")))?;
+	}
+	let mut options = std::fs::OpenOptions::new();
+	options.write(true).create_new(true);
+	#[cfg(unix)]
+	{
+		use std::os::unix::fs::OpenOptionsExt;
+		options.mode(0o600);
+	}
+	let mut f = options.open(path).map_err(|e| key_file(path, format!("cannot create it: {e}")))?;
+	f.write_all(text)
+		.and_then(|_| f.sync_all())
+		.map_err(|e| key_file(path, format!("cannot write it: {e}")))
 }
 
 /// The file key: scrypt(passphrase, salt) with N = 2^`log_n`, `r`, `p`, 32 bytes.

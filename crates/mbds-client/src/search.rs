@@ -364,8 +364,21 @@ impl CounterFile {
 		&mut self,
 		key: &IndexKey,
 		keywords: &[Keyword],
-		mut present: impl FnMut(&[Label]) -> Result<Vec<bool>>,
+		present: impl FnMut(&[Label]) -> Result<Vec<bool>>,
 	) -> Result<Vec<u64>> {
+		if self.learn(key, keywords, present)? {
+			self.save()?;
+		}
+		Ok(keywords.iter().map(|w| self.counters.next(w)).collect())
+	}
+
+	/// Sets the counters of `keywords` the file does not know from the index; true if any.
+	fn learn(
+		&mut self,
+		key: &IndexKey,
+		keywords: &[Keyword],
+		mut present: impl FnMut(&[Label]) -> Result<Vec<bool>>,
+	) -> Result<bool> {
 		let mut learned = false;
 		for w in keywords {
 			if !self.counters.knows(w) {
@@ -374,10 +387,7 @@ impl CounterFile {
 				learned = true;
 			}
 		}
-		if learned {
-			self.save()?;
-		}
-		Ok(keywords.iter().map(|w| self.counters.next(w)).collect())
+		Ok(learned)
 	}
 
 	/// The labels of a record's keywords, in order, advancing the counters and saving them
@@ -390,7 +400,8 @@ impl CounterFile {
 		keywords: &[Keyword],
 		present: impl FnMut(&[Label]) -> Result<Vec<bool>>,
 	) -> Result<Vec<Label>> {
-		self.counts(key, keywords, present)?;
+		// One write: what was learned and the labels taken, before anything is sent.
+		self.learn(key, keywords, present)?;
 		let labels = self.counters.take_labels(key, keywords);
 		self.save()?;
 		Ok(labels)

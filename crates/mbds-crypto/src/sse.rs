@@ -145,39 +145,6 @@ pub fn search_all<R: Ord + Clone>(
 	result
 }
 
-/// [`search`] with the lookups made `batch` labels at a time (one call of `lookup` per batch,
-/// e.g. one storage proof for all of them): the walk goes on past the last hit until
-/// `miss_limit` consecutive labels are missing. Returns the references found, in counter
-/// order, and the number of labels looked up (the matches, the misses that end the walk, and
-/// what is left of the last batch).
-pub fn search_batched<R, E>(
-	token: &SearchToken,
-	miss_limit: u64,
-	batch: usize,
-	mut lookup: impl FnMut(&[Label]) -> Result<Vec<Option<R>>, E>,
-) -> Result<(Vec<R>, u64), E> {
-	let (batch, limit) = (batch.max(1) as u64, miss_limit.max(1));
-	let (mut found, mut looked_up, mut misses, mut counter) = (Vec::new(), 0u64, 0u64, 0u64);
-	while misses < limit {
-		let labels: Vec<Label> = (counter..counter + batch).map(|c| token.label(c)).collect();
-		looked_up += batch;
-		counter += batch;
-		for r in lookup(&labels)?.into_iter().take(labels.len()) {
-			match r {
-				Some(r) => {
-					found.push(r);
-					misses = 0;
-				}
-				None => misses += 1,
-			}
-			if misses >= limit {
-				break;
-			}
-		}
-	}
-	Ok((found, looked_up))
-}
-
 /// The patient's next counter per keyword: the labels the next record's keywords get.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters(BTreeMap<Keyword, u64>);
@@ -345,7 +312,7 @@ mod tests {
 	}
 
 	#[test]
-	fn batched_search_finds_the_same_records_in_batches_and_takes_labels_per_keyword() {
+	fn labels_are_taken_per_keyword_occurrence_and_counters_round_trip() {
 		let key = IndexKey::from_seed(&KeySeed::from_bytes([9; 32]));
 		let (e11, i10) = (kw("E11.9"), kw("I10"));
 		let mut counters = Counters::new();
@@ -367,23 +334,8 @@ mod tests {
 		assert_eq!(counters.next(&e11), 2 + 75);
 		let saved: Vec<(Keyword, u64)> = counters.entries().map(|(w, c)| (w.clone(), c)).collect();
 		assert_eq!(Counters::from_entries(saved), counters);
-		let mut calls = 0;
-		let (found, looked_up) =
-			search_batched(&key.token(&e11), DEFAULT_MISS_LIMIT, 64, |labels| {
-				calls += 1;
-				Ok::<_, ()>(labels.iter().map(|l| index.get(l).copied()).collect())
-			})
-			.unwrap();
-		let plain = search(&key.token(&e11), DEFAULT_MISS_LIMIT, |l| index.get(l).copied());
-		assert_eq!(found, plain);
+		let found = search(&key.token(&e11), DEFAULT_MISS_LIMIT, |l| index.get(l).copied());
 		assert_eq!(found.len(), 77);
-		// 77 matches and 16 misses fit in two batches of 64.
-		assert_eq!((calls, looked_up), (2, 128));
-		// An error of a lookup ends the search with it.
-		assert_eq!(
-			search_batched::<usize, _>(&key.token(&e11), 16, 64, |_| Err("down")),
-			Err("down")
-		);
 	}
 
 	#[test]
